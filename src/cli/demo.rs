@@ -1,0 +1,130 @@
+//! `wgpu-lstm demo`: the main job in one command. A seeded random LSTM runs on the GPU and on
+//! the CPU reference; it prints the adapter, the shape, both times and the largest difference.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use super::{AdapterArgs, DeviceArg, Runner};
+use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::{Direction, Layout, LstmConfig, LstmWeights, Result, Tensor};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// B: sequences per batch.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// T: timesteps.
+    #[arg(long, default_value_t = 100)]
+    seq: usize,
+    /// I: input features.
+    #[arg(long, default_value_t = 64)]
+    input: usize,
+    /// H: hidden units.
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// L: stacked layers.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Run both directions.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    bidirectional: bool,
+    /// Timed GPU forwards after one warm-up (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Seed for weights and inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    adapter: AdapterArgs,
+}
+
+pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+    let config = LstmConfig {
+        input_size: args.input,
+        hidden_size: args.hidden,
+        num_layers: args.layers,
+        direction: if args.bidirectional {
+            Direction::Bidirectional
+        } else {
+            Direction::Forward
+        },
+        bias: true,
+        layout: Layout::SeqMajor,
+    };
+    config.validate()?;
+    if args.batch == 0 || args.seq == 0 || args.reps == 0 {
+        return Err(wgpu_lstm::Error::invalid(
+            "demo",
+            "--batch, --seq and --reps must be at least 1",
+        ));
+    }
+    let weights = LstmWeights::random(&config, args.seed)?;
+    let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    let n = args.seq * args.batch * args.input;
+    let input = Tensor::new(
+        vec![args.seq, args.batch, args.input],
+        (0..n).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
+    )?;
+
+    let gpu = Runner::new(DeviceArg::Gpu, &args.adapter, &config, &weights)?;
+    println!("adapter : {}", gpu.name().trim_start_matches("GPU: "));
+    println!(
+        "shape   : B={} T={} I={} H={} layers={} {}",
+        args.batch,
+        args.seq,
+        args.input,
+        args.hidden,
+        args.layers,
+        if args.bidirectional {
+            "bidirectional"
+        } else {
+            "forward"
+        }
+    );
+    let mut gpu_out = gpu.forward(&input, None, None)?;
+    let mut times = Vec::with_capacity(args.reps);
+    for _ in 0..args.reps {
+        let start = Instant::now();
+        gpu_out = gpu.forward(&input, None, None)?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let gpu_time = times[times.len() / 2];
+    if let Runner::Gpu { lstm, .. } = &gpu {
+        let s = lstm.last_stats();
+        println!(
+            "forward : {} dispatches, {} submit, {} readback",
+            s.dispatches, s.submits, s.readbacks
+        );
+    }
+
+    let cpu = Runner::new(DeviceArg::Cpu, &args.adapter, &config, &weights)?;
+    let start = Instant::now();
+    let cpu_out = cpu.forward(&input, None, None)?;
+    let cpu_time = start.elapsed();
+
+    let diff = gpu_out.max_abs_diff(&cpu_out).unwrap_or(f32::INFINITY);
+    println!(
+        "gpu     : {} per forward (median of {})",
+        ms(gpu_time),
+        args.reps
+    );
+    println!("cpu     : {} per forward (f64 reference)", ms(cpu_time));
+    let pass = diff <= CONFORMANCE_TOLERANCE;
+    println!(
+        "max |gpu - cpu| = {diff:.3e} (tolerance {CONFORMANCE_TOLERANCE:.0e}): {}",
+        if pass { "PASS" } else { "FAIL" }
+    );
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}

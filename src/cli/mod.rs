@@ -1,0 +1,146 @@
+//! Command-line interface: argument parsing and the subcommands `info`, `run` and `demo`.
+
+mod demo;
+mod info;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use wgpu_lstm::gpu::AdapterRequest;
+use wgpu_lstm::{
+    CpuLstm, GpuContext, Lstm, LstmConfig, LstmWeights, Output, Result, State, Tensor,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "wgpu-lstm",
+    version,
+    about = "LSTM networks on any GPU wgpu reaches, checked against a CPU reference"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every adapter wgpu finds and say which one would be used.
+    Info(info::InfoArgs),
+    /// Run a forward on weights and inputs from files and write y, h_n and c_n as .npy.
+    Run(run::RunArgs),
+    /// Run a random LSTM on the GPU and the CPU reference and compare: time and max difference.
+    Demo(demo::DemoArgs),
+}
+
+/// A wgpu backend, as flags name them.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendArg {
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl BackendArg {
+    fn backends(self) -> wgpu::Backends {
+        match self {
+            BackendArg::Vulkan => wgpu::Backends::VULKAN,
+            BackendArg::Metal => wgpu::Backends::METAL,
+            BackendArg::Dx12 => wgpu::Backends::DX12,
+            BackendArg::Gl => wgpu::Backends::GL,
+        }
+    }
+}
+
+/// Adapter choice; flags win over `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`.
+#[derive(Args, Clone, Debug)]
+pub struct AdapterArgs {
+    /// Use only this backend (default: WGPU_BACKEND, else all).
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Use the adapter whose name contains this, case-insensitively (default: WGPU_ADAPTER_NAME).
+    #[arg(long)]
+    adapter: Option<String>,
+}
+
+impl AdapterArgs {
+    pub fn request(&self) -> AdapterRequest {
+        AdapterRequest {
+            backends: self.backend.map(BackendArg::backends),
+            name: self.adapter.clone(),
+        }
+        .or(AdapterRequest::from_env())
+    }
+}
+
+/// Where a forward runs.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DeviceArg {
+    /// The GPU engine on the chosen adapter.
+    Gpu,
+    /// The CPU reference.
+    Cpu,
+}
+
+/// The engine a command runs: the GPU one or the CPU reference.
+pub enum Runner {
+    Gpu { lstm: Lstm, adapter: String },
+    Cpu(CpuLstm),
+}
+
+impl Runner {
+    pub fn new(
+        device: DeviceArg,
+        adapter: &AdapterArgs,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+    ) -> Result<Self> {
+        Ok(match device {
+            DeviceArg::Gpu => {
+                let ctx = GpuContext::with_request(&adapter.request())?;
+                Runner::Gpu {
+                    lstm: Lstm::new(&ctx.device, &ctx.queue, config, weights)?,
+                    adapter: ctx.describe(),
+                }
+            }
+            DeviceArg::Cpu => Runner::Cpu(CpuLstm::new(config, weights)?),
+        })
+    }
+
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output> {
+        match self {
+            Runner::Gpu { lstm, .. } => lstm.forward_with_lens(input, initial, seq_lens),
+            Runner::Cpu(cpu) => cpu.forward_with_lens(input, initial, seq_lens),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Runner::Gpu { adapter, .. } => format!("GPU: {adapter}"),
+            Runner::Cpu(_) => "CPU reference".into(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => info::info(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Demo(args) => demo::demo(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

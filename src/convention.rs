@@ -1,0 +1,101 @@
+//! Weight conventions (PyTorch `nn.LSTM`, ONNX `LSTM`): how they name and order gates, and the
+//! shapes of states and outputs in each. The engine itself works in PyTorch's shapes.
+
+use std::fmt;
+
+use crate::config::{Layout, LstmConfig};
+use crate::tensor::Tensor;
+
+/// Where the weights came from, which fixes tensor names, gate order and I/O shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Convention {
+    /// `nn.LSTM.state_dict()`: `weight_ih_l{k}[_reverse]` etc., gates i, f, g, o.
+    PyTorch,
+    /// One ONNX LSTM node: `W [D,4H,I]`, `R [D,4H,H]`, `B [D,8H]`, gates i, o, f, c.
+    Onnx,
+}
+
+/// Gate blocks in the engine's (PyTorch's) order: input, forget, cell candidate, output.
+pub const GATES: [&str; 4] = ["i", "f", "g", "o"];
+
+/// For each engine gate (i, f, g, o), the index of its row block in ONNX's i, o, f, c order.
+pub const ONNX_BLOCK_OF_GATE: [usize; 4] = [0, 2, 3, 1];
+
+impl Convention {
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::PyTorch => "pytorch",
+            Convention::Onnx => "onnx",
+        }
+    }
+
+    /// Shape of X in files of this convention (the same in both).
+    pub fn input_shape(self, config: &LstmConfig, seq_len: usize, batch: usize) -> Vec<usize> {
+        match config.layout {
+            Layout::SeqMajor => vec![seq_len, batch, config.input_size],
+            Layout::BatchMajor => vec![batch, seq_len, config.input_size],
+        }
+    }
+
+    /// Shape of h0, c0, h_n and c_n in files of this convention.
+    pub fn state_shape(self, config: &LstmConfig, batch: usize) -> Vec<usize> {
+        let (ld, h) = (
+            config.num_layers * config.num_directions(),
+            config.hidden_size,
+        );
+        match (self, config.layout) {
+            (Convention::Onnx, Layout::BatchMajor) => vec![batch, ld, h],
+            _ => vec![ld, batch, h],
+        }
+    }
+
+    /// Shape of Y in files of this convention.
+    pub fn y_shape(self, config: &LstmConfig, seq_len: usize, batch: usize) -> Vec<usize> {
+        let (d, h) = (config.num_directions(), config.hidden_size);
+        match (self, config.layout) {
+            (Convention::PyTorch, Layout::SeqMajor) => vec![seq_len, batch, d * h],
+            (Convention::PyTorch, Layout::BatchMajor) => vec![batch, seq_len, d * h],
+            (Convention::Onnx, Layout::SeqMajor) => vec![seq_len, d, batch, h],
+            (Convention::Onnx, Layout::BatchMajor) => vec![batch, seq_len, d, h],
+        }
+    }
+
+    /// A state from a file of this convention (shape already checked) into the engine's `[L·D,B,H]`.
+    pub fn state_from_file(self, layout: Layout, state: Tensor) -> Tensor {
+        match (self, layout) {
+            (Convention::Onnx, Layout::BatchMajor) => state.permuted(&[1, 0, 2]),
+            _ => state,
+        }
+    }
+
+    /// A state of the engine's `[L·D,B,H]` into this convention's file shape.
+    pub fn state_to_file(self, layout: Layout, state: Tensor) -> Tensor {
+        // [B,D,H] <-> [D,B,H] is its own inverse.
+        self.state_from_file(layout, state)
+    }
+
+    /// The engine's Y (`[T,B,D·H]` or `[B,T,D·H]`) into this convention's file shape.
+    pub fn y_to_file(self, config: &LstmConfig, y: Tensor) -> Tensor {
+        let (d, h) = (config.num_directions(), config.hidden_size);
+        let s = y.shape().to_vec();
+        match (self, config.layout) {
+            (Convention::PyTorch, _) => y,
+            (Convention::Onnx, layout) => {
+                let split = y
+                    .reshaped(vec![s[0], s[1], d, h])
+                    .expect("Y holds D·H values per row");
+                match layout {
+                    // [T,B,D,H] -> [T,D,B,H]
+                    Layout::SeqMajor => split.permuted(&[0, 2, 1, 3]),
+                    Layout::BatchMajor => split,
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Convention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

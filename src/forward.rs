@@ -1,0 +1,132 @@
+//! What a forward takes and returns ([`State`], [`Output`]) and the input checks both paths share.
+
+use crate::config::{Layout, LstmConfig};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Largest absolute GPU-vs-CPU difference the conformance checks accept on any element.
+pub const CONFORMANCE_TOLERANCE: f32 = 1e-4;
+
+/// Recurrent state of every layer and direction: `h` and `c`, each `[L·D, B, H]`
+/// (index `layer·D + direction`), as in PyTorch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub h: Tensor,
+    pub c: Tensor,
+}
+
+impl State {
+    /// All-zero state for `batch` sequences.
+    pub fn zeros(config: &LstmConfig, batch: usize) -> State {
+        let shape = state_shape(config, batch);
+        State {
+            h: Tensor::zeros(shape.clone()),
+            c: Tensor::zeros(shape),
+        }
+    }
+}
+
+/// Result of a forward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// Every hidden state: `[T, B, D·H]` (seq-major) or `[B, T, D·H]` (batch-major); forward
+    /// direction first. Steps past a sequence's length are 0.
+    pub y: Tensor,
+    /// Final hidden state `[L·D, B, H]`, taken at each sequence's last valid step.
+    pub h_n: Tensor,
+    /// Final cell state `[L·D, B, H]`.
+    pub c_n: Tensor,
+}
+
+impl Output {
+    /// Largest element-wise difference over `y`, `h_n` and `c_n`; `None` if shapes differ.
+    pub fn max_abs_diff(&self, other: &Output) -> Option<f32> {
+        let y = self.y.max_abs_diff(&other.y)?;
+        let h = self.h_n.max_abs_diff(&other.h_n)?;
+        let c = self.c_n.max_abs_diff(&other.c_n)?;
+        Some(y.max(h).max(c))
+    }
+}
+
+/// Sequence length T and batch size B of a checked request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Dims {
+    pub seq_len: usize,
+    pub batch: usize,
+}
+
+/// `[L·D, B, H]`.
+pub fn state_shape(config: &LstmConfig, batch: usize) -> Vec<usize> {
+    vec![
+        config.num_layers * config.num_directions(),
+        batch,
+        config.hidden_size,
+    ]
+}
+
+/// `[T, B, D·H]` or `[B, T, D·H]`: the engine's Y.
+pub fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
+    let width = config.num_directions() * config.hidden_size;
+    match config.layout {
+        Layout::SeqMajor => vec![dims.seq_len, dims.batch, width],
+        Layout::BatchMajor => vec![dims.batch, dims.seq_len, width],
+    }
+}
+
+/// Check input, initial state and lengths against the config; returns T and B.
+pub fn check_request(
+    config: &LstmConfig,
+    input: &Tensor,
+    initial: Option<&State>,
+    seq_lens: Option<&[usize]>,
+) -> Result<Dims> {
+    let (layout_name, t_axis, b_axis) = match config.layout {
+        Layout::SeqMajor => ("[T, B, I]", 0, 1),
+        Layout::BatchMajor => ("[B, T, I]", 1, 0),
+    };
+    let s = input.shape();
+    if s.len() != 3 || s[2] != config.input_size {
+        return Err(Error::Shape {
+            what: "input X".into(),
+            expected: format!("{layout_name} with I = {}", config.input_size),
+            got: format!("{s:?}"),
+        });
+    }
+    let dims = Dims {
+        seq_len: s[t_axis],
+        batch: s[b_axis],
+    };
+    if dims.seq_len == 0 || dims.batch == 0 {
+        return Err(Error::invalid(
+            "input X",
+            format!("sequence length and batch must be at least 1, got shape {s:?}"),
+        ));
+    }
+    if let Some(state) = initial {
+        let expected = state_shape(config, dims.batch);
+        for (what, t) in [("initial h0", &state.h), ("initial c0", &state.c)] {
+            if t.shape() != expected.as_slice() {
+                return Err(Error::shape(what, &expected, t.shape()));
+            }
+        }
+    }
+    if let Some(lens) = seq_lens {
+        if lens.len() != dims.batch {
+            return Err(Error::shape("seq_lens", &[dims.batch], &[lens.len()]));
+        }
+        if let Some((b, &len)) = lens
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l == 0 || l > dims.seq_len)
+        {
+            return Err(Error::invalid(
+                "seq_lens",
+                format!(
+                    "length {len} of batch element {b} is outside 1..={}",
+                    dims.seq_len
+                ),
+            ));
+        }
+    }
+    Ok(dims)
+}

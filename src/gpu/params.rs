@@ -1,0 +1,27 @@
+//! Uniform blocks shared with WGSL. Keep in sync with shaders/shared/params.wgsl.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Keep in sync with `GemmParams` in shaders/shared/params.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GemmParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub _pad: u32,
+}
+
+/// Keep in sync with `StepParams` in shaders/shared/params.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct StepParams {
+    pub step: u32,
+    pub seq_len: u32,
+    pub batch: u32,
+    pub hidden: u32,
+    pub directions: u32,
+    pub reverse_mask: u32,
+    pub stride_t: u32,
+    pub stride_b: u32,
+}

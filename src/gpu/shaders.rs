@@ -1,0 +1,151 @@
+//! The only place WGSL files are named: each kernel's source (shared snippets concatenated in
+//! front), its workgroup size and its bind-group layout, which host and tests both read.
+
+use std::num::NonZeroU64;
+
+/// How one binding of a kernel is used; the host builds its bind-group layout from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingKind {
+    /// A uniform block of `size` bytes, bound with a dynamic offset when `dynamic`.
+    Uniform { size: u64, dynamic: bool },
+    /// A storage array of elements of `element` bytes.
+    Storage { read_only: bool, element: u64 },
+}
+
+/// A compute kernel: entry point `main` in a WGSL source.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel {
+    pub name: &'static str,
+    /// The WGSL files it is made of, relative to `shaders/`, in order.
+    pub files: &'static [&'static str],
+    /// The concatenated source.
+    pub source: &'static str,
+    /// `@workgroup_size`, mirrored from the WGSL consts.
+    pub workgroup_size: [u32; 3],
+    /// Bindings 0.. of group 0.
+    pub bindings: &'static [BindingKind],
+}
+
+pub const ENTRY_POINT: &str = "main";
+
+macro_rules! wgsl {
+    ($($file:literal),+ $(,)?) => {
+        (
+            &[$($file),+],
+            concat!($(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)), "\n"),+),
+        )
+    };
+}
+
+const PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "projection.wgsl");
+const STEP_FILES: (&[&str], &str) =
+    wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
+
+/// Side of the output tile one projection workgroup computes (64×64).
+pub const PROJECTION_TILE: u32 = 64;
+/// Hidden units per step workgroup.
+pub const STEP_WORKGROUP: u32 = 64;
+
+const F32: u64 = 4;
+
+/// `XP = X·Wᵀ + b` for all timesteps of a layer.
+pub const PROJECTION: Kernel = Kernel {
+    name: "projection",
+    files: PROJECTION_FILES.0,
+    source: PROJECTION_FILES.1,
+    workgroup_size: [16, 16, 1],
+    bindings: &[
+        BindingKind::Uniform {
+            size: std::mem::size_of::<super::params::GemmParams>() as u64,
+            dynamic: false,
+        },
+        BindingKind::Storage {
+            read_only: true,
+            element: F32,
+        }, // x
+        BindingKind::Storage {
+            read_only: true,
+            element: F32,
+        }, // w
+        BindingKind::Storage {
+            read_only: true,
+            element: F32,
+        }, // bias
+        BindingKind::Storage {
+            read_only: false,
+            element: F32,
+        }, // xp
+    ],
+};
+
+/// One recurrent timestep with the cell update.
+pub const STEP: Kernel = Kernel {
+    name: "step",
+    files: STEP_FILES.0,
+    source: STEP_FILES.1,
+    workgroup_size: [STEP_WORKGROUP, 1, 1],
+    bindings: &[
+        BindingKind::Uniform {
+            size: std::mem::size_of::<super::params::StepParams>() as u64,
+            dynamic: true,
+        },
+        BindingKind::Storage {
+            read_only: true,
+            element: 4 * F32,
+        }, // xp
+        BindingKind::Storage {
+            read_only: true,
+            element: 4 * F32,
+        }, // r
+        BindingKind::Storage {
+            read_only: true,
+            element: 4,
+        }, // seq_lens
+        BindingKind::Storage {
+            read_only: false,
+            element: F32,
+        }, // state
+        BindingKind::Storage {
+            read_only: false,
+            element: F32,
+        }, // y
+    ],
+};
+
+/// Every kernel.
+pub const ALL: &[Kernel] = &[PROJECTION, STEP];
+
+impl Kernel {
+    /// The bind-group layout entries for group 0.
+    pub fn layout_entries(&self) -> Vec<wgpu::BindGroupLayoutEntry> {
+        self.bindings
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: match *kind {
+                    BindingKind::Uniform { size, dynamic } => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: dynamic,
+                        min_binding_size: NonZeroU64::new(size),
+                    },
+                    BindingKind::Storage { read_only, element } => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only },
+                        has_dynamic_offset: false,
+                        min_binding_size: NonZeroU64::new(element),
+                    },
+                },
+                count: None,
+            })
+            .collect()
+    }
+
+    /// Number of storage buffers the kernel binds.
+    pub fn storage_buffers(&self) -> u32 {
+        self.bindings
+            .iter()
+            .filter(|b| matches!(b, BindingKind::Storage { .. }))
+            .count() as u32
+    }
+}

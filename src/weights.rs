@@ -1,0 +1,562 @@
+//! `LstmWeights`: the weights of every layer and direction in the engine's gate order (i, f, g, o),
+//! loaded from and saved to `.safetensors` in either [`Convention`].
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::{Direction, Layout, LstmConfig};
+use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
+use crate::error::{Error, Result};
+
+/// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirectionWeights {
+    /// `[4H, in]`: input weights (in = I for layer 0, D·H after).
+    pub w_ih: Vec<f32>,
+    /// `[4H, H]`: recurrent weights.
+    pub w_hh: Vec<f32>,
+    /// `([4H], [4H])`: input and recurrent biases, both added; `None` for a bias-free LSTM.
+    pub bias: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Weights of a stacked, optionally bidirectional LSTM.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmWeights {
+    input_size: usize,
+    hidden_size: usize,
+    direction: Direction,
+    /// `[L][D]`.
+    layers: Vec<Vec<DirectionWeights>>,
+}
+
+impl LstmWeights {
+    /// Weights from per-layer, per-direction parts; every size is checked against the others.
+    pub fn new(
+        input_size: usize,
+        hidden_size: usize,
+        direction: Direction,
+        layers: Vec<Vec<DirectionWeights>>,
+    ) -> Result<Self> {
+        let weights = LstmWeights {
+            input_size,
+            hidden_size,
+            direction,
+            layers,
+        };
+        weights.config(Layout::SeqMajor).validate()?;
+        let config = weights.config(Layout::SeqMajor);
+        let has_bias = weights.layers[0][0].bias.is_some();
+        let (d, h) = (direction.num_directions(), hidden_size);
+        for (l, layer) in weights.layers.iter().enumerate() {
+            if layer.len() != d {
+                return Err(Error::invalid(
+                    format!("layer {l}"),
+                    format!("has {} directions, expected {d}", layer.len()),
+                ));
+            }
+            let inp = config.layer_input_size(l);
+            for (k, dw) in layer.iter().enumerate() {
+                let at = |what: &str| format!("layer {l} direction {k} {what}");
+                check_len(&at("w_ih"), &[4 * h, inp], dw.w_ih.len())?;
+                check_len(&at("w_hh"), &[4 * h, h], dw.w_hh.len())?;
+                match &dw.bias {
+                    Some((bi, bh)) => {
+                        check_len(&at("b_ih"), &[4 * h], bi.len())?;
+                        check_len(&at("b_hh"), &[4 * h], bh.len())?;
+                    }
+                    None if has_bias => {
+                        return Err(Error::invalid(
+                            at("bias"),
+                            "missing while other layers have one",
+                        ))
+                    }
+                    None => {}
+                }
+                if dw.bias.is_some() && !has_bias {
+                    return Err(Error::invalid(at("bias"), "present while layer 0 has none"));
+                }
+            }
+        }
+        Ok(weights)
+    }
+
+    /// Random weights, uniform in ±1/√H as `nn.LSTM` initialises them, from a fixed seed.
+    pub fn random(config: &LstmConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let h = config.hidden_size;
+        let s = 1.0 / (h as f32).sqrt();
+        let mut vec = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..=s)).collect() };
+        let layers = (0..config.num_layers)
+            .map(|l| {
+                (0..config.num_directions())
+                    .map(|_| DirectionWeights {
+                        w_ih: vec(4 * h * config.layer_input_size(l)),
+                        w_hh: vec(4 * h * h),
+                        bias: config.bias.then(|| (vec(4 * h), vec(4 * h))),
+                    })
+                    .collect()
+            })
+            .collect();
+        LstmWeights::new(config.input_size, h, config.direction, layers)
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.input_size
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    pub fn has_bias(&self) -> bool {
+        self.layers[0][0].bias.is_some()
+    }
+
+    /// `[L][D]` per-direction weights.
+    pub fn layers(&self) -> &[Vec<DirectionWeights>] {
+        &self.layers
+    }
+
+    /// The configuration these weights define, with the given sequence layout.
+    pub fn config(&self, layout: Layout) -> LstmConfig {
+        LstmConfig {
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.layers.len(),
+            direction: self.direction,
+            bias: self
+                .layers
+                .first()
+                .and_then(|l| l.first())
+                .is_some_and(|d| d.bias.is_some()),
+            layout,
+        }
+    }
+
+    /// Refuse a config whose sizes or options differ from what the weights define.
+    pub fn check_config(&self, config: &LstmConfig) -> Result<()> {
+        let own = self.config(config.layout);
+        if own != *config {
+            return Err(Error::invalid(
+                "config",
+                format!("does not match the weights: config {config:?}, weights define {own:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Load a `.safetensors` file; the convention is detected from the keys unless given.
+    pub fn load(path: &Path, convention: Option<Convention>) -> Result<(Self, Convention)> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_safetensors(&bytes, convention).map_err(|e| match e {
+            Error::Format { message, .. } => Error::Format {
+                path: path.into(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse `.safetensors` bytes; the convention is detected from the keys unless given.
+    pub fn from_safetensors(
+        bytes: &[u8],
+        convention: Option<Convention>,
+    ) -> Result<(Self, Convention)> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
+            path: "<safetensors>".into(),
+            message: format!("not a valid .safetensors file: {e}"),
+        })?;
+        let file = TensorFile::new(&st);
+        let convention = match convention {
+            Some(c) => c,
+            None => file.detect()?,
+        };
+        let weights = match convention {
+            Convention::PyTorch => file.pytorch()?,
+            Convention::Onnx => file.onnx()?,
+        };
+        Ok((weights, convention))
+    }
+
+    /// Serialize to `.safetensors` bytes in the given convention (f32). ONNX holds one layer.
+    pub fn to_safetensors(&self, convention: Convention) -> Result<Vec<u8>> {
+        let h = self.hidden_size;
+        let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+        match convention {
+            Convention::PyTorch => {
+                for (l, layer) in self.layers.iter().enumerate() {
+                    for (d, dw) in layer.iter().enumerate() {
+                        let sfx = if d == 1 { "_reverse" } else { "" };
+                        let inp = dw.w_ih.len() / (4 * h);
+                        tensors.push((
+                            format!("weight_ih_l{l}{sfx}"),
+                            vec![4 * h, inp],
+                            dw.w_ih.clone(),
+                        ));
+                        tensors.push((
+                            format!("weight_hh_l{l}{sfx}"),
+                            vec![4 * h, h],
+                            dw.w_hh.clone(),
+                        ));
+                        if let Some((bi, bh)) = &dw.bias {
+                            tensors.push((format!("bias_ih_l{l}{sfx}"), vec![4 * h], bi.clone()));
+                            tensors.push((format!("bias_hh_l{l}{sfx}"), vec![4 * h], bh.clone()));
+                        }
+                    }
+                }
+            }
+            Convention::Onnx => {
+                if self.layers.len() != 1 {
+                    return Err(Error::invalid(
+                        "onnx convention",
+                        format!(
+                            "one ONNX LSTM node holds one layer, these weights have {}",
+                            self.layers.len()
+                        ),
+                    ));
+                }
+                let layer = &self.layers[0];
+                let d = layer.len();
+                let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
+                for dw in layer {
+                    w.extend(scatter_to_onnx(&dw.w_ih));
+                    r.extend(scatter_to_onnx(&dw.w_hh));
+                    if let Some((bi, bh)) = &dw.bias {
+                        b.extend(scatter_to_onnx(bi));
+                        b.extend(scatter_to_onnx(bh));
+                    }
+                }
+                tensors.push(("W".into(), vec![d, 4 * h, self.input_size], w));
+                tensors.push(("R".into(), vec![d, 4 * h, h], r));
+                if self.has_bias() {
+                    tensors.push(("B".into(), vec![d, 8 * h], b));
+                }
+            }
+        }
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+            .into_iter()
+            .map(|(k, s, v)| (k, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(k, s, b)| {
+                safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b)
+                    .map(|v| (k.clone(), v))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::invalid("safetensors", e.to_string()))?;
+        safetensors::serialize(views, None)
+            .map_err(|e| Error::invalid("safetensors", e.to_string()))
+    }
+}
+
+fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {
+    if shape.iter().product::<usize>() != len {
+        return Err(Error::Shape {
+            what: what.into(),
+            expected: format!("{shape:?}"),
+            got: format!("{len} elements"),
+        });
+    }
+    Ok(())
+}
+
+/// Engine-order row blocks (i, f, g, o) into ONNX order (i, o, f, c).
+fn scatter_to_onnx(src: &[f32]) -> Vec<f32> {
+    let block = src.len() / 4;
+    let mut out = vec![0.0; src.len()];
+    for (g, &onnx) in ONNX_BLOCK_OF_GATE.iter().enumerate() {
+        out[onnx * block..][..block].copy_from_slice(&src[g * block..][..block]);
+    }
+    out
+}
+
+/// ONNX-order row blocks (i, o, f, c) into engine order (i, f, g, o).
+fn gather_from_onnx(src: &[f32]) -> Vec<f32> {
+    let block = src.len() / 4;
+    ONNX_BLOCK_OF_GATE
+        .iter()
+        .flat_map(|&onnx| &src[onnx * block..][..block])
+        .copied()
+        .collect()
+}
+
+/// Keys of a safetensors file and typed access to them.
+struct TensorFile<'a> {
+    st: &'a SafeTensors<'a>,
+    keys: BTreeSet<String>,
+}
+
+impl<'a> TensorFile<'a> {
+    fn new(st: &'a SafeTensors<'a>) -> Self {
+        let keys = st.names().into_iter().map(String::from).collect();
+        TensorFile { st, keys }
+    }
+
+    /// Prefixes `p` such that `p + anchor` is a key, for a PyTorch anchor (`weight_ih_l0`).
+    fn prefixes(&self, anchor: &str, separator_required: bool) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter_map(|k| k.strip_suffix(anchor))
+            .filter(|p| !separator_required || p.is_empty() || p.ends_with('.') || p.ends_with('/'))
+            .map(String::from)
+            .collect()
+    }
+
+    fn detect(&self) -> Result<Convention> {
+        let pt = !self.prefixes("weight_ih_l0", false).is_empty();
+        let onnx = !self.prefixes("W", true).is_empty();
+        match (pt, onnx) {
+            (true, false) => Ok(Convention::PyTorch),
+            (false, true) => Ok(Convention::Onnx),
+            (true, true) => Err(Error::invalid(
+                "weights",
+                "keys of both conventions (weight_ih_l0 and W) are present; choose one with --convention",
+            )),
+            (false, false) => Err(Error::MissingTensor {
+                key: "weight_ih_l0 or W".into(),
+                convention: "any",
+                hint: format!(
+                    "; the file holds {}",
+                    self.keys.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+
+    fn single_prefix(
+        &self,
+        anchor: &str,
+        separator_required: bool,
+        convention: &'static str,
+    ) -> Result<String> {
+        let prefixes = self.prefixes(anchor, separator_required);
+        match prefixes.len() {
+            1 => Ok(prefixes.into_iter().next().unwrap()),
+            0 => Err(Error::MissingTensor {
+                key: anchor.into(),
+                convention,
+                hint: String::new(),
+            }),
+            _ => Err(Error::invalid(
+                "weights",
+                format!("several LSTMs in one file (key prefixes {prefixes:?}); keep one per file"),
+            )),
+        }
+    }
+
+    /// Read `key` as f32, checking its shape.
+    fn get(&self, key: &str, expected: &[usize], convention: &'static str) -> Result<Vec<f32>> {
+        let view = self.st.tensor(key).map_err(|_| Error::MissingTensor {
+            key: key.into(),
+            convention,
+            hint: String::new(),
+        })?;
+        if view.shape() != expected {
+            return Err(Error::shape(
+                format!("tensor '{key}'"),
+                expected,
+                view.shape(),
+            ));
+        }
+        to_f32(key, view.dtype(), view.data())
+    }
+
+    fn shape_of(&self, key: &str, convention: &'static str) -> Result<Vec<usize>> {
+        self.st
+            .tensor(key)
+            .map(|v| v.shape().to_vec())
+            .map_err(|_| Error::MissingTensor {
+                key: key.into(),
+                convention,
+                hint: String::new(),
+            })
+    }
+
+    /// Refuse keys under the LSTM's prefix that were not consumed: they would change the model.
+    fn refuse_leftovers(
+        &self,
+        prefix: &str,
+        used: &BTreeSet<String>,
+        what: fn(&str) -> &'static str,
+    ) -> Result<()> {
+        match self
+            .keys
+            .iter()
+            .find(|k| k.starts_with(prefix) && !used.contains(*k))
+        {
+            Some(k) => Err(Error::UnsupportedTensor {
+                key: k.clone(),
+                message: what(&k[prefix.len()..]).into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn pytorch(&self) -> Result<LstmWeights> {
+        const C: &str = "pytorch";
+        let prefix = self.single_prefix("weight_ih_l0", false, C)?;
+        let key = |name: &str| format!("{prefix}{name}");
+        let hh0 = self.shape_of(&key("weight_hh_l0"), C)?;
+        let ih0 = self.shape_of(&key("weight_ih_l0"), C)?;
+        if hh0.len() != 2 || hh0[0] == 0 || hh0[0] != 4 * hh0[1] {
+            return Err(Error::Shape {
+                what: format!("tensor '{}'", key("weight_hh_l0")),
+                expected: "[4H, H]".into(),
+                got: format!("{hh0:?}"),
+            });
+        }
+        let h = hh0[1];
+        if ih0.len() != 2 || ih0[0] != 4 * h || ih0[1] == 0 {
+            return Err(Error::Shape {
+                what: format!("tensor '{}'", key("weight_ih_l0")),
+                expected: format!("[{}, I]", 4 * h),
+                got: format!("{ih0:?}"),
+            });
+        }
+        let input = ih0[1];
+        let d = if self.keys.contains(&key("weight_ih_l0_reverse")) {
+            2
+        } else {
+            1
+        };
+        let num_layers = (0..)
+            .take_while(|l| self.keys.contains(&key(&format!("weight_ih_l{l}"))))
+            .count();
+        let bias = self.keys.contains(&key("bias_ih_l0")) || self.keys.contains(&key("bias_hh_l0"));
+        let mut used = BTreeSet::new();
+        let mut layers = Vec::with_capacity(num_layers);
+        for l in 0..num_layers {
+            let inp = if l == 0 { input } else { d * h };
+            let mut dirs = Vec::with_capacity(d);
+            for dir in 0..d {
+                let sfx = if dir == 1 { "_reverse" } else { "" };
+                let mut take = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+                    let k = key(&name);
+                    let v = self.get(&k, shape, C)?;
+                    used.insert(k);
+                    Ok(v)
+                };
+                let w_ih = take(format!("weight_ih_l{l}{sfx}"), &[4 * h, inp])?;
+                let w_hh = take(format!("weight_hh_l{l}{sfx}"), &[4 * h, h])?;
+                let bias = if bias {
+                    Some((
+                        take(format!("bias_ih_l{l}{sfx}"), &[4 * h])?,
+                        take(format!("bias_hh_l{l}{sfx}"), &[4 * h])?,
+                    ))
+                } else {
+                    None
+                };
+                dirs.push(DirectionWeights { w_ih, w_hh, bias });
+            }
+            layers.push(dirs);
+        }
+        self.refuse_leftovers(&prefix, &used, |rest| {
+            if rest.starts_with("weight_hr") {
+                "projections (proj_size) are not supported"
+            } else {
+                "not a key of nn.LSTM's state_dict for these layers and directions"
+            }
+        })?;
+        let direction = if d == 2 {
+            Direction::Bidirectional
+        } else {
+            Direction::Forward
+        };
+        LstmWeights::new(input, h, direction, layers)
+    }
+
+    fn onnx(&self) -> Result<LstmWeights> {
+        const C: &str = "onnx";
+        let prefix = self.single_prefix("W", true, C)?;
+        let key = |name: &str| format!("{prefix}{name}");
+        let ws = self.shape_of(&key("W"), C)?;
+        let rs = self.shape_of(&key("R"), C)?;
+        if rs.len() != 3 || !(1..=2).contains(&rs[0]) || rs[1] == 0 || rs[1] != 4 * rs[2] {
+            return Err(Error::Shape {
+                what: format!("tensor '{}'", key("R")),
+                expected: "[D, 4H, H] with D = 1 or 2".into(),
+                got: format!("{rs:?}"),
+            });
+        }
+        let (d, h) = (rs[0], rs[2]);
+        if ws.len() != 3 || ws[0] != d || ws[1] != 4 * h || ws[2] == 0 {
+            return Err(Error::Shape {
+                what: format!("tensor '{}'", key("W")),
+                expected: format!("[{d}, {}, I]", 4 * h),
+                got: format!("{ws:?}"),
+            });
+        }
+        let input = ws[2];
+        let w = self.get(&key("W"), &[d, 4 * h, input], C)?;
+        let r = self.get(&key("R"), &[d, 4 * h, h], C)?;
+        let mut used: BTreeSet<String> = [key("W"), key("R")].into();
+        let b = if self.keys.contains(&key("B")) {
+            used.insert(key("B"));
+            Some(self.get(&key("B"), &[d, 8 * h], C)?)
+        } else {
+            None
+        };
+        self.refuse_leftovers(&prefix, &used, |rest| match rest {
+            "P" => "peepholes are not supported",
+            _ => "not an input of the ONNX LSTM operator this engine reads (W, R, B)",
+        })?;
+        let dirs = (0..d)
+            .map(|k| {
+                let w_k = &w[k * 4 * h * input..][..4 * h * input];
+                let r_k = &r[k * 4 * h * h..][..4 * h * h];
+                DirectionWeights {
+                    w_ih: gather_from_onnx(w_k),
+                    w_hh: gather_from_onnx(r_k),
+                    bias: b.as_ref().map(|b| {
+                        let b_k = &b[k * 8 * h..][..8 * h];
+                        (
+                            gather_from_onnx(&b_k[..4 * h]),
+                            gather_from_onnx(&b_k[4 * h..]),
+                        )
+                    }),
+                }
+            })
+            .collect();
+        let direction = if d == 2 {
+            Direction::Bidirectional
+        } else {
+            Direction::Forward
+        };
+        LstmWeights::new(input, h, direction, vec![dirs])
+    }
+}
+
+/// Convert raw little-endian tensor bytes to f32.
+fn to_f32(key: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
+    fn each<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+        data.chunks_exact(N)
+            .map(|c| f(c.try_into().unwrap()))
+            .collect()
+    }
+    Ok(match dtype {
+        Dtype::F32 => each(data, f32::from_le_bytes),
+        Dtype::F64 => each(data, |b| f64::from_le_bytes(b) as f32),
+        Dtype::F16 => each(data, |b| half::f16::from_le_bytes(b).to_f32()),
+        Dtype::BF16 => each(data, |b| half::bf16::from_le_bytes(b).to_f32()),
+        other => {
+            return Err(Error::Dtype {
+                what: format!("tensor '{key}'"),
+                expected: "F32, F16, BF16 or F64",
+                got: format!("{other:?}"),
+            })
+        }
+    })
+}
