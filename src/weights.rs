@@ -104,6 +104,24 @@ impl LstmWeights {
         LstmWeights::new(config.input_size, h, config.direction, layers)
     }
 
+    /// The same weights read in another direction of the same count: ONNX and PyTorch files
+    /// with one direction load as [`Direction::Forward`]; this turns them into
+    /// [`Direction::Reverse`] (or back).
+    pub fn with_direction(mut self, direction: Direction) -> Result<Self> {
+        if direction.num_directions() != self.direction.num_directions() {
+            return Err(Error::invalid(
+                "direction",
+                format!(
+                    "{direction:?} needs {} direction(s) of weights, these have {}",
+                    direction.num_directions(),
+                    self.direction.num_directions()
+                ),
+            ));
+        }
+        self.direction = direction;
+        Ok(self)
+    }
+
     pub fn input_size(&self) -> usize {
         self.input_size
     }

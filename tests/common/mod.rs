@@ -1,0 +1,87 @@
+//! Shared test helpers: the one place tests get a GPU, seeded data, and closeness checks.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use wgpu_lstm::{GpuContext, Tensor};
+
+/// The adapter wgpu picks (honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`), shared by the tests
+/// of one binary. With `CI=true` a missing adapter fails the test; elsewhere the test is skipped
+/// with a message.
+pub fn gpu() -> Option<&'static GpuContext> {
+    static CONTEXT: OnceLock<Option<GpuContext>> = OnceLock::new();
+    CONTEXT
+        .get_or_init(|| match GpuContext::new() {
+            Ok(ctx) => {
+                eprintln!("GPU tests on {}", ctx.describe());
+                Some(ctx)
+            }
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true and no GPU adapter: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPING GPU test: {e}");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// Uniform values in [-scale, scale].
+pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    Tensor::new(
+        shape,
+        (0..n).map(|_| rng.random_range(-scale..=scale)).collect(),
+    )
+    .unwrap()
+}
+
+/// Lengths in 1..=t, with at least one full-length sequence.
+pub fn random_lens(batch: usize, t: usize, seed: u64) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut lens: Vec<usize> = (0..batch).map(|_| rng.random_range(1..=t)).collect();
+    lens[0] = t;
+    lens
+}
+
+/// Worst absolute error between two tensors, with the flat index where it occurs.
+pub fn worst_error(got: &Tensor, expected: &Tensor) -> (f32, usize) {
+    assert_eq!(got.shape(), expected.shape(), "shape mismatch");
+    got.data()
+        .iter()
+        .zip(expected.data())
+        .enumerate()
+        .map(|(i, (a, b))| {
+            let d = (a - b).abs();
+            (
+                if d.is_nan() || a.is_nan() != b.is_nan() {
+                    f32::INFINITY
+                } else {
+                    d
+                },
+                i,
+            )
+        })
+        .fold((0.0, 0), |m, x| if x.0 > m.0 { x } else { m })
+}
+
+/// Fail with the worst error and where it is when `got` and `expected` differ by more than `tol`.
+pub fn assert_close(what: &str, got: &Tensor, expected: &Tensor, tol: f32) {
+    let (err, at) = worst_error(got, expected);
+    assert!(
+        err <= tol,
+        "{what}: worst error {err:.3e} at flat index {at} (got {}, expected {}), tolerance {tol:.0e}",
+        got.data()[at],
+        expected.data()[at]
+    );
+}
+
+/// Every element finite.
+pub fn assert_finite(what: &str, t: &Tensor) {
+    if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
+        panic!("{what}: non-finite value {} at flat index {i}", t.data()[i]);
+    }
+}

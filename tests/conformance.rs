@@ -1,0 +1,254 @@
+//! GPU-vs-CPU conformance over a grid of shapes and options: sizes that are not multiples of the
+//! workgroup sizes (64 units per step workgroup, 64×64 projection tiles), 1–3 layers, every
+//! direction, with and without biases, initial states and sequence lengths, both conventions
+//! (weights round-tripped through `.safetensors`) and both layouts.
+
+mod common;
+
+use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::{Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, State};
+
+#[derive(Debug, Clone)]
+struct Case {
+    convention: Convention,
+    config: LstmConfig,
+    batch: usize,
+    seq_len: usize,
+    initial_state: bool,
+    seq_lens: bool,
+}
+
+const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
+const HIDDEN_SIZES: [usize; 5] = [5, 1, 257, 33, 100];
+const BATCHES: [usize; 3] = [1, 3, 17];
+const SEQ_LENS: [usize; 3] = [1, 2, 37];
+/// Keep each case's CPU reference under about a second.
+const MAX_MACS: usize = 1_000_000_000;
+
+/// A deterministic sweep: each option cycles with a different period, so the combinations vary.
+fn grid() -> Vec<Case> {
+    (0..36)
+        .map(|n| {
+            let convention = if n % 3 == 2 {
+                Convention::Onnx
+            } else {
+                Convention::PyTorch
+            };
+            let num_layers = if convention == Convention::Onnx {
+                1
+            } else {
+                1 + (n + n / 3) % 3
+            };
+            let direction = match n % 4 {
+                0 | 2 => Direction::Bidirectional,
+                1 => Direction::Forward,
+                _ => Direction::Reverse,
+            };
+            let mut case = Case {
+                convention,
+                config: LstmConfig {
+                    input_size: INPUT_SIZES[n % 5],
+                    hidden_size: HIDDEN_SIZES[(n / 5) % 5],
+                    num_layers,
+                    direction,
+                    bias: n % 5 != 3,
+                    layout: if (n / 2) % 2 == 0 {
+                        Layout::SeqMajor
+                    } else {
+                        Layout::BatchMajor
+                    },
+                },
+                batch: BATCHES[(n / 3) % 3],
+                seq_len: SEQ_LENS[(n / 4 + n) % 3],
+                initial_state: n % 3 != 1,
+                seq_lens: n % 2 == 1 || n % 7 == 0,
+            };
+            while macs(&case) > MAX_MACS && case.batch > 1 {
+                case.batch = BATCHES[BATCHES.iter().position(|&b| b == case.batch).unwrap() - 1];
+            }
+            case
+        })
+        .collect()
+}
+
+fn macs(c: &Case) -> usize {
+    let cfg = &c.config;
+    let h = cfg.hidden_size;
+    (0..cfg.num_layers)
+        .map(|l| cfg.num_directions() * c.batch * c.seq_len * 4 * h * (cfg.layer_input_size(l) + h))
+        .sum()
+}
+
+fn run_case(ctx: &wgpu_lstm::GpuContext, case: &Case, seed: u64) -> f32 {
+    let cfg = &case.config;
+    let random = LstmWeights::random(cfg, seed).unwrap();
+    let bytes = random.to_safetensors(case.convention).unwrap();
+    let (loaded, detected) = LstmWeights::from_safetensors(&bytes, None).unwrap();
+    assert_eq!(detected, case.convention);
+    // Files do not say "reverse" for one direction; the caller does.
+    let weights = loaded.with_direction(cfg.direction).unwrap();
+    assert!(
+        weights == random,
+        "weights changed in the {} round trip",
+        case.convention
+    );
+
+    let (t, b) = (case.seq_len, case.batch);
+    let shape = match cfg.layout {
+        Layout::SeqMajor => vec![t, b, cfg.input_size],
+        Layout::BatchMajor => vec![b, t, cfg.input_size],
+    };
+    let input = common::random_tensor(shape, 1.0, seed + 1);
+    let initial = case.initial_state.then(|| {
+        let s = State::zeros(cfg, b);
+        State {
+            h: common::random_tensor(s.h.shape().to_vec(), 1.0, seed + 2),
+            c: common::random_tensor(s.c.shape().to_vec(), 1.0, seed + 3),
+        }
+    });
+    let lens = case.seq_lens.then(|| common::random_lens(b, t, seed + 4));
+
+    let gpu = Lstm::new(&ctx.device, &ctx.queue, cfg, &weights).unwrap();
+    let cpu = CpuLstm::new(cfg, &weights).unwrap();
+    let got = gpu
+        .forward_with_lens(&input, initial.as_ref(), lens.as_deref())
+        .unwrap();
+    let expected = cpu
+        .forward_with_lens(&input, initial.as_ref(), lens.as_deref())
+        .unwrap();
+    [
+        common::worst_error(&got.y, &expected.y).0,
+        common::worst_error(&got.h_n, &expected.h_n).0,
+        common::worst_error(&got.c_n, &expected.c_n).0,
+    ]
+    .into_iter()
+    .fold(0.0, f32::max)
+}
+
+#[test]
+fn gpu_matches_cpu_over_grid() {
+    let Some(ctx) = common::gpu() else { return };
+    let cases = grid();
+    let mut failures = Vec::new();
+    let mut worst = 0.0f32;
+    for (n, case) in cases.iter().enumerate() {
+        let err = run_case(ctx, case, 1000 + n as u64);
+        worst = worst.max(err);
+        let verdict = if err <= CONFORMANCE_TOLERANCE {
+            "ok"
+        } else {
+            "FAIL"
+        };
+        eprintln!(
+            "case {n:2} {verdict} err {err:.2e}: {} B={} T={} I={} H={} L={} {:?} bias={} h0c0={} lens={} {:?}",
+            case.convention,
+            case.batch,
+            case.seq_len,
+            case.config.input_size,
+            case.config.hidden_size,
+            case.config.num_layers,
+            case.config.direction,
+            case.config.bias,
+            case.initial_state,
+            case.seq_lens,
+            case.config.layout
+        );
+        if err > CONFORMANCE_TOLERANCE {
+            failures.push((n, err));
+        }
+    }
+    eprintln!("{} cases, worst error {worst:.3e}", cases.len());
+    assert!(
+        failures.is_empty(),
+        "cases over tolerance {CONFORMANCE_TOLERANCE:.0e} (case, worst error): {failures:?}"
+    );
+}
+
+/// The grid really reaches every size, batch, length and option it claims to.
+#[test]
+fn grid_covers_the_named_values() {
+    let cases = grid();
+    for i in INPUT_SIZES {
+        assert!(
+            cases.iter().any(|c| c.config.input_size == i),
+            "input size {i}"
+        );
+    }
+    for h in HIDDEN_SIZES {
+        assert!(
+            cases.iter().any(|c| c.config.hidden_size == h),
+            "hidden size {h}"
+        );
+    }
+    for b in BATCHES {
+        assert!(cases.iter().any(|c| c.batch == b), "batch {b}");
+    }
+    for t in SEQ_LENS {
+        assert!(cases.iter().any(|c| c.seq_len == t), "seq len {t}");
+    }
+    for l in 1..=3 {
+        assert!(cases.iter().any(|c| c.config.num_layers == l), "{l} layers");
+    }
+    for d in [
+        Direction::Forward,
+        Direction::Reverse,
+        Direction::Bidirectional,
+    ] {
+        for conv in [Convention::PyTorch, Convention::Onnx] {
+            if conv == Convention::PyTorch && d == Direction::Reverse {
+                continue; // nn.LSTM has no reverse-only mode; the engine still runs it below.
+            }
+            assert!(
+                cases
+                    .iter()
+                    .any(|c| c.config.direction == d && c.convention == conv),
+                "{d:?} with {conv}"
+            );
+        }
+    }
+    for flag in [false, true] {
+        assert!(cases.iter().any(|c| c.config.bias == flag), "bias {flag}");
+        assert!(
+            cases.iter().any(|c| c.initial_state == flag),
+            "h0/c0 {flag}"
+        );
+        assert!(cases.iter().any(|c| c.seq_lens == flag), "seq_lens {flag}");
+    }
+    for layout in [Layout::SeqMajor, Layout::BatchMajor] {
+        assert!(
+            cases.iter().any(|c| c.config.layout == layout),
+            "{layout:?}"
+        );
+    }
+    assert!(
+        cases.iter().any(|c| c.seq_len > 1 && c.initial_state),
+        "T > 1 with a nonzero initial state"
+    );
+}
+
+/// The largest named sizes together: B=17, T=37, H=257, three bidirectional layers.
+#[test]
+fn gpu_matches_cpu_at_the_largest_grid_sizes() {
+    let Some(ctx) = common::gpu() else { return };
+    let case = Case {
+        convention: Convention::PyTorch,
+        config: LstmConfig {
+            input_size: 100,
+            hidden_size: 257,
+            num_layers: 3,
+            direction: Direction::Bidirectional,
+            bias: true,
+            layout: Layout::SeqMajor,
+        },
+        batch: 17,
+        seq_len: 37,
+        initial_state: true,
+        seq_lens: true,
+    };
+    let err = run_case(ctx, &case, 77);
+    eprintln!("largest case: worst error {err:.3e}");
+    assert!(
+        err <= CONFORMANCE_TOLERANCE,
+        "worst error {err:.3e} over {CONFORMANCE_TOLERANCE:.0e}"
+    );
+}
