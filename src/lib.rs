@@ -21,3 +21,8 @@ pub use forward::{Output, State};
 pub use gpu::{GpuContext, Lstm};
 pub use tensor::Tensor;
 pub use weights::{DirectionWeights, LstmWeights};
+
+/// Compiles and runs the README's code blocks as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

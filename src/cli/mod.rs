@@ -86,7 +86,7 @@ pub enum DeviceArg {
 
 /// The engine a command runs: the GPU one or the CPU reference.
 pub enum Runner {
-    Gpu { lstm: Lstm, adapter: String },
+    Gpu { lstm: Box<Lstm>, adapter: String },
     Cpu(CpuLstm),
 }
 
@@ -101,7 +101,7 @@ impl Runner {
             DeviceArg::Gpu => {
                 let ctx = GpuContext::with_request(&adapter.request())?;
                 Runner::Gpu {
-                    lstm: Lstm::new(&ctx.device, &ctx.queue, config, weights)?,
+                    lstm: Box::new(Lstm::new(&ctx.device, &ctx.queue, config, weights)?),
                     adapter: ctx.describe(),
                 }
             }

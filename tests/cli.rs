@@ -1,0 +1,272 @@
+//! The `wgpu-lstm` command: `run` round trips on the golden files (GPU and CPU), `info`, `demo`,
+//! and every bad-input path (one line on stderr, non-zero exit, no output files left behind).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use npyz::WriterBuilder;
+use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::Tensor;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"));
+    c.env_remove("WGPU_ADAPTER_NAME");
+    c
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// `run` arguments for a golden case.
+fn run_args(dir: &Path) -> Vec<String> {
+    let mut a = vec![
+        "run".to_string(),
+        "--weights".into(),
+        dir.join("weights.safetensors").display().to_string(),
+    ];
+    a.extend(["--input".into(), dir.join("x.npy").display().to_string()]);
+    for (flag, file) in [
+        ("--h0", "h0.npy"),
+        ("--c0", "c0.npy"),
+        ("--seq-lens", "lens.npy"),
+    ] {
+        if dir.join(file).exists() {
+            a.extend([flag.into(), dir.join(file).display().to_string()]);
+        }
+    }
+    a.extend(
+        std::fs::read_to_string(dir.join("args"))
+            .unwrap()
+            .split_whitespace()
+            .map(String::from),
+    );
+    a
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run_golden(device: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let out = tempfile::tempdir().unwrap();
+        let o = bin()
+            .args(run_args(&dir))
+            .args(["--device", device, "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", dir.display(), stderr(&o));
+        for name in ["y", "h_n", "c_n"] {
+            let got = Tensor::read_npy(&out.path().join(format!("{name}.npy"))).unwrap();
+            let expected = Tensor::read_npy(&dir.join(format!("expected_{name}.npy"))).unwrap();
+            common::assert_close(
+                &format!(
+                    "{} {device} {name}",
+                    dir.file_name().unwrap().to_string_lossy()
+                ),
+                &got,
+                &expected,
+                CONFORMANCE_TOLERANCE,
+            );
+        }
+    }
+}
+
+#[test]
+fn run_matches_outside_implementations_on_the_gpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    run_golden("gpu");
+}
+
+#[test]
+fn run_matches_outside_implementations_on_the_cpu() {
+    run_golden("cpu");
+}
+
+/// Run a failing command: it must exit non-zero with one `error:` line and leave `out` absent.
+fn expect_failure(args: &[String], out: &Path, needle: &str) {
+    let o = bin().args(args).arg("--out").arg(out).output().unwrap();
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {err:?}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert!(!out.exists(), "{args:?} left {} behind", out.display());
+}
+
+fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[u64],
+    data: &[T],
+) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let mut w = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut file)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_no_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let case = golden("pt_batch_first_lens_f16_prefix"); // X [4,5,4], state [4,4,6], lens [4]
+    let base = run_args(&case);
+    let with = |flag: &str, value: &Path| -> Vec<String> {
+        let mut a = base.clone();
+        let i = a.iter().position(|x| x == flag).unwrap();
+        a[i + 1] = value.display().to_string();
+        a
+    };
+    let cpu = |mut a: Vec<String>| {
+        a.extend(["--device".into(), "cpu".into()]);
+        a
+    };
+
+    // Missing and unreadable files.
+    expect_failure(
+        &cpu(with("--weights", &tmp.path().join("nope.safetensors"))),
+        &out,
+        "nope.safetensors",
+    );
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
+    expect_failure(&cpu(with("--weights", &junk)), &out, "safetensors");
+    let junk_npy = tmp.path().join("junk.npy");
+    std::fs::write(&junk_npy, b"definitely not npy").unwrap();
+    expect_failure(&cpu(with("--input", &junk_npy)), &out, "junk.npy");
+
+    // Wrong dtype and shape.
+    let ints = tmp.path().join("ints.npy");
+    write_npy(&ints, &[5, 4, 4], &vec![1i32; 80]);
+    expect_failure(&cpu(with("--input", &ints)), &out, "dtype");
+    let wide = tmp.path().join("wide.npy");
+    write_npy(&wide, &[4, 5, 3], &vec![0f32; 60]);
+    expect_failure(&cpu(with("--input", &wide)), &out, "I = 4");
+
+    // Inconsistent sizes: h0 for another batch.
+    let h0 = tmp.path().join("h0.npy");
+    write_npy(&h0, &[4, 3, 6], &vec![0f32; 72]);
+    expect_failure(&cpu(with("--h0", &h0)), &out, "[4, 4, 6]");
+
+    // Lengths out of range, of the wrong count, and of the wrong dtype.
+    for (name, lens, needle) in [
+        ("zero.npy", vec![5i64, 0, 1, 1], "length 0 is outside 1..=5"),
+        ("long.npy", vec![6i64, 1, 1, 1], "length 6 is outside 1..=5"),
+        (
+            "few.npy",
+            vec![5i64, 1],
+            "seq_lens: expected shape [4], got [2]",
+        ),
+    ] {
+        let p = tmp.path().join(name);
+        write_npy(&p, &[lens.len() as u64], &lens);
+        expect_failure(&cpu(with("--seq-lens", &p)), &out, needle);
+    }
+    let float_lens = tmp.path().join("flens.npy");
+    write_npy(&float_lens, &[4], &[5f32, 1.0, 1.0, 1.0]);
+    expect_failure(
+        &cpu(with("--seq-lens", &float_lens)),
+        &out,
+        "int32 or int64",
+    );
+
+    // Weights of the other convention than asked for.
+    let mut a = cpu(base.clone());
+    a.extend(["--convention".into(), "onnx".into()]);
+    expect_failure(&a, &out, "'W'");
+
+    // No adapter: the error says what to do.
+    let mut a = base.clone();
+    a.extend([
+        "--device".into(),
+        "gpu".into(),
+        "--adapter".into(),
+        "no-such-adapter-anywhere".into(),
+    ]);
+    expect_failure(&a, &out, "--device cpu");
+}
+
+#[test]
+fn failure_after_success_keeps_the_earlier_outputs_and_leaves_no_temporaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let case = golden("onnx_bidir_lens");
+    let mut good = run_args(&case);
+    good.extend([
+        "--device".into(),
+        "cpu".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    assert!(bin().args(&good).status().unwrap().success());
+    let before = std::fs::read(out.join("y.npy")).unwrap();
+    let mut bad = good.clone();
+    let i = bad.iter().position(|x| x == "--input").unwrap();
+    bad[i + 1] = tmp.path().join("missing.npy").display().to_string();
+    assert!(!bin().args(&bad).status().unwrap().success());
+    assert_eq!(std::fs::read(out.join("y.npy")).unwrap(), before);
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn info_lists_adapters_and_the_choice() {
+    let o = bin().arg("info").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("selected:"), "{text}");
+    if common::gpu().is_some() {
+        assert!(text.contains("max_storage_buffer_binding_size"), "{text}");
+        assert!(!text.contains("selected: none"), "{text}");
+    }
+}
+
+#[test]
+fn demo_compares_gpu_and_cpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let o = bin()
+        .args([
+            "demo", "--batch", "3", "--seq", "9", "--input", "5", "--hidden", "33", "--layers",
+            "2", "--reps", "1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    for needle in [
+        "adapter",
+        "B=3 T=9 I=5 H=33",
+        "gpu",
+        "cpu",
+        "max |gpu - cpu|",
+        "PASS",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+}
