@@ -53,14 +53,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn run_golden(device: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in common::golden_cases() {
         let out = tempfile::tempdir().unwrap();
         let o = bin()
             .args(run_args(&dir))

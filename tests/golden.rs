@@ -10,24 +10,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::tensor::read_lengths_npy;
 use wgpu_lstm::{Convention, CpuLstm, Layout, Lstm, LstmWeights, Output, State, Tensor};
-
-/// Every case folder.
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 10, "golden cases missing: {dirs:?}");
-    dirs
-}
 
 struct Golden {
     name: String,
@@ -94,7 +81,7 @@ fn check(g: &Golden, device: &str, out: Output) {
 
 #[test]
 fn cpu_reference_matches_outside_implementations() {
-    for dir in cases() {
+    for dir in common::golden_cases() {
         let g = load(&dir);
         let cpu = CpuLstm::new(&g.weights.config(g.layout), &g.weights).unwrap();
         let out = cpu
@@ -107,7 +94,7 @@ fn cpu_reference_matches_outside_implementations() {
 #[test]
 fn gpu_matches_outside_implementations() {
     let Some(ctx) = common::gpu() else { return };
-    for dir in cases() {
+    for dir in common::golden_cases() {
         let g = load(&dir);
         let gpu = Lstm::new(
             &ctx.device,
@@ -125,7 +112,7 @@ fn gpu_matches_outside_implementations() {
 
 #[test]
 fn cases_cover_both_conventions_and_stored_dtypes() {
-    let all: Vec<Golden> = cases().iter().map(|d| load(d)).collect();
+    let all: Vec<Golden> = common::golden_cases().iter().map(|d| load(d)).collect();
     for conv in [Convention::PyTorch, Convention::Onnx] {
         assert!(all.iter().any(|g| g.convention == conv), "{conv}");
         assert!(

@@ -28,6 +28,19 @@ pub fn gpu() -> Option<&'static GpuContext> {
         .as_ref()
 }
 
+/// Every golden case folder under `tests/golden/` (see `make_golden.py` there), sorted.
+pub fn golden_cases() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut dirs: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 10, "golden cases missing: {dirs:?}");
+    dirs
+}
+
 /// Uniform values in [-scale, scale].
 pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
     let mut rng = StdRng::seed_from_u64(seed);
