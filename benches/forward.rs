@@ -29,6 +29,7 @@ fn forward(c: &mut Criterion) {
             direction: Direction::Forward,
             bias: true,
             layout: Layout::SeqMajor,
+            ..LstmConfig::default()
         };
         let weights = LstmWeights::random(&config, 0).expect("weights");
         let lstm = Lstm::new(&ctx.device, &ctx.queue, &config, &weights).expect("engine");

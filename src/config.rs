@@ -1,5 +1,6 @@
 //! `LstmConfig`: the sizes and options of a stacked LSTM, independent of where it runs.
 
+use crate::activation::Activation;
 use crate::error::{Error, Result};
 
 /// Which way each layer reads the sequence.
@@ -52,19 +53,51 @@ impl Layout {
     }
 }
 
-/// Sizes and options of a stacked LSTM.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Sizes and options of a stacked LSTM: the union of PyTorch's `nn.LSTM` and the ONNX `LSTM`
+/// operator. [`Default`] is a one-layer forward LSTM of size 1 with biases and the standard
+/// activations; weights loaded from a file give the sizes through `LstmWeights::config`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LstmConfig {
     /// I: features per input step.
     pub input_size: usize,
-    /// H: hidden units per direction.
+    /// H: hidden units (cell size) per direction.
     pub hidden_size: usize,
-    /// L: stacked layers; layer k>0 takes D·H inputs.
+    /// L: stacked layers; layer k>0 takes D·P inputs (P = H without projection).
     pub num_layers: usize,
     pub direction: Direction,
     /// Whether the gates have biases.
     pub bias: bool,
     pub layout: Layout,
+    /// PyTorch `proj_size`: h_t = W_hr·(o⊙h(c_t)) has P < H values. `None`: h has H values.
+    pub proj_size: Option<usize>,
+    /// ONNX peepholes `P`: i and f see c_{t−1}, o sees c_t.
+    pub peepholes: bool,
+    /// ONNX `clip`: every gate pre-activation (after biases and peepholes) is clamped to
+    /// [−clip, clip]. Must be positive.
+    pub clip: Option<f32>,
+    /// ONNX `input_forget`: the forget gate is coupled to the input gate, f = 1 − i.
+    pub input_forget: bool,
+    /// ONNX `activations` (f, g, h) per direction: empty for (Sigmoid, Tanh, Tanh) everywhere,
+    /// else 3·D entries.
+    pub activations: Vec<Activation>,
+}
+
+impl Default for LstmConfig {
+    fn default() -> Self {
+        LstmConfig {
+            input_size: 1,
+            hidden_size: 1,
+            num_layers: 1,
+            direction: Direction::Forward,
+            bias: true,
+            layout: Layout::SeqMajor,
+            proj_size: None,
+            peepholes: false,
+            clip: None,
+            input_forget: false,
+            activations: Vec::new(),
+        }
+    }
 }
 
 impl LstmConfig {
@@ -73,16 +106,29 @@ impl LstmConfig {
         self.direction.num_directions()
     }
 
-    /// Input width of layer `layer`: I for the first, D·H after.
+    /// Size of h (and of each direction's part of y): P with projection, else H.
+    pub fn output_size(&self) -> usize {
+        self.proj_size.unwrap_or(self.hidden_size)
+    }
+
+    /// Input width of layer `layer`: I for the first, D·P (or D·H) after.
     pub fn layer_input_size(&self, layer: usize) -> usize {
         if layer == 0 {
             self.input_size
         } else {
-            self.num_directions() * self.hidden_size
+            self.num_directions() * self.output_size()
         }
     }
 
-    /// Refuse sizes of zero.
+    /// (f, g, h) of direction `d`.
+    pub fn activations_of(&self, d: usize) -> [Activation; 3] {
+        match self.activations.get(3 * d..3 * d + 3) {
+            Some([f, g, h]) => [*f, *g, *h],
+            _ => Activation::DEFAULT,
+        }
+    }
+
+    /// Refuse sizes of zero and option values outside their domain.
     pub fn validate(&self) -> Result<()> {
         for (what, v) in [
             ("input_size", self.input_size),
@@ -95,6 +141,34 @@ impl LstmConfig {
                     "must be at least 1",
                 ));
             }
+        }
+        if let Some(p) = self.proj_size {
+            if p == 0 || p >= self.hidden_size {
+                return Err(Error::invalid(
+                    "proj_size",
+                    format!("{p} must be in 1..hidden_size ({})", self.hidden_size),
+                ));
+            }
+        }
+        if let Some(clip) = self.clip {
+            if clip.is_nan() || clip <= 0.0 {
+                return Err(Error::invalid(
+                    "clip",
+                    format!("{clip} must be a positive number"),
+                ));
+            }
+        }
+        let d = self.num_directions();
+        if !self.activations.is_empty() && self.activations.len() != 3 * d {
+            return Err(Error::invalid(
+                "activations",
+                format!(
+                    "{} given; {:?} takes {} (f, g, h per direction)",
+                    self.activations.len(),
+                    self.direction,
+                    3 * d
+                ),
+            ));
         }
         Ok(())
     }

@@ -37,21 +37,19 @@ impl Convention {
         }
     }
 
-    /// Shape of h0, c0, h_n and c_n in files of this convention.
-    pub fn state_shape(self, config: &LstmConfig, batch: usize) -> Vec<usize> {
-        let (ld, h) = (
-            config.num_layers * config.num_directions(),
-            config.hidden_size,
-        );
+    /// Shape of h0 and h_n (`width` P, or H without projection) or of c0 and c_n (`width` H)
+    /// in files of this convention.
+    pub fn state_shape(self, config: &LstmConfig, batch: usize, width: usize) -> Vec<usize> {
+        let ld = config.num_layers * config.num_directions();
         match (self, config.layout) {
-            (Convention::Onnx, Layout::BatchMajor) => vec![batch, ld, h],
-            _ => vec![ld, batch, h],
+            (Convention::Onnx, Layout::BatchMajor) => vec![batch, ld, width],
+            _ => vec![ld, batch, width],
         }
     }
 
     /// Shape of Y in files of this convention.
     pub fn y_shape(self, config: &LstmConfig, seq_len: usize, batch: usize) -> Vec<usize> {
-        let (d, h) = (config.num_directions(), config.hidden_size);
+        let (d, h) = (config.num_directions(), config.output_size());
         match (self, config.layout) {
             (Convention::PyTorch, Layout::SeqMajor) => vec![seq_len, batch, d * h],
             (Convention::PyTorch, Layout::BatchMajor) => vec![batch, seq_len, d * h],
@@ -74,9 +72,9 @@ impl Convention {
         self.state_from_file(layout, state)
     }
 
-    /// The engine's Y (`[T,B,D·H]` or `[B,T,D·H]`) into this convention's file shape.
+    /// The engine's Y (`[T,B,D·P]` or `[B,T,D·P]`) into this convention's file shape.
     pub fn y_to_file(self, config: &LstmConfig, y: Tensor) -> Tensor {
-        let (d, h) = (config.num_directions(), config.hidden_size);
+        let (d, h) = (config.num_directions(), config.output_size());
         let s = y.shape().to_vec();
         match (self, config.layout) {
             (Convention::PyTorch, _) => y,

@@ -5,7 +5,7 @@ use crate::config::LstmConfig;
 use crate::error::Result;
 use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
 use crate::tensor::Tensor;
-use crate::weights::LstmWeights;
+use crate::weights::{DirectionWeights, LstmWeights};
 
 /// An LSTM evaluated on the CPU; same call shape as the GPU engine.
 pub struct CpuLstm {
@@ -15,7 +15,6 @@ pub struct CpuLstm {
 
 impl CpuLstm {
     pub fn new(config: &LstmConfig, weights: &LstmWeights) -> Result<Self> {
-        config.validate()?;
         weights.check_config(config)?;
         Ok(CpuLstm {
             config: config.clone(),
@@ -51,8 +50,62 @@ impl CpuLstm {
     }
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+/// One step of one direction for one sequence: updates `h` (P values) and `c` (H values).
+fn step(
+    cfg: &LstmConfig,
+    d: usize,
+    dw: &DirectionWeights,
+    x: &[f32],
+    h: &mut [f64],
+    c: &mut [f64],
+) {
+    let hidden = cfg.hidden_size;
+    let [act_f, act_g, act_h] = cfg.activations_of(d);
+    let clip = |z: f64| match cfg.clip {
+        Some(limit) => z.clamp(-(limit as f64), limit as f64),
+        None => z,
+    };
+    let dot = |w: &[f32], v: &[f64]| -> f64 { w.iter().zip(v).map(|(a, b)| *a as f64 * b).sum() };
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    // z[g·H + j] for gate blocks i, f, g, o: W·x + R·h + b_ih + b_hh.
+    let z: Vec<f64> = (0..4 * hidden)
+        .map(|r| {
+            let bias = dw
+                .bias
+                .as_ref()
+                .map_or(0.0, |(bi, bh)| bi[r] as f64 + bh[r] as f64);
+            dot(&dw.w_ih[r * x.len()..][..x.len()], &x64)
+                + dot(&dw.w_hh[r * h.len()..][..h.len()], h)
+                + bias
+        })
+        .collect();
+    let peep = |gate: usize, j: usize| {
+        dw.peephole
+            .as_ref()
+            .map_or(0.0, |p| p[gate * hidden + j] as f64)
+    };
+    let mut m = vec![0.0; hidden]; // o ⊙ h(c), before any projection
+    for j in 0..hidden {
+        let c_prev = c[j];
+        let i = act_f.apply(clip(z[j] + peep(0, j) * c_prev));
+        let f = if cfg.input_forget {
+            1.0 - i
+        } else {
+            act_f.apply(clip(z[hidden + j] + peep(1, j) * c_prev))
+        };
+        let g = act_g.apply(clip(z[2 * hidden + j]));
+        c[j] = f * c_prev + i * g;
+        let o = act_f.apply(clip(z[3 * hidden + j] + peep(2, j) * c[j]));
+        m[j] = o * act_h.apply(c[j]);
+    }
+    match &dw.w_hr {
+        Some(w_hr) => {
+            for (p, h_p) in h.iter_mut().enumerate() {
+                *h_p = dot(&w_hr[p * hidden..][..hidden], &m);
+            }
+        }
+        None => h.copy_from_slice(&m),
+    }
 }
 
 fn forward(
@@ -61,91 +114,60 @@ fn forward(
     input: &Tensor,
     initial: Option<&State>,
     seq_lens: Option<&[usize]>,
-    Dims {
+    dims: Dims,
+) -> Output {
+    let Dims {
         seq_len: t_max,
         batch,
-    }: Dims,
-) -> Output {
-    let (h, nd) = (cfg.hidden_size, cfg.num_directions());
+    } = dims;
+    let (hidden, out, nd) = (cfg.hidden_size, cfg.output_size(), cfg.num_directions());
     let row = |t: usize, b: usize| cfg.layout.row(t, b, t_max, batch);
-    let state_len = cfg.num_layers * nd * batch * h;
-    let (mut h_n, mut c_n) = (vec![0f32; state_len], vec![0f32; state_len]);
+    let slots = cfg.num_layers * nd * batch;
+    let (mut h_n, mut c_n) = (vec![0f32; slots * out], vec![0f32; slots * hidden]);
     let mut x: Vec<f32> = input.data().to_vec();
     let mut y = Vec::new();
     for (l, layer) in weights.layers().iter().enumerate() {
         let inp = cfg.layer_input_size(l);
-        y = vec![0f32; t_max * batch * nd * h];
+        y = vec![0f32; t_max * batch * nd * out];
         for (d, dw) in layer.iter().enumerate() {
             for b in 0..batch {
                 let len = seq_lens.map_or(t_max, |s| s[b]);
-                let slot = ((l * nd + d) * batch + b) * h;
-                let (mut hs, mut cs): (Vec<f64>, Vec<f64>) = match initial {
-                    Some(s) => (
-                        s.h.data()[slot..slot + h]
+                let slot = (l * nd + d) * batch + b;
+                let load = |t: Option<&Tensor>, n: usize| -> Vec<f64> {
+                    t.map_or(vec![0.0; n], |t| {
+                        t.data()[slot * n..][..n]
                             .iter()
                             .map(|&v| v as f64)
-                            .collect(),
-                        s.c.data()[slot..slot + h]
-                            .iter()
-                            .map(|&v| v as f64)
-                            .collect(),
-                    ),
-                    None => (vec![0.0; h], vec![0.0; h]),
+                            .collect()
+                    })
                 };
+                let mut hs = load(initial.map(|s| &s.h), out);
+                let mut cs = load(initial.map(|s| &s.c), hidden);
                 for s in 0..len {
                     let t = if cfg.direction.is_reversed(d) {
                         len - 1 - s
                     } else {
                         s
                     };
-                    let xt = &x[row(t, b) * inp..][..inp];
-                    // z[g*H + j] for gate blocks i, f, g, o.
-                    let z: Vec<f64> = (0..4 * h)
-                        .map(|r| {
-                            let mut acc = dw
-                                .bias
-                                .as_ref()
-                                .map_or(0.0, |(bi, bh)| bi[r] as f64 + bh[r] as f64);
-                            let w_row = &dw.w_ih[r * inp..][..inp];
-                            for (w, x) in w_row.iter().zip(xt) {
-                                acc += *w as f64 * *x as f64;
-                            }
-                            let r_row = &dw.w_hh[r * h..][..h];
-                            for (w, h_prev) in r_row.iter().zip(&hs) {
-                                acc += *w as f64 * h_prev;
-                            }
-                            acc
-                        })
-                        .collect();
-                    for j in 0..h {
-                        let i_g = sigmoid(z[j]);
-                        let f_g = sigmoid(z[h + j]);
-                        let g_g = z[2 * h + j].tanh();
-                        let o_g = sigmoid(z[3 * h + j]);
-                        cs[j] = f_g * cs[j] + i_g * g_g;
-                        hs[j] = o_g * cs[j].tanh();
-                    }
-                    let out = &mut y[(row(t, b) * nd + d) * h..][..h];
-                    for j in 0..h {
-                        out[j] = hs[j] as f32;
+                    step(cfg, d, dw, &x[row(t, b) * inp..][..inp], &mut hs, &mut cs);
+                    let dst = &mut y[(row(t, b) * nd + d) * out..][..out];
+                    for (o, v) in dst.iter_mut().zip(&hs) {
+                        *o = *v as f32;
                     }
                 }
-                for j in 0..h {
-                    h_n[slot + j] = hs[j] as f32;
-                    c_n[slot + j] = cs[j] as f32;
+                for (o, v) in h_n[slot * out..][..out].iter_mut().zip(&hs) {
+                    *o = *v as f32;
+                }
+                for (o, v) in c_n[slot * hidden..][..hidden].iter_mut().zip(&cs) {
+                    *o = *v as f32;
                 }
             }
         }
         x = y.clone();
     }
-    let dims = Dims {
-        seq_len: t_max,
-        batch,
-    };
-    let state_shape = state_shape(cfg, batch);
     Output {
         y: Tensor::new(y_shape(cfg, dims), y).expect("y size"),
-        h_n: Tensor::new(state_shape.clone(), h_n).expect("h_n size"),
-        c_n: Tensor::new(state_shape, c_n).expect("c_n size"),
+        h_n: Tensor::new(state_shape(cfg, batch, out), h_n).expect("h_n size"),
+        c_n: Tensor::new(state_shape(cfg, batch, hidden), c_n).expect("c_n size"),
     }
 }

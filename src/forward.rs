@@ -7,8 +7,8 @@ use crate::tensor::Tensor;
 /// Largest absolute GPU-vs-CPU difference the conformance checks accept on any element.
 pub const CONFORMANCE_TOLERANCE: f32 = 1e-4;
 
-/// Recurrent state of every layer and direction: `h` and `c`, each `[L·D, B, H]`
-/// (index `layer·D + direction`), as in PyTorch.
+/// Recurrent state of every layer and direction (index `layer·D + direction`), as in PyTorch:
+/// `h` is `[L·D, B, P]` (P = H without projection) and `c` is `[L·D, B, H]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub h: Tensor,
@@ -18,10 +18,9 @@ pub struct State {
 impl State {
     /// All-zero state for `batch` sequences.
     pub fn zeros(config: &LstmConfig, batch: usize) -> State {
-        let shape = state_shape(config, batch);
         State {
-            h: Tensor::zeros(shape.clone()),
-            c: Tensor::zeros(shape),
+            h: Tensor::zeros(state_shape(config, batch, config.output_size())),
+            c: Tensor::zeros(state_shape(config, batch, config.hidden_size)),
         }
     }
 }
@@ -29,10 +28,11 @@ impl State {
 /// Result of a forward.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
-    /// Every hidden state: `[T, B, D·H]` (seq-major) or `[B, T, D·H]` (batch-major); forward
-    /// direction first. Steps past a sequence's length are 0.
+    /// Every hidden state: `[T, B, D·P]` (seq-major) or `[B, T, D·P]` (batch-major), P = H
+    /// without projection; forward direction first. Steps past a sequence's length are 0.
     pub y: Tensor,
-    /// Final hidden state `[L·D, B, H]`, taken at each sequence's last valid step.
+    /// Final hidden state `[L·D, B, P]` (P = H without projection), taken at each sequence's
+    /// last valid step.
     pub h_n: Tensor,
     /// Final cell state `[L·D, B, H]`.
     pub c_n: Tensor,
@@ -55,18 +55,14 @@ pub struct Dims {
     pub batch: usize,
 }
 
-/// `[L·D, B, H]`.
-pub fn state_shape(config: &LstmConfig, batch: usize) -> Vec<usize> {
-    vec![
-        config.num_layers * config.num_directions(),
-        batch,
-        config.hidden_size,
-    ]
+/// `[L·D, B, width]`: width P for h, H for c.
+pub fn state_shape(config: &LstmConfig, batch: usize, width: usize) -> Vec<usize> {
+    vec![config.num_layers * config.num_directions(), batch, width]
 }
 
-/// `[T, B, D·H]` or `[B, T, D·H]`: the engine's Y.
+/// `[T, B, D·P]` or `[B, T, D·P]`: the engine's Y.
 pub fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
-    let width = config.num_directions() * config.hidden_size;
+    let width = config.num_directions() * config.output_size();
     match config.layout {
         Layout::SeqMajor => vec![dims.seq_len, dims.batch, width],
         Layout::BatchMajor => vec![dims.batch, dims.seq_len, width],
@@ -103,8 +99,11 @@ pub fn check_request(
         ));
     }
     if let Some(state) = initial {
-        let expected = state_shape(config, dims.batch);
-        for (what, t) in [("initial h0", &state.h), ("initial c0", &state.c)] {
+        for (what, t, width) in [
+            ("initial h0", &state.h, config.output_size()),
+            ("initial c0", &state.c, config.hidden_size),
+        ] {
+            let expected = state_shape(config, dims.batch, width);
             if t.shape() != expected.as_slice() {
                 return Err(Error::shape(what, &expected, t.shape()));
             }

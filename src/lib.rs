@@ -4,6 +4,7 @@
 //! either the GPU engine ([`gpu::Lstm`]) or the CPU reference ([`cpu::CpuLstm`]); both take the
 //! same input ([`Tensor`], optional [`State`] and sequence lengths) and return an [`Output`].
 
+pub mod activation;
 pub mod config;
 pub mod convention;
 pub mod cpu;
@@ -13,6 +14,7 @@ pub mod gpu;
 pub mod tensor;
 pub mod weights;
 
+pub use activation::{Activation, ActivationKind};
 pub use config::{Direction, Layout, LstmConfig};
 pub use convention::Convention;
 pub use cpu::CpuLstm;

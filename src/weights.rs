@@ -12,14 +12,19 @@ use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
 use crate::error::{Error, Result};
 
 /// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
+/// P below is the projection size, or H without projection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DirectionWeights {
-    /// `[4H, in]`: input weights (in = I for layer 0, D·H after).
+    /// `[4H, in]`: input weights (in = I for layer 0, D·P after).
     pub w_ih: Vec<f32>,
-    /// `[4H, H]`: recurrent weights.
+    /// `[4H, P]`: recurrent weights.
     pub w_hh: Vec<f32>,
     /// `([4H], [4H])`: input and recurrent biases, both added; `None` for a bias-free LSTM.
     pub bias: Option<(Vec<f32>, Vec<f32>)>,
+    /// `[3H]`: peephole weights in the order i, f, o (ONNX stores i, o, f).
+    pub peephole: Option<Vec<f32>>,
+    /// `[P, H]`: projection of `o⊙h(c)` to the P values of h (PyTorch `weight_hr`).
+    pub w_hr: Option<Vec<f32>>,
 }
 
 /// Weights of a stacked, optionally bidirectional LSTM.
@@ -27,6 +32,7 @@ pub struct DirectionWeights {
 pub struct LstmWeights {
     input_size: usize,
     hidden_size: usize,
+    proj_size: Option<usize>,
     direction: Direction,
     /// `[L][D]`.
     layers: Vec<Vec<DirectionWeights>>,
@@ -40,16 +46,34 @@ impl LstmWeights {
         direction: Direction,
         layers: Vec<Vec<DirectionWeights>>,
     ) -> Result<Self> {
-        let weights = LstmWeights {
+        let mut weights = LstmWeights {
             input_size,
             hidden_size,
+            proj_size: None,
             direction,
             layers,
         };
-        weights.config(Layout::SeqMajor).validate()?;
+        let first = weights
+            .layers
+            .first()
+            .and_then(|l| l.first())
+            .ok_or_else(|| {
+                Error::invalid("weights", "need at least one layer with one direction")
+            })?;
+        let has_bias = first.bias.is_some();
+        let has_peephole = first.peephole.is_some();
+        let proj = match &first.w_hr {
+            Some(w) if hidden_size > 0 => Some(w.len() / hidden_size),
+            _ => None,
+        };
+        weights.proj_size = proj;
         let config = weights.config(Layout::SeqMajor);
-        let has_bias = weights.layers[0][0].bias.is_some();
-        let (d, h) = (direction.num_directions(), hidden_size);
+        config.validate()?;
+        let (d, h, p) = (
+            direction.num_directions(),
+            hidden_size,
+            config.output_size(),
+        );
         for (l, layer) in weights.layers.iter().enumerate() {
             if layer.len() != d {
                 return Err(Error::invalid(
@@ -61,22 +85,32 @@ impl LstmWeights {
             for (k, dw) in layer.iter().enumerate() {
                 let at = |what: &str| format!("layer {l} direction {k} {what}");
                 check_len(&at("w_ih"), &[4 * h, inp], dw.w_ih.len())?;
-                check_len(&at("w_hh"), &[4 * h, h], dw.w_hh.len())?;
-                match &dw.bias {
-                    Some((bi, bh)) => {
-                        check_len(&at("b_ih"), &[4 * h], bi.len())?;
-                        check_len(&at("b_hh"), &[4 * h], bh.len())?;
-                    }
-                    None if has_bias => {
+                check_len(&at("w_hh"), &[4 * h, p], dw.w_hh.len())?;
+                let present = |what: &str, is: bool, expected: bool| -> Result<()> {
+                    if is != expected {
                         return Err(Error::invalid(
-                            at("bias"),
-                            "missing while other layers have one",
-                        ))
+                            at(what),
+                            if is {
+                                "present while layer 0 direction 0 has none"
+                            } else {
+                                "missing while layer 0 direction 0 has one"
+                            },
+                        ));
                     }
-                    None => {}
+                    Ok(())
+                };
+                present("bias", dw.bias.is_some(), has_bias)?;
+                present("peephole", dw.peephole.is_some(), has_peephole)?;
+                present("w_hr", dw.w_hr.is_some(), proj.is_some())?;
+                if let Some((bi, bh)) = &dw.bias {
+                    check_len(&at("b_ih"), &[4 * h], bi.len())?;
+                    check_len(&at("b_hh"), &[4 * h], bh.len())?;
                 }
-                if dw.bias.is_some() && !has_bias {
-                    return Err(Error::invalid(at("bias"), "present while layer 0 has none"));
+                if let Some(pw) = &dw.peephole {
+                    check_len(&at("peephole"), &[3 * h], pw.len())?;
+                }
+                if let Some(w) = &dw.w_hr {
+                    check_len(&at("w_hr"), &[p, h], w.len())?;
                 }
             }
         }
@@ -87,7 +121,7 @@ impl LstmWeights {
     pub fn random(config: &LstmConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
-        let h = config.hidden_size;
+        let (h, p) = (config.hidden_size, config.output_size());
         let s = 1.0 / (h as f32).sqrt();
         let mut vec = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..=s)).collect() };
         let layers = (0..config.num_layers)
@@ -95,8 +129,10 @@ impl LstmWeights {
                 (0..config.num_directions())
                     .map(|_| DirectionWeights {
                         w_ih: vec(4 * h * config.layer_input_size(l)),
-                        w_hh: vec(4 * h * h),
+                        w_hh: vec(4 * h * p),
                         bias: config.bias.then(|| (vec(4 * h), vec(4 * h))),
+                        peephole: config.peepholes.then(|| vec(3 * h)),
+                        w_hr: config.proj_size.map(|p| vec(p * h)),
                     })
                     .collect()
             })
@@ -142,37 +178,69 @@ impl LstmWeights {
         self.layers[0][0].bias.is_some()
     }
 
+    pub fn has_peepholes(&self) -> bool {
+        self.layers[0][0].peephole.is_some()
+    }
+
+    /// P, with projection.
+    pub fn proj_size(&self) -> Option<usize> {
+        self.proj_size
+    }
+
     /// `[L][D]` per-direction weights.
     pub fn layers(&self) -> &[Vec<DirectionWeights>] {
         &self.layers
     }
 
-    /// The configuration these weights define, with the given sequence layout.
+    /// The configuration these weights define, with the given sequence layout and the default
+    /// gate options (no clip, no input_forget, standard activations).
     pub fn config(&self, layout: Layout) -> LstmConfig {
+        let first = self.layers.first().and_then(|l| l.first());
         LstmConfig {
             input_size: self.input_size,
             hidden_size: self.hidden_size,
             num_layers: self.layers.len(),
             direction: self.direction,
-            bias: self
-                .layers
-                .first()
-                .and_then(|l| l.first())
-                .is_some_and(|d| d.bias.is_some()),
+            bias: first.is_some_and(|d| d.bias.is_some()),
             layout,
+            proj_size: self.proj_size,
+            peepholes: first.is_some_and(|d| d.peephole.is_some()),
+            ..LstmConfig::default()
         }
     }
 
-    /// Refuse a config whose sizes or options differ from what the weights define.
+    /// Refuse a config whose sizes or weight-borne options (bias, peepholes, projection,
+    /// direction) differ from what the weights define. Layout and gate options are free.
     pub fn check_config(&self, config: &LstmConfig) -> Result<()> {
         let own = self.config(config.layout);
-        if own != *config {
+        let mine = (
+            own.input_size,
+            own.hidden_size,
+            own.num_layers,
+            own.direction,
+            own.bias,
+            own.proj_size,
+            own.peepholes,
+        );
+        let theirs = (
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.direction,
+            config.bias,
+            config.proj_size,
+            config.peepholes,
+        );
+        if mine != theirs {
             return Err(Error::invalid(
                 "config",
-                format!("does not match the weights: config {config:?}, weights define {own:?}"),
+                format!(
+                    "does not match the weights: (input, hidden, layers, direction, bias, proj_size, peepholes) \
+                     is {theirs:?} in the config, {mine:?} in the weights"
+                ),
             ));
         }
-        Ok(())
+        config.validate()
     }
 
     /// Load a `.safetensors` file; the convention is detected from the keys unless given.
@@ -210,10 +278,16 @@ impl LstmWeights {
 
     /// Serialize to `.safetensors` bytes in the given convention (f32). ONNX holds one layer.
     pub fn to_safetensors(&self, convention: Convention) -> Result<Vec<u8>> {
-        let h = self.hidden_size;
+        let (h, p) = (self.hidden_size, self.proj_size.unwrap_or(self.hidden_size));
         let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         match convention {
             Convention::PyTorch => {
+                if self.has_peepholes() {
+                    return Err(Error::invalid(
+                        "pytorch convention",
+                        "nn.LSTM has no peepholes",
+                    ));
+                }
                 for (l, layer) in self.layers.iter().enumerate() {
                     for (d, dw) in layer.iter().enumerate() {
                         let sfx = if d == 1 { "_reverse" } else { "" };
@@ -225,9 +299,12 @@ impl LstmWeights {
                         ));
                         tensors.push((
                             format!("weight_hh_l{l}{sfx}"),
-                            vec![4 * h, h],
+                            vec![4 * h, p],
                             dw.w_hh.clone(),
                         ));
+                        if let Some(w) = &dw.w_hr {
+                            tensors.push((format!("weight_hr_l{l}{sfx}"), vec![p, h], w.clone()));
+                        }
                         if let Some((bi, bh)) = &dw.bias {
                             tensors.push((format!("bias_ih_l{l}{sfx}"), vec![4 * h], bi.clone()));
                             tensors.push((format!("bias_hh_l{l}{sfx}"), vec![4 * h], bh.clone()));
@@ -236,6 +313,12 @@ impl LstmWeights {
                 }
             }
             Convention::Onnx => {
+                if self.proj_size.is_some() {
+                    return Err(Error::invalid(
+                        "onnx convention",
+                        "the ONNX LSTM has no projection (proj_size)",
+                    ));
+                }
                 if self.layers.len() != 1 {
                     return Err(Error::invalid(
                         "onnx convention",
@@ -247,7 +330,8 @@ impl LstmWeights {
                 }
                 let layer = &self.layers[0];
                 let d = layer.len();
-                let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut w, mut r, mut b, mut peep) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 for dw in layer {
                     w.extend(scatter_to_onnx(&dw.w_ih));
                     r.extend(scatter_to_onnx(&dw.w_hh));
@@ -255,11 +339,20 @@ impl LstmWeights {
                         b.extend(scatter_to_onnx(bi));
                         b.extend(scatter_to_onnx(bh));
                     }
+                    if let Some(pw) = &dw.peephole {
+                        // engine i, f, o -> ONNX i, o, f
+                        for block in [0, 2, 1] {
+                            peep.extend_from_slice(&pw[block * h..][..h]);
+                        }
+                    }
                 }
                 tensors.push(("W".into(), vec![d, 4 * h, self.input_size], w));
                 tensors.push(("R".into(), vec![d, 4 * h, h], r));
                 if self.has_bias() {
                     tensors.push(("B".into(), vec![d, 8 * h], b));
+                }
+                if self.has_peepholes() {
+                    tensors.push(("P".into(), vec![d, 3 * h], peep));
                 }
             }
         }
@@ -429,14 +522,36 @@ impl<'a> TensorFile<'a> {
         let key = |name: &str| format!("{prefix}{name}");
         let hh0 = self.shape_of(&key("weight_hh_l0"), C)?;
         let ih0 = self.shape_of(&key("weight_ih_l0"), C)?;
-        if hh0.len() != 2 || hh0[0] == 0 || hh0[0] != 4 * hh0[1] {
+        // With projection (weight_hr_l0 [P, H]) weight_hh is [4H, P]; without, [4H, H].
+        let hr0 = self
+            .keys
+            .contains(&key("weight_hr_l0"))
+            .then(|| self.shape_of(&key("weight_hr_l0"), C))
+            .transpose()?;
+        let square = hr0.is_none();
+        if hh0.len() != 2
+            || hh0[0] == 0
+            || hh0[0] % 4 != 0
+            || hh0[1] == 0
+            || (square && hh0[0] != 4 * hh0[1])
+        {
             return Err(Error::Shape {
                 what: format!("tensor '{}'", key("weight_hh_l0")),
-                expected: "[4H, H]".into(),
+                expected: if square { "[4H, H]" } else { "[4H, P]" }.into(),
                 got: format!("{hh0:?}"),
             });
         }
-        let h = hh0[1];
+        let h = hh0[0] / 4;
+        let p = hh0[1];
+        if let Some(hr0) = &hr0 {
+            if hr0 != &[p, h] {
+                return Err(Error::shape(
+                    format!("tensor '{}'", key("weight_hr_l0")),
+                    &[p, h],
+                    hr0,
+                ));
+            }
+        }
         if ih0.len() != 2 || ih0[0] != 4 * h || ih0[1] == 0 {
             return Err(Error::Shape {
                 what: format!("tensor '{}'", key("weight_ih_l0")),
@@ -457,7 +572,7 @@ impl<'a> TensorFile<'a> {
         let mut used = BTreeSet::new();
         let mut layers = Vec::with_capacity(num_layers);
         for l in 0..num_layers {
-            let inp = if l == 0 { input } else { d * h };
+            let inp = if l == 0 { input } else { d * p };
             let mut dirs = Vec::with_capacity(d);
             for dir in 0..d {
                 let sfx = if dir == 1 { "_reverse" } else { "" };
@@ -468,7 +583,12 @@ impl<'a> TensorFile<'a> {
                     Ok(v)
                 };
                 let w_ih = take(format!("weight_ih_l{l}{sfx}"), &[4 * h, inp])?;
-                let w_hh = take(format!("weight_hh_l{l}{sfx}"), &[4 * h, h])?;
+                let w_hh = take(format!("weight_hh_l{l}{sfx}"), &[4 * h, p])?;
+                let w_hr = if square {
+                    None
+                } else {
+                    Some(take(format!("weight_hr_l{l}{sfx}"), &[p, h])?)
+                };
                 let bias = if bias {
                     Some((
                         take(format!("bias_ih_l{l}{sfx}"), &[4 * h])?,
@@ -477,16 +597,18 @@ impl<'a> TensorFile<'a> {
                 } else {
                     None
                 };
-                dirs.push(DirectionWeights { w_ih, w_hh, bias });
+                dirs.push(DirectionWeights {
+                    w_ih,
+                    w_hh,
+                    bias,
+                    peephole: None,
+                    w_hr,
+                });
             }
             layers.push(dirs);
         }
-        self.refuse_leftovers(&prefix, &used, |rest| {
-            if rest.starts_with("weight_hr") {
-                "projections (proj_size) are not supported"
-            } else {
-                "not a key of nn.LSTM's state_dict for these layers and directions"
-            }
+        self.refuse_leftovers(&prefix, &used, |_| {
+            "not a key of nn.LSTM's state_dict for these layers and directions"
         })?;
         let direction = if d == 2 {
             Direction::Bidirectional
@@ -527,9 +649,14 @@ impl<'a> TensorFile<'a> {
         } else {
             None
         };
-        self.refuse_leftovers(&prefix, &used, |rest| match rest {
-            "P" => "peepholes are not supported",
-            _ => "not an input of the ONNX LSTM operator this engine reads (W, R, B)",
+        let peep = if self.keys.contains(&key("P")) {
+            used.insert(key("P"));
+            Some(self.get(&key("P"), &[d, 3 * h], C)?)
+        } else {
+            None
+        };
+        self.refuse_leftovers(&prefix, &used, |_| {
+            "not a weight input of the ONNX LSTM operator (W, R, B, P)"
         })?;
         let dirs = (0..d)
             .map(|k| {
@@ -545,6 +672,16 @@ impl<'a> TensorFile<'a> {
                             gather_from_onnx(&b_k[4 * h..]),
                         )
                     }),
+                    // ONNX i, o, f -> engine i, f, o
+                    peephole: peep.as_ref().map(|p| {
+                        let p_k = &p[k * 3 * h..][..3 * h];
+                        [0, 2, 1]
+                            .iter()
+                            .flat_map(|&block| &p_k[block * h..][..h])
+                            .copied()
+                            .collect()
+                    }),
+                    w_hr: None,
                 }
             })
             .collect();

@@ -1,12 +1,18 @@
 //! GPU-vs-CPU conformance over a grid of shapes and options: sizes that are not multiples of the
 //! workgroup sizes (64 units per step workgroup, 64×64 projection tiles), 1–3 layers, every
 //! direction, with and without biases, initial states and sequence lengths, both conventions
-//! (weights round-tripped through `.safetensors`) and both layouts.
+//! (weights round-tripped through `.safetensors`) and both layouts; then every ONNX and PyTorch
+//! gate option (peepholes, clip, input_forget, all activations with alpha/beta, projections)
+//! combined with those.
 
 mod common;
 
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::{Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, State};
+use wgpu_lstm::{
+    Activation, ActivationKind, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig,
+    LstmWeights, State,
+};
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -57,6 +63,7 @@ fn grid() -> Vec<Case> {
                     } else {
                         Layout::BatchMajor
                     },
+                    ..LstmConfig::default()
                 },
                 batch: BATCHES[(n / 3) % 3],
                 seq_len: SEQ_LENS[(n / 4 + n) % 3],
@@ -65,6 +72,59 @@ fn grid() -> Vec<Case> {
             };
             while macs(&case) > MAX_MACS && case.batch > 1 {
                 case.batch = BATCHES[BATCHES.iter().position(|&b| b == case.batch).unwrap() - 1];
+            }
+            case
+        })
+        .collect()
+}
+
+/// Gate activations with |f| ≤ 1 (so the cell cannot grow geometrically); g and h are free.
+/// With input_forget (f = 1 − i) only the ones in [0, 1] keep |f| ≤ 1.
+const GATE_ACTIVATIONS: [ActivationKind; 5] = [
+    ActivationKind::Sigmoid,
+    ActivationKind::HardSigmoid,
+    ActivationKind::Tanh,
+    ActivationKind::Softsign,
+    ActivationKind::ScaledTanh,
+];
+
+fn random_activation(rng: &mut StdRng, kinds: &[ActivationKind]) -> Activation {
+    let kind = kinds[rng.random_range(0..kinds.len())];
+    let alpha = kind.takes_alpha().then(|| rng.random_range(0.2f32..1.0));
+    let beta = kind.takes_beta().then(|| rng.random_range(-0.3f32..0.3));
+    Activation::new(kind, alpha, beta).unwrap()
+}
+
+/// The grid again, each case with gate options: peepholes (ONNX), projections (PyTorch), clip,
+/// input_forget and random activations with their parameters, in rotating combinations.
+fn semantics_grid() -> Vec<Case> {
+    let mut rng = StdRng::seed_from_u64(3);
+    grid()
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut case)| {
+            let cfg = &mut case.config;
+            cfg.peepholes = case.convention == Convention::Onnx && n % 2 == 0;
+            if case.convention == Convention::PyTorch && n % 4 != 1 && cfg.hidden_size > 1 {
+                cfg.proj_size = Some(1 + (n * 7) % (cfg.hidden_size - 1));
+            }
+            cfg.clip = (n % 4 == 1 || n % 7 == 3).then(|| rng.random_range(0.5f32..3.0));
+            cfg.input_forget = n % 5 == 2 || n % 7 == 0;
+            if n % 3 != 1 {
+                cfg.activations = (0..cfg.num_directions())
+                    .flat_map(|_| {
+                        let gates = if cfg.input_forget {
+                            &GATE_ACTIVATIONS[..2]
+                        } else {
+                            &GATE_ACTIVATIONS[..]
+                        };
+                        [
+                            random_activation(&mut rng, gates),
+                            random_activation(&mut rng, &ActivationKind::ALL),
+                            random_activation(&mut rng, &ActivationKind::ALL),
+                        ]
+                    })
+                    .collect();
             }
             case
         })
@@ -127,12 +187,20 @@ fn run_case(ctx: &wgpu_lstm::GpuContext, case: &Case, seed: u64) -> f32 {
 
 #[test]
 fn gpu_matches_cpu_over_grid() {
+    run_grid(&grid());
+}
+
+#[test]
+fn gpu_matches_cpu_with_every_gate_option() {
+    run_grid(&semantics_grid());
+}
+
+fn run_grid(cases: &[Case]) {
     let Some(ctx) = common::gpu() else { return };
-    let cases = grid();
     let mut failures = Vec::new();
     let mut worst = 0.0f32;
     for (n, case) in cases.iter().enumerate() {
-        let err = run_case(ctx, case, 1000 + n as u64);
+        let err = run_case(&ctx, case, 1000 + n as u64);
         worst = worst.max(err);
         let verdict = if err <= CONFORMANCE_TOLERANCE {
             "ok"
@@ -140,7 +208,8 @@ fn gpu_matches_cpu_over_grid() {
             "FAIL"
         };
         eprintln!(
-            "case {n:2} {verdict} err {err:.2e}: {} B={} T={} I={} H={} L={} {:?} bias={} h0c0={} lens={} {:?}",
+            "case {n:2} {verdict} err {err:.2e}: {} B={} T={} I={} H={} L={} {:?} bias={} h0c0={} lens={} {:?} \
+             proj={:?} peep={} clip={:?} input_forget={} acts=[{}]",
             case.convention,
             case.batch,
             case.seq_len,
@@ -151,7 +220,12 @@ fn gpu_matches_cpu_over_grid() {
             case.config.bias,
             case.initial_state,
             case.seq_lens,
-            case.config.layout
+            case.config.layout,
+            case.config.proj_size,
+            case.config.peepholes,
+            case.config.clip,
+            case.config.input_forget,
+            case.config.activations.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
         );
         if err > CONFORMANCE_TOLERANCE {
             failures.push((n, err));
@@ -239,16 +313,59 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
             direction: Direction::Bidirectional,
             bias: true,
             layout: Layout::SeqMajor,
+            ..LstmConfig::default()
         },
         batch: 17,
         seq_len: 37,
         initial_state: true,
         seq_lens: true,
     };
-    let err = run_case(ctx, &case, 77);
+    let err = run_case(&ctx, &case, 77);
     eprintln!("largest case: worst error {err:.3e}");
     assert!(
         err <= CONFORMANCE_TOLERANCE,
         "worst error {err:.3e} over {CONFORMANCE_TOLERANCE:.0e}"
     );
+}
+
+/// The option grid combines every gate option with layers, directions, lengths, states and
+/// layouts, and uses every activation.
+#[test]
+fn semantics_grid_covers_every_option() {
+    let cases = semantics_grid();
+    let any = |what: &str, f: &dyn Fn(&Case) -> bool| assert!(cases.iter().any(f), "{what}");
+    any("peepholes, bidirectional, lens", &|c| {
+        c.config.peepholes && c.config.direction == Direction::Bidirectional && c.seq_lens
+    });
+    any("peepholes, batch-major", &|c| {
+        c.config.peepholes && c.config.layout == Layout::BatchMajor
+    });
+    any("projection, several layers, bidirectional", &|c| {
+        c.config.proj_size.is_some()
+            && c.config.num_layers > 1
+            && c.config.direction == Direction::Bidirectional
+    });
+    any("projection, lens, h0/c0", &|c| {
+        c.config.proj_size.is_some() && c.seq_lens && c.initial_state
+    });
+    any("clip, reverse", &|c| {
+        c.config.clip.is_some() && c.config.direction == Direction::Reverse
+    });
+    any("clip, T > 1, h0/c0", &|c| {
+        c.config.clip.is_some() && c.seq_len > 1 && c.initial_state
+    });
+    any("input_forget, lens", &|c| {
+        c.config.input_forget && c.seq_lens
+    });
+    any("input_forget, batch-major", &|c| {
+        c.config.input_forget && c.config.layout == Layout::BatchMajor
+    });
+    any("per-direction activations", &|c| {
+        c.config.num_directions() == 2 && c.config.activations_of(0) != c.config.activations_of(1)
+    });
+    for kind in ActivationKind::ALL {
+        any(kind.name(), &|c| {
+            c.config.activations.iter().any(|a| a.kind == kind)
+        });
+    }
 }

@@ -15,6 +15,7 @@ fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> L
         direction,
         bias: true,
         layout: Layout::SeqMajor,
+        ..LstmConfig::default()
     }
 }
 
@@ -54,6 +55,31 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
         &reference.y,
         CONFORMANCE_TOLERANCE,
     );
+}
+
+#[test]
+fn a_projection_adds_one_dispatch_per_step_and_nothing_else() {
+    let Some(ctx) = common::gpu() else { return };
+    let cfg = LstmConfig {
+        proj_size: Some(4),
+        ..config(5, 9, 2, Direction::Bidirectional)
+    };
+    let w = LstmWeights::random(&cfg, 3).unwrap();
+    let lstm = Lstm::new(&ctx.device, &ctx.queue, &cfg, &w).unwrap();
+    let t = 6;
+    let x = common::random_tensor(vec![t, 3, 5], 1.0, 4);
+    let got = lstm.forward_with_lens(&x, None, Some(&[6, 2, 5])).unwrap();
+    let stats = lstm.last_stats();
+    assert_eq!((stats.submits, stats.readbacks), (1, 1));
+    assert_eq!(stats.dispatches as usize, cfg.num_layers * (1 + 2 * t));
+    assert_eq!(got.y.shape(), &[t, 3, 2 * 4]);
+    assert_eq!(got.h_n.shape(), &[4, 3, 4]);
+    assert_eq!(got.c_n.shape(), &[4, 3, 9]);
+    let expected = CpuLstm::new(&cfg, &w)
+        .unwrap()
+        .forward_with_lens(&x, None, Some(&[6, 2, 5]))
+        .unwrap();
+    assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
 }
 
 #[test]

@@ -138,12 +138,13 @@ fn entry_points_match_the_host_layouts() {
 fn workgroup_constants_mirror_the_wgsl() {
     assert_eq!(shaders::STEP.workgroup_size[0], shaders::STEP_WORKGROUP);
     // A 16×16 projection workgroup with 4×4 register blocks covers the 64×64 tile.
-    let [x, y, _] = shaders::PROJECTION.workgroup_size;
-    assert_eq!(x * 4, shaders::PROJECTION_TILE);
-    assert_eq!(y * 4, shaders::PROJECTION_TILE);
-    assert!(shaders::PROJECTION
-        .source
-        .contains(&format!("const TILE: u32 = {}u;", shaders::PROJECTION_TILE)));
+    let [x, y, _] = shaders::INPUT_PROJECTION.workgroup_size;
+    assert_eq!(x * 4, shaders::INPUT_PROJECTION_TILE);
+    assert_eq!(y * 4, shaders::INPUT_PROJECTION_TILE);
+    assert!(shaders::INPUT_PROJECTION.source.contains(&format!(
+        "const TILE: u32 = {}u;",
+        shaders::INPUT_PROJECTION_TILE
+    )));
     assert!(shaders::STEP
         .source
         .contains(&format!("const WG: u32 = {}u;", shaders::STEP_WORKGROUP)));

@@ -83,7 +83,8 @@ fn detects_pytorch_with_a_key_prefix_and_sizes_from_shapes() {
             num_layers: 2,
             direction: Direction::Bidirectional,
             bias: true,
-            layout: Layout::SeqMajor
+            layout: Layout::SeqMajor,
+            ..LstmConfig::default()
         }
     );
 }
@@ -99,13 +100,16 @@ fn keys_outside_the_prefix_are_ignored_but_unknown_keys_inside_are_refused() {
     ));
     assert!(load(&t, None).is_ok());
     t.push((
-        "lstm.weight_hr_l0".into(),
+        "lstm.weight_xx_l0".into(),
         Dtype::F32,
         vec![1, 2],
         f32_bytes(2, 0.0),
     ));
     let m = message(load(&t, None));
-    assert!(m.contains("lstm.weight_hr_l0") && m.contains("proj"), "{m}");
+    assert!(
+        m.contains("lstm.weight_xx_l0") && m.contains("state_dict"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -204,6 +208,7 @@ fn onnx_gate_order_round_trips_and_reorders() {
         direction: Direction::Bidirectional,
         bias: true,
         layout: Layout::SeqMajor,
+        ..LstmConfig::default()
     };
     let w = LstmWeights::random(&config, 7).unwrap();
     let bytes = w.to_safetensors(Convention::Onnx).unwrap();
@@ -260,8 +265,24 @@ fn onnx_errors_peepholes_shapes_and_multi_layer_export() {
         vec![1, 3 * h],
         f32_bytes(3 * h, 0.0),
     );
-    let m = message(load(&[w.clone(), r.clone(), p], None));
-    assert!(m.contains("'P'") && m.contains("peephole"), "{m}");
+    assert!(load(&[w.clone(), r.clone(), p], None)
+        .unwrap()
+        .0
+        .has_peepholes());
+    let bad_p = (
+        "P".to_string(),
+        Dtype::F32,
+        vec![1, 4 * h],
+        f32_bytes(4 * h, 0.0),
+    );
+    let m = message(load(&[w.clone(), r.clone(), bad_p], None));
+    assert!(
+        m.contains("'P'") && m.contains("[1, 6]") && m.contains("[1, 8]"),
+        "{m}"
+    );
+    let q = ("Q".to_string(), Dtype::F32, vec![1], f32_bytes(1, 0.0));
+    let m = message(load(&[w.clone(), r.clone(), q], None));
+    assert!(m.contains("'Q'"), "{m}");
     let b = (
         "B".to_string(),
         Dtype::F32,
@@ -290,6 +311,7 @@ fn onnx_errors_peepholes_shapes_and_multi_layer_export() {
             direction: Direction::Forward,
             bias: false,
             layout: Layout::SeqMajor,
+            ..LstmConfig::default()
         },
         0,
     )
@@ -328,6 +350,63 @@ fn detection_and_override_errors() {
     let missing = std::path::Path::new("/nonexistent/w.safetensors");
     let m = LstmWeights::load(missing, None).unwrap_err().to_string();
     assert!(m.contains("/nonexistent/w.safetensors"), "{m}");
+}
+
+#[test]
+fn pytorch_projection_sizes_come_from_weight_hr() {
+    let (i, h, p) = (3, 4, 2);
+    let mut t = Vec::new();
+    for l in 0..2 {
+        let inp = if l == 0 { i } else { p };
+        t.push((
+            format!("weight_ih_l{l}"),
+            Dtype::F32,
+            vec![4 * h, inp],
+            f32_bytes(4 * h * inp, 1.0),
+        ));
+        t.push((
+            format!("weight_hh_l{l}"),
+            Dtype::F32,
+            vec![4 * h, p],
+            f32_bytes(4 * h * p, 2.0),
+        ));
+        t.push((
+            format!("weight_hr_l{l}"),
+            Dtype::F32,
+            vec![p, h],
+            f32_bytes(p * h, 3.0),
+        ));
+    }
+    let (w, _) = load(&t, None).unwrap();
+    assert_eq!(
+        (w.hidden_size(), w.proj_size(), w.num_layers()),
+        (h, Some(p), 2)
+    );
+    let round =
+        LstmWeights::from_safetensors(&w.to_safetensors(Convention::PyTorch).unwrap(), None)
+            .unwrap()
+            .0;
+    assert!(round == w);
+    assert!(
+        w.to_safetensors(Convention::Onnx).is_err(),
+        "ONNX has no projection"
+    );
+
+    let mut bad = t.clone();
+    bad[2].2 = vec![p, h + 1];
+    bad[2].3 = f32_bytes(p * (h + 1), 0.0);
+    let m = message(load(&bad, None));
+    assert!(
+        m.contains("weight_hr_l0") && m.contains("[2, 4]") && m.contains("[2, 5]"),
+        "{m}"
+    );
+    let mut missing = t.clone();
+    missing.retain(|(k, ..)| k != "weight_hr_l1");
+    let m = message(load(&missing, None));
+    assert!(
+        m.contains("weight_hr_l1") || m.contains("weight_hh_l1"),
+        "{m}"
+    );
 }
 
 #[test]

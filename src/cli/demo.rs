@@ -53,6 +53,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         },
         bias: true,
         layout: Layout::SeqMajor,
+        ..LstmConfig::default()
     };
     config.validate()?;
     if args.batch == 0 || args.seq == 0 || args.reps == 0 {

@@ -9,12 +9,21 @@ use clap::{Args, ValueEnum};
 
 use super::{AdapterArgs, DeviceArg, Runner};
 use wgpu_lstm::tensor::read_lengths_npy;
-use wgpu_lstm::{Convention, Error, Layout, LstmWeights, Result, State, Tensor};
+use wgpu_lstm::{
+    Activation, Convention, Direction, Error, Layout, LstmWeights, Result, State, Tensor,
+};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ConventionArg {
     Pytorch,
     Onnx,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DirectionArg {
+    Forward,
+    Reverse,
+    Bidirectional,
 }
 
 #[derive(Args)]
@@ -40,6 +49,35 @@ pub struct RunArgs {
     /// Weight convention (default: detected from the tensor names).
     #[arg(long, value_enum)]
     convention: Option<ConventionArg>,
+    /// Direction (default: forward, or bidirectional for weights with two directions). Weights
+    /// with one direction can run `reverse`.
+    #[arg(long, value_enum)]
+    direction: Option<DirectionArg>,
+    /// Clamp every gate pre-activation (after biases and peepholes) to [-F, F]; F > 0.
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    clip: Option<f32>,
+    /// Couple the forget gate to the input gate: f = 1 - i.
+    #[arg(long)]
+    input_forget: bool,
+    /// Gate activations f,g,h (per direction: 3 or 6 names), e.g. Sigmoid,Tanh,Tanh.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    activations: Vec<String>,
+    /// Alphas, consumed in order by the activations that take one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_name = "X,.."
+    )]
+    activation_alpha: Vec<f32>,
+    /// Betas, consumed in order by the activations that take one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_name = "X,.."
+    )]
+    activation_beta: Vec<f32>,
     /// Where to run.
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceArg,
@@ -55,13 +93,55 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         ConventionArg::Pytorch => Convention::PyTorch,
         ConventionArg::Onnx => Convention::Onnx,
     });
-    let (weights, convention) = LstmWeights::load(&args.weights, convention)?;
+    let (mut weights, convention) = LstmWeights::load(&args.weights, convention)?;
+    if let Some(direction) = args.direction {
+        let direction = match direction {
+            DirectionArg::Forward => Direction::Forward,
+            DirectionArg::Reverse => Direction::Reverse,
+            DirectionArg::Bidirectional => Direction::Bidirectional,
+        };
+        let have = weights.direction().num_directions();
+        weights = weights.with_direction(direction).map_err(|_| {
+            Error::invalid(
+                "--direction",
+                format!(
+                    "{direction:?} needs weights with {} direction(s); {} has {}",
+                    direction.num_directions(),
+                    args.weights.display(),
+                    have
+                ),
+            )
+        })?;
+    }
     let layout = if args.batch_first {
         Layout::BatchMajor
     } else {
         Layout::SeqMajor
     };
-    let config = weights.config(layout);
+    let mut config = weights.config(layout);
+    config.clip = args.clip;
+    config.input_forget = args.input_forget;
+    if !args.activations.is_empty()
+        || !args.activation_alpha.is_empty()
+        || !args.activation_beta.is_empty()
+    {
+        let names = if args.activations.is_empty() {
+            ["Sigmoid", "Tanh", "Tanh"]
+                .repeat(config.num_directions())
+                .into_iter()
+                .map(String::from)
+                .collect()
+        } else {
+            args.activations.clone()
+        };
+        config.activations = Activation::parse_list(
+            &names,
+            &args.activation_alpha,
+            &args.activation_beta,
+            config.num_directions(),
+        )?;
+    }
+    config.validate()?;
 
     let input = Tensor::read_npy(&args.input)?;
     let (seq_len, batch) = match input.shape() {
@@ -88,10 +168,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             })
         }
     };
-    let state_shape = convention.state_shape(&config, batch);
-    let read_state = |path: &Option<PathBuf>| -> Result<Tensor> {
+    let read_state = |path: &Option<PathBuf>, width: usize| -> Result<Tensor> {
+        let state_shape = convention.state_shape(&config, batch, width);
         match path {
-            None => Ok(Tensor::zeros(state_shape.clone())),
+            None => Ok(Tensor::zeros(state_shape)),
             Some(p) => {
                 let t = Tensor::read_npy(p)?;
                 if t.shape() != state_shape.as_slice() {
@@ -108,8 +188,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let initial = (args.h0.is_some() || args.c0.is_some())
         .then(|| -> Result<State> {
             Ok(State {
-                h: read_state(&args.h0)?,
-                c: read_state(&args.c0)?,
+                h: read_state(&args.h0, config.output_size())?,
+                c: read_state(&args.c0, config.hidden_size)?,
             })
         })
         .transpose()?;

@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 
 use super::params::{GemmParams, StepParams};
 use super::pipelines::Pipelines;
-use super::shaders::{PROJECTION_TILE, STEP_WORKGROUP};
+use super::shaders::{INPUT_PROJECTION_TILE, STEP_WORKGROUP};
 use super::{capture, limits, packing};
 use crate::config::{Layout, LstmConfig};
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ struct LayerWeights {
     w: wgpu::Buffer,
     bias: wgpu::Buffer,
     r: wgpu::Buffer,
+    /// W_hr transposed, with projection.
+    w_hr: Option<wgpu::Buffer>,
 }
 
 /// Buffers and bind groups for one (T, B); kept and reused while calls keep that shape.
@@ -48,12 +50,14 @@ struct Workspace {
     lens: wgpu::Buffer,
     /// `[h0 of every layer | c0 of every layer]`.
     init: wgpu::Buffer,
-    /// `[h half 0 | h half 1 | c]`, each `[D][B][H]`.
+    /// `[h half 0 | h half 1 | c | m]`: h halves `[D][B][P]`, c and m `[D][B][H]`.
     state: wgpu::Buffer,
     /// `[y | h_n | c_n]`, mapped once per forward.
     staging: wgpu::Buffer,
-    projection_groups: Vec<wgpu::BindGroup>,
+    input_projection_groups: Vec<wgpu::BindGroup>,
     step_groups: Vec<wgpu::BindGroup>,
+    /// With projection: one per layer.
+    output_projection_groups: Vec<wgpu::BindGroup>,
     /// The last layer's output.
     y_final: wgpu::Buffer,
     /// Keeps the buffers the bind groups point at alive.
@@ -81,12 +85,11 @@ impl Lstm {
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
-        config.validate()?;
         weights.check_config(config)?;
         limits::check_model(&device.limits(), config)?;
         let h = config.hidden_size;
         let (pipelines, layers) = capture(device, "building the engine", || {
-            let pipelines = Pipelines::new(device);
+            let pipelines = Pipelines::new(device, config);
             let layers = weights
                 .layers()
                 .iter()
@@ -99,6 +102,8 @@ impl Lstm {
                         w: storage_init(device, "input weights", &w),
                         bias: storage_init(device, "bias", &bias),
                         r: storage_init(device, "recurrent weights", &r),
+                        w_hr: packing::projection_weights(dirs, h)
+                            .map(|w| storage_init(device, "projection weights", &w)),
                     }
                 })
                 .collect();
@@ -162,14 +167,16 @@ impl Lstm {
         stats.bytes_downloaded = ws.staging.size();
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
 
-        let y_len =
-            dims.seq_len * dims.batch * self.config.num_directions() * self.config.hidden_size;
-        let s_len = (data.len() - y_len) / 2;
-        let sshape = state_shape(&self.config, dims.batch);
+        let cfg = &self.config;
+        let (out, hidden) = (cfg.output_size(), cfg.hidden_size);
+        let slots = cfg.num_layers * cfg.num_directions() * dims.batch;
+        let y_len = dims.seq_len * dims.batch * cfg.num_directions() * out;
+        let (y, rest) = data.split_at(y_len);
+        let (h_n, c_n) = rest.split_at(slots * out);
         Ok(Output {
-            y: Tensor::new(y_shape(&self.config, dims), data[..y_len].to_vec())?,
-            h_n: Tensor::new(sshape.clone(), data[y_len..y_len + s_len].to_vec())?,
-            c_n: Tensor::new(sshape, data[y_len + s_len..].to_vec())?,
+            y: Tensor::new(y_shape(cfg, dims), y.to_vec())?,
+            h_n: Tensor::new(state_shape(cfg, dims.batch, out), h_n.to_vec())?,
+            c_n: Tensor::new(state_shape(cfg, dims.batch, hidden), c_n.to_vec())?,
         })
     }
 
@@ -180,10 +187,14 @@ impl Lstm {
         limits::check_request(&limits, &self.config, dims, param_stride)?;
         let cfg = &self.config;
         let (t, b) = (dims.seq_len, dims.batch);
-        let (d, h, nl) = (cfg.num_directions(), cfg.hidden_size, cfg.num_layers);
+        let (d, h, p, nl) = (
+            cfg.num_directions(),
+            cfg.hidden_size,
+            cfg.output_size(),
+            cfg.num_layers,
+        );
         let rows = (t * b) as u64;
-        let dbh = (d * b * h) as u64;
-        let y_bytes = rows * (d * h) as u64 * F32;
+        let sizes = Sizes::new(cfg, dims);
 
         capture(&self.device, "allocating buffers", || {
             let dev = &self.device;
@@ -200,16 +211,16 @@ impl Lstm {
             };
             let x = buffer("x", rows * cfg.input_size as u64 * F32, storage);
             let lens = buffer("seq_lens", b as u64 * 4, storage);
-            let init = buffer("initial state", 2 * nl as u64 * dbh * F32, storage);
-            let state = buffer("state", 3 * dbh * F32, storage);
+            let init = buffer("initial state", nl as u64 * (sizes.h + sizes.c), storage);
+            let state = buffer("state", 2 * sizes.h + 2 * sizes.c, storage);
             let xp = buffer("xp", rows * (d * 4 * h) as u64 * F32, storage);
             let ys = [
-                buffer("y even", y_bytes, storage),
-                buffer("y odd", y_bytes, storage),
+                buffer("y even", sizes.y, storage),
+                buffer("y odd", sizes.y, storage),
             ];
             let staging = buffer(
                 "staging",
-                y_bytes + 2 * nl as u64 * dbh * F32,
+                sizes.y + nl as u64 * (sizes.h + sizes.c),
                 wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             );
 
@@ -223,18 +234,20 @@ impl Lstm {
                 .sum();
             let mut step_bytes = vec![0u8; (t as u64 * param_stride) as usize];
             for s in 0..t {
-                let p = StepParams {
+                let params = StepParams {
                     step: s as u32,
                     seq_len: t as u32,
                     batch: b as u32,
                     hidden: h as u32,
+                    out_size: p as u32,
                     directions: d as u32,
                     reverse_mask,
                     stride_t,
                     stride_b,
+                    _pad: [0; 3],
                 };
                 step_bytes[s * param_stride as usize..][..std::mem::size_of::<StepParams>()]
-                    .copy_from_slice(bytemuck::bytes_of(&p));
+                    .copy_from_slice(bytemuck::bytes_of(&params));
             }
             let step_params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("step params"),
@@ -248,8 +261,8 @@ impl Lstm {
             });
 
             let mut owned = Vec::new();
-            let mut projection_groups = Vec::new();
-            let mut step_groups = Vec::new();
+            let (mut input_projection_groups, mut step_groups, mut output_projection_groups) =
+                (Vec::new(), Vec::new(), Vec::new());
             for (l, lw) in self.layers.iter().enumerate() {
                 let input = if l == 0 { &x } else { &ys[(l - 1) % 2] };
                 let output = &ys[l % 2];
@@ -264,9 +277,9 @@ impl Lstm {
                     contents: bytemuck::bytes_of(&gemm),
                     usage: wgpu::BufferUsages::UNIFORM,
                 });
-                projection_groups.push(self.pipelines.projection.bind_group(
+                input_projection_groups.push(self.pipelines.input_projection.bind_group(
                     dev,
-                    "projection",
+                    "input_projection",
                     &[
                         gemm_params.as_entire_binding(),
                         input.as_entire_binding(),
@@ -287,6 +300,20 @@ impl Lstm {
                         output.as_entire_binding(),
                     ],
                 ));
+                if let (Some(pipeline), Some(w_hr)) = (&self.pipelines.output_projection, &lw.w_hr)
+                {
+                    output_projection_groups.push(pipeline.bind_group(
+                        dev,
+                        "output_projection",
+                        &[
+                            step_binding.clone(),
+                            w_hr.as_entire_binding(),
+                            lens.as_entire_binding(),
+                            state.as_entire_binding(),
+                            output.as_entire_binding(),
+                        ],
+                    ));
+                }
                 owned.push(gemm_params);
             }
             let y_final = ys[(nl - 1) % 2].clone();
@@ -299,8 +326,9 @@ impl Lstm {
                 init,
                 state,
                 staging,
-                projection_groups,
+                input_projection_groups,
                 step_groups,
+                output_projection_groups,
                 y_final,
                 _owned: owned,
                 param_stride,
@@ -351,54 +379,76 @@ impl Lstm {
             seq_len: t,
             batch: b,
         } = ws.dims;
-        let (d, h, nl) = (cfg.num_directions(), cfg.hidden_size, cfg.num_layers);
-        let dbh = (d * b * h) as u64 * F32;
+        let (d, h, p, nl) = (
+            cfg.num_directions() as u32,
+            cfg.hidden_size as u32,
+            cfg.output_size() as u32,
+            cfg.num_layers,
+        );
+        let sizes = Sizes::new(cfg, ws.dims);
         let rows = (t * b) as u32;
-        let y_bytes = ws.y_final.size().min((t * b * d * h) as u64 * F32);
-        let tile = PROJECTION_TILE;
+        let tile = INPUT_PROJECTION_TILE;
+        // Byte offsets: state is [h half 0 | h half 1 | c | m]; init and staging hold h of every
+        // layer, then c of every layer (staging after y).
+        let c_state = 2 * sizes.h;
+        let (init_c, staging_h) = (nl as u64 * sizes.h, sizes.y);
+        let staging_c = staging_h + nl as u64 * sizes.h;
         for l in 0..nl {
             let l64 = l as u64;
-            encoder.copy_buffer_to_buffer(&ws.init, l64 * dbh, &ws.state, 0, dbh);
+            encoder.copy_buffer_to_buffer(&ws.init, l64 * sizes.h, &ws.state, 0, sizes.h);
             encoder.copy_buffer_to_buffer(
                 &ws.init,
-                (nl as u64 + l64) * dbh,
+                init_c + l64 * sizes.c,
                 &ws.state,
-                2 * dbh,
-                dbh,
+                c_state,
+                sizes.c,
             );
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("layer"),
                     timestamp_writes: None,
                 });
-                pass.set_pipeline(&self.pipelines.projection.pipeline);
-                pass.set_bind_group(0, &ws.projection_groups[l], &[]);
-                pass.dispatch_workgroups(
-                    ((d * 4 * h) as u32).div_ceil(tile),
-                    rows.div_ceil(tile),
-                    1,
-                );
-                pass.set_pipeline(&self.pipelines.step.pipeline);
-                let groups_x = (h as u32).div_ceil(STEP_WORKGROUP);
+                pass.set_pipeline(&self.pipelines.input_projection.pipeline);
+                pass.set_bind_group(0, &ws.input_projection_groups[l], &[]);
+                pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), rows.div_ceil(tile), 1);
+                stats.dispatches += 1;
+                let project = self
+                    .pipelines
+                    .output_projection
+                    .as_ref()
+                    .zip(ws.output_projection_groups.get(l));
                 for s in 0..t {
                     let offset = (s as u64 * ws.param_stride) as u32;
+                    pass.set_pipeline(&self.pipelines.step.pipeline);
                     pass.set_bind_group(0, &ws.step_groups[l], &[offset]);
-                    pass.dispatch_workgroups(groups_x, b as u32, d as u32);
+                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
+                    stats.dispatches += 1;
+                    if let Some((pipeline, group)) = project {
+                        pass.set_pipeline(&pipeline.pipeline);
+                        pass.set_bind_group(0, group, &[offset]);
+                        pass.dispatch_workgroups(p.div_ceil(STEP_WORKGROUP), b as u32, d);
+                        stats.dispatches += 1;
+                    }
                 }
-                stats.dispatches += 1 + t as u32;
             }
             // Final state: h is in half t % 2 after t steps.
-            let h_half = (t as u64 % 2) * dbh;
-            encoder.copy_buffer_to_buffer(&ws.state, h_half, &ws.staging, y_bytes + l64 * dbh, dbh);
+            let h_half = (t as u64 % 2) * sizes.h;
             encoder.copy_buffer_to_buffer(
                 &ws.state,
-                2 * dbh,
+                h_half,
                 &ws.staging,
-                y_bytes + (nl as u64 + l64) * dbh,
-                dbh,
+                staging_h + l64 * sizes.h,
+                sizes.h,
+            );
+            encoder.copy_buffer_to_buffer(
+                &ws.state,
+                c_state,
+                &ws.staging,
+                staging_c + l64 * sizes.c,
+                sizes.c,
             );
         }
-        encoder.copy_buffer_to_buffer(&ws.y_final, 0, &ws.staging, 0, y_bytes);
+        encoder.copy_buffer_to_buffer(&ws.y_final, 0, &ws.staging, 0, sizes.y);
     }
 
     fn read_staging(&self, ws: &Workspace, submission: wgpu::SubmissionIndex) -> Result<Vec<f32>> {
@@ -443,6 +493,25 @@ impl Lstm {
         };
         ws.staging.unmap();
         Ok(data)
+    }
+}
+
+/// Byte sizes of one layer's h state (`[D][B][P]`) and c state (`[D][B][H]`), and of Y.
+struct Sizes {
+    h: u64,
+    c: u64,
+    y: u64,
+}
+
+impl Sizes {
+    fn new(cfg: &LstmConfig, dims: Dims) -> Self {
+        let db = (cfg.num_directions() * dims.batch) as u64;
+        let (p, h) = (cfg.output_size() as u64, cfg.hidden_size as u64);
+        Sizes {
+            h: db * p * F32,
+            c: db * h * F32,
+            y: (dims.seq_len as u64) * db * p * F32,
+        }
     }
 }
 

@@ -85,13 +85,17 @@ pub(crate) fn check_model(limits: &wgpu::Limits, config: &LstmConfig) -> Result<
         limits.max_dynamic_uniform_buffers_per_pipeline_layout as u64,
         "",
     )?;
-    let (d, h) = (config.num_directions() as u64, config.hidden_size as u64);
+    let (d, h, p) = (
+        config.num_directions() as u64,
+        config.hidden_size as u64,
+        config.output_size() as u64,
+    );
     const WEIGHT_HINT: &str = "; the model is too large for this device";
     for l in 0..config.num_layers {
         let inp = config.layer_input_size(l) as u64;
         storage_buffer(limits, d * 4 * h * inp * 4, WEIGHT_HINT)?;
     }
-    storage_buffer(limits, d * 4 * h * h * 4, WEIGHT_HINT)?;
+    storage_buffer(limits, d * 4 * h * (p + 1) * 4, WEIGHT_HINT)?;
     need(
         "max_compute_workgroups_per_dimension",
         d.max(h.div_ceil(shaders::STEP_WORKGROUP as u64)),
@@ -108,7 +112,11 @@ pub(crate) fn check_request(
     param_stride: u64,
 ) -> Result<()> {
     let (t, b) = (dims.seq_len as u64, dims.batch as u64);
-    let (d, h) = (config.num_directions() as u64, config.hidden_size as u64);
+    let (d, h, p) = (
+        config.num_directions() as u64,
+        config.hidden_size as u64,
+        config.output_size() as u64,
+    );
     let rows = t * b;
     let widest_input = (0..config.num_layers)
         .map(|l| config.layer_input_size(l) as u64)
@@ -116,8 +124,8 @@ pub(crate) fn check_request(
         .unwrap_or(0);
     storage_buffer(limits, rows * widest_input * 4, SPLIT_HINT)?;
     storage_buffer(limits, rows * d * 4 * h * 4, SPLIT_HINT)?;
-    storage_buffer(limits, rows * d * h * 4, SPLIT_HINT)?;
-    storage_buffer(limits, 3 * d * b * h * 4, SPLIT_HINT)?;
+    storage_buffer(limits, rows * d * p * 4, SPLIT_HINT)?;
+    storage_buffer(limits, 2 * d * b * (h + p) * 4, SPLIT_HINT)?;
     need(
         "max_buffer_size",
         t * param_stride,
@@ -126,11 +134,11 @@ pub(crate) fn check_request(
     )?;
     need(
         "max_buffer_size",
-        rows * d * h * 4 + 2 * config.num_layers as u64 * d * b * h * 4,
+        rows * d * p * 4 + config.num_layers as u64 * d * b * (h + p) * 4,
         limits.max_buffer_size,
         SPLIT_HINT,
     )?;
-    let tile = shaders::PROJECTION_TILE as u64;
+    let tile = shaders::INPUT_PROJECTION_TILE as u64;
     need(
         "max_compute_workgroups_per_dimension",
         rows.div_ceil(tile).max(b).max((d * 4 * h).div_ceil(tile)),

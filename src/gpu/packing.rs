@@ -24,18 +24,44 @@ pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize) -> (Vec<f32>, V
     (w, bias)
 }
 
-/// `[D][H (input k)][H (unit j)][4 gates]` recurrent weights: k-major so that neighbouring units
-/// read neighbouring vec4s.
+/// `[D][P (input k)][H (unit j)][4 gates]` recurrent weights, k-major so that neighbouring units
+/// read neighbouring vec4s, followed by `[D][H][4]` peepholes (p_i, p_f, p_o, 0; zeros without
+/// peepholes). P is the size of h: the projection size, or H.
 pub(crate) fn recurrent_weights(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
-    let mut r = Vec::with_capacity(dirs.len() * 4 * h * h);
+    let p = dirs[0].w_hh.len() / (4 * h);
+    let mut r = Vec::with_capacity(dirs.len() * 4 * h * (p + 1));
     for dw in dirs {
-        for k in 0..h {
+        for k in 0..p {
             for j in 0..h {
                 for g in 0..4 {
-                    r.push(dw.w_hh[(g * h + j) * h + k]);
+                    r.push(dw.w_hh[(g * h + j) * p + k]);
                 }
             }
         }
     }
+    for dw in dirs {
+        for j in 0..h {
+            match &dw.peephole {
+                Some(pw) => r.extend([pw[j], pw[h + j], pw[2 * h + j], 0.0]),
+                None => r.extend([0.0; 4]),
+            }
+        }
+    }
     r
+}
+
+/// `[D][H (j)][P (q)]`: each direction's W_hr `[P, H]` transposed, so that neighbouring outputs
+/// q read neighbouring values. `None` without projection.
+pub(crate) fn projection_weights(dirs: &[DirectionWeights], h: usize) -> Option<Vec<f32>> {
+    let p = dirs[0].w_hr.as_ref()?.len() / h;
+    let mut w = Vec::with_capacity(dirs.len() * p * h);
+    for dw in dirs {
+        let w_hr = dw.w_hr.as_ref().expect("every direction has W_hr");
+        for j in 0..h {
+            for q in 0..p {
+                w.push(w_hr[q * h + j]);
+            }
+        }
+    }
+    Some(w)
 }

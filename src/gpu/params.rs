@@ -20,8 +20,10 @@ pub struct StepParams {
     pub seq_len: u32,
     pub batch: u32,
     pub hidden: u32,
+    pub out_size: u32,
     pub directions: u32,
     pub reverse_mask: u32,
     pub stride_t: u32,
     pub stride_b: u32,
+    pub _pad: [u32; 3],
 }

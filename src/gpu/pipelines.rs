@@ -9,7 +9,7 @@ pub(crate) struct KernelPipeline {
 }
 
 impl KernelPipeline {
-    fn new(device: &wgpu::Device, kernel: &Kernel) -> Self {
+    fn new(device: &wgpu::Device, kernel: &Kernel, constants: &[(&str, f64)]) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
             source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
@@ -28,7 +28,10 @@ impl KernelPipeline {
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(shaders::ENTRY_POINT),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                ..Default::default()
+            },
             cache: None,
         });
         KernelPipeline { layout, pipeline }
@@ -57,17 +60,22 @@ impl KernelPipeline {
     }
 }
 
-/// Every pipeline the engine records.
+/// Every pipeline the engine records, specialised for one configuration.
 pub(crate) struct Pipelines {
-    pub projection: KernelPipeline,
+    pub input_projection: KernelPipeline,
     pub step: KernelPipeline,
+    /// Only with `proj_size`.
+    pub output_projection: Option<KernelPipeline>,
 }
 
 impl Pipelines {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, config: &crate::LstmConfig) -> Self {
         Pipelines {
-            projection: KernelPipeline::new(device, &shaders::PROJECTION),
-            step: KernelPipeline::new(device, &shaders::STEP),
+            input_projection: KernelPipeline::new(device, &shaders::INPUT_PROJECTION, &[]),
+            step: KernelPipeline::new(device, &shaders::STEP, &shaders::step_constants(config)),
+            output_projection: config
+                .proj_size
+                .map(|_| KernelPipeline::new(device, &shaders::OUTPUT_PROJECTION, &[])),
         }
     }
 }

@@ -37,22 +37,25 @@ macro_rules! wgsl {
     };
 }
 
-const PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "projection.wgsl");
+const INPUT_PROJECTION_FILES: (&[&str], &str) =
+    wgsl!("shared/params.wgsl", "input_projection.wgsl");
+const OUTPUT_PROJECTION_FILES: (&[&str], &str) =
+    wgsl!("shared/params.wgsl", "output_projection.wgsl");
 const STEP_FILES: (&[&str], &str) =
     wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
 
 /// Side of the output tile one projection workgroup computes (64×64).
-pub const PROJECTION_TILE: u32 = 64;
+pub const INPUT_PROJECTION_TILE: u32 = 64;
 /// Hidden units per step workgroup.
 pub const STEP_WORKGROUP: u32 = 64;
 
 const F32: u64 = 4;
 
 /// `XP = X·Wᵀ + b` for all timesteps of a layer.
-pub const PROJECTION: Kernel = Kernel {
-    name: "projection",
-    files: PROJECTION_FILES.0,
-    source: PROJECTION_FILES.1,
+pub const INPUT_PROJECTION: Kernel = Kernel {
+    name: "input_projection",
+    files: INPUT_PROJECTION_FILES.0,
+    source: INPUT_PROJECTION_FILES.1,
     workgroup_size: [16, 16, 1],
     bindings: &[
         BindingKind::Uniform {
@@ -112,8 +115,77 @@ pub const STEP: Kernel = Kernel {
     ],
 };
 
+/// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
+pub const OUTPUT_PROJECTION: Kernel = Kernel {
+    name: "output_projection",
+    files: OUTPUT_PROJECTION_FILES.0,
+    source: OUTPUT_PROJECTION_FILES.1,
+    workgroup_size: [STEP_WORKGROUP, 1, 1],
+    bindings: &[
+        BindingKind::Uniform {
+            size: std::mem::size_of::<super::params::StepParams>() as u64,
+            dynamic: true,
+        },
+        BindingKind::Storage {
+            read_only: true,
+            element: F32,
+        }, // w_hr, transposed
+        BindingKind::Storage {
+            read_only: true,
+            element: 4,
+        }, // seq_lens
+        BindingKind::Storage {
+            read_only: false,
+            element: F32,
+        }, // state
+        BindingKind::Storage {
+            read_only: false,
+            element: F32,
+        }, // y
+    ],
+};
+
 /// Every kernel.
-pub const ALL: &[Kernel] = &[PROJECTION, STEP];
+pub const ALL: &[Kernel] = &[INPUT_PROJECTION, STEP, OUTPUT_PROJECTION];
+
+/// The step kernel's pipeline-overridable constants for a configuration: the activations of
+/// each direction, clip, input_forget, peepholes and projection.
+pub fn step_constants(config: &crate::LstmConfig) -> Vec<(&'static str, f64)> {
+    const NAMES: [[(&str, &str, &str); 3]; 2] = [
+        [
+            ("ACT_F0", "ALPHA_F0", "BETA_F0"),
+            ("ACT_G0", "ALPHA_G0", "BETA_G0"),
+            ("ACT_H0", "ALPHA_H0", "BETA_H0"),
+        ],
+        [
+            ("ACT_F1", "ALPHA_F1", "BETA_F1"),
+            ("ACT_G1", "ALPHA_G1", "BETA_G1"),
+            ("ACT_H1", "ALPHA_H1", "BETA_H1"),
+        ],
+    ];
+    let per_direction = [
+        config.activations_of(0),
+        config.activations_of(config.num_directions() - 1),
+    ];
+    let mut constants = Vec::new();
+    for (names, acts) in NAMES.iter().zip(&per_direction) {
+        for ((kind, alpha, beta), act) in names.iter().zip(acts) {
+            constants.push((*kind, act.kind.id() as f64));
+            constants.push((*alpha, act.alpha as f64));
+            constants.push((*beta, act.beta as f64));
+        }
+    }
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    constants.push((
+        "SAME_ACTIVATIONS",
+        flag(per_direction[0] == per_direction[1]),
+    ));
+    constants.push(("CLIP", config.clip.map_or(0.0, |c| c as f64)));
+    constants.push(("INPUT_FORGET", flag(config.input_forget)));
+    constants.push(("PEEPHOLES", flag(config.peepholes)));
+    constants.push(("PROJECTED", flag(config.proj_size.is_some())));
+    constants
+}
 
 impl Kernel {
     /// The bind-group layout entries for group 0.

@@ -1,15 +1,40 @@
 //! Shared test helpers: the one place tests get a GPU, seeded data, and closeness checks.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::{GpuContext, Tensor};
 
+/// The shared device, held by one test at a time. wgpu's GL backend funnels all work through
+/// one context lock and panics when a thread waits on it for over a second (gfx-rs/wgpu#5299),
+/// which long forwards on llvmpipe from parallel tests would do; CPU-only tests still run in
+/// parallel.
+pub struct Gpu {
+    context: &'static GpuContext,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Gpu {
+    type Target = GpuContext;
+    fn deref(&self) -> &GpuContext {
+        self.context
+    }
+}
+
 /// The adapter wgpu picks (honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`), shared by the tests
 /// of one binary. With `CI=true` a missing adapter fails the test; elsewhere the test is skipped
 /// with a message.
-pub fn gpu() -> Option<&'static GpuContext> {
+pub fn gpu() -> Option<Gpu> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    context().map(|context| Gpu {
+        context,
+        _turn: turn,
+    })
+}
+
+fn context() -> Option<&'static GpuContext> {
     static CONTEXT: OnceLock<Option<GpuContext>> = OnceLock::new();
     CONTEXT
         .get_or_init(|| match GpuContext::new() {
@@ -87,6 +112,31 @@ pub fn assert_close(what: &str, got: &Tensor, expected: &Tensor, tol: f32) {
     assert!(
         err <= tol,
         "{what}: worst error {err:.3e} at flat index {at} (got {}, expected {}), tolerance {tol:.0e}",
+        got.data()[at],
+        expected.data()[at]
+    );
+}
+
+/// Like [`assert_close`], but each element's error is divided by max(1, |expected|): the same
+/// absolute check for values within ±1, a relative one beyond, where f32 cannot hold 1e-4
+/// absolute (unbounded activations on saturating inputs reach 1e9).
+pub fn assert_close_scaled(what: &str, got: &Tensor, expected: &Tensor, tol: f32) {
+    let scaled = |t: &Tensor| {
+        Tensor::new(
+            t.shape().to_vec(),
+            t.data()
+                .iter()
+                .zip(expected.data())
+                .map(|(v, e)| v / e.abs().max(1.0))
+                .collect(),
+        )
+        .unwrap()
+    };
+    let (err, at) = worst_error(&scaled(got), &scaled(expected));
+    assert!(
+        err <= tol,
+        "{what}: worst error {err:.3e} (relative to max(1, |expected|)) at flat index {at} (got {}, expected {}), \
+         tolerance {tol:.0e}",
         got.data()[at],
         expected.data()[at]
     );

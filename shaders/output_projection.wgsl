@@ -1,0 +1,45 @@
+// The LSTM projection (PyTorch proj_size) of one timestep, all directions: h = W_hr·m with
+// m = o⊙h(c) left by step.wgsl, written to the next h half and to Y. Invocation (q, b, d) computes
+// output q of batch element b in direction d. W_hr is stored transposed per direction,
+// w[(d·H + j)·P + q], so invocations with neighbouring q read neighbouring values.
+// Sequence lengths follow step.wgsl: a finished sequence carries h and writes 0 to Y row s.
+
+const WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> seq_lens: array<u32>;
+@group(0) @binding(3) var<storage, read_write> state: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let q = gid.x;
+    let b = gid.y;
+    let d = gid.z;
+    let out_size = p.out_size;
+    if (q >= out_size) {
+        return;
+    }
+    let len = seq_lens[b];
+    let slot = d * p.batch + b;
+    let h_next = h_half(p, (p.step + 1u) & 1u) + slot * out_size + q;
+    let row_width = p.directions * out_size;
+
+    if (p.step >= len) {
+        state[h_next] = state[h_half(p, p.step & 1u) + slot * out_size + q];
+        y[seq_row(p, p.step, b) * row_width + d * out_size + q] = 0.0;
+        return;
+    }
+    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
+    let t = select(p.step, len - 1u - p.step, reversed);
+
+    let m = m_base(p) + slot * p.hidden;
+    let w_col = d * p.hidden * out_size + q;
+    var h = 0.0;
+    for (var j = 0u; j < p.hidden; j++) {
+        h = fma(state[m + j], w[w_col + j * out_size], h);
+    }
+    state[h_next] = h;
+    y[seq_row(p, t, b) * row_width + d * out_size + q] = h;
+}
