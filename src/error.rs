@@ -69,6 +69,13 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// A caller-owned buffer does not meet a requirement (usage, alignment, size).
+    #[error("buffer '{name}': {requirement}")]
+    Buffer {
+        name: &'static str,
+        requirement: String,
+    },
+
     /// wgpu reported a validation, out-of-memory or internal error (captured with an error scope).
     #[error("GPU error during {during}: {message}")]
     Gpu {

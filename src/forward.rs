@@ -69,13 +69,40 @@ pub fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
     }
 }
 
-/// Check input, initial state and lengths against the config; returns T and B.
+/// Whether a sequence length may be 0 (a stream with no steps in this chunk keeps its state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lengths {
+    /// One-shot forwards: 1..=T.
+    AtLeastOne,
+    /// Streaming chunks: 0..=T.
+    MayBeZero,
+}
+
+/// Check input, initial state and lengths (each in 1..=T) against the config; returns T and B.
 pub fn check_request(
     config: &LstmConfig,
     input: &Tensor,
     initial: Option<&State>,
     seq_lens: Option<&[usize]>,
 ) -> Result<Dims> {
+    let dims = check_input(config, input)?;
+    if let Some(state) = initial {
+        for (what, t, width) in [
+            ("initial h0", &state.h, config.output_size()),
+            ("initial c0", &state.c, config.hidden_size),
+        ] {
+            let expected = state_shape(config, dims.batch, width);
+            if t.shape() != expected.as_slice() {
+                return Err(Error::shape(what, &expected, t.shape()));
+            }
+        }
+    }
+    check_lengths(seq_lens, dims, Lengths::AtLeastOne)?;
+    Ok(dims)
+}
+
+/// Check X against the config; returns T and B.
+pub fn check_input(config: &LstmConfig, input: &Tensor) -> Result<Dims> {
     let (layout_name, t_axis, b_axis) = match config.layout {
         Layout::SeqMajor => ("[T, B, I]", 0, 1),
         Layout::BatchMajor => ("[B, T, I]", 1, 0),
@@ -98,34 +125,31 @@ pub fn check_request(
             format!("sequence length and batch must be at least 1, got shape {s:?}"),
         ));
     }
-    if let Some(state) = initial {
-        for (what, t, width) in [
-            ("initial h0", &state.h, config.output_size()),
-            ("initial c0", &state.c, config.hidden_size),
-        ] {
-            let expected = state_shape(config, dims.batch, width);
-            if t.shape() != expected.as_slice() {
-                return Err(Error::shape(what, &expected, t.shape()));
-            }
-        }
-    }
-    if let Some(lens) = seq_lens {
-        if lens.len() != dims.batch {
-            return Err(Error::shape("seq_lens", &[dims.batch], &[lens.len()]));
-        }
-        if let Some((b, &len)) = lens
-            .iter()
-            .enumerate()
-            .find(|(_, &l)| l == 0 || l > dims.seq_len)
-        {
-            return Err(Error::invalid(
-                "seq_lens",
-                format!(
-                    "length {len} of batch element {b} is outside 1..={}",
-                    dims.seq_len
-                ),
-            ));
-        }
-    }
     Ok(dims)
+}
+
+/// Check per-sequence lengths: one per batch element, each at most T (and at least 1 or 0).
+pub fn check_lengths(seq_lens: Option<&[usize]>, dims: Dims, lengths: Lengths) -> Result<()> {
+    let Some(lens) = seq_lens else { return Ok(()) };
+    if lens.len() != dims.batch {
+        return Err(Error::shape("seq_lens", &[dims.batch], &[lens.len()]));
+    }
+    let min = match lengths {
+        Lengths::AtLeastOne => 1,
+        Lengths::MayBeZero => 0,
+    };
+    if let Some((b, &len)) = lens
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l < min || l > dims.seq_len)
+    {
+        return Err(Error::invalid(
+            "seq_lens",
+            format!(
+                "length {len} of batch element {b} is outside {min}..={}",
+                dims.seq_len
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -1,78 +1,92 @@
 //! `Lstm`: the GPU engine. It borrows the caller's device and queue, keeps weights resident,
-//! records a whole forward (all layers, all timesteps) into one command encoder, submits once
-//! and reads back once.
+//! and records a whole forward (all layers, all timesteps) into one command encoder: its own,
+//! submitted once and read back once, or the caller's, where it submits and maps nothing.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use futures_intrusive::sync::Mutex as AsyncMutex;
 use wgpu::util::DeviceExt;
 
-use super::params::{GemmParams, StepParams};
-use super::pipelines::Pipelines;
-use super::shaders::{INPUT_PROJECTION_TILE, STEP_WORKGROUP};
-use super::{capture, limits, packing};
-use crate::config::{Layout, LstmConfig};
+use super::capture;
+use super::limits;
+use super::packing;
+use super::params::StepParams;
+use super::pipelines::{PipelineCache, Pipelines};
+use super::readback;
+use super::state::{LstmState, StateShape};
+use super::workspace::{Sizes, Workspace};
+use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
+use crate::forward::{check_request, state_shape, y_shape, Dims, Lengths, Output, State};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
-
-const F32: u64 = 4;
 
 /// What one forward did, for checking the engine's structure and for benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForwardStats {
     /// Compute dispatches recorded.
     pub dispatches: u32,
-    /// Queue submissions.
+    /// Queue submissions (0 when encoding into the caller's encoder).
     pub submits: u32,
-    /// Buffers mapped for reading.
+    /// Buffers mapped for reading (0 when encoding into the caller's encoder).
     pub readbacks: u32,
-    /// Bytes written to the GPU (input, lengths, initial state).
+    /// Bytes written to the GPU from the host (input, lengths, initial state).
     pub bytes_uploaded: u64,
-    /// Bytes read back (y, h_n, c_n).
+    /// Bytes read back to the host.
     pub bytes_downloaded: u64,
 }
 
 /// Resident weights of one layer, in the kernels' packed layouts.
-struct LayerWeights {
-    input_size: usize,
-    w: wgpu::Buffer,
-    bias: wgpu::Buffer,
-    r: wgpu::Buffer,
+pub(crate) struct LayerWeights {
+    pub input_size: usize,
+    pub w: wgpu::Buffer,
+    pub bias: wgpu::Buffer,
+    pub r: wgpu::Buffer,
     /// W_hr transposed, with projection.
-    w_hr: Option<wgpu::Buffer>,
+    pub w_hr: Option<wgpu::Buffer>,
 }
 
-/// Buffers and bind groups for one (T, B); kept and reused while calls keep that shape.
-struct Workspace {
-    dims: Dims,
-    x: wgpu::Buffer,
-    lens: wgpu::Buffer,
-    /// `[h0 of every layer | c0 of every layer]`.
-    init: wgpu::Buffer,
-    /// `[h half 0 | h half 1 | c | m]`: h halves `[D][B][P]`, c and m `[D][B][H]`.
-    state: wgpu::Buffer,
-    /// `[y | h_n | c_n]`, mapped once per forward.
-    staging: wgpu::Buffer,
-    input_projection_groups: Vec<wgpu::BindGroup>,
-    step_groups: Vec<wgpu::BindGroup>,
-    /// With projection: one per layer.
-    output_projection_groups: Vec<wgpu::BindGroup>,
-    /// The last layer's output.
-    y_final: wgpu::Buffer,
-    /// Keeps the buffers the bind groups point at alive.
-    _owned: Vec<wgpu::Buffer>,
-    param_stride: u64,
+/// Where [`Lstm::encode`] reads its input and writes its output, in the caller's buffers.
+///
+/// - `input`: X as little-endian f32 in the config's layout (`[T,B,I]` or `[B,T,I]`), starting
+///   at `input_offset`; usage must include `COPY_SRC`.
+/// - `output`: Y (`[T,B,D·P]` or `[B,T,D·P]`) written at `output_offset`; usage `COPY_DST`.
+/// - Offsets and sizes are multiples of 4 bytes (`wgpu::COPY_BUFFER_ALIGNMENT`).
+pub struct EncodeTarget<'a> {
+    pub input: &'a wgpu::Buffer,
+    pub input_offset: u64,
+    pub output: &'a wgpu::Buffer,
+    pub output_offset: u64,
+    /// T of this chunk.
+    pub seq_len: usize,
+    /// B: must equal the state's batch.
+    pub batch: usize,
+    /// Per-stream valid steps in this chunk, each in 0..=T (0 keeps that stream's state);
+    /// `None` means all T.
+    pub seq_lens: Option<&'a [usize]>,
+    /// Also copy the updated state into the caller's buffers (same layouts as `LstmState`).
+    pub export_state: Option<StateExport<'a>>,
+}
+
+/// Caller buffers (usage `COPY_DST`) that receive h `[L·D][B][P]` and c `[L·D][B][H]`.
+pub struct StateExport<'a> {
+    pub h: &'a wgpu::Buffer,
+    pub h_offset: u64,
+    pub c: &'a wgpu::Buffer,
+    pub c_offset: u64,
 }
 
 /// An LSTM on a wgpu device.
+///
+/// `Lstm` is `Send + Sync`. Calls on one engine take turns on its per-shape buffers; engines
+/// share nothing but what they are given (the device, and a [`PipelineCache`]).
 pub struct Lstm {
     device: wgpu::Device,
     queue: wgpu::Queue,
     config: LstmConfig,
-    pipelines: Pipelines,
+    pipelines: Arc<Pipelines>,
     layers: Vec<LayerWeights>,
-    workspace: Mutex<Option<Workspace>>,
+    workspace: AsyncMutex<Option<Workspace>>,
     stats: Mutex<ForwardStats>,
 }
 
@@ -85,12 +99,24 @@ impl Lstm {
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
+        Self::with_cache(device, queue, &PipelineCache::new(device), config, weights)
+    }
+
+    /// Like [`Lstm::new`], taking compiled pipelines from (and adding them to) `cache`, so engines
+    /// of the same kind on one device compile their kernels once.
+    pub fn with_cache(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        cache: &PipelineCache,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+    ) -> Result<Self> {
         weights.check_config(config)?;
         limits::check_model(&device.limits(), config)?;
+        let pipelines = cache.get(device, config)?;
         let h = config.hidden_size;
-        let (pipelines, layers) = capture(device, "building the engine", || {
-            let pipelines = Pipelines::new(device, config);
-            let layers = weights
+        let layers = capture(device, "uploading the weights", || {
+            weights
                 .layers()
                 .iter()
                 .enumerate()
@@ -106,8 +132,7 @@ impl Lstm {
                             .map(|w| storage_init(device, "projection weights", &w)),
                     }
                 })
-                .collect();
-            (pipelines, layers)
+                .collect()
         })?;
         Ok(Lstm {
             device: device.clone(),
@@ -115,7 +140,7 @@ impl Lstm {
             config: config.clone(),
             pipelines,
             layers,
-            workspace: Mutex::new(None),
+            workspace: AsyncMutex::new(None, true),
             stats: Mutex::new(ForwardStats::default()),
         })
     }
@@ -124,9 +149,25 @@ impl Lstm {
         &self.config
     }
 
-    /// Counters of the most recent forward.
+    /// Counters of the most recent forward, stream step or encode.
     pub fn last_stats(&self) -> ForwardStats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A zeroed GPU-resident state for `batch` independent streams.
+    pub fn new_state(&self, batch: usize) -> Result<LstmState> {
+        if batch == 0 {
+            return Err(Error::invalid("new_state", "batch must be at least 1"));
+        }
+        let shape = StateShape::new(&self.config, batch);
+        limits::storage_buffer(
+            &self.device.limits(),
+            shape.c_bytes(shape.slots).max(shape.h_bytes(shape.slots)),
+            "",
+        )?;
+        capture(&self.device, "allocating the state", || {
+            LstmState::new(&self.device, shape)
+        })
     }
 
     /// Run every sequence to length T.
@@ -134,44 +175,194 @@ impl Lstm {
         self.forward_with_lens(input, initial, None)
     }
 
-    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T.
+    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T. Blocks until
+    /// the outputs are read back.
     pub fn forward_with_lens(
         &self,
         input: &Tensor,
         initial: Option<&State>,
         seq_lens: Option<&[usize]>,
     ) -> Result<Output> {
-        let dims = check_request(&self.config, input, initial, seq_lens)?;
-        let mut slot = self.workspace.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().is_none_or(|ws| ws.dims != dims) {
-            *slot = None;
-            *slot = Some(self.workspace(dims)?);
-        }
-        let ws = slot.as_ref().expect("workspace just built");
-        let mut stats = ForwardStats::default();
+        pollster::block_on(self.one_shot(input, initial, seq_lens, true))
+    }
 
-        let submission = capture(&self.device, "forward", || {
-            self.upload(ws, input, initial, seq_lens, &mut stats);
+    /// [`Lstm::forward_with_lens`] as a future that resolves when the outputs are mapped. It does
+    /// not poll the device: on native, the application's loop calls
+    /// `device.poll(wgpu::PollType::Poll)` (or a thread waits) until it resolves.
+    pub async fn forward_async(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output> {
+        self.one_shot(input, initial, seq_lens, false).await
+    }
+
+    /// Feed the next chunk of each stream. The state is read and updated on the GPU; only Y of
+    /// the chunk comes back. `seq_lens[b]` in 0..=T is how many steps stream b has in this
+    /// chunk (0 leaves its state unchanged and its rows of Y zero). A bidirectional layer's
+    /// reverse direction runs within the chunk.
+    pub fn forward_stream(
+        &self,
+        input: &Tensor,
+        state: &mut LstmState,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        pollster::block_on(self.stream(input, state, seq_lens, true))
+    }
+
+    /// [`Lstm::forward_stream`] as a future; see [`Lstm::forward_async`] about polling.
+    pub async fn forward_stream_async(
+        &self,
+        input: &Tensor,
+        state: &mut LstmState,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        self.stream(input, state, seq_lens, false).await
+    }
+
+    /// Record a forward of one chunk into the caller's encoder, from and to the caller's buffers
+    /// (see [`EncodeTarget`]). Nothing is submitted or mapped; the caller submits. Buffers are
+    /// checked first and a wrong size, usage or alignment is an error naming the buffer.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        state: &mut LstmState,
+        target: &EncodeTarget<'_>,
+    ) -> Result<()> {
+        let cfg = &self.config;
+        let dims = Dims {
+            seq_len: target.seq_len,
+            batch: target.batch,
+        };
+        if dims.seq_len == 0 || dims.batch == 0 {
+            return Err(Error::invalid(
+                "encode",
+                "seq_len and batch must be at least 1",
+            ));
+        }
+        crate::forward::check_lengths(target.seq_lens, dims, Lengths::MayBeZero)?;
+        self.check_state(state, dims.batch)?;
+        let sizes = Sizes::new(cfg, dims);
+        let x_bytes = (dims.seq_len * dims.batch * cfg.input_size * 4) as u64;
+        check_buffer(
+            "input",
+            target.input,
+            target.input_offset,
+            x_bytes,
+            wgpu::BufferUsages::COPY_SRC,
+        )?;
+        check_buffer(
+            "output",
+            target.output,
+            target.output_offset,
+            sizes.y,
+            wgpu::BufferUsages::COPY_DST,
+        )?;
+        let shape = state.shape;
+        if let Some(export) = &target.export_state {
+            check_buffer(
+                "export_state.h",
+                export.h,
+                export.h_offset,
+                shape.h_bytes(shape.slots),
+                wgpu::BufferUsages::COPY_DST,
+            )?;
+            check_buffer(
+                "export_state.c",
+                export.c,
+                export.c_offset,
+                shape.c_bytes(shape.slots),
+                wgpu::BufferUsages::COPY_DST,
+            )?;
+        }
+        let mut slot = pollster::block_on(self.workspace.lock());
+        let ws = self.ready_workspace(&mut slot, dims)?;
+        let mut stats = ForwardStats::default();
+        capture(&self.device, "encoding a forward", || {
+            encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
+            let lens = lens_u32(target.seq_lens, dims);
+            let upload = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("seq_lens upload"),
+                    contents: bytemuck::cast_slice(&lens),
+                    usage: wgpu::BufferUsages::COPY_SRC,
+                });
+            encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
+            ws.record(encoder, cfg, &self.pipelines, state, &mut stats);
+            encoder.copy_buffer_to_buffer(&ws.y, 0, target.output, target.output_offset, sizes.y);
+            if let Some(export) = &target.export_state {
+                encoder.copy_buffer_to_buffer(
+                    &state.h,
+                    0,
+                    export.h,
+                    export.h_offset,
+                    shape.h_bytes(shape.slots),
+                );
+                encoder.copy_buffer_to_buffer(
+                    &state.c,
+                    0,
+                    export.c,
+                    export.c_offset,
+                    shape.c_bytes(shape.slots),
+                );
+            }
+        })?;
+        self.set_stats(stats);
+        Ok(())
+    }
+
+    async fn one_shot(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+        wait: bool,
+    ) -> Result<Output> {
+        let dims = check_request(&self.config, input, initial, seq_lens)?;
+        let mut slot = self.workspace.lock().await;
+        let ws = self.ready_workspace(&mut slot, dims)?;
+        let cfg = &self.config;
+        let sizes = Sizes::new(cfg, dims);
+        let nl = cfg.num_layers as u64;
+        let total = sizes.y + nl * (sizes.h + sizes.c);
+        let mut stats = ForwardStats::default();
+        let submission = capture(&self.device, "forward", || -> Result<_> {
+            self.upload(ws, input, seq_lens, &mut stats);
+            let state = &ws.own_state;
+            match initial {
+                Some(s) => state.set(&self.queue, s)?,
+                None => state.reset(&self.queue),
+            }
+            stats.bytes_uploaded += nl * (sizes.h + sizes.c);
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("lstm forward"),
                 });
-            self.record(&mut encoder, ws, &mut stats);
+            ws.record(&mut encoder, cfg, &self.pipelines, state, &mut stats);
+            encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
+            encoder.copy_buffer_to_buffer(&state.h, 0, &ws.staging, sizes.y, nl * sizes.h);
+            encoder.copy_buffer_to_buffer(
+                &state.c,
+                0,
+                &ws.staging,
+                sizes.y + nl * sizes.h,
+                nl * sizes.c,
+            );
             stats.submits += 1;
-            self.queue.submit([encoder.finish()])
-        })?;
-
-        let data = self.read_staging(ws, submission)?;
+            Ok(self.queue.submit([encoder.finish()]))
+        })??;
+        let data =
+            readback::read(&self.device, &ws.staging, total, wait.then_some(submission)).await?;
         stats.readbacks += 1;
-        stats.bytes_downloaded = ws.staging.size();
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
+        stats.bytes_downloaded += total;
+        self.set_stats(stats);
 
-        let cfg = &self.config;
         let (out, hidden) = (cfg.output_size(), cfg.hidden_size);
         let slots = cfg.num_layers * cfg.num_directions() * dims.batch;
-        let y_len = dims.seq_len * dims.batch * cfg.num_directions() * out;
-        let (y, rest) = data.split_at(y_len);
+        let (y, rest) = data.split_at((sizes.y / 4) as usize);
         let (h_n, c_n) = rest.split_at(slots * out);
         Ok(Output {
             y: Tensor::new(y_shape(cfg, dims), y.to_vec())?,
@@ -180,346 +371,158 @@ impl Lstm {
         })
     }
 
-    fn workspace(&self, dims: Dims) -> Result<Workspace> {
-        let limits = self.device.limits();
-        let align = limits.min_uniform_buffer_offset_alignment as u64;
-        let param_stride = (std::mem::size_of::<StepParams>() as u64).div_ceil(align) * align;
-        limits::check_request(&limits, &self.config, dims, param_stride)?;
-        let cfg = &self.config;
-        let (t, b) = (dims.seq_len, dims.batch);
-        let (d, h, p, nl) = (
-            cfg.num_directions(),
-            cfg.hidden_size,
-            cfg.output_size(),
-            cfg.num_layers,
-        );
-        let rows = (t * b) as u64;
-        let sizes = Sizes::new(cfg, dims);
-
-        capture(&self.device, "allocating buffers", || {
-            let dev = &self.device;
-            let storage = wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_DST
-                | wgpu::BufferUsages::COPY_SRC;
-            let buffer = |label: &'static str, size: u64, usage: wgpu::BufferUsages| {
-                dev.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(label),
-                    size: size.max(4),
-                    usage,
-                    mapped_at_creation: false,
-                })
-            };
-            let x = buffer("x", rows * cfg.input_size as u64 * F32, storage);
-            let lens = buffer("seq_lens", b as u64 * 4, storage);
-            let init = buffer("initial state", nl as u64 * (sizes.h + sizes.c), storage);
-            let state = buffer("state", 2 * sizes.h + 2 * sizes.c, storage);
-            let xp = buffer("xp", rows * (d * 4 * h) as u64 * F32, storage);
-            let ys = [
-                buffer("y even", sizes.y, storage),
-                buffer("y odd", sizes.y, storage),
-            ];
-            let staging = buffer(
-                "staging",
-                sizes.y + nl as u64 * (sizes.h + sizes.c),
-                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            );
-
-            let (stride_t, stride_b) = match cfg.layout {
-                Layout::SeqMajor => (b as u32, 1),
-                Layout::BatchMajor => (1, t as u32),
-            };
-            let reverse_mask = (0..d)
-                .filter(|&k| cfg.direction.is_reversed(k))
-                .map(|k| 1u32 << k)
-                .sum();
-            let mut step_bytes = vec![0u8; (t as u64 * param_stride) as usize];
-            for s in 0..t {
-                let params = StepParams {
-                    step: s as u32,
-                    seq_len: t as u32,
-                    batch: b as u32,
-                    hidden: h as u32,
-                    out_size: p as u32,
-                    directions: d as u32,
-                    reverse_mask,
-                    stride_t,
-                    stride_b,
-                    _pad: [0; 3],
-                };
-                step_bytes[s * param_stride as usize..][..std::mem::size_of::<StepParams>()]
-                    .copy_from_slice(bytemuck::bytes_of(&params));
-            }
-            let step_params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("step params"),
-                contents: &step_bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-            let step_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &step_params,
-                offset: 0,
-                size: std::num::NonZeroU64::new(std::mem::size_of::<StepParams>() as u64),
-            });
-
-            let mut owned = Vec::new();
-            let (mut input_projection_groups, mut step_groups, mut output_projection_groups) =
-                (Vec::new(), Vec::new(), Vec::new());
-            for (l, lw) in self.layers.iter().enumerate() {
-                let input = if l == 0 { &x } else { &ys[(l - 1) % 2] };
-                let output = &ys[l % 2];
-                let gemm = GemmParams {
-                    m: rows as u32,
-                    n: (d * 4 * h) as u32,
-                    k: lw.input_size as u32,
-                    _pad: 0,
-                };
-                let gemm_params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("projection params"),
-                    contents: bytemuck::bytes_of(&gemm),
-                    usage: wgpu::BufferUsages::UNIFORM,
+    async fn stream(
+        &self,
+        input: &Tensor,
+        state: &mut LstmState,
+        seq_lens: Option<&[usize]>,
+        wait: bool,
+    ) -> Result<Tensor> {
+        let dims = crate::forward::check_input(&self.config, input)?;
+        crate::forward::check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
+        self.check_state(state, dims.batch)?;
+        let mut slot = self.workspace.lock().await;
+        let ws = self.ready_workspace(&mut slot, dims)?;
+        let sizes = Sizes::new(&self.config, dims);
+        let mut stats = ForwardStats::default();
+        let submission = capture(&self.device, "stream step", || {
+            self.upload(ws, input, seq_lens, &mut stats);
+            let mut encoder = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("lstm stream"),
                 });
-                input_projection_groups.push(self.pipelines.input_projection.bind_group(
-                    dev,
-                    "input_projection",
-                    &[
-                        gemm_params.as_entire_binding(),
-                        input.as_entire_binding(),
-                        lw.w.as_entire_binding(),
-                        lw.bias.as_entire_binding(),
-                        xp.as_entire_binding(),
-                    ],
-                ));
-                step_groups.push(self.pipelines.step.bind_group(
-                    dev,
-                    "step",
-                    &[
-                        step_binding.clone(),
-                        xp.as_entire_binding(),
-                        lw.r.as_entire_binding(),
-                        lens.as_entire_binding(),
-                        state.as_entire_binding(),
-                        output.as_entire_binding(),
-                    ],
-                ));
-                if let (Some(pipeline), Some(w_hr)) = (&self.pipelines.output_projection, &lw.w_hr)
-                {
-                    output_projection_groups.push(pipeline.bind_group(
-                        dev,
-                        "output_projection",
-                        &[
-                            step_binding.clone(),
-                            w_hr.as_entire_binding(),
-                            lens.as_entire_binding(),
-                            state.as_entire_binding(),
-                            output.as_entire_binding(),
-                        ],
-                    ));
-                }
-                owned.push(gemm_params);
-            }
-            let y_final = ys[(nl - 1) % 2].clone();
-            owned.extend([step_params, xp]);
-            owned.extend(ys);
-            Workspace {
-                dims,
-                x,
-                lens,
-                init,
+            ws.record(
+                &mut encoder,
+                &self.config,
+                &self.pipelines,
                 state,
-                staging,
-                input_projection_groups,
-                step_groups,
-                output_projection_groups,
-                y_final,
-                _owned: owned,
-                param_stride,
-            }
-        })
+                &mut stats,
+            );
+            encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
+            stats.submits += 1;
+            self.queue.submit([encoder.finish()])
+        })?;
+        let y = readback::read(
+            &self.device,
+            &ws.staging,
+            sizes.y,
+            wait.then_some(submission),
+        )
+        .await?;
+        stats.readbacks += 1;
+        stats.bytes_downloaded += sizes.y;
+        self.set_stats(stats);
+        Tensor::new(y_shape(&self.config, dims), y)
     }
 
+    fn check_state(&self, state: &LstmState, batch: usize) -> Result<()> {
+        let expected = StateShape::new(&self.config, batch);
+        if state.shape != expected {
+            let s = state.shape;
+            return Err(Error::Shape {
+                what: "LstmState".into(),
+                expected: format!(
+                    "L·D={} B={} P={} H={}",
+                    expected.slots, expected.batch, expected.out, expected.hidden
+                ),
+                got: format!("L·D={} B={} P={} H={}", s.slots, s.batch, s.out, s.hidden),
+            });
+        }
+        Ok(())
+    }
+
+    /// The workspace for `dims`, built (after checking the limits) if the shape changed.
+    fn ready_workspace<'w>(
+        &self,
+        slot: &'w mut Option<Workspace>,
+        dims: Dims,
+    ) -> Result<&'w Workspace> {
+        if slot.as_ref().is_none_or(|ws| ws.dims != dims) {
+            *slot = None;
+            let limits = self.device.limits();
+            let align = limits.min_uniform_buffer_offset_alignment as u64;
+            let param_stride = (std::mem::size_of::<StepParams>() as u64).div_ceil(align) * align;
+            limits::check_request(&limits, &self.config, dims, param_stride)?;
+            *slot = Some(capture(&self.device, "allocating buffers", || {
+                Workspace::new(
+                    &self.device,
+                    &self.config,
+                    &self.pipelines,
+                    &self.layers,
+                    dims,
+                    param_stride,
+                )
+            })?);
+        }
+        Ok(slot.as_ref().expect("workspace just built"))
+    }
+
+    /// Input and lengths through the queue (they land before the next submission).
     fn upload(
         &self,
         ws: &Workspace,
         input: &Tensor,
-        initial: Option<&State>,
         seq_lens: Option<&[usize]>,
         stats: &mut ForwardStats,
     ) {
-        let mut write = |buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]| {
-            self.queue.write_buffer(buffer, offset, bytes);
-            stats.bytes_uploaded += bytes.len() as u64;
-        };
-        write(&ws.x, 0, bytemuck::cast_slice(input.data()));
-        let t = ws.dims.seq_len as u32;
-        let lens: Vec<u32> = match seq_lens {
-            Some(l) => l.iter().map(|&v| v as u32).collect(),
-            None => vec![t; ws.dims.batch],
-        };
-        write(&ws.lens, 0, bytemuck::cast_slice(&lens));
-        match initial {
-            Some(s) => {
-                let h_bytes: &[u8] = bytemuck::cast_slice(s.h.data());
-                write(&ws.init, 0, h_bytes);
-                write(
-                    &ws.init,
-                    h_bytes.len() as u64,
-                    bytemuck::cast_slice(s.c.data()),
-                );
-            }
-            None => {
-                let zeros = vec![0u8; ws.init.size() as usize];
-                write(&ws.init, 0, &zeros);
-            }
-        }
+        let x: &[u8] = bytemuck::cast_slice(input.data());
+        self.queue.write_buffer(&ws.x, 0, x);
+        let lens = lens_u32(seq_lens, ws.dims);
+        self.queue
+            .write_buffer(&ws.lens, 0, bytemuck::cast_slice(&lens));
+        stats.bytes_uploaded += (x.len() + 4 * lens.len()) as u64;
     }
 
-    /// All layers, all timesteps, into one encoder.
-    fn record(&self, encoder: &mut wgpu::CommandEncoder, ws: &Workspace, stats: &mut ForwardStats) {
-        let cfg = &self.config;
-        let Dims {
-            seq_len: t,
-            batch: b,
-        } = ws.dims;
-        let (d, h, p, nl) = (
-            cfg.num_directions() as u32,
-            cfg.hidden_size as u32,
-            cfg.output_size() as u32,
-            cfg.num_layers,
-        );
-        let sizes = Sizes::new(cfg, ws.dims);
-        let rows = (t * b) as u32;
-        let tile = INPUT_PROJECTION_TILE;
-        // Byte offsets: state is [h half 0 | h half 1 | c | m]; init and staging hold h of every
-        // layer, then c of every layer (staging after y).
-        let c_state = 2 * sizes.h;
-        let (init_c, staging_h) = (nl as u64 * sizes.h, sizes.y);
-        let staging_c = staging_h + nl as u64 * sizes.h;
-        for l in 0..nl {
-            let l64 = l as u64;
-            encoder.copy_buffer_to_buffer(&ws.init, l64 * sizes.h, &ws.state, 0, sizes.h);
-            encoder.copy_buffer_to_buffer(
-                &ws.init,
-                init_c + l64 * sizes.c,
-                &ws.state,
-                c_state,
-                sizes.c,
-            );
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("layer"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(&self.pipelines.input_projection.pipeline);
-                pass.set_bind_group(0, &ws.input_projection_groups[l], &[]);
-                pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), rows.div_ceil(tile), 1);
-                stats.dispatches += 1;
-                let project = self
-                    .pipelines
-                    .output_projection
-                    .as_ref()
-                    .zip(ws.output_projection_groups.get(l));
-                for s in 0..t {
-                    let offset = (s as u64 * ws.param_stride) as u32;
-                    pass.set_pipeline(&self.pipelines.step.pipeline);
-                    pass.set_bind_group(0, &ws.step_groups[l], &[offset]);
-                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
-                    stats.dispatches += 1;
-                    if let Some((pipeline, group)) = project {
-                        pass.set_pipeline(&pipeline.pipeline);
-                        pass.set_bind_group(0, group, &[offset]);
-                        pass.dispatch_workgroups(p.div_ceil(STEP_WORKGROUP), b as u32, d);
-                        stats.dispatches += 1;
-                    }
-                }
-            }
-            // Final state: h is in half t % 2 after t steps.
-            let h_half = (t as u64 % 2) * sizes.h;
-            encoder.copy_buffer_to_buffer(
-                &ws.state,
-                h_half,
-                &ws.staging,
-                staging_h + l64 * sizes.h,
-                sizes.h,
-            );
-            encoder.copy_buffer_to_buffer(
-                &ws.state,
-                c_state,
-                &ws.staging,
-                staging_c + l64 * sizes.c,
-                sizes.c,
-            );
-        }
-        encoder.copy_buffer_to_buffer(&ws.y_final, 0, &ws.staging, 0, sizes.y);
-    }
-
-    fn read_staging(&self, ws: &Workspace, submission: wgpu::SubmissionIndex) -> Result<Vec<f32>> {
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        let slice = ws.staging.slice(..);
-        slice.map_async(wgpu::MapMode::Read, move |result| {
-            let _ = sender.send(result);
-        });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: None,
-            })
-            .map_err(|e| Error::Gpu {
-                during: "waiting for the forward",
-                message: e.to_string(),
-            })?;
-        let mapped = pollster::block_on(receiver.receive());
-        match mapped {
-            Some(Ok(())) => {}
-            Some(Err(e)) => {
-                return Err(Error::Gpu {
-                    during: "reading back outputs",
-                    message: e.to_string(),
-                })
-            }
-            None => {
-                return Err(Error::Gpu {
-                    during: "reading back outputs",
-                    message: "the map callback was dropped".into(),
-                })
-            }
-        }
-        let data = {
-            let view = slice.get_mapped_range().map_err(|e| Error::Gpu {
-                during: "reading back outputs",
-                message: e.to_string(),
-            })?;
-            view.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        };
-        ws.staging.unmap();
-        Ok(data)
+    fn set_stats(&self, stats: ForwardStats) {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
     }
 }
 
-/// Byte sizes of one layer's h state (`[D][B][P]`) and c state (`[D][B][H]`), and of Y.
-struct Sizes {
-    h: u64,
-    c: u64,
-    y: u64,
+fn lens_u32(seq_lens: Option<&[usize]>, dims: Dims) -> Vec<u32> {
+    match seq_lens {
+        Some(l) => l.iter().map(|&v| v as u32).collect(),
+        None => vec![dims.seq_len as u32; dims.batch],
+    }
 }
 
-impl Sizes {
-    fn new(cfg: &LstmConfig, dims: Dims) -> Self {
-        let db = (cfg.num_directions() * dims.batch) as u64;
-        let (p, h) = (cfg.output_size() as u64, cfg.hidden_size as u64);
-        Sizes {
-            h: db * p * F32,
-            c: db * h * F32,
-            y: (dims.seq_len as u64) * db * p * F32,
-        }
+/// A caller buffer must have the usage, a 4-byte aligned offset, and room for `bytes`.
+fn check_buffer(
+    name: &'static str,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> Result<()> {
+    let fail = |requirement: String| Err(Error::Buffer { name, requirement });
+    if !buffer.usage().contains(usage) {
+        return fail(format!(
+            "usage must include {usage:?} (has {:?})",
+            buffer.usage()
+        ));
     }
+    if offset % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
+        return fail(format!(
+            "offset {offset} must be a multiple of {}",
+            wgpu::COPY_BUFFER_ALIGNMENT
+        ));
+    }
+    if offset
+        .checked_add(bytes)
+        .is_none_or(|end| end > buffer.size())
+    {
+        return fail(format!(
+            "needs {bytes} bytes from offset {offset}, but the buffer has {} bytes",
+            buffer.size()
+        ));
+    }
+    Ok(())
 }
 
 fn storage_init(device: &wgpu::Device, label: &'static str, data: &[f32]) -> wgpu::Buffer {
-    let bytes: &[u8] = bytemuck::cast_slice(data);
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
-        contents: bytes,
+        contents: bytemuck::cast_slice(data),
         usage: wgpu::BufferUsages::STORAGE,
     })
 }

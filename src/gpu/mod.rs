@@ -1,5 +1,6 @@
-//! The GPU path: device ownership ([`GpuContext`]), the kernel registry ([`shaders`]), pipelines,
-//! weight packing, limit checks and the engine ([`Lstm`]) that records and runs a forward.
+//! The GPU path: device ownership ([`GpuContext`]), the kernel registry ([`shaders`]), pipelines
+//! and their cache, weight packing, limit checks, GPU-resident state ([`LstmState`]), per-shape
+//! workspaces and the engine ([`Lstm`]) that records, submits and reads back.
 
 mod context;
 mod engine;
@@ -7,14 +8,19 @@ mod limits;
 mod packing;
 mod params;
 mod pipelines;
+mod readback;
 pub mod shaders;
+mod state;
+mod workspace;
 
 pub use context::{
     choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest,
     GpuContext,
 };
-pub use engine::{ForwardStats, Lstm};
+pub use engine::{EncodeTarget, ForwardStats, Lstm, StateExport};
 pub use params::{GemmParams, StepParams};
+pub use pipelines::PipelineCache;
+pub use state::LstmState;
 
 use crate::error::{Error, Result};
 

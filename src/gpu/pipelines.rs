@@ -1,6 +1,12 @@
-//! One compute pipeline per kernel, with its explicit bind-group layout; built once per engine.
+//! One compute pipeline per kernel, with its explicit bind-group layout, and the cache that
+//! shares them between engines on one device.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::shaders::{self, Kernel};
+use crate::error::{Error, Result};
+use crate::LstmConfig;
 
 /// A kernel's pipeline and the layout its bind groups must follow.
 pub(crate) struct KernelPipeline {
@@ -77,5 +83,54 @@ impl Pipelines {
                 .proj_size
                 .map(|_| KernelPipeline::new(device, &shaders::OUTPUT_PROJECTION, &[])),
         }
+    }
+}
+
+/// Compiled pipelines for one device, shared by every engine built with
+/// [`Lstm::with_cache`](super::Lstm::with_cache): engines whose configurations specialise the
+/// kernels the same way (activations, clip, input_forget, peepholes, projection) reuse them.
+/// There is no global cache; an application keeps one per device.
+pub struct PipelineCache {
+    device: wgpu::Device,
+    entries: Mutex<HashMap<Vec<(&'static str, u64)>, Arc<Pipelines>>>,
+}
+
+impl PipelineCache {
+    pub fn new(device: &wgpu::Device) -> Self {
+        PipelineCache {
+            device: device.clone(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many specialisations have been compiled.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn get(&self, device: &wgpu::Device, config: &LstmConfig) -> Result<Arc<Pipelines>> {
+        if *device != self.device {
+            return Err(Error::invalid(
+                "PipelineCache",
+                "was made for another device",
+            ));
+        }
+        let key: Vec<(&'static str, u64)> = shaders::step_constants(config)
+            .into_iter()
+            .map(|(name, value)| (name, value.to_bits()))
+            .collect();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = entries.get(&key) {
+            return Ok(p.clone());
+        }
+        let pipelines = Arc::new(super::capture(device, "building pipelines", || {
+            Pipelines::new(device, config)
+        })?);
+        entries.insert(key, pipelines.clone());
+        Ok(pipelines)
     }
 }

@@ -1,0 +1,271 @@
+//! Per-shape buffers of a forward and its recording: the input projection and the recurrent steps
+//! of every layer, between copies of the caller's state in and out.
+
+use wgpu::util::DeviceExt;
+
+use super::engine::{ForwardStats, LayerWeights};
+use super::params::{GemmParams, StepParams};
+use super::pipelines::Pipelines;
+use super::shaders::{INPUT_PROJECTION_TILE, STEP_WORKGROUP};
+use super::state::{LstmState, StateShape};
+use crate::config::{Layout, LstmConfig};
+use crate::forward::Dims;
+
+const F32: u64 = 4;
+
+/// Buffers and bind groups for one (T, B); kept and reused while calls keep that shape.
+pub(crate) struct Workspace {
+    pub dims: Dims,
+    /// X `[T·B, I]` in the config's layout.
+    pub x: wgpu::Buffer,
+    /// `[B]` u32 lengths.
+    pub lens: wgpu::Buffer,
+    /// `[h half 0 | h half 1 | c | m]`: h halves `[D][B][P]`, c and m `[D][B][H]`.
+    work: wgpu::Buffer,
+    /// The state of one-shot forwards.
+    pub own_state: LstmState,
+    /// `[y | h_n | c_n]`, mapped once per forward.
+    pub staging: wgpu::Buffer,
+    input_projection_groups: Vec<wgpu::BindGroup>,
+    step_groups: Vec<wgpu::BindGroup>,
+    /// With projection: one per layer.
+    output_projection_groups: Vec<wgpu::BindGroup>,
+    /// The last layer's Y.
+    pub y: wgpu::Buffer,
+    /// Keeps the buffers the bind groups point at alive.
+    _owned: Vec<wgpu::Buffer>,
+    param_stride: u64,
+}
+
+/// Byte sizes of one layer's h (`[D][B][P]`) and c (`[D][B][H]`), and of Y.
+pub(crate) struct Sizes {
+    pub h: u64,
+    pub c: u64,
+    pub y: u64,
+}
+
+impl Sizes {
+    pub fn new(cfg: &LstmConfig, dims: Dims) -> Self {
+        let db = (cfg.num_directions() * dims.batch) as u64;
+        let (p, h) = (cfg.output_size() as u64, cfg.hidden_size as u64);
+        Sizes {
+            h: db * p * F32,
+            c: db * h * F32,
+            y: dims.seq_len as u64 * db * p * F32,
+        }
+    }
+}
+
+impl Workspace {
+    pub fn new(
+        device: &wgpu::Device,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        layers: &[LayerWeights],
+        dims: Dims,
+        param_stride: u64,
+    ) -> Workspace {
+        let (t, b) = (dims.seq_len, dims.batch);
+        let (d, h, p, nl) = (
+            cfg.num_directions(),
+            cfg.hidden_size,
+            cfg.output_size(),
+            cfg.num_layers,
+        );
+        let rows = (t * b) as u64;
+        let sizes = Sizes::new(cfg, dims);
+        let storage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
+        let buffer = |label: &'static str, size: u64, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(4),
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let x = buffer("x", rows * cfg.input_size as u64 * F32, storage);
+        let lens = buffer("seq_lens", b as u64 * 4, storage);
+        let work = buffer("work state", 2 * sizes.h + 2 * sizes.c, storage);
+        let xp = buffer("xp", rows * (d * 4 * h) as u64 * F32, storage);
+        let ys = [
+            buffer("y even", sizes.y, storage),
+            buffer("y odd", sizes.y, storage),
+        ];
+        let staging = buffer(
+            "staging",
+            sizes.y + nl as u64 * (sizes.h + sizes.c),
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+
+        let (stride_t, stride_b) = match cfg.layout {
+            Layout::SeqMajor => (b as u32, 1),
+            Layout::BatchMajor => (1, t as u32),
+        };
+        let reverse_mask = (0..d)
+            .filter(|&k| cfg.direction.is_reversed(k))
+            .map(|k| 1u32 << k)
+            .sum();
+        let mut step_bytes = vec![0u8; (t as u64 * param_stride) as usize];
+        for s in 0..t {
+            let params = StepParams {
+                step: s as u32,
+                seq_len: t as u32,
+                batch: b as u32,
+                hidden: h as u32,
+                out_size: p as u32,
+                directions: d as u32,
+                reverse_mask,
+                stride_t,
+                stride_b,
+                _pad: [0; 3],
+            };
+            step_bytes[s * param_stride as usize..][..std::mem::size_of::<StepParams>()]
+                .copy_from_slice(bytemuck::bytes_of(&params));
+        }
+        let step_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("step params"),
+            contents: &step_bytes,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let step_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &step_params,
+            offset: 0,
+            size: std::num::NonZeroU64::new(std::mem::size_of::<StepParams>() as u64),
+        });
+
+        let mut owned = Vec::new();
+        let (mut input_projection_groups, mut step_groups, mut output_projection_groups) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for (l, lw) in layers.iter().enumerate() {
+            let input = if l == 0 { &x } else { &ys[(l - 1) % 2] };
+            let output = &ys[l % 2];
+            let gemm = GemmParams {
+                m: rows as u32,
+                n: (d * 4 * h) as u32,
+                k: lw.input_size as u32,
+                _pad: 0,
+            };
+            let gemm_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("input projection params"),
+                contents: bytemuck::bytes_of(&gemm),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            input_projection_groups.push(pipelines.input_projection.bind_group(
+                device,
+                "input_projection",
+                &[
+                    gemm_params.as_entire_binding(),
+                    input.as_entire_binding(),
+                    lw.w.as_entire_binding(),
+                    lw.bias.as_entire_binding(),
+                    xp.as_entire_binding(),
+                ],
+            ));
+            step_groups.push(pipelines.step.bind_group(
+                device,
+                "step",
+                &[
+                    step_binding.clone(),
+                    xp.as_entire_binding(),
+                    lw.r.as_entire_binding(),
+                    lens.as_entire_binding(),
+                    work.as_entire_binding(),
+                    output.as_entire_binding(),
+                ],
+            ));
+            if let (Some(pipeline), Some(w_hr)) = (&pipelines.output_projection, &lw.w_hr) {
+                output_projection_groups.push(pipeline.bind_group(
+                    device,
+                    "output_projection",
+                    &[
+                        step_binding.clone(),
+                        w_hr.as_entire_binding(),
+                        lens.as_entire_binding(),
+                        work.as_entire_binding(),
+                        output.as_entire_binding(),
+                    ],
+                ));
+            }
+            owned.push(gemm_params);
+        }
+        let y = ys[(nl - 1) % 2].clone();
+        owned.extend([step_params, xp]);
+        owned.extend(ys);
+        Workspace {
+            dims,
+            x,
+            lens,
+            work,
+            own_state: LstmState::new(device, StateShape::new(cfg, b)),
+            staging,
+            input_projection_groups,
+            step_groups,
+            output_projection_groups,
+            y,
+            _owned: owned,
+            param_stride,
+        }
+    }
+
+    /// Every layer and timestep: `state` is copied in, updated and copied back; Y ends in `self.y`.
+    pub fn record(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        state: &LstmState,
+        stats: &mut ForwardStats,
+    ) {
+        let Dims {
+            seq_len: t,
+            batch: b,
+        } = self.dims;
+        let (d, h, p) = (
+            cfg.num_directions() as u32,
+            cfg.hidden_size as u32,
+            cfg.output_size() as u32,
+        );
+        let sizes = Sizes::new(cfg, self.dims);
+        let rows = (t * b) as u32;
+        let tile = INPUT_PROJECTION_TILE;
+        let c_work = 2 * sizes.h;
+        for l in 0..cfg.num_layers {
+            let (h_at, c_at) = (l as u64 * sizes.h, l as u64 * sizes.c);
+            encoder.copy_buffer_to_buffer(&state.h, h_at, &self.work, 0, sizes.h);
+            encoder.copy_buffer_to_buffer(&state.c, c_at, &self.work, c_work, sizes.c);
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("lstm layer"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&pipelines.input_projection.pipeline);
+                pass.set_bind_group(0, &self.input_projection_groups[l], &[]);
+                pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), rows.div_ceil(tile), 1);
+                stats.dispatches += 1;
+                let project = pipelines
+                    .output_projection
+                    .as_ref()
+                    .zip(self.output_projection_groups.get(l));
+                for s in 0..t {
+                    let offset = (s as u64 * self.param_stride) as u32;
+                    pass.set_pipeline(&pipelines.step.pipeline);
+                    pass.set_bind_group(0, &self.step_groups[l], &[offset]);
+                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
+                    stats.dispatches += 1;
+                    if let Some((pipeline, group)) = project {
+                        pass.set_pipeline(&pipeline.pipeline);
+                        pass.set_bind_group(0, group, &[offset]);
+                        pass.dispatch_workgroups(p.div_ceil(STEP_WORKGROUP), b as u32, d);
+                        stats.dispatches += 1;
+                    }
+                }
+            }
+            // After t steps h is in half t % 2.
+            let h_half = (t as u64 % 2) * sizes.h;
+            encoder.copy_buffer_to_buffer(&self.work, h_half, &state.h, h_at, sizes.h);
+            encoder.copy_buffer_to_buffer(&self.work, c_work, &state.c, c_at, sizes.c);
+        }
+    }
+}
