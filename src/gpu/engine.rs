@@ -501,7 +501,7 @@ fn check_buffer(
             buffer.usage()
         ));
     }
-    if offset % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
+    if !offset.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) {
         return fail(format!(
             "offset {offset} must be a multiple of {}",
             wgpu::COPY_BUFFER_ALIGNMENT

@@ -92,8 +92,11 @@ impl Pipelines {
 /// There is no global cache; an application keeps one per device.
 pub struct PipelineCache {
     device: wgpu::Device,
-    entries: Mutex<HashMap<Vec<(&'static str, u64)>, Arc<Pipelines>>>,
+    entries: Mutex<HashMap<SpecialisationKey, Arc<Pipelines>>>,
 }
+
+/// The step kernel's pipeline constants, f64 values as bits.
+type SpecialisationKey = Vec<(&'static str, u64)>;
 
 impl PipelineCache {
     pub fn new(device: &wgpu::Device) -> Self {
@@ -119,7 +122,7 @@ impl PipelineCache {
                 "was made for another device",
             ));
         }
-        let key: Vec<(&'static str, u64)> = shaders::step_constants(config)
+        let key: SpecialisationKey = shaders::step_constants(config)
             .into_iter()
             .map(|(name, value)| (name, value.to_bits()))
             .collect();
