@@ -44,6 +44,14 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// The axis of T in X and Y: 0 for seq-major, 1 for batch-major.
+    pub fn time_axis(self) -> usize {
+        match self {
+            Layout::SeqMajor => 0,
+            Layout::BatchMajor => 1,
+        }
+    }
+
     /// Row index of (timestep `t`, batch element `b`) in a `[T,B,..]` or `[B,T,..]` array.
     pub fn row(self, t: usize, b: usize, seq_len: usize, batch: usize) -> usize {
         match self {

@@ -50,6 +50,35 @@ impl CpuLstm {
     }
 }
 
+impl CpuLstm {
+    /// Feed the next chunk of each stream, as [`Lstm::forward_stream`](crate::Lstm::forward_stream)
+    /// does on the GPU: `state` (`[L·D,B,P]` / `[L·D,B,H]`) is read and replaced, Y of the chunk is
+    /// returned, and `seq_lens[b]` in 0..=T is stream b's steps in this chunk (0 keeps its state).
+    pub fn forward_stream(
+        &self,
+        input: &Tensor,
+        state: &mut State,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        let dims = crate::forward::check_input(&self.config, input)?;
+        crate::forward::check_lengths(seq_lens, dims, crate::forward::Lengths::MayBeZero)?;
+        check_request(&self.config, input, Some(state), None)?;
+        let out = forward(
+            &self.config,
+            &self.weights,
+            input,
+            Some(state),
+            seq_lens,
+            dims,
+        );
+        *state = State {
+            h: out.h_n,
+            c: out.c_n,
+        };
+        Ok(out.y)
+    }
+}
+
 /// One step of one direction for one sequence: updates `h` (P values) and `c` (H values).
 fn step(
     cfg: &LstmConfig,

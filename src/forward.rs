@@ -153,3 +153,20 @@ pub fn check_lengths(seq_lens: Option<&[usize]>, dims: Dims, lengths: Lengths) -
     }
     Ok(())
 }
+
+/// Each stream's steps inside the chunk `[start, start + len)` of a sequence whose streams have
+/// `seq_lens` valid steps (all `seq_len` when `None`): what a streaming call takes for that chunk.
+pub fn chunk_lengths(
+    seq_lens: Option<&[usize]>,
+    batch: usize,
+    seq_len: usize,
+    start: usize,
+    len: usize,
+) -> Vec<usize> {
+    (0..batch)
+        .map(|b| {
+            let total = seq_lens.map_or(seq_len, |l| l[b]);
+            total.saturating_sub(start).min(len)
+        })
+        .collect()
+}

@@ -94,6 +94,62 @@ impl Tensor {
         Tensor { shape, data }
     }
 
+    /// `len` entries of `axis` starting at `start`.
+    pub fn slice_axis(&self, axis: usize, start: usize, len: usize) -> Result<Tensor> {
+        if axis >= self.shape.len() || start + len > self.shape[axis] {
+            return Err(Error::invalid(
+                "slice",
+                format!(
+                    "{start}..{} of axis {axis} of shape {:?}",
+                    start + len,
+                    self.shape
+                ),
+            ));
+        }
+        let outer: usize = self.shape[..axis].iter().product();
+        let inner: usize = self.shape[axis + 1..].iter().product();
+        let mut data = Vec::with_capacity(outer * len * inner);
+        for o in 0..outer {
+            let base = (o * self.shape[axis] + start) * inner;
+            data.extend_from_slice(&self.data[base..base + len * inner]);
+        }
+        let mut shape = self.shape.clone();
+        shape[axis] = len;
+        Tensor::new(shape, data)
+    }
+
+    /// Join tensors along `axis`; every other axis must agree.
+    pub fn concat(axis: usize, parts: &[Tensor]) -> Result<Tensor> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::invalid("concat", "nothing to join"))?;
+        let rank = first.shape.len();
+        if axis >= rank
+            || parts.iter().any(|p| {
+                p.shape.len() != rank
+                    || (0..rank).any(|k| k != axis && p.shape[k] != first.shape[k])
+            })
+        {
+            return Err(Error::invalid(
+                "concat",
+                format!("shapes do not join along axis {axis}"),
+            ));
+        }
+        let outer: usize = first.shape[..axis].iter().product();
+        let inner: usize = first.shape[axis + 1..].iter().product();
+        let total: usize = parts.iter().map(|p| p.shape[axis]).sum();
+        let mut data = Vec::with_capacity(outer * total * inner);
+        for o in 0..outer {
+            for p in parts {
+                let n = p.shape[axis] * inner;
+                data.extend_from_slice(&p.data[o * n..(o + 1) * n]);
+            }
+        }
+        let mut shape = first.shape.clone();
+        shape[axis] = total;
+        Tensor::new(shape, data)
+    }
+
     /// The same data under another shape with the same number of elements.
     pub fn reshaped(self, shape: Vec<usize>) -> Result<Tensor> {
         Tensor::new(shape, self.data)

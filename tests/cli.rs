@@ -399,3 +399,59 @@ fn bad_attribute_values_are_refused_not_defaulted() {
     ]);
     expect_failure(&run_with(&proj_too_big), &out, "proj_size");
 }
+
+#[test]
+fn chunked_run_equals_the_one_shot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Unidirectional: any chunk size. Bidirectional: chunks of at least T (the reverse direction
+    // runs within each chunk).
+    for (case, chunks) in [
+        ("pt_three_layer_no_bias", vec![1, 3, 8]),
+        ("onnx_bidir_lens", vec![6, 50]),
+    ] {
+        for device in ["cpu", "gpu"] {
+            if device == "gpu" && common::gpu().is_none() {
+                continue;
+            }
+            let run = |extra: &[String], out: &Path| {
+                let o = bin()
+                    .args(run_args(&golden(case)))
+                    .args(["--device", device])
+                    .args(extra)
+                    .arg("--out")
+                    .arg(out)
+                    .output()
+                    .unwrap();
+                assert!(
+                    o.status.success(),
+                    "{case} {device} {extra:?}: {}",
+                    stderr(&o)
+                );
+            };
+            let whole = tmp.path().join(format!("{case}-{device}-whole"));
+            run(&[], &whole);
+            for chunk in &chunks {
+                let out = tmp.path().join(format!("{case}-{device}-{chunk}"));
+                run(&["--chunk".into(), chunk.to_string()], &out);
+                for name in ["y.npy", "h_n.npy", "c_n.npy"] {
+                    let got = Tensor::read_npy(&out.join(name)).unwrap();
+                    let expected = Tensor::read_npy(&whole.join(name)).unwrap();
+                    common::assert_close(
+                        &format!("{case} {device} chunk {chunk} {name}"),
+                        &got,
+                        &expected,
+                        CONFORMANCE_TOLERANCE,
+                    );
+                }
+            }
+        }
+    }
+    let mut zero = run_args(&golden("pt_two_layer_bidir"));
+    zero.extend([
+        "--device".into(),
+        "cpu".into(),
+        "--chunk".into(),
+        "0".into(),
+    ]);
+    expect_failure(&zero, &tmp.path().join("zero"), "--chunk");
+}

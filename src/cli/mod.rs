@@ -121,6 +121,56 @@ impl Runner {
         }
     }
 
+    /// The same forward fed through the streaming API in chunks of `chunk` timesteps.
+    pub fn forward_chunked(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+        chunk: usize,
+        config: &LstmConfig,
+    ) -> Result<Output> {
+        let dims = wgpu_lstm::forward::check_request(config, input, initial, seq_lens)?;
+        if chunk == 0 {
+            return Err(wgpu_lstm::Error::invalid("--chunk", "must be at least 1"));
+        }
+        let axis = config.layout.time_axis();
+        let mut host = initial
+            .cloned()
+            .unwrap_or_else(|| State::zeros(config, dims.batch));
+        let gpu_state = match self {
+            Runner::Gpu { lstm, .. } => {
+                let s = lstm.new_state(dims.batch)?;
+                s.set(lstm.queue(), &host)?;
+                Some(s)
+            }
+            Runner::Cpu(_) => None,
+        };
+        let mut gpu_state = gpu_state;
+        let mut ys = Vec::new();
+        for start in (0..dims.seq_len).step_by(chunk) {
+            let len = chunk.min(dims.seq_len - start);
+            let x = input.slice_axis(axis, start, len)?;
+            let lens =
+                wgpu_lstm::forward::chunk_lengths(seq_lens, dims.batch, dims.seq_len, start, len);
+            ys.push(match (self, gpu_state.as_mut()) {
+                (Runner::Gpu { lstm, .. }, Some(state)) => {
+                    lstm.forward_stream(&x, state, Some(&lens))?
+                }
+                (Runner::Cpu(cpu), _) => cpu.forward_stream(&x, &mut host, Some(&lens))?,
+                (Runner::Gpu { .. }, None) => unreachable!("GPU runs have a GPU state"),
+            });
+        }
+        if let (Runner::Gpu { lstm, .. }, Some(state)) = (self, &gpu_state) {
+            host = lstm.read_state(state)?;
+        }
+        Ok(Output {
+            y: Tensor::concat(axis, &ys)?,
+            h_n: host.h,
+            c_n: host.c,
+        })
+    }
+
     pub fn name(&self) -> String {
         match self {
             Runner::Gpu { adapter, .. } => format!("GPU: {adapter}"),

@@ -83,6 +83,11 @@ pub struct RunArgs {
     device: DeviceArg,
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Feed the sequence through the streaming API in chunks of N timesteps (the state stays on
+    /// the GPU between chunks). A bidirectional layer's reverse direction then runs within each
+    /// chunk.
+    #[arg(long, value_name = "N")]
+    chunk: Option<usize>,
     /// Output directory for y.npy, h_n.npy and c_n.npy (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -204,7 +209,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
 
     let runner = Runner::new(args.device, &args.adapter, &config, &weights)?;
-    let output = runner.forward(&input, initial.as_ref(), seq_lens.as_deref())?;
+    let output = match args.chunk {
+        Some(n) => {
+            runner.forward_chunked(&input, initial.as_ref(), seq_lens.as_deref(), n, &config)?
+        }
+        None => runner.forward(&input, initial.as_ref(), seq_lens.as_deref())?,
+    };
     let files = [
         ("y.npy", convention.y_to_file(&config, output.y)),
         ("h_n.npy", convention.state_to_file(layout, output.h_n)),

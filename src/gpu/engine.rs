@@ -99,21 +99,22 @@ impl Lstm {
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
-        Self::with_cache(device, queue, &PipelineCache::new(device), config, weights)
+        Self::with_cache(&PipelineCache::new(device), queue, config, weights)
     }
 
-    /// Like [`Lstm::new`], taking compiled pipelines from (and adding them to) `cache`, so engines
-    /// of the same kind on one device compile their kernels once.
+    /// Like [`Lstm::new`] on the cache's device, taking compiled pipelines from (and adding them
+    /// to) `cache`, so engines of the same kind on one device compile their kernels once. `queue`
+    /// is that device's queue.
     pub fn with_cache(
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
         cache: &PipelineCache,
+        queue: &wgpu::Queue,
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
+        let device = cache.device();
         weights.check_config(config)?;
         limits::check_model(&device.limits(), config)?;
-        let pipelines = cache.get(device, config)?;
+        let pipelines = cache.get(config)?;
         let h = config.hidden_size;
         let layers = capture(device, "uploading the weights", || {
             weights
@@ -147,6 +148,21 @@ impl Lstm {
 
     pub fn config(&self) -> &LstmConfig {
         &self.config
+    }
+
+    /// The device the engine runs on.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The queue the engine submits to.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// Read a state back to the host (one submission and one map).
+    pub fn read_state(&self, state: &LstmState) -> Result<State> {
+        state.read(&self.device, &self.queue)
     }
 
     /// Counters of the most recent forward, stream step or encode.
@@ -495,10 +511,17 @@ fn check_buffer(
     usage: wgpu::BufferUsages,
 ) -> Result<()> {
     let fail = |requirement: String| Err(Error::Buffer { name, requirement });
+    let names = |u: wgpu::BufferUsages| {
+        u.iter_names()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
     if !buffer.usage().contains(usage) {
         return fail(format!(
-            "usage must include {usage:?} (has {:?})",
-            buffer.usage()
+            "usage must include {} (has {})",
+            names(usage),
+            names(buffer.usage())
         ));
     }
     if !offset.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::shaders::{self, Kernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::LstmConfig;
 
 /// A kernel's pipeline and the layout its bind groups must follow.
@@ -87,9 +87,10 @@ impl Pipelines {
 }
 
 /// Compiled pipelines for one device, shared by every engine built with
-/// [`Lstm::with_cache`](super::Lstm::with_cache): engines whose configurations specialise the
-/// kernels the same way (activations, clip, input_forget, peepholes, projection) reuse them.
-/// There is no global cache; an application keeps one per device.
+/// [`Lstm::with_cache`](super::Lstm::with_cache), which runs on the cache's device: engines whose
+/// configurations specialise the kernels the same way (activations, clip, input_forget,
+/// peepholes, projection) reuse them. There is no global cache; an application keeps one per
+/// device.
 pub struct PipelineCache {
     device: wgpu::Device,
     entries: Mutex<HashMap<SpecialisationKey, Arc<Pipelines>>>,
@@ -115,13 +116,13 @@ impl PipelineCache {
         self.len() == 0
     }
 
-    pub(crate) fn get(&self, device: &wgpu::Device, config: &LstmConfig) -> Result<Arc<Pipelines>> {
-        if *device != self.device {
-            return Err(Error::invalid(
-                "PipelineCache",
-                "was made for another device",
-            ));
-        }
+    /// The device the pipelines are compiled for (engines built from this cache run on it).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    pub(crate) fn get(&self, config: &LstmConfig) -> Result<Arc<Pipelines>> {
+        let device = &self.device;
         let key: SpecialisationKey = shaders::step_constants(config)
             .into_iter()
             .map(|(name, value)| (name, value.to_bits()))
