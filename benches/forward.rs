@@ -18,9 +18,7 @@ fn forward(c: &mut Criterion) {
     let small = std::env::var("WGPU_LSTM_BENCH_SMALL").is_ok_and(|v| v != "0");
     let (t, size) = if small { (20, 64) } else { (100, 256) };
     let mut group = c.benchmark_group(format!("forward/{}", ctx.adapter_info().name));
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
     for batch in [1usize, 64] {
         let config = LstmConfig {
             input_size: size,
@@ -36,9 +34,7 @@ fn forward(c: &mut Criterion) {
         let input = Tensor::zeros(vec![t, batch, size]);
         lstm.forward(&input, None).expect("warm-up");
         // 2·B·4H·(I+H) flops per step.
-        group.throughput(Throughput::Elements(
-            (2 * batch * 4 * size * 2 * size * t) as u64,
-        ));
+        group.throughput(Throughput::Elements((2 * batch * 4 * size * 2 * size * t) as u64));
         group.bench_function(
             BenchmarkId::new(format!("T{t}_I{size}_H{size}"), format!("B{batch}")),
             |b| {

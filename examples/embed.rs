@@ -45,9 +45,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 "#;
 
 fn generated_input(len: usize) -> Vec<f32> {
-    (0..len)
-        .map(|n| ((37 * n) % 101) as f32 / 50.0 - 1.0)
-        .collect()
+    (0..len).map(|n| ((37 * n) % 101) as f32 / 50.0 - 1.0).collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -134,11 +134,7 @@ impl Activation {
     /// A function with the given parameters, or ONNX's defaults where `None`. A parameter the
     /// function does not take, or a missing one that has no default (ScaledTanh), is an error.
     pub fn new(kind: ActivationKind, alpha: Option<f32>, beta: Option<f32>) -> Result<Self> {
-        let param = |what: &str,
-                     takes: bool,
-                     given: Option<f32>,
-                     default: Option<f32>|
-         -> Result<f32> {
+        let param = |what: &str, takes: bool, given: Option<f32>, default: Option<f32>| -> Result<f32> {
             match (takes, given, default) {
                 (false, Some(_), _) => Err(Error::invalid(
                     format!("activation {}", kind.name()),
@@ -153,7 +149,9 @@ impl Activation {
                 (true, None, Some(d)) => Ok(d),
                 (true, None, None) => Err(Error::invalid(
                     format!("activation {}", kind.name()),
-                    format!("needs an {what} value (ONNX defines no default); give one with --activation-{what}"),
+                    format!(
+                        "needs an {what} value (ONNX defines no default); give one with --activation-{what}"
+                    ),
                 )),
             }
         };
@@ -241,16 +239,8 @@ impl Activation {
             .iter()
             .map(|n| {
                 let kind = ActivationKind::parse(n)?;
-                let alpha = if kind.takes_alpha() {
-                    alphas.next()
-                } else {
-                    None
-                };
-                let beta = if kind.takes_beta() {
-                    betas.next()
-                } else {
-                    None
-                };
+                let alpha = if kind.takes_alpha() { alphas.next() } else { None };
+                let beta = if kind.takes_beta() { betas.next() } else { None };
                 Activation::new(kind, alpha, beta)
             })
             .collect::<Result<Vec<_>>>()?;

@@ -144,10 +144,7 @@ impl LstmConfig {
             ("num_layers", self.num_layers),
         ] {
             if v == 0 {
-                return Err(Error::invalid(
-                    format!("config.{what}"),
-                    "must be at least 1",
-                ));
+                return Err(Error::invalid(format!("config.{what}"), "must be at least 1"));
             }
         }
         if let Some(p) = self.proj_size {

@@ -63,14 +63,7 @@ impl CpuLstm {
         let dims = crate::forward::check_input(&self.config, input)?;
         crate::forward::check_lengths(seq_lens, dims, crate::forward::Lengths::MayBeZero)?;
         check_request(&self.config, input, Some(state), None)?;
-        let out = forward(
-            &self.config,
-            &self.weights,
-            input,
-            Some(state),
-            seq_lens,
-            dims,
-        );
+        let out = forward(&self.config, &self.weights, input, Some(state), seq_lens, dims);
         *state = State {
             h: out.h_n,
             c: out.c_n,
@@ -80,14 +73,7 @@ impl CpuLstm {
 }
 
 /// One step of one direction for one sequence: updates `h` (P values) and `c` (H values).
-fn step(
-    cfg: &LstmConfig,
-    d: usize,
-    dw: &DirectionWeights,
-    x: &[f32],
-    h: &mut [f64],
-    c: &mut [f64],
-) {
+fn step(cfg: &LstmConfig, d: usize, dw: &DirectionWeights, x: &[f32], h: &mut [f64], c: &mut [f64]) {
     let hidden = cfg.hidden_size;
     let [act_f, act_g, act_h] = cfg.activations_of(d);
     let clip = |z: f64| match cfg.clip {
@@ -103,16 +89,10 @@ fn step(
                 .bias
                 .as_ref()
                 .map_or(0.0, |(bi, bh)| bi[r] as f64 + bh[r] as f64);
-            dot(&dw.w_ih[r * x.len()..][..x.len()], &x64)
-                + dot(&dw.w_hh[r * h.len()..][..h.len()], h)
-                + bias
+            dot(&dw.w_ih[r * x.len()..][..x.len()], &x64) + dot(&dw.w_hh[r * h.len()..][..h.len()], h) + bias
         })
         .collect();
-    let peep = |gate: usize, j: usize| {
-        dw.peephole
-            .as_ref()
-            .map_or(0.0, |p| p[gate * hidden + j] as f64)
-    };
+    let peep = |gate: usize, j: usize| dw.peephole.as_ref().map_or(0.0, |p| p[gate * hidden + j] as f64);
     let mut m = vec![0.0; hidden]; // o ⊙ h(c), before any projection
     for j in 0..hidden {
         let c_prev = c[j];
@@ -164,10 +144,7 @@ fn forward(
                 let slot = (l * nd + d) * batch + b;
                 let load = |t: Option<&Tensor>, n: usize| -> Vec<f64> {
                     t.map_or(vec![0.0; n], |t| {
-                        t.data()[slot * n..][..n]
-                            .iter()
-                            .map(|&v| v as f64)
-                            .collect()
+                        t.data()[slot * n..][..n].iter().map(|&v| v as f64).collect()
                     })
                 };
                 let mut hs = load(initial.map(|s| &s.h), out);

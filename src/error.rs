@@ -71,17 +71,11 @@ pub enum Error {
 
     /// A caller-owned buffer does not meet a requirement (usage, alignment, size).
     #[error("buffer '{name}': {requirement}")]
-    Buffer {
-        name: &'static str,
-        requirement: String,
-    },
+    Buffer { name: &'static str, requirement: String },
 
     /// wgpu reported a validation, out-of-memory or internal error (captured with an error scope).
     #[error("GPU error during {during}: {message}")]
-    Gpu {
-        during: &'static str,
-        message: String,
-    },
+    Gpu { during: &'static str, message: String },
 }
 
 impl Error {

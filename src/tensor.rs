@@ -126,8 +126,7 @@ impl Tensor {
         let rank = first.shape.len();
         if axis >= rank
             || parts.iter().any(|p| {
-                p.shape.len() != rank
-                    || (0..rank).any(|k| k != axis && p.shape[k] != first.shape[k])
+                p.shape.len() != rank || (0..rank).any(|k| k != axis && p.shape[k] != first.shape[k])
             })
         {
             return Err(Error::invalid(
@@ -182,9 +181,7 @@ impl Tensor {
             // Fortran order is C order of the reversed shape.
             let reversed: Vec<usize> = shape.iter().rev().copied().collect();
             let axes: Vec<usize> = (0..shape.len()).rev().collect();
-            return Ok(Tensor::new(reversed, data)
-                .map_err(bad_len)?
-                .permuted(&axes));
+            return Ok(Tensor::new(reversed, data).map_err(bad_len)?.permuted(&axes));
         }
         Tensor::new(shape, data).map_err(bad_len)
     }
@@ -236,9 +233,8 @@ pub fn read_lengths_npy(path: &Path) -> Result<Vec<usize>> {
     values
         .into_iter()
         .map(|v| {
-            usize::try_from(v).map_err(|_| {
-                Error::invalid(path.display().to_string(), format!("negative length {v}"))
-            })
+            usize::try_from(v)
+                .map_err(|_| Error::invalid(path.display().to_string(), format!("negative length {v}")))
         })
         .collect()
 }

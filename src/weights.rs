@@ -57,9 +57,7 @@ impl LstmWeights {
             .layers
             .first()
             .and_then(|l| l.first())
-            .ok_or_else(|| {
-                Error::invalid("weights", "need at least one layer with one direction")
-            })?;
+            .ok_or_else(|| Error::invalid("weights", "need at least one layer with one direction"))?;
         let has_bias = first.bias.is_some();
         let has_peephole = first.peephole.is_some();
         let proj = match &first.w_hr {
@@ -69,11 +67,7 @@ impl LstmWeights {
         weights.proj_size = proj;
         let config = weights.config(Layout::SeqMajor);
         config.validate()?;
-        let (d, h, p) = (
-            direction.num_directions(),
-            hidden_size,
-            config.output_size(),
-        );
+        let (d, h, p) = (direction.num_directions(), hidden_size, config.output_size());
         for (l, layer) in weights.layers.iter().enumerate() {
             if layer.len() != d {
                 return Err(Error::invalid(
@@ -256,10 +250,7 @@ impl LstmWeights {
     }
 
     /// Parse `.safetensors` bytes; the convention is detected from the keys unless given.
-    pub fn from_safetensors(
-        bytes: &[u8],
-        convention: Option<Convention>,
-    ) -> Result<(Self, Convention)> {
+    pub fn from_safetensors(bytes: &[u8], convention: Option<Convention>) -> Result<(Self, Convention)> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
             path: "<safetensors>".into(),
             message: format!("not a valid .safetensors file: {e}"),
@@ -283,25 +274,14 @@ impl LstmWeights {
         match convention {
             Convention::PyTorch => {
                 if self.has_peepholes() {
-                    return Err(Error::invalid(
-                        "pytorch convention",
-                        "nn.LSTM has no peepholes",
-                    ));
+                    return Err(Error::invalid("pytorch convention", "nn.LSTM has no peepholes"));
                 }
                 for (l, layer) in self.layers.iter().enumerate() {
                     for (d, dw) in layer.iter().enumerate() {
                         let sfx = if d == 1 { "_reverse" } else { "" };
                         let inp = dw.w_ih.len() / (4 * h);
-                        tensors.push((
-                            format!("weight_ih_l{l}{sfx}"),
-                            vec![4 * h, inp],
-                            dw.w_ih.clone(),
-                        ));
-                        tensors.push((
-                            format!("weight_hh_l{l}{sfx}"),
-                            vec![4 * h, p],
-                            dw.w_hh.clone(),
-                        ));
+                        tensors.push((format!("weight_ih_l{l}{sfx}"), vec![4 * h, inp], dw.w_ih.clone()));
+                        tensors.push((format!("weight_hh_l{l}{sfx}"), vec![4 * h, p], dw.w_hh.clone()));
                         if let Some(w) = &dw.w_hr {
                             tensors.push((format!("weight_hr_l{l}{sfx}"), vec![p, h], w.clone()));
                         }
@@ -330,8 +310,7 @@ impl LstmWeights {
                 }
                 let layer = &self.layers[0];
                 let d = layer.len();
-                let (mut w, mut r, mut b, mut peep) =
-                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let (mut w, mut r, mut b, mut peep) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 for dw in layer {
                     w.extend(scatter_to_onnx(&dw.w_ih));
                     r.extend(scatter_to_onnx(&dw.w_hh));
@@ -363,13 +342,11 @@ impl LstmWeights {
         let views = bytes
             .iter()
             .map(|(k, s, b)| {
-                safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b)
-                    .map(|v| (k.clone(), v))
+                safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b).map(|v| (k.clone(), v))
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::invalid("safetensors", e.to_string()))?;
-        safetensors::serialize(views, None)
-            .map_err(|e| Error::invalid("safetensors", e.to_string()))
+        safetensors::serialize(views, None).map_err(|e| Error::invalid("safetensors", e.to_string()))
     }
 }
 
@@ -476,11 +453,7 @@ impl<'a> TensorFile<'a> {
             hint: String::new(),
         })?;
         if view.shape() != expected {
-            return Err(Error::shape(
-                format!("tensor '{key}'"),
-                expected,
-                view.shape(),
-            ));
+            return Err(Error::shape(format!("tensor '{key}'"), expected, view.shape()));
         }
         to_f32(key, view.dtype(), view.data())
     }
@@ -529,11 +502,7 @@ impl<'a> TensorFile<'a> {
             .then(|| self.shape_of(&key("weight_hr_l0"), C))
             .transpose()?;
         let square = hr0.is_none();
-        if hh0.len() != 2
-            || hh0[0] == 0
-            || hh0[0] % 4 != 0
-            || hh0[1] == 0
-            || (square && hh0[0] != 4 * hh0[1])
+        if hh0.len() != 2 || hh0[0] == 0 || hh0[0] % 4 != 0 || hh0[1] == 0 || (square && hh0[0] != 4 * hh0[1])
         {
             return Err(Error::Shape {
                 what: format!("tensor '{}'", key("weight_hh_l0")),
@@ -667,10 +636,7 @@ impl<'a> TensorFile<'a> {
                     w_hh: gather_from_onnx(r_k),
                     bias: b.as_ref().map(|b| {
                         let b_k = &b[k * 8 * h..][..8 * h];
-                        (
-                            gather_from_onnx(&b_k[..4 * h]),
-                            gather_from_onnx(&b_k[4 * h..]),
-                        )
+                        (gather_from_onnx(&b_k[..4 * h]), gather_from_onnx(&b_k[4 * h..]))
                     }),
                     // ONNX i, o, f -> engine i, f, o
                     peephole: peep.as_ref().map(|p| {
@@ -697,9 +663,7 @@ impl<'a> TensorFile<'a> {
 /// Convert raw little-endian tensor bytes to f32.
 fn to_f32(key: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>> {
     fn each<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-        data.chunks_exact(N)
-            .map(|c| f(c.try_into().unwrap()))
-            .collect()
+        data.chunks_exact(N).map(|c| f(c.try_into().unwrap())).collect()
     }
     Ok(match dtype {
         Dtype::F32 => each(data, f32::from_le_bytes),

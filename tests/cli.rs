@@ -30,11 +30,7 @@ fn run_args(dir: &Path) -> Vec<String> {
         dir.join("weights.safetensors").display().to_string(),
     ];
     a.extend(["--input".into(), dir.join("x.npy").display().to_string()]);
-    for (flag, file) in [
-        ("--h0", "h0.npy"),
-        ("--c0", "c0.npy"),
-        ("--seq-lens", "lens.npy"),
-    ] {
+    for (flag, file) in [("--h0", "h0.npy"), ("--c0", "c0.npy"), ("--seq-lens", "lens.npy")] {
         if dir.join(file).exists() {
             a.extend([flag.into(), dir.join(file).display().to_string()]);
         }
@@ -70,10 +66,7 @@ fn run_golden(device: &str) {
             }
             let expected = Tensor::read_npy(&expected_path).unwrap();
             common::assert_close_scaled(
-                &format!(
-                    "{} {device} {name}",
-                    dir.file_name().unwrap().to_string_lossy()
-                ),
+                &format!("{} {device} {name}", dir.file_name().unwrap().to_string_lossy()),
                 &got,
                 &expected,
                 CONFORMANCE_TOLERANCE,
@@ -107,11 +100,7 @@ fn expect_failure(args: &[String], out: &Path, needle: &str) {
     assert!(!out.exists(), "{args:?} left {} behind", out.display());
 }
 
-fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
-    path: &Path,
-    shape: &[u64],
-    data: &[T],
-) {
+fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T]) {
     let mut file = std::fs::File::create(path).unwrap();
     let mut w = npyz::WriteOptions::<T>::new()
         .default_dtype()
@@ -170,11 +159,7 @@ fn bad_input_gets_one_clear_line_and_no_output() {
     for (name, lens, needle) in [
         ("zero.npy", vec![5i64, 0, 1, 1], "length 0 is outside 1..=5"),
         ("long.npy", vec![6i64, 1, 1, 1], "length 6 is outside 1..=5"),
-        (
-            "few.npy",
-            vec![5i64, 1],
-            "seq_lens: expected shape [4], got [2]",
-        ),
+        ("few.npy", vec![5i64, 1], "seq_lens: expected shape [4], got [2]"),
     ] {
         let p = tmp.path().join(name);
         write_npy(&p, &[lens.len() as u64], &lens);
@@ -182,11 +167,7 @@ fn bad_input_gets_one_clear_line_and_no_output() {
     }
     let float_lens = tmp.path().join("flens.npy");
     write_npy(&float_lens, &[4], &[5f32, 1.0, 1.0, 1.0]);
-    expect_failure(
-        &cpu(with("--seq-lens", &float_lens)),
-        &out,
-        "int32 or int64",
-    );
+    expect_failure(&cpu(with("--seq-lens", &float_lens)), &out, "int32 or int64");
 
     // Weights of the other convention than asked for.
     let mut a = cpu(base.clone());
@@ -249,8 +230,8 @@ fn demo_compares_gpu_and_cpu() {
     }
     let o = bin()
         .args([
-            "demo", "--batch", "3", "--seq", "9", "--input", "5", "--hidden", "33", "--layers",
-            "2", "--reps", "1",
+            "demo", "--batch", "3", "--seq", "9", "--input", "5", "--hidden", "33", "--layers", "2",
+            "--reps", "1",
         ])
         .output()
         .unwrap();
@@ -356,8 +337,7 @@ fn bad_attribute_values_are_refused_not_defaulted() {
             .map(|(k, s, b)| {
                 (
                     k.clone(),
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                        .unwrap(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
                 )
             })
             .collect();
@@ -422,11 +402,7 @@ fn chunked_run_equals_the_one_shot_run() {
                     .arg(out)
                     .output()
                     .unwrap();
-                assert!(
-                    o.status.success(),
-                    "{case} {device} {extra:?}: {}",
-                    stderr(&o)
-                );
+                assert!(o.status.success(), "{case} {device} {extra:?}: {}", stderr(&o));
             };
             let whole = tmp.path().join(format!("{case}-{device}-whole"));
             run(&[], &whole);
@@ -447,11 +423,6 @@ fn chunked_run_equals_the_one_shot_run() {
         }
     }
     let mut zero = run_args(&golden("pt_two_layer_bidir"));
-    zero.extend([
-        "--device".into(),
-        "cpu".into(),
-        "--chunk".into(),
-        "0".into(),
-    ]);
+    zero.extend(["--device".into(), "cpu".into(), "--chunk".into(), "0".into()]);
     expect_failure(&zero, &tmp.path().join("zero"), "--chunk");
 }

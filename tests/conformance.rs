@@ -10,8 +10,7 @@ mod common;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{
-    Activation, ActivationKind, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig,
-    LstmWeights, State,
+    Activation, ActivationKind, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, State,
 };
 
 #[derive(Debug, Clone)]
@@ -243,16 +242,10 @@ fn run_grid(cases: &[Case]) {
 fn grid_covers_the_named_values() {
     let cases = grid();
     for i in INPUT_SIZES {
-        assert!(
-            cases.iter().any(|c| c.config.input_size == i),
-            "input size {i}"
-        );
+        assert!(cases.iter().any(|c| c.config.input_size == i), "input size {i}");
     }
     for h in HIDDEN_SIZES {
-        assert!(
-            cases.iter().any(|c| c.config.hidden_size == h),
-            "hidden size {h}"
-        );
+        assert!(cases.iter().any(|c| c.config.hidden_size == h), "hidden size {h}");
     }
     for b in BATCHES {
         assert!(cases.iter().any(|c| c.batch == b), "batch {b}");
@@ -263,11 +256,7 @@ fn grid_covers_the_named_values() {
     for l in 1..=3 {
         assert!(cases.iter().any(|c| c.config.num_layers == l), "{l} layers");
     }
-    for d in [
-        Direction::Forward,
-        Direction::Reverse,
-        Direction::Bidirectional,
-    ] {
+    for d in [Direction::Forward, Direction::Reverse, Direction::Bidirectional] {
         for conv in [Convention::PyTorch, Convention::Onnx] {
             if conv == Convention::PyTorch && d == Direction::Reverse {
                 continue; // nn.LSTM has no reverse-only mode; the engine still runs it below.
@@ -282,17 +271,11 @@ fn grid_covers_the_named_values() {
     }
     for flag in [false, true] {
         assert!(cases.iter().any(|c| c.config.bias == flag), "bias {flag}");
-        assert!(
-            cases.iter().any(|c| c.initial_state == flag),
-            "h0/c0 {flag}"
-        );
+        assert!(cases.iter().any(|c| c.initial_state == flag), "h0/c0 {flag}");
         assert!(cases.iter().any(|c| c.seq_lens == flag), "seq_lens {flag}");
     }
     for layout in [Layout::SeqMajor, Layout::BatchMajor] {
-        assert!(
-            cases.iter().any(|c| c.config.layout == layout),
-            "{layout:?}"
-        );
+        assert!(cases.iter().any(|c| c.config.layout == layout), "{layout:?}");
     }
     assert!(
         cases.iter().any(|c| c.seq_len > 1 && c.initial_state),
@@ -354,9 +337,7 @@ fn semantics_grid_covers_every_option() {
     any("clip, T > 1, h0/c0", &|c| {
         c.config.clip.is_some() && c.seq_len > 1 && c.initial_state
     });
-    any("input_forget, lens", &|c| {
-        c.config.input_forget && c.seq_lens
-    });
+    any("input_forget, lens", &|c| c.config.input_forget && c.seq_lens);
     any("input_forget, batch-major", &|c| {
         c.config.input_forget && c.config.layout == Layout::BatchMajor
     });

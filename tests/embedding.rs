@@ -7,8 +7,8 @@ mod common;
 use wgpu_lstm::forward::{chunk_lengths, CONFORMANCE_TOLERANCE};
 use wgpu_lstm::gpu::{EncodeTarget, PipelineCache, StateExport};
 use wgpu_lstm::{
-    Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights,
-    State, Tensor,
+    Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State,
+    Tensor,
 };
 
 fn config(direction: Direction, layout: Layout) -> LstmConfig {
@@ -48,10 +48,7 @@ fn gpu_chunked(
         let len = chunk.min(t - start);
         let x = input.slice_axis(axis, start, len).unwrap();
         let chunk_lens = chunk_lengths(Some(lens), b, t, start, len);
-        ys.push(
-            lstm.forward_stream(&x, &mut state, Some(&chunk_lens))
-                .unwrap(),
-        );
+        ys.push(lstm.forward_stream(&x, &mut state, Some(&chunk_lens)).unwrap());
     }
     (
         Tensor::concat(axis, &ys).unwrap(),
@@ -75,12 +72,8 @@ fn cpu_chunked(
         let len = chunk.min(t - start);
         let x = input.slice_axis(axis, start, len).unwrap();
         ys.push(
-            cpu.forward_stream(
-                &x,
-                &mut state,
-                Some(&chunk_lengths(Some(lens), b, t, start, len)),
-            )
-            .unwrap(),
+            cpu.forward_stream(&x, &mut state, Some(&chunk_lengths(Some(lens), b, t, start, len)))
+                .unwrap(),
         );
     }
     (Tensor::concat(axis, &ys).unwrap(), state)
@@ -118,9 +111,7 @@ fn chunked_equals_whole_unidirectional() {
         let x = common::random_tensor(shape, 1.0, 2);
         let initial = random_state(&cfg, b, 3);
         let lens = [19, 7, 1, 12];
-        let whole = lstm
-            .forward_with_lens(&x, Some(&initial), Some(&lens))
-            .unwrap();
+        let whole = lstm.forward_with_lens(&x, Some(&initial), Some(&lens)).unwrap();
         let whole_state = State {
             h: whole.h_n.clone(),
             c: whole.c_n.clone(),
@@ -150,9 +141,7 @@ fn chunked_bidirectional_runs_the_reverse_direction_within_each_chunk() {
     let initial = random_state(&cfg, b, 6);
     let lens = [15, 8, 3];
     // One chunk of T is the whole sequence.
-    let whole = lstm
-        .forward_with_lens(&x, Some(&initial), Some(&lens))
-        .unwrap();
+    let whole = lstm.forward_with_lens(&x, Some(&initial), Some(&lens)).unwrap();
     let (y, state) = gpu_chunked(&lstm, &x, &initial, &lens, t);
     assert_same(
         "bidirectional chunk T",
@@ -188,9 +177,7 @@ fn a_stream_with_no_steps_keeps_its_state_and_others_move_on() {
     let initial = random_state(&cfg, 3, 8);
     state.set(lstm.queue(), &initial).unwrap();
     let x = common::random_tensor(vec![4, 3, 5], 1.0, 9);
-    let y = lstm
-        .forward_stream(&x, &mut state, Some(&[4, 0, 2]))
-        .unwrap();
+    let y = lstm.forward_stream(&x, &mut state, Some(&[4, 0, 2])).unwrap();
     let after = lstm.read_state(&state).unwrap();
     let (slots, h, p) = (4, 9, 9);
     for slot in 0..slots / 2 {
@@ -374,14 +361,9 @@ fn encode_reads_and_writes_caller_buffers_and_submits_nothing() {
         let mut e = ctx.device.create_command_encoder(&Default::default());
         e.copy_buffer_to_buffer(buf, offset, &staging, 0, bytes);
         ctx.queue.submit([e.finish()]);
-        staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, |r| r.unwrap());
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .unwrap();
-        let data: Vec<f32> =
-            bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
+        staging.slice(..).map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        ctx.device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        let data: Vec<f32> = bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
         Tensor::new(shape, data).unwrap()
     };
     let y = read(&output, out_off, y_bytes, vec![b, t, 18]);
@@ -448,10 +430,7 @@ fn encode_checks_the_caller_buffers_first() {
         ),
     ];
     for (t, message) in &cases {
-        let e = lstm
-            .encode(&mut encoder, &mut state, t)
-            .unwrap_err()
-            .to_string();
+        let e = lstm.encode(&mut encoder, &mut state, t).unwrap_err().to_string();
         assert!(e.contains(message), "{e} lacks {message}");
     }
     let mut bad_lens = target(&good_in, 0, &good_out);
@@ -513,11 +492,7 @@ fn engines_share_pipelines_and_run_from_several_threads() {
             )
         })
         .collect();
-    assert_eq!(
-        cache.len(),
-        2,
-        "two engines of one kind share their pipelines"
-    );
+    assert_eq!(cache.len(), 2, "two engines of one kind share their pipelines");
     std::thread::scope(|s| {
         for (n, (gpu, cpu)) in engines.iter().enumerate() {
             s.spawn(move || {
@@ -530,12 +505,6 @@ fn engines_share_pipelines_and_run_from_several_threads() {
             });
         }
     });
-    assert!(Lstm::with_cache(
-        &cache,
-        &ctx.queue,
-        &cfg,
-        &LstmWeights::random(&cfg, 23).unwrap()
-    )
-    .is_ok());
+    assert!(Lstm::with_cache(&cache, &ctx.queue, &cfg, &LstmWeights::random(&cfg, 23).unwrap()).is_ok());
     assert_eq!(cache.len(), 2);
 }

@@ -18,8 +18,7 @@ use std::path::Path;
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::tensor::read_lengths_npy;
 use wgpu_lstm::{
-    Activation, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, Output,
-    State, Tensor,
+    Activation, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, Output, State, Tensor,
 };
 
 struct Golden {
@@ -37,12 +36,9 @@ struct Golden {
 /// The `run` flags of a case, applied through the library API.
 fn configure(args: &str, weights: LstmWeights) -> (LstmWeights, LstmConfig) {
     let mut words = args.split_whitespace();
-    let list =
-        |v: Option<&str>| -> Vec<String> { v.unwrap().split(',').map(String::from).collect() };
-    let floats =
-        |v: Option<&str>| -> Vec<f32> { list(v).iter().map(|x| x.parse().unwrap()).collect() };
-    let (mut weights, mut layout, mut clip, mut input_forget) =
-        (weights, Layout::SeqMajor, None, false);
+    let list = |v: Option<&str>| -> Vec<String> { v.unwrap().split(',').map(String::from).collect() };
+    let floats = |v: Option<&str>| -> Vec<f32> { list(v).iter().map(|x| x.parse().unwrap()).collect() };
+    let (mut weights, mut layout, mut clip, mut input_forget) = (weights, Layout::SeqMajor, None, false);
     let (mut names, mut alphas, mut betas) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(flag) = words.next() {
         match flag {
@@ -164,15 +160,9 @@ fn cases_cover_both_conventions_and_stored_dtypes() {
             "{conv} lens"
         );
     }
-    assert!(
-        all.iter().any(|g| g.weights.num_layers() > 1),
-        "multi-layer"
-    );
+    assert!(all.iter().any(|g| g.weights.num_layers() > 1), "multi-layer");
     for dtype in ["f16", "bf16", "f64"] {
-        assert!(
-            all.iter().any(|g| g.name.contains(dtype)),
-            "{dtype} weights"
-        );
+        assert!(all.iter().any(|g| g.name.contains(dtype)), "{dtype} weights");
     }
     assert!(
         all.iter().any(|g| g.name.contains("saturating")),
@@ -197,8 +187,7 @@ fn cases_cover_both_conventions_and_stored_dtypes() {
         any(&format!("saturating {}", kind.name()), &|g| {
             g.name.contains("saturating")
                 && (g.config.activations.iter().any(|a| a.kind == kind)
-                    || (g.config.activations.is_empty()
-                        && matches!(kind.name(), "Sigmoid" | "Tanh")))
+                    || (g.config.activations.is_empty() && matches!(kind.name(), "Sigmoid" | "Tanh")))
         });
     }
     for backend in [

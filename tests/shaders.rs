@@ -46,10 +46,7 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
         .iter()
         .flat_map(|k| k.files.iter().map(|f| f.to_string()))
         .collect();
-    assert_eq!(
-        on_disk, used,
-        "WGSL files on disk vs files the kernels include"
-    );
+    assert_eq!(on_disk, used, "WGSL files on disk vs files the kernels include");
     // Shared snippets (declarations only) must be valid WGSL on their own.
     for file in on_disk.iter().filter(|f| f.starts_with("shared/")) {
         let src = std::fs::read_to_string(root.join(file)).unwrap();
@@ -69,9 +66,7 @@ fn entry_points_match_the_host_layouts() {
             .entry_points
             .iter()
             .find(|e| e.name == shaders::ENTRY_POINT)
-            .unwrap_or_else(|| {
-                panic!("{}: no entry point '{}'", kernel.name, shaders::ENTRY_POINT)
-            });
+            .unwrap_or_else(|| panic!("{}: no entry point '{}'", kernel.name, shaders::ENTRY_POINT));
         assert_eq!(entry.stage, naga::ShaderStage::Compute, "{}", kernel.name);
         assert_eq!(
             entry.workgroup_size, kernel.workgroup_size,
@@ -86,15 +81,12 @@ fn entry_points_match_the_host_layouts() {
             };
             let name = var.name.clone().unwrap_or_default();
             assert_eq!(binding.group, 0, "{}: {name} not in group 0", kernel.name);
-            let host = kernel
-                .bindings
-                .get(binding.binding as usize)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{}: {name} at binding {} unknown to the host",
-                        kernel.name, binding.binding
-                    )
-                });
+            let host = kernel.bindings.get(binding.binding as usize).unwrap_or_else(|| {
+                panic!(
+                    "{}: {name} at binding {} unknown to the host",
+                    kernel.name, binding.binding
+                )
+            });
             let ty = &module.types[var.ty].inner;
             match (*host, var.space) {
                 (BindingKind::Uniform { size, .. }, AddressSpace::Uniform) => {
@@ -111,11 +103,7 @@ fn entry_points_match_the_host_layouts() {
                     let TypeInner::Array { stride, .. } = ty else {
                         panic!("{}: {name} is not a runtime array", kernel.name)
                     };
-                    assert_eq!(
-                        *stride as u64, element,
-                        "{}: {name} element size",
-                        kernel.name
-                    );
+                    assert_eq!(*stride as u64, element, "{}: {name} element size", kernel.name);
                 }
                 (host, space) => panic!(
                     "{}: {name} is {space:?} in WGSL but {host:?} on the host",
@@ -141,10 +129,9 @@ fn workgroup_constants_mirror_the_wgsl() {
     let [x, y, _] = shaders::INPUT_PROJECTION.workgroup_size;
     assert_eq!(x * 4, shaders::INPUT_PROJECTION_TILE);
     assert_eq!(y * 4, shaders::INPUT_PROJECTION_TILE);
-    assert!(shaders::INPUT_PROJECTION.source.contains(&format!(
-        "const TILE: u32 = {}u;",
-        shaders::INPUT_PROJECTION_TILE
-    )));
+    assert!(shaders::INPUT_PROJECTION
+        .source
+        .contains(&format!("const TILE: u32 = {}u;", shaders::INPUT_PROJECTION_TILE)));
     assert!(shaders::STEP
         .source
         .contains(&format!("const WG: u32 = {}u;", shaders::STEP_WORKGROUP)));

@@ -92,12 +92,7 @@ fn detects_pytorch_with_a_key_prefix_and_sizes_from_shapes() {
 #[test]
 fn keys_outside_the_prefix_are_ignored_but_unknown_keys_inside_are_refused() {
     let mut t = pytorch("lstm.", 1, false, true);
-    t.push((
-        "decoder.weight".into(),
-        Dtype::F32,
-        vec![2],
-        f32_bytes(2, 0.0),
-    ));
+    t.push(("decoder.weight".into(), Dtype::F32, vec![2], f32_bytes(2, 0.0)));
     assert!(load(&t, None).is_ok());
     t.push((
         "lstm.weight_xx_l0".into(),
@@ -106,10 +101,7 @@ fn keys_outside_the_prefix_are_ignored_but_unknown_keys_inside_are_refused() {
         f32_bytes(2, 0.0),
     ));
     let m = message(load(&t, None));
-    assert!(
-        m.contains("lstm.weight_xx_l0") && m.contains("state_dict"),
-        "{m}"
-    );
+    assert!(m.contains("lstm.weight_xx_l0") && m.contains("state_dict"), "{m}");
 }
 
 #[test]
@@ -143,20 +135,12 @@ fn half_bfloat_and_double_are_converted() {
     let h = 1;
     let mk = |dtype: Dtype, bytes: Vec<u8>| {
         let t = vec![
-            (
-                "weight_ih_l0".to_string(),
-                dtype,
-                vec![4 * h, 1],
-                bytes.clone(),
-            ),
+            ("weight_ih_l0".to_string(), dtype, vec![4 * h, 1], bytes.clone()),
             ("weight_hh_l0".to_string(), dtype, vec![4 * h, h], bytes),
         ];
         load(&t, None).unwrap().0
     };
-    let f32w = mk(
-        Dtype::F32,
-        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-    );
+    let f32w = mk(Dtype::F32, values.iter().flat_map(|v| v.to_le_bytes()).collect());
     let f16w = mk(
         Dtype::F16,
         values
@@ -173,27 +157,14 @@ fn half_bfloat_and_double_are_converted() {
     );
     let f64w = mk(
         Dtype::F64,
-        values
-            .iter()
-            .flat_map(|v| (*v as f64).to_le_bytes())
-            .collect(),
+        values.iter().flat_map(|v| (*v as f64).to_le_bytes()).collect(),
     );
     assert_eq!(f32w.layers()[0][0].w_ih, values);
     assert!(f16w == f32w && bf16w == f32w && f64w == f32w);
 
     let t = vec![
-        (
-            "weight_ih_l0".to_string(),
-            Dtype::I32,
-            vec![4, 1],
-            vec![0u8; 16],
-        ),
-        (
-            "weight_hh_l0".to_string(),
-            Dtype::I32,
-            vec![4, 1],
-            vec![0u8; 16],
-        ),
+        ("weight_ih_l0".to_string(), Dtype::I32, vec![4, 1], vec![0u8; 16]),
+        ("weight_hh_l0".to_string(), Dtype::I32, vec![4, 1], vec![0u8; 16]),
     ];
     let m = message(load(&t, None));
     assert!(m.contains("weight_ih_l0") && m.contains("I32"), "{m}");
@@ -259,22 +230,9 @@ fn onnx_errors_peepholes_shapes_and_multi_layer_export() {
         f32_bytes(4 * h * h, 0.0),
     );
     assert!(load(&[w.clone(), r.clone()], None).is_ok());
-    let p = (
-        "P".to_string(),
-        Dtype::F32,
-        vec![1, 3 * h],
-        f32_bytes(3 * h, 0.0),
-    );
-    assert!(load(&[w.clone(), r.clone(), p], None)
-        .unwrap()
-        .0
-        .has_peepholes());
-    let bad_p = (
-        "P".to_string(),
-        Dtype::F32,
-        vec![1, 4 * h],
-        f32_bytes(4 * h, 0.0),
-    );
+    let p = ("P".to_string(), Dtype::F32, vec![1, 3 * h], f32_bytes(3 * h, 0.0));
+    assert!(load(&[w.clone(), r.clone(), p], None).unwrap().0.has_peepholes());
+    let bad_p = ("P".to_string(), Dtype::F32, vec![1, 4 * h], f32_bytes(4 * h, 0.0));
     let m = message(load(&[w.clone(), r.clone(), bad_p], None));
     assert!(
         m.contains("'P'") && m.contains("[1, 6]") && m.contains("[1, 8]"),
@@ -283,12 +241,7 @@ fn onnx_errors_peepholes_shapes_and_multi_layer_export() {
     let q = ("Q".to_string(), Dtype::F32, vec![1], f32_bytes(1, 0.0));
     let m = message(load(&[w.clone(), r.clone(), q], None));
     assert!(m.contains("'Q'"), "{m}");
-    let b = (
-        "B".to_string(),
-        Dtype::F32,
-        vec![1, 4 * h],
-        f32_bytes(4 * h, 0.0),
-    );
+    let b = ("B".to_string(), Dtype::F32, vec![1, 4 * h], f32_bytes(4 * h, 0.0));
     let m = message(load(&[w.clone(), r.clone(), b], None));
     assert!(
         m.contains("'B'") && m.contains("[1, 16]") && m.contains("[1, 8]"),
@@ -378,14 +331,10 @@ fn pytorch_projection_sizes_come_from_weight_hr() {
         ));
     }
     let (w, _) = load(&t, None).unwrap();
-    assert_eq!(
-        (w.hidden_size(), w.proj_size(), w.num_layers()),
-        (h, Some(p), 2)
-    );
-    let round =
-        LstmWeights::from_safetensors(&w.to_safetensors(Convention::PyTorch).unwrap(), None)
-            .unwrap()
-            .0;
+    assert_eq!((w.hidden_size(), w.proj_size(), w.num_layers()), (h, Some(p), 2));
+    let round = LstmWeights::from_safetensors(&w.to_safetensors(Convention::PyTorch).unwrap(), None)
+        .unwrap()
+        .0;
     assert!(round == w);
     assert!(
         w.to_safetensors(Convention::Onnx).is_err(),
@@ -403,10 +352,7 @@ fn pytorch_projection_sizes_come_from_weight_hr() {
     let mut missing = t.clone();
     missing.retain(|(k, ..)| k != "weight_hr_l1");
     let m = message(load(&missing, None));
-    assert!(
-        m.contains("weight_hr_l1") || m.contains("weight_hh_l1"),
-        "{m}"
-    );
+    assert!(m.contains("weight_hr_l1") || m.contains("weight_hh_l1"), "{m}");
 }
 
 #[test]

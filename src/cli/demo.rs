@@ -108,11 +108,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let cpu_time = start.elapsed();
 
     let diff = gpu_out.max_abs_diff(&cpu_out).unwrap_or(f32::INFINITY);
-    println!(
-        "gpu     : {} per forward (median of {})",
-        ms(gpu_time),
-        args.reps
-    );
+    println!("gpu     : {} per forward (median of {})", ms(gpu_time), args.reps);
     println!("cpu     : {} per forward (f64 reference)", ms(cpu_time));
     let pass = diff <= CONFORMANCE_TOLERANCE;
     println!(

@@ -26,11 +26,7 @@ pub fn info(args: &InfoArgs) -> Result<ExitCode> {
         println!("[{i}] {}", describe_adapter(&info));
         println!(
             "    compute shaders: {}",
-            if supports_compute(adapter) {
-                "yes"
-            } else {
-                "no"
-            }
+            if supports_compute(adapter) { "yes" } else { "no" }
         );
         println!(
             "    max_storage_buffer_binding_size {}  max_buffer_size {}  max_storage_buffers_per_shader_stage {}",

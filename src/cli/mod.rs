@@ -9,9 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wgpu_lstm::gpu::AdapterRequest;
-use wgpu_lstm::{
-    CpuLstm, GpuContext, Lstm, LstmConfig, LstmWeights, Output, Result, State, Tensor,
-};
+use wgpu_lstm::{CpuLstm, GpuContext, Lstm, LstmConfig, LstmWeights, Output, Result, State, Tensor};
 
 #[derive(Parser)]
 #[command(
@@ -151,12 +149,9 @@ impl Runner {
         for start in (0..dims.seq_len).step_by(chunk) {
             let len = chunk.min(dims.seq_len - start);
             let x = input.slice_axis(axis, start, len)?;
-            let lens =
-                wgpu_lstm::forward::chunk_lengths(seq_lens, dims.batch, dims.seq_len, start, len);
+            let lens = wgpu_lstm::forward::chunk_lengths(seq_lens, dims.batch, dims.seq_len, start, len);
             ys.push(match (self, gpu_state.as_mut()) {
-                (Runner::Gpu { lstm, .. }, Some(state)) => {
-                    lstm.forward_stream(&x, state, Some(&lens))?
-                }
+                (Runner::Gpu { lstm, .. }, Some(state)) => lstm.forward_stream(&x, state, Some(&lens))?,
                 (Runner::Cpu(cpu), _) => cpu.forward_stream(&x, &mut host, Some(&lens))?,
                 (Runner::Gpu { .. }, None) => unreachable!("GPU runs have a GPU state"),
             });

@@ -9,9 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::{AdapterArgs, DeviceArg, Runner};
 use wgpu_lstm::tensor::read_lengths_npy;
-use wgpu_lstm::{
-    Activation, Convention, Direction, Error, Layout, LstmWeights, Result, State, Tensor,
-};
+use wgpu_lstm::{Activation, Convention, Direction, Error, Layout, LstmWeights, Result, State, Tensor};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ConventionArg {
@@ -126,10 +124,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut config = weights.config(layout);
     config.clip = args.clip;
     config.input_forget = args.input_forget;
-    if !args.activations.is_empty()
-        || !args.activation_alpha.is_empty()
-        || !args.activation_beta.is_empty()
-    {
+    if !args.activations.is_empty() || !args.activation_alpha.is_empty() || !args.activation_beta.is_empty() {
         let names = if args.activations.is_empty() {
             ["Sigmoid", "Tanh", "Tanh"]
                 .repeat(config.num_directions())
@@ -210,9 +205,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
 
     let runner = Runner::new(args.device, &args.adapter, &config, &weights)?;
     let output = match args.chunk {
-        Some(n) => {
-            runner.forward_chunked(&input, initial.as_ref(), seq_lens.as_deref(), n, &config)?
-        }
+        Some(n) => runner.forward_chunked(&input, initial.as_ref(), seq_lens.as_deref(), n, &config)?,
         None => runner.forward(&input, initial.as_ref(), seq_lens.as_deref())?,
     };
     let files = [

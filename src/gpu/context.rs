@@ -20,9 +20,7 @@ impl AdapterRequest {
     pub fn from_env() -> Self {
         AdapterRequest {
             backends: wgpu::Backends::from_env(),
-            name: std::env::var("WGPU_ADAPTER_NAME")
-                .ok()
-                .filter(|s| !s.is_empty()),
+            name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty()),
         }
     }
 
@@ -51,9 +49,7 @@ impl AdapterRequest {
 }
 
 /// A wgpu instance and every adapter it sees on the requested backends, with compute support.
-pub fn enumerate_adapters(
-    backends: Option<wgpu::Backends>,
-) -> (wgpu::Instance, Vec<wgpu::Adapter>) {
+pub fn enumerate_adapters(backends: Option<wgpu::Backends>) -> (wgpu::Instance, Vec<wgpu::Adapter>) {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends.unwrap_or(wgpu::Backends::all());
     let instance = wgpu::Instance::new(desc);
@@ -136,7 +132,8 @@ impl GpuContext {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-lstm"),
-            required_features: wgpu::Features::empty(),
+            // Timestamps let `bench` report GPU time; nothing else needs a feature.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         }))

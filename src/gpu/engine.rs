@@ -3,6 +3,7 @@
 //! submitted once and read back once, or the caller's, where it submits and maps nothing.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures_intrusive::sync::Mutex as AsyncMutex;
 use wgpu::util::DeviceExt;
@@ -14,7 +15,7 @@ use super::params::StepParams;
 use super::pipelines::{PipelineCache, Pipelines};
 use super::readback;
 use super::state::{LstmState, StateShape};
-use super::workspace::{Sizes, Workspace};
+use super::workspace::{Sizes, Workspace, TIMESTAMP_BYTES};
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::{check_request, state_shape, y_shape, Dims, Lengths, Output, State};
@@ -34,6 +35,11 @@ pub struct ForwardStats {
     pub bytes_uploaded: u64,
     /// Bytes read back to the host.
     pub bytes_downloaded: u64,
+    /// Host time spent recording the commands (encoder creation to finish), in nanoseconds.
+    pub record_ns: u64,
+    /// GPU time of the compute work, from timestamp queries, in nanoseconds; `None` where the
+    /// device has no `TIMESTAMP_QUERY` feature (or when encoding into the caller's encoder).
+    pub gpu_ns: Option<u64>,
 }
 
 /// Resident weights of one layer, in the kernels' packed layouts.
@@ -252,10 +258,7 @@ impl Lstm {
             batch: target.batch,
         };
         if dims.seq_len == 0 || dims.batch == 0 {
-            return Err(Error::invalid(
-                "encode",
-                "seq_len and batch must be at least 1",
-            ));
+            return Err(Error::invalid("encode", "seq_len and batch must be at least 1"));
         }
         crate::forward::check_lengths(target.seq_lens, dims, Lengths::MayBeZero)?;
         self.check_state(state, dims.batch)?;
@@ -295,16 +298,15 @@ impl Lstm {
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
         let mut stats = ForwardStats::default();
+        let started = Instant::now();
         capture(&self.device, "encoding a forward", || {
             encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
             let lens = lens_u32(target.seq_lens, dims);
-            let upload = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("seq_lens upload"),
-                    contents: bytemuck::cast_slice(&lens),
-                    usage: wgpu::BufferUsages::COPY_SRC,
-                });
+            let upload = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("seq_lens upload"),
+                contents: bytemuck::cast_slice(&lens),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
             encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
             ws.record(encoder, cfg, &self.pipelines, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, target.output, target.output_offset, sizes.y);
@@ -325,6 +327,7 @@ impl Lstm {
                 );
             }
         })?;
+        stats.record_ns = started.elapsed().as_nanos() as u64;
         self.set_stats(stats);
         Ok(())
     }
@@ -343,6 +346,8 @@ impl Lstm {
         let sizes = Sizes::new(cfg, dims);
         let nl = cfg.num_layers as u64;
         let total = sizes.y + nl * (sizes.h + sizes.c);
+        let timestamps = ws.timestamps.as_ref();
+        let read_bytes = total + if timestamps.is_some() { TIMESTAMP_BYTES } else { 0 };
         let mut stats = ForwardStats::default();
         let submission = capture(&self.device, "forward", || -> Result<_> {
             self.upload(ws, input, seq_lens, &mut stats);
@@ -352,6 +357,7 @@ impl Lstm {
                 None => state.reset(&self.queue),
             }
             stats.bytes_uploaded += nl * (sizes.h + sizes.c);
+            let started = Instant::now();
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -360,21 +366,31 @@ impl Lstm {
             ws.record(&mut encoder, cfg, &self.pipelines, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
             encoder.copy_buffer_to_buffer(&state.h, 0, &ws.staging, sizes.y, nl * sizes.h);
-            encoder.copy_buffer_to_buffer(
-                &state.c,
-                0,
-                &ws.staging,
-                sizes.y + nl * sizes.h,
-                nl * sizes.c,
-            );
+            let c_at = sizes.y + nl * sizes.h;
+            encoder.copy_buffer_to_buffer(&state.c, 0, &ws.staging, c_at, nl * sizes.c);
+            if let Some(ts) = timestamps {
+                encoder.copy_buffer_to_buffer(&ts.resolved, 0, &ws.staging, total, TIMESTAMP_BYTES);
+            }
+            let commands = encoder.finish();
+            stats.record_ns = started.elapsed().as_nanos() as u64;
             stats.submits += 1;
-            Ok(self.queue.submit([encoder.finish()]))
+            Ok(self.queue.submit([commands]))
         })??;
-        let data =
-            readback::read(&self.device, &ws.staging, total, wait.then_some(submission)).await?;
+        let wait = wait.then_some(submission);
+        let raw = readback::read_bytes(&self.device, &ws.staging, read_bytes, wait).await?;
         stats.readbacks += 1;
-        stats.bytes_downloaded += total;
+        stats.bytes_downloaded += read_bytes;
+        if timestamps.is_some() {
+            let tick = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+            let (start, end) = (tick(total as usize), tick(total as usize + 8));
+            let period = self.queue.get_timestamp_period() as f64;
+            stats.gpu_ns = Some((end.saturating_sub(start) as f64 * period) as u64);
+        }
         self.set_stats(stats);
+        let data: Vec<f32> = raw[..total as usize]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
 
         let (out, hidden) = (cfg.output_size(), cfg.hidden_size);
         let slots = cfg.num_layers * cfg.num_directions() * dims.batch;
@@ -403,29 +419,20 @@ impl Lstm {
         let mut stats = ForwardStats::default();
         let submission = capture(&self.device, "stream step", || {
             self.upload(ws, input, seq_lens, &mut stats);
+            let started = Instant::now();
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("lstm stream"),
                 });
-            ws.record(
-                &mut encoder,
-                &self.config,
-                &self.pipelines,
-                state,
-                &mut stats,
-            );
+            ws.record(&mut encoder, &self.config, &self.pipelines, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
+            let commands = encoder.finish();
+            stats.record_ns = started.elapsed().as_nanos() as u64;
             stats.submits += 1;
-            self.queue.submit([encoder.finish()])
+            self.queue.submit([commands])
         })?;
-        let y = readback::read(
-            &self.device,
-            &ws.staging,
-            sizes.y,
-            wait.then_some(submission),
-        )
-        .await?;
+        let y = readback::read(&self.device, &ws.staging, sizes.y, wait.then_some(submission)).await?;
         stats.readbacks += 1;
         stats.bytes_downloaded += sizes.y;
         self.set_stats(stats);
@@ -449,11 +456,7 @@ impl Lstm {
     }
 
     /// The workspace for `dims`, built (after checking the limits) if the shape changed.
-    fn ready_workspace<'w>(
-        &self,
-        slot: &'w mut Option<Workspace>,
-        dims: Dims,
-    ) -> Result<&'w Workspace> {
+    fn ready_workspace<'w>(&self, slot: &'w mut Option<Workspace>, dims: Dims) -> Result<&'w Workspace> {
         if slot.as_ref().is_none_or(|ws| ws.dims != dims) {
             *slot = None;
             let limits = self.device.limits();
@@ -475,18 +478,11 @@ impl Lstm {
     }
 
     /// Input and lengths through the queue (they land before the next submission).
-    fn upload(
-        &self,
-        ws: &Workspace,
-        input: &Tensor,
-        seq_lens: Option<&[usize]>,
-        stats: &mut ForwardStats,
-    ) {
+    fn upload(&self, ws: &Workspace, input: &Tensor, seq_lens: Option<&[usize]>, stats: &mut ForwardStats) {
         let x: &[u8] = bytemuck::cast_slice(input.data());
         self.queue.write_buffer(&ws.x, 0, x);
         let lens = lens_u32(seq_lens, ws.dims);
-        self.queue
-            .write_buffer(&ws.lens, 0, bytemuck::cast_slice(&lens));
+        self.queue.write_buffer(&ws.lens, 0, bytemuck::cast_slice(&lens));
         stats.bytes_uploaded += (x.len() + 4 * lens.len()) as u64;
     }
 
@@ -511,12 +507,7 @@ fn check_buffer(
     usage: wgpu::BufferUsages,
 ) -> Result<()> {
     let fail = |requirement: String| Err(Error::Buffer { name, requirement });
-    let names = |u: wgpu::BufferUsages| {
-        u.iter_names()
-            .map(|(n, _)| n)
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
+    let names = |u: wgpu::BufferUsages| u.iter_names().map(|(n, _)| n).collect::<Vec<_>>().join(" | ");
     if !buffer.usage().contains(usage) {
         return fail(format!(
             "usage must include {} (has {})",
@@ -530,10 +521,7 @@ fn check_buffer(
             wgpu::COPY_BUFFER_ALIGNMENT
         ));
     }
-    if offset
-        .checked_add(bytes)
-        .is_none_or(|end| end > buffer.size())
-    {
+    if offset.checked_add(bytes).is_none_or(|end| end > buffer.size()) {
         return fail(format!(
             "needs {bytes} bytes from offset {offset}, but the buffer has {} bytes",
             buffer.size()

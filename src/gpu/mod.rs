@@ -14,8 +14,7 @@ mod state;
 mod workspace;
 
 pub use context::{
-    choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest,
-    GpuContext,
+    choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest, GpuContext,
 };
 pub use engine::{EncodeTarget, ForwardStats, Lstm, StateExport};
 pub use params::{GemmParams, StepParams};
@@ -25,11 +24,7 @@ pub use state::LstmState;
 use crate::error::{Error, Result};
 
 /// Run `f` with validation and out-of-memory error scopes pushed, returning what they caught.
-pub(crate) fn capture<T>(
-    device: &wgpu::Device,
-    during: &'static str,
-    f: impl FnOnce() -> T,
-) -> Result<T> {
+pub(crate) fn capture<T>(device: &wgpu::Device, during: &'static str, f: impl FnOnce() -> T) -> Result<T> {
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let value = f();

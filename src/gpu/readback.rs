@@ -3,16 +3,30 @@
 use crate::error::{Error, Result};
 
 /// Map the first `bytes` of `buffer` and return them as f32, unmapping afterwards.
-///
-/// With `wait`, this thread blocks in `Device::poll` until that submission is done, so the
-/// future is ready at once. Without, the future resolves when the application polls the device
-/// (`device.poll(wgpu::PollType::Poll)` in its loop, or a thread that waits); nothing here spins.
 pub(crate) async fn read(
     device: &wgpu::Device,
     buffer: &wgpu::Buffer,
     bytes: u64,
     wait: Option<wgpu::SubmissionIndex>,
 ) -> Result<Vec<f32>> {
+    let raw = read_bytes(device, buffer, bytes, wait).await?;
+    Ok(raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// Map the first `bytes` of `buffer` and copy them out, unmapping afterwards.
+///
+/// With `wait`, this thread blocks in `Device::poll` until that submission is done, so the
+/// future is ready at once. Without, the future resolves when the application polls the device
+/// (`device.poll(wgpu::PollType::Poll)` in its loop, or a thread that waits); nothing here spins.
+pub(crate) async fn read_bytes(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+    wait: Option<wgpu::SubmissionIndex>,
+) -> Result<Vec<u8>> {
     let err = |message: String| Error::Gpu {
         during: "reading back outputs",
         message,
@@ -37,9 +51,7 @@ pub(crate) async fn read(
     }
     let data = {
         let view = slice.get_mapped_range().map_err(|e| err(e.to_string()))?;
-        view.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
+        view.to_vec()
     };
     buffer.unmap();
     Ok(data)

@@ -37,12 +37,9 @@ macro_rules! wgsl {
     };
 }
 
-const INPUT_PROJECTION_FILES: (&[&str], &str) =
-    wgsl!("shared/params.wgsl", "input_projection.wgsl");
-const OUTPUT_PROJECTION_FILES: (&[&str], &str) =
-    wgsl!("shared/params.wgsl", "output_projection.wgsl");
-const STEP_FILES: (&[&str], &str) =
-    wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
+const INPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "input_projection.wgsl");
+const OUTPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "output_projection.wgsl");
+const STEP_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
 
 /// Side of the output tile one projection workgroup computes (64×64).
 pub const INPUT_PROJECTION_TILE: u32 = 64;
@@ -176,10 +173,7 @@ pub fn step_constants(config: &crate::LstmConfig) -> Vec<(&'static str, f64)> {
         }
     }
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    constants.push((
-        "SAME_ACTIVATIONS",
-        flag(per_direction[0] == per_direction[1]),
-    ));
+    constants.push(("SAME_ACTIVATIONS", flag(per_direction[0] == per_direction[1])));
     constants.push(("CLIP", config.clip.map_or(0.0, |c| c as f64)));
     constants.push(("INPUT_FORGET", flag(config.input_forget)));
     constants.push(("PEEPHOLES", flag(config.peepholes)));

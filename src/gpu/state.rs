@@ -99,11 +99,7 @@ impl LstmState {
     }
 
     /// Zero the chosen streams from inside the caller's command encoder.
-    pub fn encode_reset_streams(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        streams: &[usize],
-    ) -> Result<()> {
+    pub fn encode_reset_streams(&self, encoder: &mut wgpu::CommandEncoder, streams: &[usize]) -> Result<()> {
         for (buffer, offset, len) in self.stream_ranges(streams)? {
             encoder.clear_buffer(buffer, offset, Some(len));
         }

@@ -35,7 +35,19 @@ pub(crate) struct Workspace {
     /// Keeps the buffers the bind groups point at alive.
     _owned: Vec<wgpu::Buffer>,
     param_stride: u64,
+    /// Start and end of the forward's compute work, where the device has timestamp queries.
+    pub timestamps: Option<Timestamps>,
 }
+
+/// Two timestamp queries (start of the first layer's pass, end of the last's) and the buffer
+/// they resolve into.
+pub(crate) struct Timestamps {
+    queries: wgpu::QuerySet,
+    pub resolved: wgpu::Buffer,
+}
+
+/// Bytes of the two resolved u64 timestamps at the end of the staging buffer.
+pub(crate) const TIMESTAMP_BYTES: u64 = 16;
 
 /// Byte sizes of one layer's h (`[D][B][P]`) and c (`[D][B][H]`), and of Y.
 pub(crate) struct Sizes {
@@ -74,9 +86,8 @@ impl Workspace {
         );
         let rows = (t * b) as u64;
         let sizes = Sizes::new(cfg, dims);
-        let storage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC;
+        let storage =
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
         let buffer = |label: &'static str, size: u64, usage: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -95,9 +106,24 @@ impl Workspace {
         ];
         let staging = buffer(
             "staging",
-            sizes.y + nl as u64 * (sizes.h + sizes.c),
+            sizes.y + nl as u64 * (sizes.h + sizes.c) + TIMESTAMP_BYTES,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
+        let timestamps = device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                queries: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("forward timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                }),
+                resolved: buffer(
+                    "resolved timestamps",
+                    TIMESTAMP_BYTES,
+                    wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                ),
+            });
 
         let (stride_t, stride_b) = match cfg.layout {
             Layout::SeqMajor => (b as u32, 1),
@@ -206,6 +232,7 @@ impl Workspace {
             y,
             _owned: owned,
             param_stride,
+            timestamps,
         }
     }
 
@@ -218,10 +245,7 @@ impl Workspace {
         state: &LstmState,
         stats: &mut ForwardStats,
     ) {
-        let Dims {
-            seq_len: t,
-            batch: b,
-        } = self.dims;
+        let Dims { seq_len: t, batch: b } = self.dims;
         let (d, h, p) = (
             cfg.num_directions() as u32,
             cfg.hidden_size as u32,
@@ -236,9 +260,20 @@ impl Workspace {
             encoder.copy_buffer_to_buffer(&state.h, h_at, &self.work, 0, sizes.h);
             encoder.copy_buffer_to_buffer(&state.c, c_at, &self.work, c_work, sizes.c);
             {
+                let last = cfg.num_layers - 1;
+                // Only the first layer's pass marks the start and only the last one's the end.
+                let timestamp_writes = self
+                    .timestamps
+                    .as_ref()
+                    .filter(|_| l == 0 || l == last)
+                    .map(|ts| wgpu::ComputePassTimestampWrites {
+                        query_set: &ts.queries,
+                        beginning_of_pass_write_index: (l == 0).then_some(0),
+                        end_of_pass_write_index: (l == last).then_some(1),
+                    });
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("lstm layer"),
-                    timestamp_writes: None,
+                    timestamp_writes,
                 });
                 pass.set_pipeline(&pipelines.input_projection.pipeline);
                 pass.set_bind_group(0, &self.input_projection_groups[l], &[]);
@@ -266,6 +301,9 @@ impl Workspace {
             let h_half = (t as u64 % 2) * sizes.h;
             encoder.copy_buffer_to_buffer(&self.work, h_half, &state.h, h_at, sizes.h);
             encoder.copy_buffer_to_buffer(&self.work, c_work, &state.c, c_at, sizes.c);
+        }
+        if let Some(ts) = &self.timestamps {
+            encoder.resolve_query_set(&ts.queries, 0..2, &ts.resolved, 0);
         }
     }
 }

@@ -28,10 +28,7 @@ impl std::ops::Deref for Gpu {
 pub fn gpu() -> Option<Gpu> {
     static TURN: Mutex<()> = Mutex::new(());
     let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    context().map(|context| Gpu {
-        context,
-        _turn: turn,
-    })
+    context().map(|context| Gpu { context, _turn: turn })
 }
 
 fn context() -> Option<&'static GpuContext> {
@@ -70,11 +67,7 @@ pub fn golden_cases() -> Vec<std::path::PathBuf> {
 pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = shape.iter().product();
-    Tensor::new(
-        shape,
-        (0..n).map(|_| rng.random_range(-scale..=scale)).collect(),
-    )
-    .unwrap()
+    Tensor::new(shape, (0..n).map(|_| rng.random_range(-scale..=scale)).collect()).unwrap()
 }
 
 /// Lengths in 1..=t, with at least one full-length sequence.
