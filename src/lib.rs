@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod config;
+pub mod conform;
 pub mod convention;
 pub mod cpu;
 pub mod error;

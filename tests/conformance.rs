@@ -8,20 +8,9 @@
 mod common;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use wgpu_lstm::conform::{random_activations, ConformCase};
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::{
-    Activation, ActivationKind, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, State,
-};
-
-#[derive(Debug, Clone)]
-struct Case {
-    convention: Convention,
-    config: LstmConfig,
-    batch: usize,
-    seq_len: usize,
-    initial_state: bool,
-    seq_lens: bool,
-}
+use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
 const HIDDEN_SIZES: [usize; 5] = [5, 1, 257, 33, 100];
@@ -31,7 +20,7 @@ const SEQ_LENS: [usize; 3] = [1, 2, 37];
 const MAX_MACS: usize = 1_000_000_000;
 
 /// A deterministic sweep: each option cycles with a different period, so the combinations vary.
-fn grid() -> Vec<Case> {
+fn grid() -> Vec<ConformCase> {
     (0..36)
         .map(|n| {
             let convention = if n % 3 == 2 {
@@ -49,7 +38,7 @@ fn grid() -> Vec<Case> {
                 1 => Direction::Forward,
                 _ => Direction::Reverse,
             };
-            let mut case = Case {
+            let mut case = ConformCase {
                 convention,
                 config: LstmConfig {
                     input_size: INPUT_SIZES[n % 5],
@@ -68,8 +57,9 @@ fn grid() -> Vec<Case> {
                 seq_len: SEQ_LENS[(n / 4 + n) % 3],
                 initial_state: n % 3 != 1,
                 seq_lens: n % 2 == 1 || n % 7 == 0,
+                seed: 1000 + n as u64,
             };
-            while macs(&case) > MAX_MACS && case.batch > 1 {
+            while case.macs() > MAX_MACS && case.batch > 1 {
                 case.batch = BATCHES[BATCHES.iter().position(|&b| b == case.batch).unwrap() - 1];
             }
             case
@@ -77,26 +67,9 @@ fn grid() -> Vec<Case> {
         .collect()
 }
 
-/// Gate activations with |f| ≤ 1 (so the cell cannot grow geometrically); g and h are free.
-/// With input_forget (f = 1 − i) only the ones in [0, 1] keep |f| ≤ 1.
-const GATE_ACTIVATIONS: [ActivationKind; 5] = [
-    ActivationKind::Sigmoid,
-    ActivationKind::HardSigmoid,
-    ActivationKind::Tanh,
-    ActivationKind::Softsign,
-    ActivationKind::ScaledTanh,
-];
-
-fn random_activation(rng: &mut StdRng, kinds: &[ActivationKind]) -> Activation {
-    let kind = kinds[rng.random_range(0..kinds.len())];
-    let alpha = kind.takes_alpha().then(|| rng.random_range(0.2f32..1.0));
-    let beta = kind.takes_beta().then(|| rng.random_range(-0.3f32..0.3));
-    Activation::new(kind, alpha, beta).unwrap()
-}
-
 /// The grid again, each case with gate options: peepholes (ONNX), projections (PyTorch), clip,
 /// input_forget and random activations with their parameters, in rotating combinations.
-fn semantics_grid() -> Vec<Case> {
+fn semantics_grid() -> Vec<ConformCase> {
     let mut rng = StdRng::seed_from_u64(3);
     grid()
         .into_iter()
@@ -110,78 +83,11 @@ fn semantics_grid() -> Vec<Case> {
             cfg.clip = (n % 4 == 1 || n % 7 == 3).then(|| rng.random_range(0.5f32..3.0));
             cfg.input_forget = n % 5 == 2 || n % 7 == 0;
             if n % 3 != 1 {
-                cfg.activations = (0..cfg.num_directions())
-                    .flat_map(|_| {
-                        let gates = if cfg.input_forget {
-                            &GATE_ACTIVATIONS[..2]
-                        } else {
-                            &GATE_ACTIVATIONS[..]
-                        };
-                        [
-                            random_activation(&mut rng, gates),
-                            random_activation(&mut rng, &ActivationKind::ALL),
-                            random_activation(&mut rng, &ActivationKind::ALL),
-                        ]
-                    })
-                    .collect();
+                cfg.activations = random_activations(&mut rng, cfg);
             }
             case
         })
         .collect()
-}
-
-fn macs(c: &Case) -> usize {
-    let cfg = &c.config;
-    let h = cfg.hidden_size;
-    (0..cfg.num_layers)
-        .map(|l| cfg.num_directions() * c.batch * c.seq_len * 4 * h * (cfg.layer_input_size(l) + h))
-        .sum()
-}
-
-fn run_case(ctx: &wgpu_lstm::GpuContext, case: &Case, seed: u64) -> f32 {
-    let cfg = &case.config;
-    let random = LstmWeights::random(cfg, seed).unwrap();
-    let bytes = random.to_safetensors(case.convention).unwrap();
-    let (loaded, detected) = LstmWeights::from_safetensors(&bytes, None).unwrap();
-    assert_eq!(detected, case.convention);
-    // Files do not say "reverse" for one direction; the caller does.
-    let weights = loaded.with_direction(cfg.direction).unwrap();
-    assert!(
-        weights == random,
-        "weights changed in the {} round trip",
-        case.convention
-    );
-
-    let (t, b) = (case.seq_len, case.batch);
-    let shape = match cfg.layout {
-        Layout::SeqMajor => vec![t, b, cfg.input_size],
-        Layout::BatchMajor => vec![b, t, cfg.input_size],
-    };
-    let input = common::random_tensor(shape, 1.0, seed + 1);
-    let initial = case.initial_state.then(|| {
-        let s = State::zeros(cfg, b);
-        State {
-            h: common::random_tensor(s.h.shape().to_vec(), 1.0, seed + 2),
-            c: common::random_tensor(s.c.shape().to_vec(), 1.0, seed + 3),
-        }
-    });
-    let lens = case.seq_lens.then(|| common::random_lens(b, t, seed + 4));
-
-    let gpu = Lstm::new(&ctx.device, &ctx.queue, cfg, &weights).unwrap();
-    let cpu = CpuLstm::new(cfg, &weights).unwrap();
-    let got = gpu
-        .forward_with_lens(&input, initial.as_ref(), lens.as_deref())
-        .unwrap();
-    let expected = cpu
-        .forward_with_lens(&input, initial.as_ref(), lens.as_deref())
-        .unwrap();
-    [
-        common::worst_error(&got.y, &expected.y).0,
-        common::worst_error(&got.h_n, &expected.h_n).0,
-        common::worst_error(&got.c_n, &expected.c_n).0,
-    ]
-    .into_iter()
-    .fold(0.0, f32::max)
 }
 
 #[test]
@@ -194,12 +100,12 @@ fn gpu_matches_cpu_with_every_gate_option() {
     run_grid(&semantics_grid());
 }
 
-fn run_grid(cases: &[Case]) {
+fn run_grid(cases: &[ConformCase]) {
     let Some(ctx) = common::gpu() else { return };
     let mut failures = Vec::new();
     let mut worst = 0.0f32;
     for (n, case) in cases.iter().enumerate() {
-        let err = run_case(&ctx, case, 1000 + n as u64);
+        let err = case.run(&ctx.device, &ctx.queue).unwrap();
         worst = worst.max(err);
         let verdict = if err <= CONFORMANCE_TOLERANCE {
             "ok"
@@ -287,7 +193,7 @@ fn grid_covers_the_named_values() {
 #[test]
 fn gpu_matches_cpu_at_the_largest_grid_sizes() {
     let Some(ctx) = common::gpu() else { return };
-    let case = Case {
+    let case = ConformCase {
         convention: Convention::PyTorch,
         config: LstmConfig {
             input_size: 100,
@@ -302,8 +208,9 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
         seq_len: 37,
         initial_state: true,
         seq_lens: true,
+        seed: 77,
     };
-    let err = run_case(&ctx, &case, 77);
+    let err = case.run(&ctx.device, &ctx.queue).unwrap();
     eprintln!("largest case: worst error {err:.3e}");
     assert!(
         err <= CONFORMANCE_TOLERANCE,
@@ -316,7 +223,7 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
 #[test]
 fn semantics_grid_covers_every_option() {
     let cases = semantics_grid();
-    let any = |what: &str, f: &dyn Fn(&Case) -> bool| assert!(cases.iter().any(f), "{what}");
+    let any = |what: &str, f: &dyn Fn(&ConformCase) -> bool| assert!(cases.iter().any(f), "{what}");
     any("peepholes, bidirectional, lens", &|c| {
         c.config.peepholes && c.config.direction == Direction::Bidirectional && c.seq_lens
     });

@@ -37,7 +37,10 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     assert_eq!(stats.bytes_uploaded as usize, t * b * 7 * 4 + b * 4 + state_bytes);
     // Plus two u64 timestamps where the device has timestamp queries.
     let timestamps = if stats.gpu_ns.is_some() { 16 } else { 0 };
-    assert_eq!(stats.bytes_downloaded as usize, t * b * 2 * 11 * 4 + state_bytes + timestamps);
+    assert_eq!(
+        stats.bytes_downloaded as usize,
+        t * b * 2 * 11 * 4 + state_bytes + timestamps
+    );
     eprintln!("GPU time {:?} ns, recording {} ns", stats.gpu_ns, stats.record_ns);
     assert!(stats.record_ns > 0);
 

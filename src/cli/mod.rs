@@ -1,7 +1,11 @@
 //! Command-line interface: argument parsing and the subcommands `info`, `run` and `demo`.
 
+mod bench;
+mod conform;
 mod demo;
 mod info;
+mod progress;
+mod report;
 mod run;
 
 use std::process::ExitCode;
@@ -30,6 +34,12 @@ enum Command {
     Run(run::RunArgs),
     /// Run a random LSTM on the GPU and the CPU reference and compare: time and max difference.
     Demo(demo::DemoArgs),
+    /// Time forwards over a sweep of shapes, with the CPU reference and the structure of a forward.
+    Bench(bench::BenchArgs),
+    /// Set bench reports (JSON) side by side, and plot them.
+    Report(report::ReportArgs),
+    /// Randomized GPU-vs-CPU conformance cases over every feature; exits non-zero on a failure.
+    Conform(conform::ConformArgs),
 }
 
 /// A wgpu backend, as flags name them.
@@ -180,6 +190,9 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::info(&args),
         Command::Run(args) => run::run(&args),
         Command::Demo(args) => demo::demo(&args),
+        Command::Bench(args) => bench::bench(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Conform(args) => conform::conform(&args),
     };
     match result {
         Ok(code) => code,

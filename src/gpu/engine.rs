@@ -42,6 +42,15 @@ pub struct ForwardStats {
     pub gpu_ns: Option<u64>,
 }
 
+/// One kernel of a forward, for timing it alone ([`Lstm::encode_kernel`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelPart {
+    /// The input-projection GEMM of a layer (all timesteps, all directions).
+    InputProjection { layer: usize },
+    /// One recurrent step of a layer (all directions).
+    Step { layer: usize },
+}
+
 /// Resident weights of one layer, in the kernels' packed layouts.
 pub(crate) struct LayerWeights {
     pub input_size: usize,
@@ -330,6 +339,40 @@ impl Lstm {
         stats.record_ns = started.elapsed().as_nanos() as u64;
         self.set_stats(stats);
         Ok(())
+    }
+
+    /// Record `repeats` dispatches of one kernel of a forward of shape `dims` (T, B) into
+    /// `encoder`, on the engine's buffers for that shape, whatever they hold: for benchmarks of
+    /// single kernels; the results mean nothing.
+    pub fn encode_kernel(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: Dims,
+        part: KernelPart,
+        repeats: usize,
+    ) -> Result<()> {
+        let layer = match part {
+            KernelPart::InputProjection { layer } | KernelPart::Step { layer } => layer,
+        };
+        if layer >= self.config.num_layers || dims.seq_len == 0 || dims.batch == 0 {
+            return Err(Error::invalid(
+                "encode_kernel",
+                format!("{part:?} with {dims:?} is outside the model"),
+            ));
+        }
+        let mut slot = pollster::block_on(self.workspace.lock());
+        let ws = self.ready_workspace(&mut slot, dims)?;
+        capture(&self.device, "encoding a kernel", || {
+            // Full-length sequences, so every step does its work.
+            let lens = lens_u32(None, dims);
+            let upload = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("seq_lens upload"),
+                contents: bytemuck::cast_slice(&lens),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
+            encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
+            ws.record_kernel(encoder, &self.config, &self.pipelines, part, repeats)
+        })
     }
 
     async fn one_shot(

@@ -16,7 +16,7 @@ mod workspace;
 pub use context::{
     choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest, GpuContext,
 };
-pub use engine::{EncodeTarget, ForwardStats, Lstm, StateExport};
+pub use engine::{EncodeTarget, ForwardStats, KernelPart, Lstm, StateExport};
 pub use params::{GemmParams, StepParams};
 pub use pipelines::PipelineCache;
 pub use state::LstmState;

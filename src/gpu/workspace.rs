@@ -3,7 +3,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::engine::{ForwardStats, LayerWeights};
+use super::engine::{ForwardStats, KernelPart, LayerWeights};
 use super::params::{GemmParams, StepParams};
 use super::pipelines::Pipelines;
 use super::shaders::{INPUT_PROJECTION_TILE, STEP_WORKGROUP};
@@ -233,6 +233,38 @@ impl Workspace {
             _owned: owned,
             param_stride,
             timestamps,
+        }
+    }
+
+    /// `repeats` dispatches of one kernel, on whatever the buffers hold (for timing).
+    pub fn record_kernel(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        part: KernelPart,
+        repeats: usize,
+    ) {
+        let Dims { seq_len: t, batch: b } = self.dims;
+        let (d, h) = (cfg.num_directions() as u32, cfg.hidden_size as u32);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("lstm kernel"),
+            timestamp_writes: None,
+        });
+        for _ in 0..repeats {
+            match part {
+                KernelPart::InputProjection { layer } => {
+                    let tile = INPUT_PROJECTION_TILE;
+                    pass.set_pipeline(&pipelines.input_projection.pipeline);
+                    pass.set_bind_group(0, &self.input_projection_groups[layer], &[]);
+                    pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), ((t * b) as u32).div_ceil(tile), 1);
+                }
+                KernelPart::Step { layer } => {
+                    pass.set_pipeline(&pipelines.step.pipeline);
+                    pass.set_bind_group(0, &self.step_groups[layer], &[0]);
+                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
+                }
+            }
         }
     }
 

@@ -63,12 +63,8 @@ pub fn golden_cases() -> Vec<std::path::PathBuf> {
     dirs
 }
 
-/// Uniform values in [-scale, scale].
-pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    Tensor::new(shape, (0..n).map(|_| rng.random_range(-scale..=scale)).collect()).unwrap()
-}
+#[allow(unused_imports)]
+pub use wgpu_lstm::conform::random_tensor;
 
 /// Lengths in 1..=t, with at least one full-length sequence.
 pub fn random_lens(batch: usize, t: usize, seed: u64) -> Vec<usize> {

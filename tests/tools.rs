@@ -1,0 +1,144 @@
+//! The hardware-judging tools: `bench` (table, JSON that validates against
+//! docs/bench-report.schema.json, structural counters), `report` (table and SVG plot) and
+//! `conform` (per-case lines, the closing `N passed, M failed`, exit status, JSON).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"))
+}
+
+fn schema() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench-report.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn bench_writes_a_report_that_validates_and_report_compares_them() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("a.json");
+    let o = bin()
+        .args([
+            "bench", "--batch", "1,3", "--seq", "5", "--input", "7", "--hidden", "9", "--layers", "2",
+        ])
+        .args(["--bidirectional", "--warmup", "1", "--reps", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    for needle in [
+        "adapter:",
+        "median ms",
+        "GFLOP/s",
+        "B1 T5 I7 H9 L2 bi",
+        "B3 T5 I7 H9 L2 bi",
+        "12/1/1",
+        "kernels:",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+    assert!(
+        !out.contains('\u{1b}'),
+        "no progress bar escape codes when stdout is not a terminal"
+    );
+
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "report does not validate: {errors:?}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        // Two layers: per layer one projection and T = 5 fused steps; one submit, one readback.
+        assert_eq!(r["counters"]["dispatches"], 12);
+        assert_eq!(r["counters"]["submits"], 1);
+        assert_eq!(r["counters"]["readbacks"], 1);
+        assert!(r["max_abs_error"].as_f64().unwrap() <= 1e-4);
+        assert!(r["gflops"].as_f64().unwrap() > 0.0);
+    }
+    assert!(!report["machine"]["wgpu_version"].as_str().unwrap().is_empty());
+
+    // A report that breaks the schema is caught by the same validator.
+    let mut broken = report.clone();
+    broken["results"][0]["counters"]["submits"] = serde_json::json!("one");
+    assert!(!validator.is_valid(&broken));
+
+    let second = tmp.path().join("b.json");
+    std::fs::copy(&json, &second).unwrap();
+    let svg = tmp.path().join("plot.svg");
+    let o = bin()
+        .arg("report")
+        .arg(&json)
+        .arg(&second)
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("[0] ms") && out.contains("[1] ms") && out.contains("B3 T5 I7 H9 L2 bi"),
+        "{out}"
+    );
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("throughput") && plot.contains("B1 T5 I7 H9 L2 bi"));
+
+    // Not a report: one clear error.
+    let junk = tmp.path().join("junk.json");
+    std::fs::write(&junk, "{\"schema\": \"something-else\"}").unwrap();
+    let o = bin().arg("report").arg(&junk).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: "));
+}
+
+#[test]
+fn conform_prints_each_case_and_the_summary_and_writes_json() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("conform.json");
+    let o = bin()
+        .args(["conform", "--cases", "6", "--seed", "11", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("case ") && l.contains("PASS worst error"))
+            .count(),
+        6,
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("6 passed, 0 failed"));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], 6);
+    assert_eq!(report["cases"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn bench_and_conform_refuse_bad_arguments() {
+    for args in [
+        vec!["bench", "--reps", "0"],
+        vec!["bench", "--hidden", "0"],
+        vec!["conform", "--cases", "0"],
+        vec!["bench", "--adapter", "no-such-adapter-anywhere"],
+    ] {
+        let o = bin().args(&args).output().unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
