@@ -1,8 +1,10 @@
 // One timestep of one layer, all directions at once: the recurrent product h_{t-1}·Rᵀ for the four
 // gates, plus the cell update, in a single dispatch.
 //
-// Invocation (j, b, d) owns hidden unit j of batch element b in direction d and computes all four
-// of its gates, so gate values never leave registers. R is gate-interleaved and k-major:
+// Invocation (j, b-block, d) owns hidden unit j of BATCH_BLOCK consecutive batch elements in
+// direction d and computes all four gates of each, so gate values never leave registers and each
+// loaded R vec4 feeds BATCH_BLOCK multiply-adds (1 suits small batches, more suits large ones on
+// adapters without a fast cache). R is gate-interleaved and k-major:
 // r[(d·P + k)·H + j] is the vec4 (i, f, g, o) of unit j for recurrent input k, so invocations with
 // neighbouring j read neighbouring vec4s; XP rows are unit-major vec4s in the same way. After R
 // come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit: r[D·P·H + d·H + j].
@@ -45,6 +47,8 @@ override CLIP: f32 = 0.0;
 override INPUT_FORGET: bool = false;
 override PEEPHOLES: bool = false;
 override PROJECTED: bool = false;
+// Batch elements per invocation, 1..=4.
+override BATCH_BLOCK: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
@@ -84,12 +88,44 @@ fn clip(x: f32) -> f32 {
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
-    let b = gid.y;
     let d = gid.z;
+    let b0 = gid.y * BATCH_BLOCK;
     let hidden = p.hidden;
     if (j >= hidden) {
         return;
     }
+    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
+
+    // Gates start from the hoisted input projection; elements past B or past their length read
+    // the last element's h (harmless) and are skipped below.
+    var z: array<vec4<f32>, 4>;
+    var h_at: array<u32, 4>;
+    for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
+        let b = min(b0 + bb, p.batch - 1u);
+        let len = seq_lens[b];
+        h_at[bb] = h_half(p, p.step & 1u) + (d * p.batch + b) * p.out_size;
+        if (p.step < len) {
+            let t = select(p.step, len - 1u - p.step, reversed);
+            z[bb] = xp[seq_row(p, t, b) * p.directions * hidden + d * hidden + j];
+        }
+    }
+    let r_col = d * p.out_size * hidden + j;
+    for (var k = 0u; k < p.out_size; k++) {
+        let rk = r[r_col + k * hidden];
+        for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
+            z[bb] = fma(vec4<f32>(state[h_at[bb] + k]), rk, z[bb]);
+        }
+    }
+    for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
+        if (b0 + bb < p.batch) {
+            update(j, b0 + bb, d, reversed, z[bb]);
+        }
+    }
+}
+
+// The cell and hidden update of unit j of batch element b in direction d, given its gates' sums.
+fn update(j: u32, b: u32, d: u32, reversed: bool, z: vec4<f32>) {
+    let hidden = p.hidden;
     let len = seq_lens[b];
     let slot = d * p.batch + b;
     let h_prev = h_half(p, p.step & 1u) + slot * p.out_size;
@@ -103,16 +139,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         return;
     }
-
-    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
     let t = select(p.step, len - 1u - p.step, reversed);
     let row = seq_row(p, t, b);
-
-    var z = xp[row * p.directions * hidden + d * hidden + j];
-    let r_col = d * p.out_size * hidden + j;
-    for (var k = 0u; k < p.out_size; k++) {
-        z = fma(vec4<f32>(state[h_prev + k]), r[r_col + k * hidden], z);
-    }
 
     let c_prev = state[c_at];
     var peep = vec4<f32>(0.0);

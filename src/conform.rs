@@ -11,7 +11,7 @@ use crate::convention::Convention;
 use crate::cpu::CpuLstm;
 use crate::error::Result;
 use crate::forward::State;
-use crate::gpu::Lstm;
+use crate::gpu::{Lstm, PipelineCache, Variants};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
 
@@ -192,8 +192,9 @@ impl ConformCase {
         s
     }
 
-    /// Run on the GPU and the CPU; the worst absolute difference over y, h_n and c_n.
-    pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<f32> {
+    /// Run on the GPU (autotuned kernels, or `variants`) and the CPU; the worst absolute
+    /// difference over y, h_n and c_n.
+    pub fn run(&self, cache: &PipelineCache, queue: &wgpu::Queue, variants: Option<Variants>) -> Result<f32> {
         let cfg = &self.config;
         let random = LstmWeights::random(cfg, self.seed)?;
         let (loaded, _) =
@@ -219,7 +220,7 @@ impl ConformCase {
             lens[0] = t;
             lens
         });
-        let gpu = Lstm::new(device, queue, cfg, &weights)?.forward_with_lens(
+        let gpu = Lstm::with_variants(cache, queue, cfg, &weights, variants)?.forward_with_lens(
             &input,
             initial.as_ref(),
             lens.as_deref(),

@@ -10,6 +10,7 @@ mod common;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::conform::{random_activations, ConformCase};
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::gpu::Variants;
 use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
@@ -105,7 +106,7 @@ fn run_grid(cases: &[ConformCase]) {
     let mut failures = Vec::new();
     let mut worst = 0.0f32;
     for (n, case) in cases.iter().enumerate() {
-        let err = case.run(&ctx.device, &ctx.queue).unwrap();
+        let err = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
         worst = worst.max(err);
         let verdict = if err <= CONFORMANCE_TOLERANCE {
             "ok"
@@ -210,7 +211,7 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
         seq_lens: true,
         seed: 77,
     };
-    let err = case.run(&ctx.device, &ctx.queue).unwrap();
+    let err = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
     eprintln!("largest case: worst error {err:.3e}");
     assert!(
         err <= CONFORMANCE_TOLERANCE,
@@ -256,4 +257,28 @@ fn semantics_grid_covers_every_option() {
             c.config.activations.iter().any(|a| a.kind == kind)
         });
     }
+}
+
+/// Every kernel variant (each input-projection GEMM with each step) passes the grid, with the
+/// gate options; every third case keeps the run short.
+#[test]
+fn every_kernel_variant_matches_cpu() {
+    let Some(ctx) = common::gpu() else { return };
+    let cases: Vec<ConformCase> = semantics_grid().into_iter().step_by(3).collect();
+    let mut failures = Vec::new();
+    for variants in Variants::all() {
+        for (n, case) in cases.iter().enumerate() {
+            let err = case
+                .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
+                .unwrap();
+            if err > CONFORMANCE_TOLERANCE {
+                failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
+            }
+        }
+        eprintln!("{variants}: {} cases done", cases.len());
+    }
+    assert!(
+        failures.is_empty(),
+        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
+    );
 }

@@ -209,6 +209,49 @@ fn sizes_beyond_device_limits_are_refused_with_the_limit_named() {
 }
 
 #[test]
+fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
+    let Some(ctx) = common::gpu() else { return };
+    let cache = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    let cfg = config(6, 13, 1, Direction::Forward);
+    let w = LstmWeights::random(&cfg, 8).unwrap();
+    let lstm = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
+    let x = common::random_tensor(vec![5, 9, 6], 1.0, 9);
+    lstm.forward(&x, None).unwrap();
+    let first = lstm.last_stats();
+    assert!(
+        first.autotune_submits > 0,
+        "the first forward of a batch class tunes the step"
+    );
+    assert_eq!(
+        (first.submits, first.readbacks),
+        (1, 1),
+        "the forward itself still submits once"
+    );
+    lstm.forward(&x, None).unwrap();
+    let second = lstm.last_stats();
+    assert_eq!(second.autotune_submits, 0, "the choice is remembered");
+    assert_eq!(second.variants, first.variants);
+    assert_eq!(lstm.variants(9), first.variants);
+    // A second engine on the same cache reuses the choices.
+    let other = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
+    other.forward(&x, None).unwrap();
+    assert_eq!(other.last_stats().autotune_submits, 0);
+    eprintln!("chosen: {}", first.variants);
+
+    // Forced variants are used as given and tune nothing.
+    let forced = wgpu_lstm::gpu::Variants {
+        gemm: wgpu_lstm::gpu::GemmVariant::Tiled,
+        step: wgpu_lstm::gpu::StepVariant::Batch2,
+    };
+    let fixed = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(forced)).unwrap();
+    let out = fixed.forward(&x, None).unwrap();
+    assert_eq!(fixed.last_stats().variants, forced);
+    assert_eq!(fixed.last_stats().autotune_submits, 0);
+    let expected = CpuLstm::new(&cfg, &w).unwrap().forward(&x, None).unwrap();
+    assert!(out.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+}
+
+#[test]
 fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Lstm>();

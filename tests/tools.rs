@@ -40,7 +40,9 @@ fn bench_writes_a_report_that_validates_and_report_compares_them() {
         "B1 T5 I7 H9 L2 bi",
         "B3 T5 I7 H9 L2 bi",
         "12/1/1",
-        "kernels:",
+        "kernels",
+        "gemm-",
+        "step-b",
     ] {
         assert!(out.contains(needle), "{needle} missing from\n{out}");
     }
@@ -126,12 +128,30 @@ fn conform_prints_each_case_and_the_summary_and_writes_json() {
 }
 
 #[test]
+fn conform_can_run_every_kernel_variant() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let o = bin()
+        .args(["conform", "--cases", "2", "--all-variants"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    for v in wgpu_lstm::gpu::Variants::all() {
+        assert_eq!(out.matches(&format!("[{v}]")).count(), 2, "{v} in\n{out}");
+    }
+    assert_eq!(out.lines().last(), Some("12 passed, 0 failed"));
+}
+
+#[test]
 fn bench_and_conform_refuse_bad_arguments() {
     for args in [
         vec!["bench", "--reps", "0"],
         vec!["bench", "--hidden", "0"],
         vec!["conform", "--cases", "0"],
         vec!["bench", "--adapter", "no-such-adapter-anywhere"],
+        vec!["bench", "--variants", "fast,b9"],
     ] {
         let o = bin().args(&args).output().unwrap();
         assert!(!o.status.success(), "{args:?}");

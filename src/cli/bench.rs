@@ -13,9 +13,6 @@ use super::AdapterArgs;
 use wgpu_lstm::conform::random_tensor;
 use wgpu_lstm::{CpuLstm, Direction, Error, GpuContext, Layout, Lstm, LstmConfig, LstmWeights, Result};
 
-/// The kernels every forward runs today.
-pub const VARIANT: &str = "tiled-gemm-64x64 + step-unit-per-invocation";
-
 #[derive(Args)]
 pub struct BenchArgs {
     /// B: batch sizes (a list makes a sweep).
@@ -44,6 +41,10 @@ pub struct BenchArgs {
     reps: usize,
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (gemm: tiled or
+    /// regblock; step: b1, b2 or b4).
+    #[arg(long, value_name = "GEMM,STEP")]
+    variants: Option<String>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/1`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -121,7 +122,8 @@ fn bench_shape(ctx: &GpuContext, shape: &Shape, args: &BenchArgs, tick: &dyn Fn(
         ..LstmConfig::default()
     };
     let weights = LstmWeights::random(&config, 0)?;
-    let lstm = Lstm::new(&ctx.device, &ctx.queue, &config, &weights)?;
+    let forced = args.variants.as_deref().map(super::parse_variants).transpose()?;
+    let lstm = Lstm::with_variants(ctx.pipeline_cache(), &ctx.queue, &config, &weights, forced)?;
     let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
     for _ in 0..args.warmup {
         lstm.forward(&x, None)?;
@@ -174,14 +176,14 @@ fn bench_shape(ctx: &GpuContext, shape: &Shape, args: &BenchArgs, tick: &dyn Fn(
             bytes_uploaded: stats.bytes_uploaded,
             bytes_downloaded: stats.bytes_downloaded,
         },
-        variant: VARIANT.into(),
+        variant: stats.variants.to_string(),
         forward_ms,
     })
 }
 
 fn print_table(results: &[ShapeResult], timestamps: bool) {
     println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>15}",
+        "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>12}  kernels",
         "shape",
         "median ms",
         "min ms",
@@ -197,7 +199,7 @@ fn print_table(results: &[ShapeResult], timestamps: bool) {
     );
     for r in results {
         println!(
-            "{:<24} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.3} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>9.2e} {:>15}",
+            "{:<24} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.3} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>9.2e} {:>12}  {}",
             r.shape.label(),
             r.forward_ms.median,
             r.forward_ms.min,
@@ -209,13 +211,11 @@ fn print_table(results: &[ShapeResult], timestamps: bool) {
             r.cpu_ms,
             r.speedup,
             r.max_abs_error,
-            format!("{}/{}/{}", r.counters.dispatches, r.counters.submits, r.counters.readbacks)
+            format!("{}/{}/{}", r.counters.dispatches, r.counters.submits, r.counters.readbacks),
+            r.variant
         );
     }
     if !timestamps {
         println!("GPU time: none (this adapter has no timestamp queries)");
-    }
-    if let Some(r) = results.first() {
-        println!("kernels: {}", r.variant);
     }
 }

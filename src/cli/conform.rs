@@ -12,6 +12,7 @@ use super::report::{AdapterReport, Machine};
 use super::AdapterArgs;
 use wgpu_lstm::conform::ConformCase;
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::gpu::Variants;
 use wgpu_lstm::{Error, GpuContext, Result};
 
 #[derive(Args)]
@@ -24,6 +25,13 @@ pub struct ConformArgs {
     seed: u64,
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Run every case with every kernel variant (each GEMM with each step), not just the
+    /// autotuned ones.
+    #[arg(long)]
+    all_variants: bool,
+    /// Run every case with these kernel variants, e.g. `regblock,b4`.
+    #[arg(long, value_name = "GEMM,STEP", conflicts_with = "all_variants")]
+    variants: Option<String>,
     /// Also write the results as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -44,6 +52,8 @@ struct ConformReport {
 struct CaseReport {
     seed: u64,
     config: String,
+    /// The kernels forced for this run; null when autotuned.
+    variants: Option<String>,
     passed: bool,
     /// Worst absolute GPU-vs-CPU difference; null when the case could not run.
     worst_error: Option<f32>,
@@ -57,31 +67,45 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
     let ctx = GpuContext::with_request(&args.adapter.request())?;
     println!("adapter: {}", ctx.describe());
     println!("tolerance: max abs error {CONFORMANCE_TOLERANCE:.0e}");
-    let bar = progress::bar(args.cases as u64, "conform");
-    let mut cases = Vec::with_capacity(args.cases);
+    let runs: Vec<Option<Variants>> = if args.all_variants {
+        Variants::all().into_iter().map(Some).collect()
+    } else {
+        vec![args.variants.as_deref().map(super::parse_variants).transpose()?]
+    };
+    let bar = progress::bar((args.cases * runs.len()) as u64, "conform");
+    let mut cases = Vec::with_capacity(args.cases * runs.len());
     for k in 0..args.cases {
         let seed = args.seed + k as u64;
         let case = ConformCase::random(seed);
-        let (worst_error, error) = match case.run(&ctx.device, &ctx.queue) {
-            Ok(e) => (Some(e), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let passed = worst_error.is_some_and(|e| e <= CONFORMANCE_TOLERANCE);
-        let verdict = match (passed, worst_error, &error) {
-            (true, Some(e), _) => format!("PASS worst error {e:.2e}"),
-            (false, Some(e), _) => format!("FAIL worst error {e:.2e}"),
-            (_, None, Some(msg)) => format!("FAIL {msg}"),
-            _ => unreachable!("a case either ran or failed"),
-        };
-        bar.suspend(|| println!("case {k:3} seed {seed}: {} ... {verdict}", case.describe()));
-        bar.inc(1);
-        cases.push(CaseReport {
-            seed,
-            config: case.describe(),
-            passed,
-            worst_error,
-            error,
-        });
+        for variants in &runs {
+            let (worst_error, error) = match case.run(ctx.pipeline_cache(), &ctx.queue, *variants) {
+                Ok(e) => (Some(e), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            let passed = worst_error.is_some_and(|e| e <= CONFORMANCE_TOLERANCE);
+            let verdict = match (passed, worst_error, &error) {
+                (true, Some(e), _) => format!("PASS worst error {e:.2e}"),
+                (false, Some(e), _) => format!("FAIL worst error {e:.2e}"),
+                (_, None, Some(msg)) => format!("FAIL {msg}"),
+                _ => unreachable!("a case either ran or failed"),
+            };
+            let kernels = variants.map_or(String::new(), |v| format!(" [{v}]"));
+            bar.suspend(|| {
+                println!(
+                    "case {k:3} seed {seed}{kernels}: {} ... {verdict}",
+                    case.describe()
+                )
+            });
+            bar.inc(1);
+            cases.push(CaseReport {
+                seed,
+                config: case.describe(),
+                variants: variants.map(|v| v.to_string()),
+                passed,
+                worst_error,
+                error,
+            });
+        }
     }
     bar.finish_and_clear();
     let passed = cases.iter().filter(|c| c.passed).count();

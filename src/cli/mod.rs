@@ -184,6 +184,31 @@ impl Runner {
     }
 }
 
+/// `GEMM,STEP` as `bench --variants` and `conform --variants` take it: `tiled|regblock`,
+/// `b1|b2|b4`.
+pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
+    use wgpu_lstm::gpu::{GemmVariant, StepVariant, Variants};
+    let bad = || {
+        wgpu_lstm::Error::invalid(
+            "--variants",
+            format!("'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2 or b4"),
+        )
+    };
+    let (gemm, step) = text.split_once(',').ok_or_else(bad)?;
+    let gemm = match gemm.trim() {
+        "tiled" => GemmVariant::Tiled,
+        "regblock" => GemmVariant::RegisterBlocked,
+        _ => return Err(bad()),
+    };
+    let step = match step.trim() {
+        "b1" => StepVariant::Batch1,
+        "b2" => StepVariant::Batch2,
+        "b4" => StepVariant::Batch4,
+        _ => return Err(bad()),
+    };
+    Ok(Variants { gemm, step })
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

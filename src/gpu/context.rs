@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::PipelineCache;
 use crate::error::{Error, Result};
 
 /// What adapter to use. Empty fields mean "any".
@@ -104,12 +105,13 @@ pub fn choose_adapter(adapters: &[wgpu::Adapter], request: &AdapterRequest) -> O
         .map(|(i, _)| i)
 }
 
-/// An owned device on the chosen adapter.
+/// An owned device on the chosen adapter, with the pipeline cache its engines share.
 pub struct GpuContext {
     pub instance: wgpu::Instance,
     pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
+    pipelines: PipelineCache,
 }
 
 impl GpuContext {
@@ -145,11 +147,17 @@ impl GpuContext {
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
         log::info!("using adapter {} ({:?})", info.name, info.backend);
         Ok(GpuContext {
+            pipelines: PipelineCache::new(&device),
             instance,
             adapter,
             device,
             queue,
         })
+    }
+
+    /// Compiled pipelines and autotune choices for this device, for `Lstm::with_cache`.
+    pub fn pipeline_cache(&self) -> &PipelineCache {
+        &self.pipelines
     }
 
     pub fn adapter_info(&self) -> wgpu::AdapterInfo {

@@ -12,9 +12,11 @@ use super::capture;
 use super::limits;
 use super::packing;
 use super::params::StepParams;
-use super::pipelines::{PipelineCache, Pipelines};
+use super::pipelines::{PipelineCache, Pipelines, Tuning};
 use super::readback;
 use super::state::{LstmState, StateShape};
+use super::tune;
+use super::variants::{GemmVariant, StepVariant, Variants};
 use super::workspace::{Sizes, Workspace, TIMESTAMP_BYTES};
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
@@ -23,7 +25,7 @@ use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
 
 /// What one forward did, for checking the engine's structure and for benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ForwardStats {
     /// Compute dispatches recorded.
     pub dispatches: u32,
@@ -40,6 +42,30 @@ pub struct ForwardStats {
     /// GPU time of the compute work, from timestamp queries, in nanoseconds; `None` where the
     /// device has no `TIMESTAMP_QUERY` feature (or when encoding into the caller's encoder).
     pub gpu_ns: Option<u64>,
+    /// The kernels that ran.
+    pub variants: Variants,
+    /// Submissions the autotune made before this call's own (only the first time a shape class
+    /// meets the device).
+    pub autotune_submits: u32,
+}
+
+impl Default for ForwardStats {
+    fn default() -> Self {
+        ForwardStats {
+            dispatches: 0,
+            submits: 0,
+            readbacks: 0,
+            bytes_uploaded: 0,
+            bytes_downloaded: 0,
+            record_ns: 0,
+            gpu_ns: None,
+            variants: Variants {
+                gemm: GemmVariant::Tiled,
+                step: StepVariant::Batch1,
+            },
+            autotune_submits: 0,
+        }
+    }
 }
 
 /// One kernel of a forward, for timing it alone ([`Lstm::encode_kernel`]).
@@ -100,6 +126,9 @@ pub struct Lstm {
     queue: wgpu::Queue,
     config: LstmConfig,
     pipelines: Arc<Pipelines>,
+    tuning: Arc<Tuning>,
+    gemm: GemmVariant,
+    forced_step: Option<StepVariant>,
     layers: Vec<LayerWeights>,
     workspace: AsyncMutex<Option<Workspace>>,
     stats: Mutex<ForwardStats>,
@@ -126,11 +155,34 @@ impl Lstm {
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
+        Self::with_variants(cache, queue, config, weights, None)
+    }
+
+    /// Like [`Lstm::with_cache`], with the kernel variants fixed instead of autotuned (for
+    /// conformance runs of every variant, and for reproducible benchmarks).
+    pub fn with_variants(
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+        variants: Option<Variants>,
+    ) -> Result<Self> {
         let device = cache.device();
         weights.check_config(config)?;
         limits::check_model(&device.limits(), config)?;
         let pipelines = cache.get(config)?;
+        let tuning = cache.tuning();
         let h = config.hidden_size;
+        let n = config.num_directions() * 4 * h;
+        // The GEMM variant fixes the input weights' layout, so it is chosen before they upload.
+        let (gemm, _) = match variants {
+            Some(v) => (v.gemm, false),
+            None => tuning.gemm(tune::gemm_key(config.input_size, n), || {
+                capture(device, "autotuning", || {
+                    tune::gemm(device, queue, &pipelines, config.input_size, n)
+                })?
+            })?,
+        };
         let layers = capture(device, "uploading the weights", || {
             weights
                 .layers()
@@ -138,6 +190,10 @@ impl Lstm {
                 .enumerate()
                 .map(|(l, dirs)| {
                     let (w, bias) = packing::input_weights(dirs, h);
+                    let w = match gemm {
+                        GemmVariant::Tiled => w,
+                        GemmVariant::RegisterBlocked => packing::transposed(&w, n),
+                    };
                     let r = packing::recurrent_weights(dirs, h);
                     LayerWeights {
                         input_size: config.layer_input_size(l),
@@ -155,10 +211,53 @@ impl Lstm {
             queue: queue.clone(),
             config: config.clone(),
             pipelines,
+            tuning,
+            gemm,
+            forced_step: variants.map(|v| v.step),
             layers,
             workspace: AsyncMutex::new(None, true),
             stats: Mutex::new(ForwardStats::default()),
         })
+    }
+
+    /// The step variant for the workspace's batch: forced, already chosen for its class on this
+    /// device, or (when `may_tune`) timed now. Encoding into a caller's encoder cannot tune and
+    /// falls back on one element per invocation below a batch of 4 and four above.
+    fn step_variant(&self, ws: &Workspace, may_tune: bool, stats: &mut ForwardStats) -> Result<StepVariant> {
+        if let Some(v) = self.forced_step {
+            return Ok(v);
+        }
+        let key = tune::step_key(&self.config, ws.dims.batch);
+        if !may_tune {
+            return Ok(self.tuning.known_step(&key).unwrap_or(if ws.dims.batch < 4 {
+                StepVariant::Batch1
+            } else {
+                StepVariant::Batch4
+            }));
+        }
+        let mut submits = 0;
+        let (v, _) = self.tuning.step(key, || {
+            let (v, n) = capture(&self.device, "autotuning", || {
+                tune::step(&self.device, &self.queue, &self.pipelines, &self.config, ws)
+            })??;
+            submits = n;
+            Ok(v)
+        })?;
+        stats.autotune_submits += submits;
+        Ok(v)
+    }
+
+    /// The kernels the engine runs at batch `batch` (the step variant as chosen so far).
+    pub fn variants(&self, batch: usize) -> Variants {
+        let step = self.forced_step.unwrap_or_else(|| {
+            self.tuning
+                .known_step(&tune::step_key(&self.config, batch))
+                .unwrap_or(StepVariant::Batch1)
+        });
+        Variants {
+            gemm: self.gemm,
+            step,
+        }
     }
 
     pub fn config(&self) -> &LstmConfig {
@@ -307,6 +406,11 @@ impl Lstm {
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
         let mut stats = ForwardStats::default();
+        let step = self.step_variant(ws, false, &mut stats)?;
+        stats.variants = Variants {
+            gemm: self.gemm,
+            step,
+        };
         let started = Instant::now();
         capture(&self.device, "encoding a forward", || {
             encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
@@ -317,7 +421,7 @@ impl Lstm {
                 usage: wgpu::BufferUsages::COPY_SRC,
             });
             encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
-            ws.record(encoder, cfg, &self.pipelines, state, &mut stats);
+            ws.record(encoder, cfg, &self.pipelines, step, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, target.output, target.output_offset, sizes.y);
             if let Some(export) = &target.export_state {
                 encoder.copy_buffer_to_buffer(
@@ -362,6 +466,7 @@ impl Lstm {
         }
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
+        let step = self.step_variant(ws, false, &mut ForwardStats::default())?;
         capture(&self.device, "encoding a kernel", || {
             // Full-length sequences, so every step does its work.
             let lens = lens_u32(None, dims);
@@ -371,7 +476,7 @@ impl Lstm {
                 usage: wgpu::BufferUsages::COPY_SRC,
             });
             encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
-            ws.record_kernel(encoder, &self.config, &self.pipelines, part, repeats)
+            ws.record_kernel(encoder, &self.config, &self.pipelines, step, part, repeats)
         })
     }
 
@@ -385,13 +490,18 @@ impl Lstm {
         let dims = check_request(&self.config, input, initial, seq_lens)?;
         let mut slot = self.workspace.lock().await;
         let ws = self.ready_workspace(&mut slot, dims)?;
+        let mut stats = ForwardStats::default();
+        let step = self.step_variant(ws, true, &mut stats)?;
+        stats.variants = Variants {
+            gemm: self.gemm,
+            step,
+        };
         let cfg = &self.config;
         let sizes = Sizes::new(cfg, dims);
         let nl = cfg.num_layers as u64;
         let total = sizes.y + nl * (sizes.h + sizes.c);
         let timestamps = ws.timestamps.as_ref();
         let read_bytes = total + if timestamps.is_some() { TIMESTAMP_BYTES } else { 0 };
-        let mut stats = ForwardStats::default();
         let submission = capture(&self.device, "forward", || -> Result<_> {
             self.upload(ws, input, seq_lens, &mut stats);
             let state = &ws.own_state;
@@ -406,7 +516,7 @@ impl Lstm {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("lstm forward"),
                 });
-            ws.record(&mut encoder, cfg, &self.pipelines, state, &mut stats);
+            ws.record(&mut encoder, cfg, &self.pipelines, step, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
             encoder.copy_buffer_to_buffer(&state.h, 0, &ws.staging, sizes.y, nl * sizes.h);
             let c_at = sizes.y + nl * sizes.h;
@@ -460,6 +570,11 @@ impl Lstm {
         let ws = self.ready_workspace(&mut slot, dims)?;
         let sizes = Sizes::new(&self.config, dims);
         let mut stats = ForwardStats::default();
+        let step = self.step_variant(ws, true, &mut stats)?;
+        stats.variants = Variants {
+            gemm: self.gemm,
+            step,
+        };
         let submission = capture(&self.device, "stream step", || {
             self.upload(ws, input, seq_lens, &mut stats);
             let started = Instant::now();
@@ -468,7 +583,14 @@ impl Lstm {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("lstm stream"),
                 });
-            ws.record(&mut encoder, &self.config, &self.pipelines, state, &mut stats);
+            ws.record(
+                &mut encoder,
+                &self.config,
+                &self.pipelines,
+                step,
+                state,
+                &mut stats,
+            );
             encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
             let commands = encoder.finish();
             stats.record_ns = started.elapsed().as_nanos() as u64;
@@ -511,6 +633,7 @@ impl Lstm {
                     &self.device,
                     &self.config,
                     &self.pipelines,
+                    self.gemm,
                     &self.layers,
                     dims,
                     param_stride,

@@ -11,6 +11,8 @@ mod pipelines;
 mod readback;
 pub mod shaders;
 mod state;
+mod tune;
+mod variants;
 mod workspace;
 
 pub use context::{
@@ -20,6 +22,7 @@ pub use engine::{EncodeTarget, ForwardStats, KernelPart, Lstm, StateExport};
 pub use params::{GemmParams, StepParams};
 pub use pipelines::PipelineCache;
 pub use state::LstmState;
+pub use variants::{GemmVariant, StepVariant, Variants};
 
 use crate::error::{Error, Result};
 

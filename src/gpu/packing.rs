@@ -65,3 +65,16 @@ pub(crate) fn projection_weights(dirs: &[DirectionWeights], h: usize) -> Option<
     }
     Some(w)
 }
+
+/// The interleaved input weights `[N, K]` of [`input_weights`] transposed to `[K, N]`, for the
+/// register-blocked GEMM (N = D·4H is a multiple of 4, so each row is whole vec4s).
+pub(crate) fn transposed(w: &[f32], n: usize) -> Vec<f32> {
+    let k = w.len() / n;
+    let mut t = vec![0.0; w.len()];
+    for row in 0..n {
+        for col in 0..k {
+            t[col * n + row] = w[row * k + col];
+        }
+    }
+    t
+}

@@ -2,9 +2,10 @@
 //! shares them between engines on one device.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::shaders::{self, Kernel};
+use super::variants::{GemmVariant, StepVariant};
 use crate::error::Result;
 use crate::LstmConfig;
 
@@ -16,13 +17,19 @@ pub(crate) struct KernelPipeline {
 
 impl KernelPipeline {
     fn new(device: &wgpu::Device, kernel: &Kernel, constants: &[(&str, f64)]) -> Self {
+        Self::with_layout(device, kernel, layout_of(device, kernel), constants)
+    }
+
+    /// With a given bind-group layout, so that variants of one kernel accept the same bind groups.
+    fn with_layout(
+        device: &wgpu::Device,
+        kernel: &Kernel,
+        layout: wgpu::BindGroupLayout,
+        constants: &[(&str, f64)],
+    ) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
             source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
-        });
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(kernel.name),
-            entries: &kernel.layout_entries(),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(kernel.name),
@@ -66,10 +73,22 @@ impl KernelPipeline {
     }
 }
 
-/// Every pipeline the engine records, specialised for one configuration.
+fn layout_of(device: &wgpu::Device, kernel: &Kernel) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(kernel.name),
+        entries: &kernel.layout_entries(),
+    })
+}
+
+/// Every pipeline the engine records, specialised for one configuration. Variants are compiled
+/// the first time they are used.
 pub(crate) struct Pipelines {
-    pub input_projection: KernelPipeline,
-    pub step: KernelPipeline,
+    device: wgpu::Device,
+    step_constants: Vec<(&'static str, f64)>,
+    gemm: [OnceLock<KernelPipeline>; 2],
+    /// One bind-group layout for every step variant.
+    step_layout: wgpu::BindGroupLayout,
+    step: [OnceLock<KernelPipeline>; 3],
     /// Only with `proj_size`.
     pub output_projection: Option<KernelPipeline>,
 }
@@ -77,12 +96,37 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(device: &wgpu::Device, config: &crate::LstmConfig) -> Self {
         Pipelines {
-            input_projection: KernelPipeline::new(device, &shaders::INPUT_PROJECTION, &[]),
-            step: KernelPipeline::new(device, &shaders::STEP, &shaders::step_constants(config)),
+            device: device.clone(),
+            step_constants: shaders::step_constants(config),
+            gemm: Default::default(),
+            step_layout: layout_of(device, &shaders::STEP),
+            step: Default::default(),
             output_projection: config
                 .proj_size
                 .map(|_| KernelPipeline::new(device, &shaders::OUTPUT_PROJECTION, &[])),
         }
+    }
+
+    /// The input-projection pipeline of a variant.
+    pub fn gemm(&self, variant: GemmVariant) -> &KernelPipeline {
+        let (slot, kernel) = match variant {
+            GemmVariant::Tiled => (&self.gemm[0], &shaders::INPUT_PROJECTION),
+            GemmVariant::RegisterBlocked => (&self.gemm[1], &shaders::INPUT_PROJECTION_BLOCKED),
+        };
+        slot.get_or_init(|| KernelPipeline::new(&self.device, kernel, &[]))
+    }
+
+    /// The step pipeline of a variant.
+    pub fn step(&self, variant: StepVariant) -> &KernelPipeline {
+        let index = StepVariant::ALL
+            .iter()
+            .position(|&v| v == variant)
+            .expect("listed");
+        self.step[index].get_or_init(|| {
+            let mut constants = self.step_constants.clone();
+            constants.push(("BATCH_BLOCK", variant.batch_block() as f64));
+            KernelPipeline::with_layout(&self.device, &shaders::STEP, self.step_layout.clone(), &constants)
+        })
     }
 }
 
@@ -94,7 +138,19 @@ impl Pipelines {
 pub struct PipelineCache {
     device: wgpu::Device,
     entries: Mutex<HashMap<SpecialisationKey, Arc<Pipelines>>>,
+    tuning: Arc<Tuning>,
 }
+
+/// Kernel variants chosen per shape class on one device, shared by the engines of a cache.
+#[derive(Default)]
+pub(crate) struct Tuning {
+    gemm: Mutex<HashMap<TuneKey, GemmVariant>>,
+    step: Mutex<HashMap<TuneKey, StepVariant>>,
+}
+
+/// A shape class the autotune decides for once per device.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TuneKey(pub Vec<u64>);
 
 /// The step kernel's pipeline constants, f64 values as bits.
 type SpecialisationKey = Vec<(&'static str, u64)>;
@@ -104,6 +160,7 @@ impl PipelineCache {
         PipelineCache {
             device: device.clone(),
             entries: Mutex::new(HashMap::new()),
+            tuning: Arc::default(),
         }
     }
 
@@ -114,6 +171,10 @@ impl PipelineCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    pub(crate) fn tuning(&self) -> Arc<Tuning> {
+        self.tuning.clone()
     }
 
     /// The device the pipelines are compiled for (engines built from this cache run on it).
@@ -137,4 +198,48 @@ impl PipelineCache {
         entries.insert(key, pipelines.clone());
         Ok(pipelines)
     }
+}
+
+impl Tuning {
+    /// The GEMM variant chosen for a shape class, deciding with `tune` the first time.
+    pub fn gemm(
+        &self,
+        key: TuneKey,
+        tune: impl FnOnce() -> Result<GemmVariant>,
+    ) -> Result<(GemmVariant, bool)> {
+        choose(&self.gemm, key, tune)
+    }
+
+    /// The step variant chosen for a shape class, deciding with `tune` the first time; the flag
+    /// says whether it was tuned now.
+    pub fn step(
+        &self,
+        key: TuneKey,
+        tune: impl FnOnce() -> Result<StepVariant>,
+    ) -> Result<(StepVariant, bool)> {
+        choose(&self.step, key, tune)
+    }
+
+    /// A step choice already made, if any.
+    pub fn known_step(&self, key: &TuneKey) -> Option<StepVariant> {
+        self.step
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+    }
+}
+
+/// The cached value for `key`, or `tune`'s (then cached); the flag says whether it was tuned now.
+fn choose<V: Copy>(
+    choices: &Mutex<HashMap<TuneKey, V>>,
+    key: TuneKey,
+    tune: impl FnOnce() -> Result<V>,
+) -> Result<(V, bool)> {
+    if let Some(v) = choices.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok((*v, false));
+    }
+    let v = tune()?;
+    choices.lock().unwrap_or_else(|p| p.into_inner()).insert(key, v);
+    Ok((v, true))
 }

@@ -38,6 +38,8 @@ macro_rules! wgsl {
 }
 
 const INPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "input_projection.wgsl");
+const INPUT_PROJECTION_BLOCKED_FILES: (&[&str], &str) =
+    wgsl!("shared/params.wgsl", "input_projection_blocked.wgsl");
 const OUTPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "output_projection.wgsl");
 const STEP_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
 
@@ -74,6 +76,39 @@ pub const INPUT_PROJECTION: Kernel = Kernel {
         BindingKind::Storage {
             read_only: false,
             element: F32,
+        }, // xp
+    ],
+};
+
+/// Rows of XP one register-blocked projection invocation computes.
+pub const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 8;
+
+/// `XP = X·Wᵀ + b`, register-blocked with no workgroup memory, W transposed.
+pub const INPUT_PROJECTION_BLOCKED: Kernel = Kernel {
+    name: "input_projection_blocked",
+    files: INPUT_PROJECTION_BLOCKED_FILES.0,
+    source: INPUT_PROJECTION_BLOCKED_FILES.1,
+    workgroup_size: [64, 1, 1],
+    bindings: &[
+        BindingKind::Uniform {
+            size: std::mem::size_of::<super::params::GemmParams>() as u64,
+            dynamic: false,
+        },
+        BindingKind::Storage {
+            read_only: true,
+            element: F32,
+        }, // x
+        BindingKind::Storage {
+            read_only: true,
+            element: 4 * F32,
+        }, // w, transposed
+        BindingKind::Storage {
+            read_only: true,
+            element: 4 * F32,
+        }, // bias
+        BindingKind::Storage {
+            read_only: false,
+            element: 4 * F32,
         }, // xp
     ],
 };
@@ -143,7 +178,12 @@ pub const OUTPUT_PROJECTION: Kernel = Kernel {
 };
 
 /// Every kernel.
-pub const ALL: &[Kernel] = &[INPUT_PROJECTION, STEP, OUTPUT_PROJECTION];
+pub const ALL: &[Kernel] = &[
+    INPUT_PROJECTION,
+    INPUT_PROJECTION_BLOCKED,
+    STEP,
+    OUTPUT_PROJECTION,
+];
 
 /// The step kernel's pipeline-overridable constants for a configuration: the activations of
 /// each direction, clip, input_forget, peepholes and projection.

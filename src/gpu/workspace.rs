@@ -6,8 +6,11 @@ use wgpu::util::DeviceExt;
 use super::engine::{ForwardStats, KernelPart, LayerWeights};
 use super::params::{GemmParams, StepParams};
 use super::pipelines::Pipelines;
-use super::shaders::{INPUT_PROJECTION_TILE, STEP_WORKGROUP};
+use super::shaders::{
+    INPUT_PROJECTION_BLOCKED, INPUT_PROJECTION_BLOCKED_ROWS, INPUT_PROJECTION_TILE, STEP_WORKGROUP,
+};
 use super::state::{LstmState, StateShape};
+use super::variants::{GemmVariant, StepVariant};
 use crate::config::{Layout, LstmConfig};
 use crate::forward::Dims;
 
@@ -35,6 +38,7 @@ pub(crate) struct Workspace {
     /// Keeps the buffers the bind groups point at alive.
     _owned: Vec<wgpu::Buffer>,
     param_stride: u64,
+    gemm: GemmVariant,
     /// Start and end of the forward's compute work, where the device has timestamp queries.
     pub timestamps: Option<Timestamps>,
 }
@@ -73,6 +77,7 @@ impl Workspace {
         device: &wgpu::Device,
         cfg: &LstmConfig,
         pipelines: &Pipelines,
+        gemm: GemmVariant,
         layers: &[LayerWeights],
         dims: Dims,
         param_stride: u64,
@@ -167,7 +172,7 @@ impl Workspace {
         for (l, lw) in layers.iter().enumerate() {
             let input = if l == 0 { &x } else { &ys[(l - 1) % 2] };
             let output = &ys[l % 2];
-            let gemm = GemmParams {
+            let gemm_sizes = GemmParams {
                 m: rows as u32,
                 n: (d * 4 * h) as u32,
                 k: lw.input_size as u32,
@@ -175,10 +180,10 @@ impl Workspace {
             };
             let gemm_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("input projection params"),
-                contents: bytemuck::bytes_of(&gemm),
+                contents: bytemuck::bytes_of(&gemm_sizes),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-            input_projection_groups.push(pipelines.input_projection.bind_group(
+            input_projection_groups.push(pipelines.gemm(gemm).bind_group(
                 device,
                 "input_projection",
                 &[
@@ -189,7 +194,7 @@ impl Workspace {
                     xp.as_entire_binding(),
                 ],
             ));
-            step_groups.push(pipelines.step.bind_group(
+            step_groups.push(pipelines.step(StepVariant::Batch1).bind_group(
                 device,
                 "step",
                 &[
@@ -232,60 +237,92 @@ impl Workspace {
             y,
             _owned: owned,
             param_stride,
+            gemm,
             timestamps,
         }
     }
 
     /// `repeats` dispatches of one kernel, on whatever the buffers hold (for timing).
+    #[allow(clippy::too_many_arguments)]
     pub fn record_kernel(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         cfg: &LstmConfig,
         pipelines: &Pipelines,
+        step: StepVariant,
         part: KernelPart,
         repeats: usize,
     ) {
-        let Dims { seq_len: t, batch: b } = self.dims;
-        let (d, h) = (cfg.num_directions() as u32, cfg.hidden_size as u32);
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("lstm kernel"),
             timestamp_writes: None,
         });
         for _ in 0..repeats {
             match part {
-                KernelPart::InputProjection { layer } => {
-                    let tile = INPUT_PROJECTION_TILE;
-                    pass.set_pipeline(&pipelines.input_projection.pipeline);
-                    pass.set_bind_group(0, &self.input_projection_groups[layer], &[]);
-                    pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), ((t * b) as u32).div_ceil(tile), 1);
-                }
-                KernelPart::Step { layer } => {
-                    pass.set_pipeline(&pipelines.step.pipeline);
-                    pass.set_bind_group(0, &self.step_groups[layer], &[0]);
-                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
-                }
+                KernelPart::InputProjection { layer } => self.dispatch_gemm(&mut pass, cfg, pipelines, layer),
+                KernelPart::Step { layer } => self.dispatch_step(&mut pass, cfg, pipelines, step, layer, 0),
             }
         }
     }
 
+    fn dispatch_gemm(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        layer: usize,
+    ) {
+        let n = (cfg.num_directions() * 4 * cfg.hidden_size) as u32;
+        let rows = (self.dims.seq_len * self.dims.batch) as u32;
+        pass.set_pipeline(&pipelines.gemm(self.gemm).pipeline);
+        pass.set_bind_group(0, &self.input_projection_groups[layer], &[]);
+        match self.gemm {
+            GemmVariant::Tiled => {
+                let tile = INPUT_PROJECTION_TILE;
+                pass.dispatch_workgroups(n.div_ceil(tile), rows.div_ceil(tile), 1);
+            }
+            GemmVariant::RegisterBlocked => pass.dispatch_workgroups(
+                (n / 4).div_ceil(INPUT_PROJECTION_BLOCKED.workgroup_size[0]),
+                rows.div_ceil(INPUT_PROJECTION_BLOCKED_ROWS),
+                1,
+            ),
+        }
+    }
+
+    fn dispatch_step(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        step: StepVariant,
+        layer: usize,
+        s: usize,
+    ) {
+        let (d, h) = (cfg.num_directions() as u32, cfg.hidden_size as u32);
+        let offset = (s as u64 * self.param_stride) as u32;
+        pass.set_pipeline(&pipelines.step(step).pipeline);
+        pass.set_bind_group(0, &self.step_groups[layer], &[offset]);
+        pass.dispatch_workgroups(
+            h.div_ceil(STEP_WORKGROUP),
+            (self.dims.batch as u32).div_ceil(step.batch_block()),
+            d,
+        );
+    }
+
     /// Every layer and timestep: `state` is copied in, updated and copied back; Y ends in `self.y`.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         cfg: &LstmConfig,
         pipelines: &Pipelines,
+        step: StepVariant,
         state: &LstmState,
         stats: &mut ForwardStats,
     ) {
         let Dims { seq_len: t, batch: b } = self.dims;
-        let (d, h, p) = (
-            cfg.num_directions() as u32,
-            cfg.hidden_size as u32,
-            cfg.output_size() as u32,
-        );
+        let (d, p) = (cfg.num_directions() as u32, cfg.output_size() as u32);
         let sizes = Sizes::new(cfg, self.dims);
-        let rows = (t * b) as u32;
-        let tile = INPUT_PROJECTION_TILE;
         let c_work = 2 * sizes.h;
         for l in 0..cfg.num_layers {
             let (h_at, c_at) = (l as u64 * sizes.h, l as u64 * sizes.c);
@@ -307,9 +344,7 @@ impl Workspace {
                     label: Some("lstm layer"),
                     timestamp_writes,
                 });
-                pass.set_pipeline(&pipelines.input_projection.pipeline);
-                pass.set_bind_group(0, &self.input_projection_groups[l], &[]);
-                pass.dispatch_workgroups((d * 4 * h).div_ceil(tile), rows.div_ceil(tile), 1);
+                self.dispatch_gemm(&mut pass, cfg, pipelines, l);
                 stats.dispatches += 1;
                 let project = pipelines
                     .output_projection
@@ -317,9 +352,7 @@ impl Workspace {
                     .zip(self.output_projection_groups.get(l));
                 for s in 0..t {
                     let offset = (s as u64 * self.param_stride) as u32;
-                    pass.set_pipeline(&pipelines.step.pipeline);
-                    pass.set_bind_group(0, &self.step_groups[l], &[offset]);
-                    pass.dispatch_workgroups(h.div_ceil(STEP_WORKGROUP), b as u32, d);
+                    self.dispatch_step(&mut pass, cfg, pipelines, step, l, s);
                     stats.dispatches += 1;
                     if let Some((pipeline, group)) = project {
                         pass.set_pipeline(&pipeline.pipeline);

@@ -1,0 +1,96 @@
+//! Kernel variants and their choice. The input projection has a workgroup-tiled GEMM (fast where
+//! workgroup memory is) and a register-blocked one without barriers (fast on software
+//! rasterizers); the step kernel takes 1, 2 or 4 batch elements per invocation. A short autotune
+//! picks the fastest the first time a shape class meets a device, and the choice is kept in the
+//! device's [`PipelineCache`](super::PipelineCache).
+
+use std::fmt;
+
+/// How the input-projection GEMM runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmVariant {
+    /// 64×64 tiles staged through workgroup memory, 4×4 register blocks (`input_projection.wgsl`).
+    Tiled,
+    /// No workgroup memory: 8 rows × 4 columns per invocation, W transposed
+    /// (`input_projection_blocked.wgsl`).
+    RegisterBlocked,
+}
+
+/// How the recurrent step runs: batch elements per invocation (each loaded R vec4 feeds that
+/// many multiply-adds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepVariant {
+    Batch1,
+    Batch2,
+    Batch4,
+}
+
+impl GemmVariant {
+    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tiled, GemmVariant::RegisterBlocked];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmVariant::Tiled => "gemm-tiled-64x64",
+            GemmVariant::RegisterBlocked => "gemm-regblock-8x4",
+        }
+    }
+}
+
+impl StepVariant {
+    pub const ALL: [StepVariant; 3] = [StepVariant::Batch1, StepVariant::Batch2, StepVariant::Batch4];
+
+    /// Batch elements per invocation.
+    pub fn batch_block(self) -> u32 {
+        match self {
+            StepVariant::Batch1 => 1,
+            StepVariant::Batch2 => 2,
+            StepVariant::Batch4 => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepVariant::Batch1 => "step-b1",
+            StepVariant::Batch2 => "step-b2",
+            StepVariant::Batch4 => "step-b4",
+        }
+    }
+}
+
+/// A full choice of kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variants {
+    pub gemm: GemmVariant,
+    pub step: StepVariant,
+}
+
+impl Variants {
+    /// Every combination, for `conform --all-variants`.
+    pub fn all() -> Vec<Variants> {
+        GemmVariant::ALL
+            .into_iter()
+            .flat_map(|gemm| {
+                StepVariant::ALL
+                    .into_iter()
+                    .map(move |step| Variants { gemm, step })
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Variants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} + {}", self.gemm.name(), self.step.name())
+    }
+}
+
+/// The batch sizes that share a step choice.
+pub(crate) fn batch_class(batch: usize) -> u32 {
+    match batch {
+        1 => 1,
+        2..=3 => 2,
+        4..=15 => 4,
+        16..=63 => 16,
+        _ => 64,
+    }
+}
