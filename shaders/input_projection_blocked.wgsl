@@ -5,12 +5,12 @@
 //                     holds input k of every output column
 //   b   [N/4]         vec4s, both biases summed
 //   XP  [M, N/4]      vec4s
-// Invocation (c, m-block) computes columns 4c..4c+3 of ROWS consecutive rows. Invocations of a
-// workgroup share their rows, so the X loads are uniform across it and the W_t loads are
-// contiguous; each loaded W_t vec4 feeds ROWS fused multiply-adds.
+// Invocation (c, m-block) computes the 8 columns of vec4s 2c and 2c+1 for ROWS consecutive rows.
+// Invocations of a workgroup share their rows, so the X loads are uniform across it and the W_t
+// loads contiguous; each X value feeds 8 multiply-adds and each W_t vec4 feeds ROWS.
 
 const WG: u32 = 64u;
-const ROWS: u32 = 8u;
+const ROWS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -21,27 +21,37 @@ const ROWS: u32 = 8u;
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let columns = params.n / 4u;
-    let c = gid.x;
-    if (c >= columns) {
+    let c0 = 2u * gid.x;
+    if (c0 >= columns) {
         return;
     }
+    // An odd last vec4 column is computed twice (read, never written twice).
+    let c1 = min(c0 + 1u, columns - 1u);
     let m0 = wid.y * ROWS;
     // Rows past M repeat the last row (read, never written), so the loop has no bounds checks.
-    var row_at: array<u32, 8>;
+    var row_at: array<u32, 16>;
     for (var r = 0u; r < ROWS; r++) {
         row_at[r] = min(m0 + r, params.m - 1u) * params.k;
     }
-    var acc: array<vec4<f32>, 8>;
+    var acc0: array<vec4<f32>, 16>;
+    var acc1: array<vec4<f32>, 16>;
     for (var k = 0u; k < params.k; k++) {
-        let wk = w[k * columns + c];
+        let w0 = w[k * columns + c0];
+        let w1 = w[k * columns + c1];
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] = fma(vec4<f32>(x[row_at[r] + k]), wk, acc[r]);
+            let xv = vec4<f32>(x[row_at[r] + k]);
+            acc0[r] = fma(xv, w0, acc0[r]);
+            acc1[r] = fma(xv, w1, acc1[r]);
         }
     }
-    let b = bias[c];
+    let b0 = bias[c0];
+    let b1 = bias[c1];
     for (var r = 0u; r < ROWS; r++) {
         if (m0 + r < params.m) {
-            xp[(m0 + r) * columns + c] = acc[r] + b;
+            xp[(m0 + r) * columns + c0] = acc0[r] + b0;
+            if (c0 + 1u < columns) {
+                xp[(m0 + r) * columns + c1] = acc1[r] + b1;
+            }
         }
     }
 }

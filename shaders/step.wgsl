@@ -1,10 +1,11 @@
 // One timestep of one layer, all directions at once: the recurrent product h_{t-1}·Rᵀ for the four
 // gates, plus the cell update, in a single dispatch.
 //
-// Invocation (j, b-block, d) owns hidden unit j of BATCH_BLOCK consecutive batch elements in
-// direction d and computes all four gates of each, so gate values never leave registers and each
-// loaded R vec4 feeds BATCH_BLOCK multiply-adds (1 suits small batches, more suits large ones on
-// adapters without a fast cache). R is gate-interleaved and k-major:
+// Invocation (j-block, b-block, d) owns UNITS hidden units of BATCH_BLOCK consecutive batch
+// elements in direction d and computes all four gates of each, so gate values never leave
+// registers; each loaded R vec4 feeds BATCH_BLOCK multiply-adds and each loaded h value UNITS
+// (1 and 1 suit small batches on GPUs; larger blocks suit large batches, and adapters that run
+// invocations as SIMD lanes of a CPU). R is gate-interleaved and k-major:
 // r[(d·P + k)·H + j] is the vec4 (i, f, g, o) of unit j for recurrent input k, so invocations with
 // neighbouring j read neighbouring vec4s; XP rows are unit-major vec4s in the same way. After R
 // come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit: r[D·P·H + d·H + j].
@@ -47,8 +48,10 @@ override CLIP: f32 = 0.0;
 override INPUT_FORGET: bool = false;
 override PEEPHOLES: bool = false;
 override PROJECTED: bool = false;
-// Batch elements per invocation, 1..=4.
+// Batch elements per invocation, 1..=8.
 override BATCH_BLOCK: u32 = 1u;
+// Hidden units per invocation, 1 or 2.
+override UNITS: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
@@ -87,38 +90,52 @@ fn clip(x: f32) -> f32 {
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
+    let j0 = gid.x * UNITS;
     let d = gid.z;
     let b0 = gid.y * BATCH_BLOCK;
     let hidden = p.hidden;
-    if (j >= hidden) {
+    if (j0 >= hidden) {
         return;
     }
     let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
 
-    // Gates start from the hoisted input projection; elements past B or past their length read
-    // the last element's h (harmless) and are skipped below.
-    var z: array<vec4<f32>, 4>;
-    var h_at: array<u32, 4>;
+    // Gates start from the hoisted input projection; elements past B or past their length, and a
+    // unit past H, read the last one's values (harmless) and are skipped below. z[u·8 + bb].
+    var z: array<vec4<f32>, 16>;
+    var h_at: array<u32, 8>;
+    var r_col: array<u32, 2>;
+    for (var u = 0u; u < UNITS; u++) {
+        r_col[u] = d * p.out_size * hidden + min(j0 + u, hidden - 1u);
+    }
     for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
         let b = min(b0 + bb, p.batch - 1u);
         let len = seq_lens[b];
         h_at[bb] = h_half(p, p.step & 1u) + (d * p.batch + b) * p.out_size;
         if (p.step < len) {
             let t = select(p.step, len - 1u - p.step, reversed);
-            z[bb] = xp[seq_row(p, t, b) * p.directions * hidden + d * hidden + j];
+            let row = seq_row(p, t, b) * p.directions * hidden + d * hidden;
+            for (var u = 0u; u < UNITS; u++) {
+                z[u * 8u + bb] = xp[row + min(j0 + u, hidden - 1u)];
+            }
         }
     }
-    let r_col = d * p.out_size * hidden + j;
     for (var k = 0u; k < p.out_size; k++) {
-        let rk = r[r_col + k * hidden];
+        var rk: array<vec4<f32>, 2>;
+        for (var u = 0u; u < UNITS; u++) {
+            rk[u] = r[r_col[u] + k * hidden];
+        }
         for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
-            z[bb] = fma(vec4<f32>(state[h_at[bb] + k]), rk, z[bb]);
+            let hv = vec4<f32>(state[h_at[bb] + k]);
+            for (var u = 0u; u < UNITS; u++) {
+                z[u * 8u + bb] = fma(hv, rk[u], z[u * 8u + bb]);
+            }
         }
     }
     for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
-        if (b0 + bb < p.batch) {
-            update(j, b0 + bb, d, reversed, z[bb]);
+        for (var u = 0u; u < UNITS; u++) {
+            if (b0 + bb < p.batch && j0 + u < hidden) {
+                update(j0 + u, b0 + bb, d, reversed, z[u * 8u + bb]);
+            }
         }
     }
 }

@@ -185,13 +185,15 @@ impl Runner {
 }
 
 /// `GEMM,STEP` as `bench --variants` and `conform --variants` take it: `tiled|regblock`,
-/// `b1|b2|b4`.
+/// `b1|b2|b4|b8|b8u2`.
 pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
     use wgpu_lstm::gpu::{GemmVariant, StepVariant, Variants};
     let bad = || {
         wgpu_lstm::Error::invalid(
             "--variants",
-            format!("'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2 or b4"),
+            format!(
+                "'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2, b4, b8 or b8u2"
+            ),
         )
     };
     let (gemm, step) = text.split_once(',').ok_or_else(bad)?;
@@ -204,6 +206,8 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         "b1" => StepVariant::Batch1,
         "b2" => StepVariant::Batch2,
         "b4" => StepVariant::Batch4,
+        "b8" => StepVariant::Batch8,
+        "b8u2" => StepVariant::Batch8Units2,
         _ => return Err(bad()),
     };
     Ok(Variants { gemm, step })

@@ -81,7 +81,7 @@ pub const INPUT_PROJECTION: Kernel = Kernel {
 };
 
 /// Rows of XP one register-blocked projection invocation computes.
-pub const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 8;
+pub const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 16;
 
 /// `XP = X·Wᵀ + b`, register-blocked with no workgroup memory, W transposed.
 pub const INPUT_PROJECTION_BLOCKED: Kernel = Kernel {

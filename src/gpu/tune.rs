@@ -142,7 +142,7 @@ pub(crate) fn gemm(
                 1,
             ),
             GemmVariant::RegisterBlocked => pass.dispatch_workgroups(
-                (n / 4).div_ceil(INPUT_PROJECTION_BLOCKED.workgroup_size[0]),
+                (n / 4).div_ceil(2 * INPUT_PROJECTION_BLOCKED.workgroup_size[0]),
                 m.div_ceil(INPUT_PROJECTION_BLOCKED_ROWS),
                 1,
             ),

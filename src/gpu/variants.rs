@@ -1,6 +1,6 @@
 //! Kernel variants and their choice. The input projection has a workgroup-tiled GEMM (fast where
 //! workgroup memory is) and a register-blocked one without barriers (fast on software
-//! rasterizers); the step kernel takes 1, 2 or 4 batch elements per invocation. A short autotune
+//! rasterizers); the step kernel takes 1, 2, 4 or 8 batch elements (and 1 or 2 units) per invocation. A short autotune
 //! picks the fastest the first time a shape class meets a device, and the choice is kept in the
 //! device's [`PipelineCache`](super::PipelineCache).
 
@@ -11,18 +11,21 @@ use std::fmt;
 pub enum GemmVariant {
     /// 64×64 tiles staged through workgroup memory, 4×4 register blocks (`input_projection.wgsl`).
     Tiled,
-    /// No workgroup memory: 8 rows × 4 columns per invocation, W transposed
+    /// No workgroup memory: 16 rows × 4 columns per invocation, W transposed
     /// (`input_projection_blocked.wgsl`).
     RegisterBlocked,
 }
 
-/// How the recurrent step runs: batch elements per invocation (each loaded R vec4 feeds that
-/// many multiply-adds).
+/// How the recurrent step runs: batch elements (and hidden units) per invocation; each loaded R
+/// vec4 feeds as many multiply-adds as there are batch elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StepVariant {
     Batch1,
     Batch2,
     Batch4,
+    Batch8,
+    /// Two hidden units and eight batch elements per invocation.
+    Batch8Units2,
 }
 
 impl GemmVariant {
@@ -31,13 +34,19 @@ impl GemmVariant {
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tiled => "gemm-tiled-64x64",
-            GemmVariant::RegisterBlocked => "gemm-regblock-8x4",
+            GemmVariant::RegisterBlocked => "gemm-regblock-16x4",
         }
     }
 }
 
 impl StepVariant {
-    pub const ALL: [StepVariant; 3] = [StepVariant::Batch1, StepVariant::Batch2, StepVariant::Batch4];
+    pub const ALL: [StepVariant; 5] = [
+        StepVariant::Batch1,
+        StepVariant::Batch2,
+        StepVariant::Batch4,
+        StepVariant::Batch8,
+        StepVariant::Batch8Units2,
+    ];
 
     /// Batch elements per invocation.
     pub fn batch_block(self) -> u32 {
@@ -45,6 +54,15 @@ impl StepVariant {
             StepVariant::Batch1 => 1,
             StepVariant::Batch2 => 2,
             StepVariant::Batch4 => 4,
+            StepVariant::Batch8 | StepVariant::Batch8Units2 => 8,
+        }
+    }
+
+    /// Hidden units per invocation.
+    pub fn units(self) -> u32 {
+        match self {
+            StepVariant::Batch8Units2 => 2,
+            _ => 1,
         }
     }
 
@@ -53,6 +71,8 @@ impl StepVariant {
             StepVariant::Batch1 => "step-b1",
             StepVariant::Batch2 => "step-b2",
             StepVariant::Batch4 => "step-b4",
+            StepVariant::Batch8 => "step-b8",
+            StepVariant::Batch8Units2 => "step-b8u2",
         }
     }
 }

@@ -282,7 +282,7 @@ impl Workspace {
                 pass.dispatch_workgroups(n.div_ceil(tile), rows.div_ceil(tile), 1);
             }
             GemmVariant::RegisterBlocked => pass.dispatch_workgroups(
-                (n / 4).div_ceil(INPUT_PROJECTION_BLOCKED.workgroup_size[0]),
+                (n / 4).div_ceil(2 * INPUT_PROJECTION_BLOCKED.workgroup_size[0]),
                 rows.div_ceil(INPUT_PROJECTION_BLOCKED_ROWS),
                 1,
             ),
@@ -303,7 +303,7 @@ impl Workspace {
         pass.set_pipeline(&pipelines.step(step).pipeline);
         pass.set_bind_group(0, &self.step_groups[layer], &[offset]);
         pass.dispatch_workgroups(
-            h.div_ceil(STEP_WORKGROUP),
+            h.div_ceil(step.units() * STEP_WORKGROUP),
             (self.dims.batch as u32).div_ceil(step.batch_block()),
             d,
         );
