@@ -11,7 +11,7 @@ use std::fmt;
 pub enum GemmVariant {
     /// 64×64 tiles staged through workgroup memory, 4×4 register blocks (`input_projection.wgsl`).
     Tiled,
-    /// No workgroup memory: 16 rows × 4 columns per invocation, W transposed
+    /// No workgroup memory: 16 rows × 8 columns per invocation, W transposed
     /// (`input_projection_blocked.wgsl`).
     RegisterBlocked,
 }
@@ -34,7 +34,7 @@ impl GemmVariant {
     pub fn name(self) -> &'static str {
         match self {
             GemmVariant::Tiled => "gemm-tiled-64x64",
-            GemmVariant::RegisterBlocked => "gemm-regblock-16x4",
+            GemmVariant::RegisterBlocked => "gemm-regblock-16x8",
         }
     }
 }

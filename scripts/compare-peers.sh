@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Side-by-side timing in one run, on this machine: wgpu-lstm bench on Vulkan and GL, Burn's LSTM on
+# wgpu's default adapter, and onnxruntime's CPU LSTM, at B ∈ {1, 64}, T=100, I=H=256.
+#   BURN_PEER=path/to/burn-lstm-peer ORT_PY="python path/to/ort_time.py" scripts/compare-peers.sh
+# Either peer may be left unset. Prints one line per measurement; nothing is asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+shape=(--seq 100 --input 256 --hidden 256 --reps 5 --warmup 2)
+for backend in vulkan gl; do
+    echo "== wgpu-lstm bench ($backend)"
+    target/release/wgpu-lstm bench --batch 1,64 "${shape[@]}" --backend "$backend" --json "target/peers-$backend.json"
+done
+for b in 1 64; do
+    if [ -n "${BURN_PEER:-}" ]; then echo "burn B=$b: $("$BURN_PEER" "$b" 100 256 256 5)"; fi
+    if [ -n "${ORT_PY:-}" ]; then echo "onnxruntime B=$b: $($ORT_PY "$b" 100 256 256)"; fi
+done
