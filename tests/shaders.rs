@@ -135,4 +135,12 @@ fn workgroup_constants_mirror_the_wgsl() {
     assert!(shaders::STEP
         .source
         .contains(&format!("const WG: u32 = {}u;", shaders::STEP_WORKGROUP)));
+    assert!(shaders::INPUT_PROJECTION_BLOCKED.source.contains(&format!(
+        "const ROWS: u32 = {}u;",
+        shaders::INPUT_PROJECTION_BLOCKED_ROWS
+    )));
+    assert!(shaders::INPUT_PROJECTION_BLOCKED.source.contains(&format!(
+        "const WG: u32 = {}u;",
+        shaders::INPUT_PROJECTION_BLOCKED.workgroup_size[0]
+    )));
 }
