@@ -47,9 +47,24 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
         .flat_map(|k| k.files.iter().map(|f| f.to_string()))
         .collect();
     assert_eq!(on_disk, used, "WGSL files on disk vs files the kernels include");
-    // Shared snippets (declarations only) must be valid WGSL on their own.
-    for file in on_disk.iter().filter(|f| f.starts_with("shared/")) {
-        let src = std::fs::read_to_string(root.join(file)).unwrap();
+    // Shared snippets (declarations only) must be valid WGSL after the snippets they build on.
+    let order = [
+        "shared/params.wgsl",
+        "shared/activations.wgsl",
+        "shared/cell.wgsl",
+    ];
+    let shared: Vec<&String> = on_disk.iter().filter(|f| f.starts_with("shared/")).collect();
+    assert_eq!(
+        shared.len(),
+        order.len(),
+        "update the order of shared snippets: {shared:?}"
+    );
+    for (n, file) in order.iter().enumerate() {
+        let src: String = order[..=n]
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(&src)));
         Validator::new(ValidationFlags::all(), Capabilities::empty())

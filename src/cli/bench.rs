@@ -42,7 +42,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     adapter: AdapterArgs,
     /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (gemm: tiled or
-    /// regblock; step: b1, b2, b4, b8 or b8u2).
+    /// regblock; step: b1, b2, b4, b8, b8u2 or splitk).
     #[arg(long, value_name = "GEMM,STEP")]
     variants: Option<String>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/1`, docs/bench-report.schema.json).

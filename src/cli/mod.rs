@@ -185,14 +185,14 @@ impl Runner {
 }
 
 /// `GEMM,STEP` as `bench --variants` and `conform --variants` take it: `tiled|regblock`,
-/// `b1|b2|b4|b8|b8u2`.
+/// `b1|b2|b4|b8|b8u2|splitk`.
 pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
     use wgpu_lstm::gpu::{GemmVariant, StepVariant, Variants};
     let bad = || {
         wgpu_lstm::Error::invalid(
             "--variants",
             format!(
-                "'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2, b4, b8 or b8u2"
+                "'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2, b4, b8, b8u2 or splitk"
             ),
         )
     };
@@ -208,6 +208,7 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         "b4" => StepVariant::Batch4,
         "b8" => StepVariant::Batch8,
         "b8u2" => StepVariant::Batch8Units2,
+        "splitk" => StepVariant::SplitK,
         _ => return Err(bad()),
     };
     Ok(Variants { gemm, step })

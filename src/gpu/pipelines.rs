@@ -96,7 +96,7 @@ pub(crate) struct Pipelines {
     gemm: [OnceLock<KernelPipeline>; 2],
     /// One bind-group layout for every step variant.
     step_layout: wgpu::BindGroupLayout,
-    step: [OnceLock<KernelPipeline>; 5],
+    step: [OnceLock<KernelPipeline>; 6],
     /// Only with `proj_size`.
     pub output_projection: Option<KernelPipeline>,
 }
@@ -132,9 +132,15 @@ impl Pipelines {
             .expect("listed");
         self.step[index].get_or_init(|| {
             let mut constants = self.step_constants.clone();
-            constants.push(("BATCH_BLOCK", variant.batch_block() as f64));
-            constants.push(("UNITS", variant.units() as f64));
-            KernelPipeline::with_layout(&self.device, &shaders::STEP, self.step_layout.clone(), &constants)
+            let kernel = match variant {
+                StepVariant::SplitK => &shaders::STEP_SPLITK,
+                _ => {
+                    constants.push(("BATCH_BLOCK", variant.batch_block() as f64));
+                    constants.push(("UNITS", variant.units() as f64));
+                    &shaders::STEP
+                }
+            };
+            KernelPipeline::with_layout(&self.device, kernel, self.step_layout.clone(), &constants)
         })
     }
 }

@@ -41,7 +41,18 @@ const INPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "inp
 const INPUT_PROJECTION_BLOCKED_FILES: (&[&str], &str) =
     wgsl!("shared/params.wgsl", "input_projection_blocked.wgsl");
 const OUTPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "output_projection.wgsl");
-const STEP_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "shared/activations.wgsl", "step.wgsl");
+const STEP_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step.wgsl"
+);
+const STEP_SPLITK_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step_splitk.wgsl"
+);
 
 /// Side of the output tile one projection workgroup computes (64×64).
 pub const INPUT_PROJECTION_TILE: u32 = 64;
@@ -147,6 +158,18 @@ pub const STEP: Kernel = Kernel {
     ],
 };
 
+/// Hidden units one split-K step workgroup owns.
+pub const STEP_SPLITK_UNITS: u32 = 8;
+
+/// One recurrent timestep, split over k across a workgroup (small batches).
+pub const STEP_SPLITK: Kernel = Kernel {
+    name: "step_splitk",
+    files: STEP_SPLITK_FILES.0,
+    source: STEP_SPLITK_FILES.1,
+    workgroup_size: [64, 1, 1],
+    bindings: STEP.bindings,
+};
+
 /// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
 pub const OUTPUT_PROJECTION: Kernel = Kernel {
     name: "output_projection",
@@ -182,6 +205,7 @@ pub const ALL: &[Kernel] = &[
     INPUT_PROJECTION,
     INPUT_PROJECTION_BLOCKED,
     STEP,
+    STEP_SPLITK,
     OUTPUT_PROJECTION,
 ];
 

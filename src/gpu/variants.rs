@@ -1,6 +1,7 @@
 //! Kernel variants and their choice. The input projection has a workgroup-tiled GEMM (fast where
 //! workgroup memory is) and a register-blocked one without barriers (fast on software
-//! rasterizers); the step kernel takes 1, 2, 4 or 8 batch elements (and 1 or 2 units) per invocation. A short autotune
+//! rasterizers); the step kernel takes 1, 2, 4 or 8 batch elements (and 1 or 2 units) per invocation, or
+//! splits the sum over k across a workgroup for small batches. A short autotune
 //! picks the fastest the first time a shape class meets a device, and the choice is kept in the
 //! device's [`PipelineCache`](super::PipelineCache).
 
@@ -26,6 +27,9 @@ pub enum StepVariant {
     Batch8,
     /// Two hidden units and eight batch elements per invocation.
     Batch8Units2,
+    /// Matrix-vector for small batches: a workgroup per 8 units of one batch element, the sum
+    /// over k split across its 64 invocations and reduced in workgroup memory.
+    SplitK,
 }
 
 impl GemmVariant {
@@ -40,18 +44,19 @@ impl GemmVariant {
 }
 
 impl StepVariant {
-    pub const ALL: [StepVariant; 5] = [
+    pub const ALL: [StepVariant; 6] = [
         StepVariant::Batch1,
         StepVariant::Batch2,
         StepVariant::Batch4,
         StepVariant::Batch8,
         StepVariant::Batch8Units2,
+        StepVariant::SplitK,
     ];
 
     /// Batch elements per invocation.
     pub fn batch_block(self) -> u32 {
         match self {
-            StepVariant::Batch1 => 1,
+            StepVariant::Batch1 | StepVariant::SplitK => 1,
             StepVariant::Batch2 => 2,
             StepVariant::Batch4 => 4,
             StepVariant::Batch8 | StepVariant::Batch8Units2 => 8,
@@ -73,6 +78,7 @@ impl StepVariant {
             StepVariant::Batch4 => "step-b4",
             StepVariant::Batch8 => "step-b8",
             StepVariant::Batch8Units2 => "step-b8u2",
+            StepVariant::SplitK => "step-splitk",
         }
     }
 }

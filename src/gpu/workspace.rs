@@ -7,7 +7,8 @@ use super::engine::{ForwardStats, KernelPart, LayerWeights};
 use super::params::{GemmParams, StepParams};
 use super::pipelines::Pipelines;
 use super::shaders::{
-    INPUT_PROJECTION_BLOCKED, INPUT_PROJECTION_BLOCKED_ROWS, INPUT_PROJECTION_TILE, STEP_WORKGROUP,
+    INPUT_PROJECTION_BLOCKED, INPUT_PROJECTION_BLOCKED_ROWS, INPUT_PROJECTION_TILE, STEP_SPLITK_UNITS,
+    STEP_WORKGROUP,
 };
 use super::state::{LstmState, StateShape};
 use super::variants::{GemmVariant, StepVariant};
@@ -302,11 +303,16 @@ impl Workspace {
         let offset = (s as u64 * self.param_stride) as u32;
         pass.set_pipeline(&pipelines.step(step).pipeline);
         pass.set_bind_group(0, &self.step_groups[layer], &[offset]);
-        pass.dispatch_workgroups(
-            h.div_ceil(step.units() * STEP_WORKGROUP),
-            (self.dims.batch as u32).div_ceil(step.batch_block()),
-            d,
-        );
+        match step {
+            StepVariant::SplitK => {
+                pass.dispatch_workgroups(h.div_ceil(STEP_SPLITK_UNITS), self.dims.batch as u32, d)
+            }
+            _ => pass.dispatch_workgroups(
+                h.div_ceil(step.units() * STEP_WORKGROUP),
+                (self.dims.batch as u32).div_ceil(step.batch_block()),
+                d,
+            ),
+        }
     }
 
     /// Every layer and timestep: `state` is copied in, updated and copied back; Y ends in `self.y`.

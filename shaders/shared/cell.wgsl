@@ -1,0 +1,119 @@
+// What every step kernel shares: its bindings, the gate options and the cell update.
+//
+// R is gate-interleaved and k-major: r[(d·P + k)·H + j] is the vec4 (i, f, g, o) of unit j for
+// recurrent input k, so neighbouring units read neighbouring vec4s; XP rows are unit-major vec4s
+// in the same way. After R come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit:
+// r[D·P·H + d·H + j].
+//
+// Sequence lengths: sequence b is valid at step s while s < len_b. The forward direction visits
+// t = s, the reverse one t = len_b - 1 - s (it starts at the last valid step). Once finished, a
+// sequence carries its state unchanged and writes 0 to Y row s, the one row past its length that
+// this step would otherwise leave stale; over T steps every Y row is written exactly once.
+//
+// With a projection (PROJECTED) a step stops at m = o⊙h(c); output_projection.wgsl then computes
+// h = W_hr·m, writes Y and carries the state of finished sequences.
+//
+// Gate options are pipeline constants: the activations (f, g, h) of each direction with their
+// alpha/beta, clip (0: none), input_forget and peepholes. When both directions use the same
+// activations (SAME_ACTIVATIONS) only direction 0's constants are read; otherwise the choice
+// follows d, which is the same for a whole workgroup.
+
+override ACT_F0: u32 = 0u;
+override ACT_G0: u32 = 1u;
+override ACT_H0: u32 = 1u;
+override ACT_F1: u32 = 0u;
+override ACT_G1: u32 = 1u;
+override ACT_H1: u32 = 1u;
+override ALPHA_F0: f32 = 0.0;
+override ALPHA_G0: f32 = 0.0;
+override ALPHA_H0: f32 = 0.0;
+override ALPHA_F1: f32 = 0.0;
+override ALPHA_G1: f32 = 0.0;
+override ALPHA_H1: f32 = 0.0;
+override BETA_F0: f32 = 0.0;
+override BETA_G0: f32 = 0.0;
+override BETA_H0: f32 = 0.0;
+override BETA_F1: f32 = 0.0;
+override BETA_G1: f32 = 0.0;
+override BETA_H1: f32 = 0.0;
+override SAME_ACTIVATIONS: bool = true;
+override CLIP: f32 = 0.0;
+override INPUT_FORGET: bool = false;
+override PEEPHOLES: bool = false;
+override PROJECTED: bool = false;
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+@group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> r: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> seq_lens: array<u32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+fn act_f(d: u32, x: f32) -> f32 {
+    if (SAME_ACTIVATIONS || d == 0u) {
+        return activate(ACT_F0, ALPHA_F0, BETA_F0, x);
+    }
+    return activate(ACT_F1, ALPHA_F1, BETA_F1, x);
+}
+
+fn act_g(d: u32, x: f32) -> f32 {
+    if (SAME_ACTIVATIONS || d == 0u) {
+        return activate(ACT_G0, ALPHA_G0, BETA_G0, x);
+    }
+    return activate(ACT_G1, ALPHA_G1, BETA_G1, x);
+}
+
+fn act_h(d: u32, x: f32) -> f32 {
+    if (SAME_ACTIVATIONS || d == 0u) {
+        return activate(ACT_H0, ALPHA_H0, BETA_H0, x);
+    }
+    return activate(ACT_H1, ALPHA_H1, BETA_H1, x);
+}
+
+fn clip(x: f32) -> f32 {
+    if (CLIP > 0.0) {
+        return clamp(x, -CLIP, CLIP);
+    }
+    return x;
+}
+
+// The cell and hidden update of unit j of batch element b in direction d, given its gates' sums.
+fn update(j: u32, b: u32, d: u32, reversed: bool, z: vec4<f32>) {
+    let hidden = p.hidden;
+    let len = seq_lens[b];
+    let slot = d * p.batch + b;
+    let h_prev = h_half(p, p.step & 1u) + slot * p.out_size;
+    let c_at = c_base(p) + slot * hidden + j;
+
+    if (p.step >= len) {
+        if (!PROJECTED) {
+            let h_next = h_half(p, (p.step + 1u) & 1u) + slot * p.out_size;
+            state[h_next + j] = state[h_prev + j];
+            y[seq_row(p, p.step, b) * p.directions * hidden + d * hidden + j] = 0.0;
+        }
+        return;
+    }
+    let t = select(p.step, len - 1u - p.step, reversed);
+    let row = seq_row(p, t, b);
+
+    let c_prev = state[c_at];
+    var peep = vec4<f32>(0.0);
+    if (PEEPHOLES) {
+        peep = r[p.directions * p.out_size * hidden + d * hidden + j];
+    }
+    let i = act_f(d, clip(z.x + peep.x * c_prev));
+    var f = 1.0 - i;
+    if (!INPUT_FORGET) {
+        f = act_f(d, clip(z.y + peep.y * c_prev));
+    }
+    let c = f * c_prev + i * act_g(d, clip(z.z));
+    let o = act_f(d, clip(z.w + peep.z * c));
+    let m = o * act_h(d, c);
+    state[c_at] = c;
+    if (PROJECTED) {
+        state[m_base(p) + slot * hidden + j] = m;
+    } else {
+        state[h_half(p, (p.step + 1u) & 1u) + slot * hidden + j] = m;
+        y[row * p.directions * hidden + d * hidden + j] = m;
+    }
+}
