@@ -12,7 +12,7 @@ use wgpu_lstm::gpu::shaders::{self, BindingKind, Kernel};
 fn parse(kernel: &Kernel) -> naga::Module {
     let module = naga::front::wgsl::parse_str(kernel.source)
         .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(kernel.source)));
-    Validator::new(ValidationFlags::all(), Capabilities::empty())
+    Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(kernel.source)));
     module
@@ -67,7 +67,7 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
             .join("\n");
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(&src)));
-        Validator::new(ValidationFlags::all(), Capabilities::empty())
+        Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP)
             .validate(&module)
             .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(&src)));
     }

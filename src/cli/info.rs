@@ -24,9 +24,20 @@ pub fn info(args: &InfoArgs) -> Result<ExitCode> {
         let info = adapter.get_info();
         let l = adapter.limits();
         println!("[{i}] {}", describe_adapter(&info));
+        let features = adapter.features();
         println!(
-            "    compute shaders: {}",
-            if supports_compute(adapter) { "yes" } else { "no" }
+            "    compute shaders: {}  timestamp queries: {}  subgroups: {}",
+            if supports_compute(adapter) { "yes" } else { "no" },
+            if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+                "yes"
+            } else {
+                "no"
+            },
+            if features.contains(wgpu::Features::SUBGROUP) {
+                "yes"
+            } else {
+                "no"
+            },
         );
         println!(
             "    max_storage_buffer_binding_size {}  max_buffer_size {}  max_storage_buffers_per_shader_stage {}",

@@ -134,8 +134,10 @@ impl GpuContext {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-lstm"),
-            // Timestamps let `bench` report GPU time; nothing else needs a feature.
-            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+            // Timestamps let `bench` report GPU time; subgroups speed up the split-K step. Both
+            // are optional.
+            required_features: adapter.features()
+                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
             required_limits: adapter.limits(),
             ..Default::default()
         }))

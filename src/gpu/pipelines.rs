@@ -133,6 +133,9 @@ impl Pipelines {
         self.step[index].get_or_init(|| {
             let mut constants = self.step_constants.clone();
             let kernel = match variant {
+                StepVariant::SplitK if self.device.features().contains(wgpu::Features::SUBGROUP) => {
+                    &shaders::STEP_SPLITK_SUBGROUP
+                }
                 StepVariant::SplitK => &shaders::STEP_SPLITK,
                 _ => {
                     constants.push(("BATCH_BLOCK", variant.batch_block() as f64));

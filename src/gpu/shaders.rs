@@ -53,6 +53,12 @@ const STEP_SPLITK_FILES: (&[&str], &str) = wgsl!(
     "shared/cell.wgsl",
     "step_splitk.wgsl"
 );
+const STEP_SPLITK_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step_splitk_subgroup.wgsl"
+);
 
 /// Side of the output tile one projection workgroup computes (64×64).
 pub const INPUT_PROJECTION_TILE: u32 = 64;
@@ -170,6 +176,15 @@ pub const STEP_SPLITK: Kernel = Kernel {
     bindings: STEP.bindings,
 };
 
+/// The split-K step with subgroup reductions (devices with `Features::SUBGROUP`).
+pub const STEP_SPLITK_SUBGROUP: Kernel = Kernel {
+    name: "step_splitk_subgroup",
+    files: STEP_SPLITK_SUBGROUP_FILES.0,
+    source: STEP_SPLITK_SUBGROUP_FILES.1,
+    workgroup_size: [64, 1, 1],
+    bindings: STEP.bindings,
+};
+
 /// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
 pub const OUTPUT_PROJECTION: Kernel = Kernel {
     name: "output_projection",
@@ -206,6 +221,7 @@ pub const ALL: &[Kernel] = &[
     INPUT_PROJECTION_BLOCKED,
     STEP,
     STEP_SPLITK,
+    STEP_SPLITK_SUBGROUP,
     OUTPUT_PROJECTION,
 ];
 
