@@ -1,11 +1,8 @@
 // One timestep, matrix-vector variant for small batches: a workgroup owns UNIT_BLOCK hidden units
 // of one batch element in one direction and splits the recurrent sum over k across its SPLIT
-// invocations (k = i, i + SPLIT, ...), so short sequences of wide layers still fill a GPU. The
+// invocations (shared/splitk.wgsl), so short sequences of wide layers still fill a GPU. The
 // partial gate sums meet in workgroup memory; the first UNIT_BLOCK invocations add them up and
-// run the cell update (shared/cell.wgsl) for one unit each.
-
-const SPLIT: u32 = 64u;
-const UNIT_BLOCK: u32 = 8u;
+// run the cell update for one unit each.
 
 var<workgroup> partial: array<array<vec4<f32>, 8>, 64>;
 
@@ -13,38 +10,16 @@ var<workgroup> partial: array<array<vec4<f32>, 8>, 64>;
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let i = lid.x;
     let j0 = wid.x * UNIT_BLOCK;
-    let b = wid.y;
-    let d = wid.z;
-    let hidden = p.hidden;
-    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
-    let running = p.step < seq_lens[b];
-
-    var acc: array<vec4<f32>, 8>;
-    if (running) {
-        let h_at = h_half(p, p.step & 1u) + (d * p.batch + b) * p.out_size;
-        let r_base = d * p.out_size * hidden;
-        for (var k = i; k < p.out_size; k += SPLIT) {
-            let hv = vec4<f32>(state[h_at + k]);
-            for (var u = 0u; u < UNIT_BLOCK; u++) {
-                acc[u] = fma(hv, r[r_base + k * hidden + min(j0 + u, hidden - 1u)], acc[u]);
-            }
-        }
-    }
+    let acc = splitk_partials(i, j0, wid.y, wid.z);
     for (var u = 0u; u < UNIT_BLOCK; u++) {
         partial[i][u] = acc[u];
     }
     workgroupBarrier();
-
-    let j = j0 + i;
-    if (i < UNIT_BLOCK && j < hidden) {
-        var z = vec4<f32>(0.0);
-        if (running) {
-            let t = select(p.step, seq_lens[b] - 1u - p.step, reversed);
-            z = xp[seq_row(p, t, b) * p.directions * hidden + d * hidden + j];
-        }
+    if (i < UNIT_BLOCK && j0 + i < p.hidden) {
+        var sum = vec4<f32>(0.0);
         for (var s = 0u; s < SPLIT; s++) {
-            z += partial[s][i];
+            sum += partial[s][i];
         }
-        update(j, b, d, reversed, z);
+        splitk_finish(j0 + i, wid.y, wid.z, sum);
     }
 }

@@ -52,6 +52,7 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
         "shared/params.wgsl",
         "shared/activations.wgsl",
         "shared/cell.wgsl",
+        "shared/splitk.wgsl",
     ];
     let shared: Vec<&String> = on_disk.iter().filter(|f| f.starts_with("shared/")).collect();
     assert_eq!(

@@ -51,12 +51,14 @@ const STEP_SPLITK_FILES: (&[&str], &str) = wgsl!(
     "shared/params.wgsl",
     "shared/activations.wgsl",
     "shared/cell.wgsl",
+    "shared/splitk.wgsl",
     "step_splitk.wgsl"
 );
 const STEP_SPLITK_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
     "shared/params.wgsl",
     "shared/activations.wgsl",
     "shared/cell.wgsl",
+    "shared/splitk.wgsl",
     "step_splitk_subgroup.wgsl"
 );
 
