@@ -259,12 +259,19 @@ fn semantics_grid_covers_every_option() {
     }
 }
 
-/// Every kernel variant (each input-projection GEMM with each step) passes the grid, with the
-/// gate options; every fourth case keeps the run short.
+/// Every kernel variant (each input-projection GEMM with each step) passes the grid with the
+/// gate options. Every fourth case, and only those under 20 M multiply-adds: the slowest variants
+/// on a software adapter (workgroup barriers in the split-K step on llvmpipe's GL) would
+/// otherwise take minutes; the sizes still cross every tile and workgroup edge.
 #[test]
 fn every_kernel_variant_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let cases: Vec<ConformCase> = semantics_grid().into_iter().step_by(4).collect();
+    let cases: Vec<ConformCase> = semantics_grid()
+        .into_iter()
+        .step_by(4)
+        .filter(|c| c.macs() <= 20_000_000)
+        .collect();
+    assert!(cases.len() >= 6, "too few cases left: {}", cases.len());
     let mut failures = Vec::new();
     for variants in Variants::all() {
         for (n, case) in cases.iter().enumerate() {

@@ -51,7 +51,9 @@ impl KernelPipeline {
             entry_point: Some(shaders::ENTRY_POINT),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants,
-                ..Default::default()
+                // Every kernel writes its workgroup memory before a barrier and reads it after,
+                // so the zeroing wgpu would add (slow to compile on GL) is not needed.
+                zero_initialize_workgroup_memory: false,
             },
             cache: None,
         });
