@@ -414,13 +414,7 @@ impl Lstm {
         let started = Instant::now();
         capture(&self.device, "encoding a forward", || {
             encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
-            let lens = lens_u32(target.seq_lens, dims);
-            let upload = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("seq_lens upload"),
-                contents: bytemuck::cast_slice(&lens),
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
-            encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
+            ws.encode_lengths(&self.device, encoder, target.seq_lens);
             ws.record(encoder, cfg, &self.pipelines, step, state, &mut stats);
             encoder.copy_buffer_to_buffer(&ws.y, 0, target.output, target.output_offset, sizes.y);
             if let Some(export) = &target.export_state {
@@ -469,13 +463,7 @@ impl Lstm {
         let step = self.step_variant(ws, false, &mut ForwardStats::default())?;
         capture(&self.device, "encoding a kernel", || {
             // Full-length sequences, so every step does its work.
-            let lens = lens_u32(None, dims);
-            let upload = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("seq_lens upload"),
-                contents: bytemuck::cast_slice(&lens),
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
-            encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
+            ws.encode_lengths(&self.device, encoder, None);
             ws.record_kernel(encoder, &self.config, &self.pipelines, step, part, repeats)
         })
     }
@@ -647,20 +635,13 @@ impl Lstm {
     fn upload(&self, ws: &Workspace, input: &Tensor, seq_lens: Option<&[usize]>, stats: &mut ForwardStats) {
         let x: &[u8] = bytemuck::cast_slice(input.data());
         self.queue.write_buffer(&ws.x, 0, x);
-        let lens = lens_u32(seq_lens, ws.dims);
+        let lens = ws.lengths(seq_lens);
         self.queue.write_buffer(&ws.lens, 0, bytemuck::cast_slice(&lens));
         stats.bytes_uploaded += (x.len() + 4 * lens.len()) as u64;
     }
 
     fn set_stats(&self, stats: ForwardStats) {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
-    }
-}
-
-fn lens_u32(seq_lens: Option<&[usize]>, dims: Dims) -> Vec<u32> {
-    match seq_lens {
-        Some(l) => l.iter().map(|&v| v as u32).collect(),
-        None => vec![dims.seq_len as u32; dims.batch],
     }
 }
 

@@ -161,14 +161,8 @@ pub(crate) fn step(
 ) -> Result<(StepVariant, u32)> {
     const STEPS: usize = 4;
     let candidates = step_candidates(ws.dims.batch);
-    let lens = vec![ws.dims.seq_len as u32; ws.dims.batch];
-    let upload = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("tune seq_lens"),
-        contents: bytemuck::cast_slice(&lens),
-        usage: wgpu::BufferUsages::COPY_SRC,
-    });
     fastest(device, queue, &candidates, |encoder, v| {
-        encoder.copy_buffer_to_buffer(&upload, 0, &ws.lens, 0, upload.size());
+        ws.encode_lengths(device, encoder, None);
         ws.record_kernel(
             encoder,
             cfg,

@@ -243,6 +243,30 @@ impl Workspace {
         }
     }
 
+    /// Per-sequence lengths (`None`: all T) as the kernels read them.
+    pub fn lengths(&self, seq_lens: Option<&[usize]>) -> Vec<u32> {
+        match seq_lens {
+            Some(l) => l.iter().map(|&v| v as u32).collect(),
+            None => vec![self.dims.seq_len as u32; self.dims.batch],
+        }
+    }
+
+    /// Write the lengths from inside `encoder` (through a small upload buffer), so they land in
+    /// command order rather than before the queue's next submission.
+    pub fn encode_lengths(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        seq_lens: Option<&[usize]>,
+    ) {
+        let upload = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("seq_lens upload"),
+            contents: bytemuck::cast_slice(&self.lengths(seq_lens)),
+            usage: wgpu::BufferUsages::COPY_SRC,
+        });
+        encoder.copy_buffer_to_buffer(&upload, 0, &self.lens, 0, upload.size());
+    }
+
     /// `repeats` dispatches of one kernel, on whatever the buffers hold (for timing).
     #[allow(clippy::too_many_arguments)]
     pub fn record_kernel(
