@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side timing in one run, on this machine: wgpu-lstm bench on Vulkan and GL, Burn's LSTM on
-# wgpu's default adapter, and onnxruntime's CPU LSTM, at B ∈ {1, 64}, T=100, I=H=256.
+# wgpu's default adapter, and onnxruntime's CPU LSTM, at B ∈ {1, 64}, T=100, I=H=256; then two
+# stacked layers on Vulkan under each schedule (layer by layer, wavefront).
 #   BURN_PEER=path/to/burn-lstm-peer ORT_PY="python path/to/ort_time.py" scripts/compare-peers.sh
 # Either peer may be left unset. Prints one line per measurement; nothing is asserted.
 set -euo pipefail
@@ -10,6 +11,11 @@ shape=(--seq 100 --input 256 --hidden 256 --reps 5 --warmup 2)
 for backend in vulkan gl; do
     echo "== wgpu-lstm bench ($backend)"
     target/release/wgpu-lstm bench --batch 1,64 "${shape[@]}" --backend "$backend" --json "target/peers-$backend.json"
+done
+echo "== two stacked layers, each schedule (vulkan)"
+for schedule in layers wavefront; do
+    target/release/wgpu-lstm bench --batch 1 --layers 2 "${shape[@]}" --backend vulkan --variants "regblock,b1,$schedule"
+    target/release/wgpu-lstm bench --batch 64 --layers 2 "${shape[@]}" --backend vulkan --variants "regblock,b8u2,$schedule"
 done
 for b in 1 64; do
     if [ -n "${BURN_PEER:-}" ]; then echo "burn B=$b: $("$BURN_PEER" "$b" 100 256 256 5)"; fi

@@ -22,24 +22,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let len = seq_lens[b];
+    let l = p.layer;
+    let s = p.step;
     let slot = d * p.batch + b;
-    let h_next = h_half(p, (p.step + 1u) & 1u) + slot * out_size + q;
+    let h_next = h_half(p, l, (s + 1u) & 1u) + slot * out_size + q;
     let row_width = p.directions * out_size;
+    let y_at = y_base(p, l) + d * out_size + q;
 
-    if (p.step >= len) {
-        state[h_next] = state[h_half(p, p.step & 1u) + slot * out_size + q];
-        y[seq_row(p, p.step, b) * row_width + d * out_size + q] = 0.0;
+    if (s >= len) {
+        state[h_next] = state[h_half(p, l, s & 1u) + slot * out_size + q];
+        y[y_at + seq_row(p, s, b) * row_width] = 0.0;
         return;
     }
-    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
-    let t = select(p.step, len - 1u - p.step, reversed);
+    let t = seq_t(p, d, s, len);
 
-    let m = m_base(p) + slot * p.hidden;
+    let m = m_base(p, l) + slot * p.hidden;
     let w_col = d * p.hidden * out_size + q;
     var h = 0.0;
     for (var j = 0u; j < p.hidden; j++) {
         h = fma(state[m + j], w[w_col + j * out_size], h);
     }
     state[h_next] = h;
-    y[seq_row(p, t, b) * row_width + d * out_size + q] = h;
+    y[y_at + seq_row(p, t, b) * row_width] = h;
 }

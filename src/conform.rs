@@ -195,12 +195,25 @@ impl ConformCase {
     /// Run on the GPU (autotuned kernels, or `variants`) and the CPU; the worst absolute
     /// difference over y, h_n and c_n.
     pub fn run(&self, cache: &PipelineCache, queue: &wgpu::Queue, variants: Option<Variants>) -> Result<f32> {
-        let cfg = &self.config;
-        let random = LstmWeights::random(cfg, self.seed)?;
+        let random = LstmWeights::random(&self.config, self.seed)?;
         let (loaded, _) =
             LstmWeights::from_safetensors(&random.to_safetensors(self.convention)?, Some(self.convention))?;
         // Files do not say "reverse" for one direction; the caller does.
-        let weights = loaded.with_direction(cfg.direction)?;
+        let weights = loaded.with_direction(self.config.direction)?;
+        self.run_with_weights(cache, queue, variants, &weights)
+    }
+
+    /// [`ConformCase::run`] with the given weights instead of the case's random ones through its
+    /// convention's file form (for combinations no file convention holds, such as peepholes in a
+    /// stack).
+    pub fn run_with_weights(
+        &self,
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        variants: Option<Variants>,
+        weights: &LstmWeights,
+    ) -> Result<f32> {
+        let cfg = &self.config;
         let (t, b) = (self.seq_len, self.batch);
         let shape = match cfg.layout {
             Layout::SeqMajor => vec![t, b, cfg.input_size],
@@ -220,13 +233,12 @@ impl ConformCase {
             lens[0] = t;
             lens
         });
-        let gpu = Lstm::with_variants(cache, queue, cfg, &weights, variants)?.forward_with_lens(
+        let gpu = Lstm::with_variants(cache, queue, cfg, weights, variants)?.forward_with_lens(
             &input,
             initial.as_ref(),
             lens.as_deref(),
         )?;
-        let cpu =
-            CpuLstm::new(cfg, &weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
+        let cpu = CpuLstm::new(cfg, weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
         Ok(gpu.max_abs_diff(&cpu).unwrap_or(f32::INFINITY))
     }
 }

@@ -10,8 +10,8 @@ mod common;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::conform::{random_activations, ConformCase};
 use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::gpu::Variants;
-use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig};
+use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
+use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
 const HIDDEN_SIZES: [usize; 5] = [5, 1, 257, 33, 100];
@@ -89,6 +89,85 @@ fn semantics_grid() -> Vec<ConformCase> {
             case
         })
         .collect()
+}
+
+/// Unidirectional stacks without projection, which run as a wavefront: 2–4 layers, T below, at
+/// and above L, hidden sizes across the 64-unit workgroup edge, batches that are not multiples of
+/// the 8-element blocks, with the gate options in rotation.
+fn wavefront_grid() -> Vec<ConformCase> {
+    let mut rng = StdRng::seed_from_u64(9);
+    (0..12)
+        .map(|n| {
+            let mut config = LstmConfig {
+                input_size: [3, 70, 17][n % 3],
+                hidden_size: [65, 1, 33, 130][n % 4],
+                num_layers: 2 + n % 3,
+                direction: if n % 2 == 0 {
+                    Direction::Forward
+                } else {
+                    Direction::Reverse
+                },
+                bias: n % 5 != 4,
+                layout: if n % 3 == 1 {
+                    Layout::BatchMajor
+                } else {
+                    Layout::SeqMajor
+                },
+                ..LstmConfig::default()
+            };
+            config.clip = (n % 4 == 3).then(|| rng.random_range(0.5f32..3.0));
+            config.input_forget = n % 5 == 1;
+            if n % 3 == 2 {
+                config.activations = random_activations(&mut rng, &config);
+            }
+            ConformCase {
+                convention: Convention::PyTorch,
+                config,
+                batch: [1, 3, 17, 9][n % 4],
+                seq_len: [1, 2, 3, 37, 12][n % 5],
+                initial_state: n % 3 != 0,
+                seq_lens: n % 2 == 0,
+                seed: 2000 + n as u64,
+            }
+        })
+        .collect()
+}
+
+/// The wavefront against the CPU with every step variant it has, with weights straight from
+/// `LstmWeights::random` so that half of the cases can also carry peepholes (a stack no file
+/// convention holds).
+#[test]
+fn wavefront_matches_cpu_with_every_step_variant() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut failures = Vec::new();
+    let mut worst = 0.0f32;
+    for (n, mut case) in wavefront_grid().into_iter().enumerate() {
+        case.config.peepholes = n % 2 == 1;
+        let weights = LstmWeights::random(&case.config, case.seed).unwrap();
+        for step in StepVariant::ALL {
+            let variants = Variants {
+                gemm: GemmVariant::ALL[n % 2],
+                step,
+                schedule: Schedule::Wavefront,
+            };
+            if variants.effective(&case.config) != variants {
+                assert_eq!(step, StepVariant::SplitK, "{}", case.describe());
+                continue;
+            }
+            let err = case
+                .run_with_weights(ctx.pipeline_cache(), &ctx.queue, Some(variants), &weights)
+                .unwrap();
+            worst = worst.max(err);
+            if err > CONFORMANCE_TOLERANCE {
+                failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
+            }
+        }
+    }
+    eprintln!("worst error {worst:.3e}");
+    assert!(
+        failures.is_empty(),
+        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
+    );
 }
 
 #[test]
@@ -259,9 +338,10 @@ fn semantics_grid_covers_every_option() {
     }
 }
 
-/// Every kernel variant (each input-projection GEMM with each step) passes the grid with the
-/// gate options. Every fourth case, and only those under 20 M multiply-adds: the slowest variants
-/// on a software adapter (workgroup barriers in the split-K step on llvmpipe's GL) would
+/// Every kernel variant (each input-projection GEMM with each step, layer by layer and as a
+/// wavefront) passes the grid with the gate options, plus every third wavefront case for the
+/// wavefront variants. Every fourth case, and only those under 20 M multiply-adds: the slowest
+/// variants on a software adapter (workgroup barriers in the split-K step on llvmpipe's GL) would
 /// otherwise take minutes; the sizes still cross every tile and workgroup edge.
 #[test]
 fn every_kernel_variant_matches_cpu() {
@@ -269,12 +349,19 @@ fn every_kernel_variant_matches_cpu() {
     let cases: Vec<ConformCase> = semantics_grid()
         .into_iter()
         .step_by(4)
+        .chain(wavefront_grid().into_iter().step_by(3))
         .filter(|c| c.macs() <= 20_000_000)
         .collect();
     assert!(cases.len() >= 6, "too few cases left: {}", cases.len());
     let mut failures = Vec::new();
     for variants in Variants::all() {
-        for (n, case) in cases.iter().enumerate() {
+        // A wavefront a case cannot run is its layer-by-layer run, which is already listed.
+        let applicable: Vec<&ConformCase> = cases
+            .iter()
+            .filter(|c| variants.effective(&c.config) == variants)
+            .collect();
+        assert!(!applicable.is_empty(), "{variants} runs on no case");
+        for (n, case) in applicable.iter().enumerate() {
             let err = case
                 .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
@@ -282,7 +369,7 @@ fn every_kernel_variant_matches_cpu() {
                 failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
             }
         }
-        eprintln!("{variants}: {} cases done", cases.len());
+        eprintln!("{variants}: {} cases done", applicable.len());
     }
     assert!(
         failures.is_empty(),

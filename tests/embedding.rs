@@ -5,7 +5,9 @@
 mod common;
 
 use wgpu_lstm::forward::{chunk_lengths, CONFORMANCE_TOLERANCE};
-use wgpu_lstm::gpu::{EncodeTarget, PipelineCache, StateExport};
+use wgpu_lstm::gpu::{
+    EncodeTarget, GemmVariant, PipelineCache, Schedule, StateExport, StepVariant, Variants,
+};
 use wgpu_lstm::{
     Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State,
     Tensor,
@@ -95,13 +97,26 @@ fn assert_same(what: &str, y: &Tensor, state: &State, y_ref: &Tensor, state_ref:
     );
 }
 
+/// Both schedules of a unidirectional stack: layer by layer and as a wavefront, where streams
+/// with no steps left in a chunk pass through every layer unchanged.
 #[test]
 fn chunked_equals_whole_unidirectional() {
     let Some(ctx) = common::gpu() else { return };
-    for layout in [Layout::SeqMajor, Layout::BatchMajor] {
+    let cache = PipelineCache::new(&ctx.device);
+    for (layout, schedule) in [
+        (Layout::SeqMajor, Schedule::Wavefront),
+        (Layout::BatchMajor, Schedule::Wavefront),
+        (Layout::SeqMajor, Schedule::Layers),
+        (Layout::BatchMajor, Schedule::Layers),
+    ] {
         let cfg = config(Direction::Forward, layout);
         let w = LstmWeights::random(&cfg, 1).unwrap();
-        let lstm = Lstm::new(&ctx.device, &ctx.queue, &cfg, &w).unwrap();
+        let variants = Variants {
+            gemm: GemmVariant::RegisterBlocked,
+            step: StepVariant::Batch2,
+            schedule,
+        };
+        let lstm = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(variants)).unwrap();
         let (t, b) = (19, 4);
         let shape = if layout == Layout::SeqMajor {
             vec![t, b, 5]
@@ -112,6 +127,7 @@ fn chunked_equals_whole_unidirectional() {
         let initial = random_state(&cfg, b, 3);
         let lens = [19, 7, 1, 12];
         let whole = lstm.forward_with_lens(&x, Some(&initial), Some(&lens)).unwrap();
+        assert_eq!(lstm.last_stats().variants, variants);
         let whole_state = State {
             h: whole.h_n.clone(),
             c: whole.c_n.clone(),
@@ -119,7 +135,7 @@ fn chunked_equals_whole_unidirectional() {
         for chunk in [1, 7, t] {
             let (y, state) = gpu_chunked(&lstm, &x, &initial, &lens, chunk);
             assert_same(
-                &format!("{layout:?} chunk {chunk}"),
+                &format!("{layout:?} {schedule:?} chunk {chunk}"),
                 &y,
                 &state,
                 &whole.y,

@@ -4,7 +4,8 @@
 
 mod common;
 
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
+use wgpu_lstm::forward::{Dims, CONFORMANCE_TOLERANCE};
+use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
 use wgpu_lstm::{CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State, Tensor};
 
 fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
@@ -51,6 +52,106 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     let other = lstm.forward(&x2, None).unwrap();
     let reference = CpuLstm::new(&cfg, &w).unwrap().forward(&x2, None).unwrap();
     common::assert_close("second shape y", &other.y, &reference.y, CONFORMANCE_TOLERANCE);
+}
+
+/// A unidirectional stack can run as a wavefront: layer 0's input projection, then T + L − 1
+/// dispatches that each run every layer with a step left (down to T < L); layer by layer the same
+/// model takes L·(1 + T) dispatches. Both give the CPU's answer, and the autotune's choice
+/// between them shows in the stats and the dispatch count.
+#[test]
+fn a_unidirectional_stack_runs_as_a_wavefront_in_t_plus_l_minus_1_steps() {
+    let Some(ctx) = common::gpu() else { return };
+    let cache = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    for (direction, layers, t, b, step) in [
+        (Direction::Forward, 3, 9, 4, StepVariant::Batch1),
+        (Direction::Reverse, 2, 5, 3, StepVariant::Batch2),
+        (Direction::Forward, 4, 2, 2, StepVariant::Batch8Units2),
+        (Direction::Reverse, 3, 1, 5, StepVariant::Batch4),
+    ] {
+        let cfg = config(7, 11, layers, direction);
+        let w = LstmWeights::random(&cfg, 21).unwrap();
+        let x = common::random_tensor(vec![t, b, 7], 1.0, 22);
+        let lens: Vec<usize> = (0..b).map(|i| t - i % t).collect();
+        let expected = CpuLstm::new(&cfg, &w)
+            .unwrap()
+            .forward_with_lens(&x, None, Some(&lens))
+            .unwrap();
+        for schedule in [Schedule::Wavefront, Schedule::Layers] {
+            let forced = Variants {
+                gemm: GemmVariant::RegisterBlocked,
+                step,
+                schedule,
+            };
+            let what = format!("{direction:?} L={layers} T={t} B={b} {forced}");
+            let lstm = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(forced)).unwrap();
+            let got = lstm.forward_with_lens(&x, None, Some(&lens)).unwrap();
+            let stats = lstm.last_stats();
+            assert_eq!(stats.variants, forced, "{what}");
+            assert_eq!((stats.submits, stats.readbacks), (1, 1), "{what}");
+            let dispatches = match schedule {
+                Schedule::Wavefront => 1 + t + layers - 1,
+                Schedule::Layers => layers * (1 + t),
+            };
+            assert_eq!(stats.dispatches as usize, dispatches, "{what}");
+            let err = got.max_abs_diff(&expected).unwrap();
+            assert!(err <= CONFORMANCE_TOLERANCE, "{what}: error {err:.3e}");
+        }
+
+        let tuned = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
+        let got = tuned.forward_with_lens(&x, None, Some(&lens)).unwrap();
+        let stats = tuned.last_stats();
+        let dispatches = match stats.variants.schedule {
+            Schedule::Wavefront => 1 + t + layers - 1,
+            Schedule::Layers => layers * (1 + t),
+        };
+        assert_eq!(
+            stats.dispatches as usize, dispatches,
+            "autotuned {}",
+            stats.variants
+        );
+        assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+        eprintln!(
+            "{direction:?} L={layers} T={t} B={b}: autotune chose {}",
+            stats.variants
+        );
+    }
+}
+
+/// Where the wavefront cannot run (two directions, a projection, the split-K step) a forced
+/// wavefront runs layer by layer, and the stats say so.
+#[test]
+fn a_wavefront_falls_back_on_layers_where_it_cannot_run() {
+    let Some(ctx) = common::gpu() else { return };
+    let cache = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    let wavefront = |step| Variants {
+        gemm: GemmVariant::RegisterBlocked,
+        step,
+        schedule: Schedule::Wavefront,
+    };
+    let projected = LstmConfig {
+        proj_size: Some(3),
+        ..config(4, 6, 2, Direction::Forward)
+    };
+    for (cfg, step) in [
+        (config(4, 6, 2, Direction::Bidirectional), StepVariant::Batch1),
+        (projected, StepVariant::Batch1),
+        (config(4, 6, 2, Direction::Forward), StepVariant::SplitK),
+        (config(4, 6, 1, Direction::Forward), StepVariant::Batch1),
+    ] {
+        let w = LstmWeights::random(&cfg, 5).unwrap();
+        let lstm = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(wavefront(step))).unwrap();
+        let x = common::random_tensor(vec![3, 2, 4], 1.0, 6);
+        assert_eq!(
+            lstm.variants(Dims { seq_len: 3, batch: 2 }),
+            wavefront(step).effective(&cfg)
+        );
+        let got = lstm.forward(&x, None).unwrap();
+        let stats = lstm.last_stats();
+        assert_eq!(stats.variants.schedule, Schedule::Layers, "{cfg:?} {step:?}");
+        assert_eq!(stats.variants, wavefront(step).effective(&cfg));
+        let expected = CpuLstm::new(&cfg, &w).unwrap().forward(&x, None).unwrap();
+        assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+    }
 }
 
 #[test]
@@ -231,7 +332,7 @@ fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
     let second = lstm.last_stats();
     assert_eq!(second.autotune_submits, 0, "the choice is remembered");
     assert_eq!(second.variants, first.variants);
-    assert_eq!(lstm.variants(9), first.variants);
+    assert_eq!(lstm.variants(Dims { seq_len: 5, batch: 9 }), first.variants);
     // A second engine on the same cache reuses the choices.
     let other = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
     other.forward(&x, None).unwrap();
@@ -239,9 +340,10 @@ fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
     eprintln!("chosen: {}", first.variants);
 
     // Forced variants are used as given and tune nothing.
-    let forced = wgpu_lstm::gpu::Variants {
-        gemm: wgpu_lstm::gpu::GemmVariant::Tiled,
-        step: wgpu_lstm::gpu::StepVariant::Batch2,
+    let forced = Variants {
+        gemm: GemmVariant::Tiled,
+        step: StepVariant::Batch2,
+        schedule: Schedule::Layers,
     };
     let fixed = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(forced)).unwrap();
     let out = fixed.forward(&x, None).unwrap();

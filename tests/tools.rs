@@ -132,20 +132,50 @@ fn conform_can_run_every_kernel_variant() {
     if common::gpu().is_none() {
         return;
     }
+    // Seed 5 is a two-layer unidirectional stack (wavefront variants apply), seed 6 a
+    // bidirectional one (they do not).
     let o = bin()
-        .args(["conform", "--cases", "2", "--all-variants"])
+        .args(["conform", "--cases", "2", "--seed", "5", "--all-variants"])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}");
+    let mut runs = 0;
     for v in wgpu_lstm::gpu::Variants::all() {
-        assert_eq!(out.matches(&format!("[{v}]")).count(), 2, "{v} in\n{out}");
+        let expected = match v.schedule {
+            wgpu_lstm::gpu::Schedule::Layers => 2,
+            wgpu_lstm::gpu::Schedule::Wavefront => 1,
+        };
+        assert_eq!(out.matches(&format!("[{v}]")).count(), expected, "{v} in\n{out}");
+        runs += expected;
     }
-    let runs = 2 * wgpu_lstm::gpu::Variants::all().len();
     assert_eq!(
         out.lines().last(),
         Some(format!("{runs} passed, 0 failed").as_str())
     );
+}
+
+/// A unidirectional stack benchmarks as a wavefront (named in the kernels column), with its
+/// dispatch count: layer 0's input projection and T + L − 1 steps.
+#[test]
+fn bench_shows_the_wavefront_of_a_unidirectional_stack() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let o = bin()
+        .args([
+            "bench", "--batch", "2", "--seq", "6", "--input", "5", "--hidden", "9",
+        ])
+        .args(["--layers", "3", "--warmup", "0", "--reps", "1"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("B2 T6 I5 H9 L3"))
+        .unwrap_or_else(|| panic!("no row in\n{out}"));
+    assert!(row.contains(" 9/1/1 ") && row.ends_with("+ wavefront"), "{row}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 // R is gate-interleaved and k-major: r[(d·P + k)·H + j] is the vec4 (i, f, g, o) of unit j for
 // recurrent input k, so neighbouring units read neighbouring vec4s; XP rows are unit-major vec4s
 // in the same way. After R come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit:
-// r[D·P·H + d·H + j].
+// r[D·P·H + d·H + j]. That is one layer's block; under the wavefront schedule (step.wgsl) the
+// blocks of all layers are stacked in one buffer and layer l's starts at r_base(p, l).
 //
 // Sequence lengths: sequence b is valid at step s while s < len_b. The forward direction visits
 // t = s, the reverse one t = len_b - 1 - s (it starts at the last valid step). Once finished, a
@@ -77,29 +78,30 @@ fn clip(x: f32) -> f32 {
     return x;
 }
 
-// The cell and hidden update of unit j of batch element b in direction d, given its gates' sums.
-fn update(j: u32, b: u32, d: u32, reversed: bool, z: vec4<f32>) {
+// The cell and hidden update of unit j of batch element b in direction d of layer l at step s,
+// given its gates' sums.
+fn update(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>) {
     let hidden = p.hidden;
     let len = seq_lens[b];
     let slot = d * p.batch + b;
-    let h_prev = h_half(p, p.step & 1u) + slot * p.out_size;
-    let c_at = c_base(p) + slot * hidden + j;
+    let h_prev = h_half(p, l, s & 1u) + slot * p.out_size;
+    let h_next = h_half(p, l, (s + 1u) & 1u) + slot * p.out_size;
+    let c_at = c_base(p, l) + slot * hidden + j;
+    let y_at = y_base(p, l) + d * hidden + j;
 
-    if (p.step >= len) {
+    if (s >= len) {
         if (!PROJECTED) {
-            let h_next = h_half(p, (p.step + 1u) & 1u) + slot * p.out_size;
             state[h_next + j] = state[h_prev + j];
-            y[seq_row(p, p.step, b) * p.directions * hidden + d * hidden + j] = 0.0;
+            y[y_at + seq_row(p, s, b) * p.directions * hidden] = 0.0;
         }
         return;
     }
-    let t = select(p.step, len - 1u - p.step, reversed);
-    let row = seq_row(p, t, b);
+    let row = seq_row(p, seq_t(p, d, s, len), b);
 
     let c_prev = state[c_at];
     var peep = vec4<f32>(0.0);
     if (PEEPHOLES) {
-        peep = r[p.directions * p.out_size * hidden + d * hidden + j];
+        peep = r[r_base(p, l) + p.directions * p.out_size * hidden + d * hidden + j];
     }
     let i = act_f(d, clip(z.x + peep.x * c_prev));
     var f = 1.0 - i;
@@ -111,9 +113,9 @@ fn update(j: u32, b: u32, d: u32, reversed: bool, z: vec4<f32>) {
     let m = o * act_h(d, c);
     state[c_at] = c;
     if (PROJECTED) {
-        state[m_base(p) + slot * hidden + j] = m;
+        state[m_base(p, l) + slot * hidden + j] = m;
     } else {
-        state[h_half(p, (p.step + 1u) & 1u) + slot * hidden + j] = m;
-        y[row * p.directions * hidden + d * hidden + j] = m;
+        state[h_next + j] = m;
+        y[y_at + row * p.directions * hidden] = m;
     }
 }

@@ -42,8 +42,9 @@ pub struct BenchArgs {
     #[command(flatten)]
     adapter: AdapterArgs,
     /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (gemm: tiled or
-    /// regblock; step: b1, b2, b4, b8, b8u2 or splitk).
-    #[arg(long, value_name = "GEMM,STEP")]
+    /// regblock; step: b1, b2, b4, b8, b8u2 or splitk; an optional third part, wavefront (the
+    /// default, where the model allows it) or layers, picks how stacked layers are scheduled).
+    #[arg(long, value_name = "GEMM,STEP[,SCHEDULE]")]
     variants: Option<String>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/1`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]

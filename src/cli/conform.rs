@@ -25,12 +25,13 @@ pub struct ConformArgs {
     seed: u64,
     #[command(flatten)]
     adapter: AdapterArgs,
-    /// Run every case with every kernel variant (each GEMM with each step), not just the
-    /// autotuned ones.
+    /// Run every case with every kernel variant that applies to it (each GEMM with each step,
+    /// layer by layer and, for unidirectional stacks without projection, as a wavefront), not
+    /// just the autotuned ones.
     #[arg(long)]
     all_variants: bool,
-    /// Run every case with these kernel variants, e.g. `regblock,b4`.
-    #[arg(long, value_name = "GEMM,STEP", conflicts_with = "all_variants")]
+    /// Run every case with these kernel variants, e.g. `regblock,b4` or `regblock,b4,layers`.
+    #[arg(long, value_name = "GEMM,STEP[,SCHEDULE]", conflicts_with = "all_variants")]
     variants: Option<String>,
     /// Also write the results as JSON.
     #[arg(long, value_name = "FILE")]
@@ -77,7 +78,15 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
     for k in 0..args.cases {
         let seed = args.seed + k as u64;
         let case = ConformCase::random(seed);
-        for variants in &runs {
+        // A wavefront the case cannot run is the layer-by-layer run, which is already listed.
+        let applicable: Vec<Option<Variants>> = runs
+            .iter()
+            .copied()
+            .filter(|v| v.is_none_or(|v| !args.all_variants || v.effective(&case.config) == v))
+            .collect();
+        bar.inc((runs.len() - applicable.len()) as u64);
+        for variants in &applicable {
+            let variants = &variants.map(|v| v.effective(&case.config));
             let (worst_error, error) = match case.run(ctx.pipeline_cache(), &ctx.queue, *variants) {
                 Ok(e) => (Some(e), None),
                 Err(e) => (None, Some(e.to_string())),

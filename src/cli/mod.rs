@@ -184,25 +184,36 @@ impl Runner {
     }
 }
 
-/// `GEMM,STEP` as `bench --variants` and `conform --variants` take it: `tiled|regblock`,
-/// `b1|b2|b4|b8|b8u2|splitk`.
+/// `GEMM,STEP[,SCHEDULE]` as `bench --variants` and `conform --variants` take it:
+/// `tiled|regblock`, `b1|b2|b4|b8|b8u2|splitk`, `wavefront|layers` (default wavefront, which
+/// applies where the model allows it).
 pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
-    use wgpu_lstm::gpu::{GemmVariant, StepVariant, Variants};
+    use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
     let bad = || {
         wgpu_lstm::Error::invalid(
             "--variants",
             format!(
-                "'{text}': expected GEMM,STEP with GEMM tiled or regblock and STEP b1, b2, b4, b8, b8u2 or splitk"
+                "'{text}': expected GEMM,STEP[,SCHEDULE] with GEMM tiled or regblock, STEP b1, b2, b4, b8, b8u2 or splitk and SCHEDULE wavefront or layers"
             ),
         )
     };
-    let (gemm, step) = text.split_once(',').ok_or_else(bad)?;
-    let gemm = match gemm.trim() {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let (gemm, step, schedule) = match parts[..] {
+        [gemm, step] => (gemm, step, "wavefront"),
+        [gemm, step, schedule] => (gemm, step, schedule),
+        _ => return Err(bad()),
+    };
+    let gemm = match gemm {
         "tiled" => GemmVariant::Tiled,
         "regblock" => GemmVariant::RegisterBlocked,
         _ => return Err(bad()),
     };
-    let step = match step.trim() {
+    let schedule = match schedule {
+        "wavefront" => Schedule::Wavefront,
+        "layers" => Schedule::Layers,
+        _ => return Err(bad()),
+    };
+    let step = match step {
         "b1" => StepVariant::Batch1,
         "b2" => StepVariant::Batch2,
         "b4" => StepVariant::Batch4,
@@ -211,7 +222,7 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         "splitk" => StepVariant::SplitK,
         _ => return Err(bad()),
     };
-    Ok(Variants { gemm, step })
+    Ok(Variants { gemm, step, schedule })
 }
 
 pub fn main() -> ExitCode {

@@ -16,7 +16,7 @@ use super::pipelines::{PipelineCache, Pipelines, Tuning};
 use super::readback;
 use super::state::{LstmState, StateShape};
 use super::tune;
-use super::variants::{GemmVariant, StepVariant, Variants};
+use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::{Sizes, Workspace, TIMESTAMP_BYTES};
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
@@ -62,6 +62,7 @@ impl Default for ForwardStats {
             variants: Variants {
                 gemm: GemmVariant::Tiled,
                 step: StepVariant::Batch1,
+                schedule: Schedule::Layers,
             },
             autotune_submits: 0,
         }
@@ -73,18 +74,32 @@ impl Default for ForwardStats {
 pub enum KernelPart {
     /// The input-projection GEMM of a layer (all timesteps, all directions).
     InputProjection { layer: usize },
-    /// One recurrent step of a layer (all directions).
+    /// One recurrent step of a layer (all directions); under the wavefront schedule, the
+    /// dispatch in which the layer takes its first step, together with the layers below it.
     Step { layer: usize },
 }
 
-/// Resident weights of one layer, in the kernels' packed layouts.
-pub(crate) struct LayerWeights {
+/// Resident weights in the kernels' packed layouts, prepared once at load.
+pub(crate) struct ModelWeights {
+    /// Every layer's input-projection weights, for the GEMM.
+    pub input: Vec<InputWeights>,
+    /// Recurrent weights and peepholes, one buffer per layer; for a model that can run as a
+    /// wavefront, one stacked buffer with every layer's, and layers ≥ 1's input weights and
+    /// biases in the step's layout ([`packing::stacked_weights`]), which both schedules read.
+    pub recurrent: Vec<wgpu::Buffer>,
+    /// In vec4s, where layer 1's block starts in the stacked buffer and the stride between the
+    /// blocks after it (both 0 with one buffer per layer).
+    pub r_first: u32,
+    pub r_stride: u32,
+    /// W_hr transposed, per layer, with projection.
+    pub projection: Vec<wgpu::Buffer>,
+}
+
+/// One layer's input-projection weights, in the GEMM variant's layout.
+pub(crate) struct InputWeights {
     pub input_size: usize,
     pub w: wgpu::Buffer,
     pub bias: wgpu::Buffer,
-    pub r: wgpu::Buffer,
-    /// W_hr transposed, with projection.
-    pub w_hr: Option<wgpu::Buffer>,
 }
 
 /// Where [`Lstm::encode`] reads its input and writes its output, in the caller's buffers.
@@ -128,8 +143,9 @@ pub struct Lstm {
     pipelines: Arc<Pipelines>,
     tuning: Arc<Tuning>,
     gemm: GemmVariant,
-    forced_step: Option<StepVariant>,
-    layers: Vec<LayerWeights>,
+    /// Fixed variants, with the schedule this model can run.
+    forced: Option<Variants>,
+    weights: ModelWeights,
     workspace: AsyncMutex<Option<Workspace>>,
     stats: Mutex<ForwardStats>,
 }
@@ -183,28 +199,12 @@ impl Lstm {
                 })?
             })?,
         };
-        let layers = capture(device, "uploading the weights", || {
-            weights
-                .layers()
-                .iter()
-                .enumerate()
-                .map(|(l, dirs)| {
-                    let (w, bias) = packing::input_weights(dirs, h);
-                    let w = match gemm {
-                        GemmVariant::Tiled => w,
-                        GemmVariant::RegisterBlocked => packing::transposed(&w, n),
-                    };
-                    let r = packing::recurrent_weights(dirs, h);
-                    LayerWeights {
-                        input_size: config.layer_input_size(l),
-                        w: storage_init(device, "input weights", &w),
-                        bias: storage_init(device, "bias", &bias),
-                        r: storage_init(device, "recurrent weights", &r),
-                        w_hr: packing::projection_weights(dirs, h)
-                            .map(|w| storage_init(device, "projection weights", &w)),
-                    }
-                })
-                .collect()
+        // Stacked weights let the layers run as a wavefront, where the model allows it and they
+        // fit in one binding.
+        let stacked =
+            Schedule::wavefront_fits(config) && limits::stacked_weights(&device.limits(), config).is_ok();
+        let weights = capture(device, "uploading the weights", || {
+            upload_weights(device, config, weights, gemm, stacked)
         })?;
         Ok(Lstm {
             device: device.clone(),
@@ -213,50 +213,76 @@ impl Lstm {
             pipelines,
             tuning,
             gemm,
-            forced_step: variants.map(|v| v.step),
-            layers,
+            forced: variants.map(|v| Variants {
+                schedule: if stacked {
+                    v.effective(config).schedule
+                } else {
+                    Schedule::Layers
+                },
+                ..v
+            }),
+            weights,
             workspace: AsyncMutex::new(None, true),
             stats: Mutex::new(ForwardStats::default()),
         })
     }
 
-    /// The step variant for the workspace's batch: forced, already chosen for its class on this
-    /// device, or (when `may_tune`) timed now. Encoding into a caller's encoder cannot tune and
-    /// falls back on one element per invocation below a batch of 4 and four above.
-    fn step_variant(&self, ws: &Workspace, may_tune: bool, stats: &mut ForwardStats) -> Result<StepVariant> {
-        if let Some(v) = self.forced_step {
+    /// The step variant and schedule for the workspace's shape: forced, already chosen for its
+    /// class on this device, or (when `may_tune`) timed now. Encoding into a caller's encoder
+    /// cannot tune and falls back on one element per invocation below a batch of 4 and four
+    /// above, layer by layer.
+    fn choose(&self, ws: &Workspace, may_tune: bool, stats: &mut ForwardStats) -> Result<Variants> {
+        if let Some(v) = self.forced {
             return Ok(v);
         }
-        let key = tune::step_key(&self.config, ws.dims.batch);
+        let key = tune::step_key(&self.config, ws.dims, self.stacked());
         if !may_tune {
-            return Ok(self.tuning.known_step(&key).unwrap_or(if ws.dims.batch < 4 {
-                StepVariant::Batch1
+            let (step, schedule) = self.tuning.known_step(&key).unwrap_or(if ws.dims.batch < 4 {
+                (StepVariant::Batch1, Schedule::Layers)
             } else {
-                StepVariant::Batch4
-            }));
+                (StepVariant::Batch4, Schedule::Layers)
+            });
+            return Ok(self.variants_with(step, schedule));
         }
         let mut submits = 0;
-        let (v, _) = self.tuning.step(key, || {
-            let (v, n) = capture(&self.device, "autotuning", || {
-                tune::step(&self.device, &self.queue, &self.pipelines, &self.config, ws)
+        let ((step, schedule), _) = self.tuning.step(key, || {
+            let (choice, n) = capture(&self.device, "autotuning", || {
+                tune::step(
+                    &self.device,
+                    &self.queue,
+                    &self.pipelines,
+                    &self.config,
+                    ws,
+                    self.stacked(),
+                )
             })??;
             submits = n;
-            Ok(v)
+            Ok(choice)
         })?;
         stats.autotune_submits += submits;
-        Ok(v)
+        Ok(self.variants_with(step, schedule))
     }
 
-    /// The kernels the engine runs at batch `batch` (the step variant as chosen so far).
-    pub fn variants(&self, batch: usize) -> Variants {
-        let step = self.forced_step.unwrap_or_else(|| {
-            self.tuning
-                .known_step(&tune::step_key(&self.config, batch))
-                .unwrap_or(StepVariant::Batch1)
-        });
+    fn stacked(&self) -> bool {
+        self.weights.r_first > 0
+    }
+
+    /// The kernels the engine runs at shape `dims` (as chosen so far).
+    pub fn variants(&self, dims: Dims) -> Variants {
+        self.forced.unwrap_or_else(|| {
+            let (step, schedule) = self
+                .tuning
+                .known_step(&tune::step_key(&self.config, dims, self.stacked()))
+                .unwrap_or((StepVariant::Batch1, Schedule::Layers));
+            self.variants_with(step, schedule)
+        })
+    }
+
+    fn variants_with(&self, step: StepVariant, schedule: Schedule) -> Variants {
         Variants {
             gemm: self.gemm,
             step,
+            schedule,
         }
     }
 
@@ -406,17 +432,14 @@ impl Lstm {
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
         let mut stats = ForwardStats::default();
-        let step = self.step_variant(ws, false, &mut stats)?;
-        stats.variants = Variants {
-            gemm: self.gemm,
-            step,
-        };
+        let variants = self.choose(ws, false, &mut stats)?;
+        stats.variants = variants;
         let started = Instant::now();
         capture(&self.device, "encoding a forward", || {
             encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
             ws.encode_lengths(&self.device, encoder, target.seq_lens);
-            ws.record(encoder, cfg, &self.pipelines, step, state, &mut stats);
-            encoder.copy_buffer_to_buffer(&ws.y, 0, target.output, target.output_offset, sizes.y);
+            ws.record(encoder, cfg, &self.pipelines, variants, state, &mut stats);
+            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, target.output, target.output_offset, sizes.y);
             if let Some(export) = &target.export_state {
                 encoder.copy_buffer_to_buffer(
                     &state.h,
@@ -460,11 +483,11 @@ impl Lstm {
         }
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
-        let step = self.step_variant(ws, false, &mut ForwardStats::default())?;
+        let variants = self.choose(ws, false, &mut ForwardStats::default())?;
         capture(&self.device, "encoding a kernel", || {
             // Full-length sequences, so every step does its work.
             ws.encode_lengths(&self.device, encoder, None);
-            ws.record_kernel(encoder, &self.config, &self.pipelines, step, part, repeats)
+            ws.record_kernel(encoder, &self.config, &self.pipelines, variants, part, repeats)
         })
     }
 
@@ -479,11 +502,8 @@ impl Lstm {
         let mut slot = self.workspace.lock().await;
         let ws = self.ready_workspace(&mut slot, dims)?;
         let mut stats = ForwardStats::default();
-        let step = self.step_variant(ws, true, &mut stats)?;
-        stats.variants = Variants {
-            gemm: self.gemm,
-            step,
-        };
+        let variants = self.choose(ws, true, &mut stats)?;
+        stats.variants = variants;
         let cfg = &self.config;
         let sizes = Sizes::new(cfg, dims);
         let nl = cfg.num_layers as u64;
@@ -504,8 +524,8 @@ impl Lstm {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("lstm forward"),
                 });
-            ws.record(&mut encoder, cfg, &self.pipelines, step, state, &mut stats);
-            encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
+            ws.record(&mut encoder, cfg, &self.pipelines, variants, state, &mut stats);
+            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, &ws.staging, 0, sizes.y);
             encoder.copy_buffer_to_buffer(&state.h, 0, &ws.staging, sizes.y, nl * sizes.h);
             let c_at = sizes.y + nl * sizes.h;
             encoder.copy_buffer_to_buffer(&state.c, 0, &ws.staging, c_at, nl * sizes.c);
@@ -558,11 +578,8 @@ impl Lstm {
         let ws = self.ready_workspace(&mut slot, dims)?;
         let sizes = Sizes::new(&self.config, dims);
         let mut stats = ForwardStats::default();
-        let step = self.step_variant(ws, true, &mut stats)?;
-        stats.variants = Variants {
-            gemm: self.gemm,
-            step,
-        };
+        let variants = self.choose(ws, true, &mut stats)?;
+        stats.variants = variants;
         let submission = capture(&self.device, "stream step", || {
             self.upload(ws, input, seq_lens, &mut stats);
             let started = Instant::now();
@@ -575,11 +592,11 @@ impl Lstm {
                 &mut encoder,
                 &self.config,
                 &self.pipelines,
-                step,
+                variants,
                 state,
                 &mut stats,
             );
-            encoder.copy_buffer_to_buffer(&ws.y, 0, &ws.staging, 0, sizes.y);
+            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, &ws.staging, 0, sizes.y);
             let commands = encoder.finish();
             stats.record_ns = started.elapsed().as_nanos() as u64;
             stats.submits += 1;
@@ -622,7 +639,7 @@ impl Lstm {
                     &self.config,
                     &self.pipelines,
                     self.gemm,
-                    &self.layers,
+                    &self.weights,
                     dims,
                     param_stride,
                 )
@@ -675,6 +692,65 @@ fn check_buffer(
         ));
     }
     Ok(())
+}
+
+/// Pack and upload the weights for the GEMM variant, the recurrent ones stacked for the wavefront
+/// when `stacked`.
+fn upload_weights(
+    device: &wgpu::Device,
+    config: &LstmConfig,
+    weights: &LstmWeights,
+    gemm: GemmVariant,
+    stacked: bool,
+) -> ModelWeights {
+    let h = config.hidden_size;
+    let n = config.num_directions() * 4 * h;
+    let layers = weights.layers();
+    let input = layers
+        .iter()
+        .enumerate()
+        .map(|(l, dirs)| {
+            let (w, bias) = packing::input_weights(dirs, h);
+            let w = match gemm {
+                GemmVariant::Tiled => w,
+                GemmVariant::RegisterBlocked => packing::transposed(&w, n),
+            };
+            InputWeights {
+                input_size: config.layer_input_size(l),
+                w: storage_init(device, "input weights", &w),
+                bias: storage_init(device, "bias", &bias),
+            }
+        })
+        .collect();
+    let (recurrent, r_first, r_stride) = if stacked {
+        let (stacked, first, stride) = packing::stacked_weights(layers, h);
+        (
+            vec![storage_init(device, "stacked weights", &stacked)],
+            first,
+            stride,
+        )
+    } else {
+        (
+            layers
+                .iter()
+                .map(|dirs| storage_init(device, "recurrent weights", &packing::recurrent_weights(dirs, h)))
+                .collect(),
+            0,
+            0,
+        )
+    };
+    let projection = layers
+        .iter()
+        .filter_map(|dirs| packing::projection_weights(dirs, h))
+        .map(|w| storage_init(device, "projection weights", &w))
+        .collect();
+    ModelWeights {
+        input,
+        recurrent,
+        r_first,
+        r_stride,
+        projection,
+    }
 }
 
 fn storage_init(device: &wgpu::Device, label: &'static str, data: &[f32]) -> wgpu::Buffer {

@@ -104,6 +104,18 @@ pub(crate) fn check_model(limits: &wgpu::Limits, config: &LstmConfig) -> Result<
     )
 }
 
+/// The wavefront's stacked weights (one direction, P = H): layer 0's recurrent weights and
+/// peepholes, then recurrent and input weights, peepholes and biases of each layer after it.
+pub(crate) fn stacked_weights(limits: &wgpu::Limits, config: &LstmConfig) -> Result<()> {
+    let (h, nl) = (config.hidden_size as u64, config.num_layers as u64);
+    let vec4s = (h + 1) * h + nl.saturating_sub(1) * 2 * (h + 1) * h;
+    storage_buffer(
+        limits,
+        vec4s * 16,
+        "; the stack is too large for one binding on this device",
+    )
+}
+
 /// Everything that grows with T and B.
 pub(crate) fn check_request(
     limits: &wgpu::Limits,
@@ -124,11 +136,15 @@ pub(crate) fn check_request(
         .unwrap_or(0);
     storage_buffer(limits, rows * widest_input * 4, SPLIT_HINT)?;
     storage_buffer(limits, rows * d * 4 * h * 4, SPLIT_HINT)?;
-    storage_buffer(limits, rows * d * p * 4, SPLIT_HINT)?;
-    storage_buffer(limits, 2 * d * b * (h + p) * 4, SPLIT_HINT)?;
+    let nl = config.num_layers as u64;
+    // The Y pair, and every layer's working state.
+    let y_half = super::workspace::y_half_bytes(limits, rows * d * p * 4);
+    storage_buffer(limits, nl.min(2) * y_half, SPLIT_HINT)?;
+    storage_buffer(limits, nl * 2 * d * b * (h + p) * 4, SPLIT_HINT)?;
+    // Step parameters: one block per (layer, step) at most.
     need(
         "max_buffer_size",
-        t * param_stride,
+        nl * t * param_stride,
         limits.max_buffer_size,
         SPLIT_HINT,
     )?;

@@ -22,7 +22,7 @@ pub use engine::{EncodeTarget, ForwardStats, KernelPart, Lstm, StateExport};
 pub use params::{GemmParams, StepParams};
 pub use pipelines::PipelineCache;
 pub use state::LstmState;
-pub use variants::{GemmVariant, StepVariant, Variants};
+pub use variants::{GemmVariant, Schedule, StepVariant, Variants};
 
 use crate::error::{Error, Result};
 

@@ -78,3 +78,21 @@ pub(crate) fn transposed(w: &[f32], n: usize) -> Vec<f32> {
     }
     t
 }
+
+/// The wavefront's stacked weights, one block per layer in one buffer: layer 0's
+/// [`recurrent_weights`], then for each layer ≥ 1 its recurrent weights followed by its input
+/// weights in the same k-major layout (`[I][H][4]`, I = H) and its summed biases (`[H][4]`).
+/// Returns the floats and, in vec4s, where layer 1's block starts and the stride between the
+/// blocks of layers ≥ 1. Only for one direction without projection.
+pub(crate) fn stacked_weights(layers: &[Vec<DirectionWeights>], h: usize) -> (Vec<f32>, u32, u32) {
+    let mut stacked = recurrent_weights(&layers[0], h);
+    let first = stacked.len() / 4;
+    for dirs in &layers[1..] {
+        let (w, bias) = input_weights(dirs, h);
+        stacked.extend(recurrent_weights(dirs, h));
+        stacked.extend(transposed(&w, 4 * h));
+        stacked.extend(bias);
+    }
+    let stride = (stacked.len() / 4 - first) / (layers.len() - 1).max(1);
+    (stacked, first as u32, stride as u32)
+}

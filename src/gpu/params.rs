@@ -25,5 +25,10 @@ pub struct StepParams {
     pub reverse_mask: u32,
     pub stride_t: u32,
     pub stride_b: u32,
-    pub _pad: [u32; 3],
+    pub layer: u32,
+    pub layers: u32,
+    pub y_half: u32,
+    pub r_first: u32,
+    pub r_stride: u32,
+    pub _pad: [u32; 2],
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::shaders::{self, Kernel};
-use super::variants::{GemmVariant, StepVariant};
+use super::variants::{GemmVariant, Schedule, StepVariant};
 use crate::error::Result;
 use crate::LstmConfig;
 
@@ -67,20 +67,29 @@ impl KernelPipeline {
         label: &'static str,
         buffers: &[wgpu::BindingResource<'_>],
     ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, resource)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: resource.clone(),
-            })
-            .collect();
-        device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &self.layout,
-            entries: &entries,
-        })
+        bind_group(device, &self.layout, label, buffers)
     }
+}
+
+fn bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &'static str,
+    buffers: &[wgpu::BindingResource<'_>],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, resource)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: resource.clone(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
 }
 
 fn layout_of(device: &wgpu::Device, kernel: &Kernel) -> wgpu::BindGroupLayout {
@@ -99,6 +108,8 @@ pub(crate) struct Pipelines {
     /// One bind-group layout for every step variant.
     step_layout: wgpu::BindGroupLayout,
     step: [OnceLock<KernelPipeline>; 6],
+    /// The step variants compiled for the wavefront (all but split-K).
+    wavefront: [OnceLock<KernelPipeline>; 6],
     /// Only with `proj_size`.
     pub output_projection: Option<KernelPipeline>,
 }
@@ -111,6 +122,7 @@ impl Pipelines {
             gemm: Default::default(),
             step_layout: layout_of(device, &shaders::STEP),
             step: Default::default(),
+            wavefront: Default::default(),
             output_projection: config
                 .proj_size
                 .map(|_| KernelPipeline::new(device, &shaders::OUTPUT_PROJECTION, &[])),
@@ -126,14 +138,27 @@ impl Pipelines {
         slot.get_or_init(|| KernelPipeline::new(&self.device, kernel, &[]))
     }
 
-    /// The step pipeline of a variant.
-    pub fn step(&self, variant: StepVariant) -> &KernelPipeline {
+    /// The step pipeline of a variant, for one schedule (split-K runs only layer by layer).
+    pub fn step(&self, variant: StepVariant, schedule: Schedule) -> &KernelPipeline {
         let index = StepVariant::ALL
             .iter()
             .position(|&v| v == variant)
             .expect("listed");
-        self.step[index].get_or_init(|| {
+        let wavefront = schedule == Schedule::Wavefront;
+        assert!(
+            !(wavefront && variant == StepVariant::SplitK),
+            "split-K has no wavefront kernel"
+        );
+        let slot = if wavefront {
+            &self.wavefront[index]
+        } else {
+            &self.step[index]
+        };
+        slot.get_or_init(|| {
             let mut constants = self.step_constants.clone();
+            if wavefront {
+                constants.push(("WAVEFRONT", 1.0));
+            }
             let kernel = match variant {
                 StepVariant::SplitK if self.device.features().contains(wgpu::Features::SUBGROUP) => {
                     &shaders::STEP_SPLITK_SUBGROUP
@@ -147,6 +172,15 @@ impl Pipelines {
             };
             KernelPipeline::with_layout(&self.device, kernel, self.step_layout.clone(), &constants)
         })
+    }
+
+    /// A bind group for every step pipeline, over `buffers` in binding order.
+    pub fn step_bind_group(
+        &self,
+        device: &wgpu::Device,
+        buffers: &[wgpu::BindingResource<'_>],
+    ) -> wgpu::BindGroup {
+        bind_group(device, &self.step_layout, "step", buffers)
     }
 }
 
@@ -165,7 +199,7 @@ pub struct PipelineCache {
 #[derive(Default)]
 pub(crate) struct Tuning {
     gemm: Mutex<HashMap<TuneKey, GemmVariant>>,
-    step: Mutex<HashMap<TuneKey, StepVariant>>,
+    step: Mutex<HashMap<TuneKey, (StepVariant, Schedule)>>,
 }
 
 /// A shape class the autotune decides for once per device.
@@ -230,18 +264,18 @@ impl Tuning {
         choose(&self.gemm, key, tune)
     }
 
-    /// The step variant chosen for a shape class, deciding with `tune` the first time; the flag
-    /// says whether it was tuned now.
+    /// The step variant and schedule chosen for a shape class, deciding with `tune` the first
+    /// time; the flag says whether it was tuned now.
     pub fn step(
         &self,
         key: TuneKey,
-        tune: impl FnOnce() -> Result<StepVariant>,
-    ) -> Result<(StepVariant, bool)> {
+        tune: impl FnOnce() -> Result<(StepVariant, Schedule)>,
+    ) -> Result<((StepVariant, Schedule), bool)> {
         choose(&self.step, key, tune)
     }
 
     /// A step choice already made, if any.
-    pub fn known_step(&self, key: &TuneKey) -> Option<StepVariant> {
+    pub fn known_step(&self, key: &TuneKey) -> Option<(StepVariant, Schedule)> {
         self.step
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -3,7 +3,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::engine::{ForwardStats, KernelPart, LayerWeights};
+use super::engine::{ForwardStats, KernelPart, ModelWeights};
 use super::params::{GemmParams, StepParams};
 use super::pipelines::Pipelines;
 use super::shaders::{
@@ -11,7 +11,7 @@ use super::shaders::{
     STEP_WORKGROUP,
 };
 use super::state::{LstmState, StateShape};
-use super::variants::{GemmVariant, StepVariant};
+use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use crate::config::{Layout, LstmConfig};
 use crate::forward::Dims;
 
@@ -24,7 +24,7 @@ pub(crate) struct Workspace {
     pub x: wgpu::Buffer,
     /// `[B]` u32 lengths.
     pub lens: wgpu::Buffer,
-    /// `[h half 0 | h half 1 | c | m]`: h halves `[D][B][P]`, c and m `[D][B][H]`.
+    /// `[h half 0 | h half 1 | c | m]`: h halves `[L][D][B][P]`, c and m `[L][D][B][H]`.
     work: wgpu::Buffer,
     /// The state of one-shot forwards.
     pub own_state: LstmState,
@@ -34,17 +34,18 @@ pub(crate) struct Workspace {
     step_groups: Vec<wgpu::BindGroup>,
     /// With projection: one per layer.
     output_projection_groups: Vec<wgpu::BindGroup>,
-    /// The last layer's Y.
+    /// The Y pair; the last layer's Y starts at `y_offset`.
     pub y: wgpu::Buffer,
+    pub y_offset: u64,
     /// Keeps the buffers the bind groups point at alive.
     _owned: Vec<wgpu::Buffer>,
     param_stride: u64,
-    gemm: GemmVariant,
+    pub gemm: GemmVariant,
     /// Start and end of the forward's compute work, where the device has timestamp queries.
     pub timestamps: Option<Timestamps>,
 }
 
-/// Two timestamp queries (start of the first layer's pass, end of the last's) and the buffer
+/// Two timestamp queries (start and end of the forward's compute pass) and the buffer
 /// they resolve into.
 pub(crate) struct Timestamps {
     queries: wgpu::QuerySet,
@@ -79,7 +80,7 @@ impl Workspace {
         cfg: &LstmConfig,
         pipelines: &Pipelines,
         gemm: GemmVariant,
-        layers: &[LayerWeights],
+        weights: &ModelWeights,
         dims: Dims,
         param_stride: u64,
     ) -> Workspace {
@@ -90,6 +91,7 @@ impl Workspace {
             cfg.output_size(),
             cfg.num_layers,
         );
+        let stacked = weights.r_first > 0;
         let rows = (t * b) as u64;
         let sizes = Sizes::new(cfg, dims);
         let storage =
@@ -104,12 +106,12 @@ impl Workspace {
         };
         let x = buffer("x", rows * cfg.input_size as u64 * F32, storage);
         let lens = buffer("seq_lens", b as u64 * 4, storage);
-        let work = buffer("work state", 2 * sizes.h + 2 * sizes.c, storage);
+        let work = buffer("work state", nl as u64 * 2 * (sizes.h + sizes.c), storage);
         let xp = buffer("xp", rows * (d * 4 * h) as u64 * F32, storage);
-        let ys = [
-            buffer("y even", sizes.y, storage),
-            buffer("y odd", sizes.y, storage),
-        ];
+        // Layer l writes half l % 2 of one buffer; halves start at aligned offsets so that the
+        // next layer's input projection can bind the half it reads.
+        let y_half = y_half_bytes(&device.limits(), sizes.y);
+        let ys = buffer("y pair", nl.min(2) as u64 * y_half, storage);
         let staging = buffer(
             "staging",
             sizes.y + nl as u64 * (sizes.h + sizes.c) + TIMESTAMP_BYTES,
@@ -139,10 +141,16 @@ impl Workspace {
             .filter(|&k| cfg.direction.is_reversed(k))
             .map(|k| 1u32 << k)
             .sum();
-        let mut step_bytes = vec![0u8; (t as u64 * param_stride) as usize];
-        for s in 0..t {
+        // One block per dispatch: (layer, step) layer by layer, then with stacked weights the
+        // wavefront's (first layer, k).
+        let mut blocks: Vec<(usize, usize)> = (0..nl).flat_map(|l| (0..t).map(move |s| (l, s))).collect();
+        if stacked {
+            blocks.extend((0..t + nl - 1).map(|k| (k.saturating_sub(t - 1), k)));
+        }
+        let mut step_bytes = vec![0u8; (blocks.len() as u64 * param_stride) as usize];
+        for (n, &(layer, step)) in blocks.iter().enumerate() {
             let params = StepParams {
-                step: s as u32,
+                step: step as u32,
                 seq_len: t as u32,
                 batch: b as u32,
                 hidden: h as u32,
@@ -151,9 +159,14 @@ impl Workspace {
                 reverse_mask,
                 stride_t,
                 stride_b,
-                _pad: [0; 3],
+                layer: layer as u32,
+                layers: nl as u32,
+                y_half: (y_half / F32) as u32,
+                r_first: weights.r_first,
+                r_stride: weights.r_stride,
+                _pad: [0; 2],
             };
-            step_bytes[s * param_stride as usize..][..std::mem::size_of::<StepParams>()]
+            step_bytes[n * param_stride as usize..][..std::mem::size_of::<StepParams>()]
                 .copy_from_slice(bytemuck::bytes_of(&params));
         }
         let step_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -168,15 +181,21 @@ impl Workspace {
         });
 
         let mut owned = Vec::new();
-        let (mut input_projection_groups, mut step_groups, mut output_projection_groups) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for (l, lw) in layers.iter().enumerate() {
-            let input = if l == 0 { &x } else { &ys[(l - 1) % 2] };
-            let output = &ys[l % 2];
+        let mut input_projection_groups = Vec::new();
+        for (l, input) in weights.input.iter().enumerate() {
+            let x_binding = if l == 0 {
+                x.as_entire_binding()
+            } else {
+                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &ys,
+                    offset: ((l - 1) % 2) as u64 * y_half,
+                    size: std::num::NonZeroU64::new(sizes.y),
+                })
+            };
             let gemm_sizes = GemmParams {
                 m: rows as u32,
                 n: (d * 4 * h) as u32,
-                k: lw.input_size as u32,
+                k: input.input_size as u32,
                 _pad: 0,
             };
             let gemm_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -189,42 +208,53 @@ impl Workspace {
                 "input_projection",
                 &[
                     gemm_params.as_entire_binding(),
-                    input.as_entire_binding(),
-                    lw.w.as_entire_binding(),
-                    lw.bias.as_entire_binding(),
+                    x_binding,
+                    input.w.as_entire_binding(),
+                    input.bias.as_entire_binding(),
                     xp.as_entire_binding(),
                 ],
             ));
-            step_groups.push(pipelines.step(StepVariant::Batch1).bind_group(
-                device,
-                "step",
-                &[
-                    step_binding.clone(),
-                    xp.as_entire_binding(),
-                    lw.r.as_entire_binding(),
-                    lens.as_entire_binding(),
-                    work.as_entire_binding(),
-                    output.as_entire_binding(),
-                ],
-            ));
-            if let (Some(pipeline), Some(w_hr)) = (&pipelines.output_projection, &lw.w_hr) {
-                output_projection_groups.push(pipeline.bind_group(
-                    device,
-                    "output_projection",
-                    &[
-                        step_binding.clone(),
-                        w_hr.as_entire_binding(),
-                        lens.as_entire_binding(),
-                        work.as_entire_binding(),
-                        output.as_entire_binding(),
-                    ],
-                ));
-            }
             owned.push(gemm_params);
         }
-        let y = ys[(nl - 1) % 2].clone();
+        // Per layer, or one over the stacked weights of the wavefront.
+        let step_groups = weights
+            .recurrent
+            .iter()
+            .map(|r| {
+                pipelines.step_bind_group(
+                    device,
+                    &[
+                        step_binding.clone(),
+                        xp.as_entire_binding(),
+                        r.as_entire_binding(),
+                        lens.as_entire_binding(),
+                        work.as_entire_binding(),
+                        ys.as_entire_binding(),
+                    ],
+                )
+            })
+            .collect();
+        let output_projection_groups = match &pipelines.output_projection {
+            Some(pipeline) => weights
+                .projection
+                .iter()
+                .map(|w_hr| {
+                    pipeline.bind_group(
+                        device,
+                        "output_projection",
+                        &[
+                            step_binding.clone(),
+                            w_hr.as_entire_binding(),
+                            lens.as_entire_binding(),
+                            work.as_entire_binding(),
+                            ys.as_entire_binding(),
+                        ],
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         owned.extend([step_params, xp]);
-        owned.extend(ys);
         Workspace {
             dims,
             x,
@@ -235,7 +265,8 @@ impl Workspace {
             input_projection_groups,
             step_groups,
             output_projection_groups,
-            y,
+            y: ys,
+            y_offset: ((nl - 1) % 2) as u64 * y_half,
             _owned: owned,
             param_stride,
             gemm,
@@ -267,25 +298,34 @@ impl Workspace {
         encoder.copy_buffer_to_buffer(&upload, 0, &self.lens, 0, upload.size());
     }
 
-    /// `repeats` dispatches of one kernel, on whatever the buffers hold (for timing).
-    #[allow(clippy::too_many_arguments)]
+    /// `repeats` dispatches of one kernel, on whatever the buffers hold (for timing). Under the
+    /// wavefront (stacked weights only), a step is the dispatch in which `layer` takes its first
+    /// step, with the layers below it.
     pub fn record_kernel(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         cfg: &LstmConfig,
         pipelines: &Pipelines,
-        step: StepVariant,
+        variants: Variants,
         part: KernelPart,
         repeats: usize,
     ) {
+        let step = variants.step;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("lstm kernel"),
             timestamp_writes: None,
         });
         for _ in 0..repeats {
-            match part {
-                KernelPart::InputProjection { layer } => self.dispatch_gemm(&mut pass, cfg, pipelines, layer),
-                KernelPart::Step { layer } => self.dispatch_step(&mut pass, cfg, pipelines, step, layer, 0),
+            match (part, variants.schedule) {
+                (KernelPart::InputProjection { layer }, _) => {
+                    self.dispatch_gemm(&mut pass, cfg, pipelines, layer)
+                }
+                (KernelPart::Step { layer }, Schedule::Layers) => {
+                    self.dispatch_step(&mut pass, cfg, pipelines, step, layer, 0)
+                }
+                (KernelPart::Step { layer }, Schedule::Wavefront) => {
+                    self.dispatch_wavefront(&mut pass, cfg, pipelines, step, layer)
+                }
             }
         }
     }
@@ -314,6 +354,7 @@ impl Workspace {
         }
     }
 
+    /// Step `s` of `layer`, layer by layer.
     fn dispatch_step(
         &self,
         pass: &mut wgpu::ComputePass<'_>,
@@ -324,9 +365,13 @@ impl Workspace {
         s: usize,
     ) {
         let (d, h) = (cfg.num_directions() as u32, cfg.hidden_size as u32);
-        let offset = (s as u64 * self.param_stride) as u32;
-        pass.set_pipeline(&pipelines.step(step).pipeline);
-        pass.set_bind_group(0, &self.step_groups[layer], &[offset]);
+        let offset = self.param_offset(layer * self.dims.seq_len + s);
+        pass.set_pipeline(&pipelines.step(step, Schedule::Layers).pipeline);
+        pass.set_bind_group(
+            0,
+            &self.step_groups[layer.min(self.step_groups.len() - 1)],
+            &[offset],
+        );
         match step {
             StepVariant::SplitK => {
                 pass.dispatch_workgroups(h.div_ceil(STEP_SPLITK_UNITS), self.dims.batch as u32, d)
@@ -339,66 +384,111 @@ impl Workspace {
         }
     }
 
-    /// Every layer and timestep: `state` is copied in, updated and copied back; Y ends in `self.y`.
-    #[allow(clippy::too_many_arguments)]
+    /// Wavefront dispatch `k`: every layer l with 0 ≤ k − l < T, at step k − l.
+    fn dispatch_wavefront(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        cfg: &LstmConfig,
+        pipelines: &Pipelines,
+        step: StepVariant,
+        k: usize,
+    ) {
+        let first = k.saturating_sub(self.dims.seq_len - 1);
+        let last = k.min(cfg.num_layers - 1);
+        pass.set_pipeline(&pipelines.step(step, Schedule::Wavefront).pipeline);
+        let block = cfg.num_layers * self.dims.seq_len + k;
+        pass.set_bind_group(0, &self.step_groups[0], &[self.param_offset(block)]);
+        pass.dispatch_workgroups(
+            (cfg.hidden_size as u32).div_ceil(step.units() * STEP_WORKGROUP),
+            (self.dims.batch as u32).div_ceil(step.batch_block()),
+            (last + 1 - first) as u32,
+        );
+    }
+
+    fn param_offset(&self, block: usize) -> u32 {
+        (block as u64 * self.param_stride) as u32
+    }
+
+    /// Every layer and timestep: `state` is copied in, updated and copied back; Y ends in
+    /// `self.y` at `self.y_offset`.
     pub fn record(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         cfg: &LstmConfig,
         pipelines: &Pipelines,
-        step: StepVariant,
+        variants: Variants,
         state: &LstmState,
         stats: &mut ForwardStats,
     ) {
+        let step = variants.step;
         let Dims { seq_len: t, batch: b } = self.dims;
-        let (d, p) = (cfg.num_directions() as u32, cfg.output_size() as u32);
+        let (d, p, nl) = (
+            cfg.num_directions() as u32,
+            cfg.output_size() as u32,
+            cfg.num_layers,
+        );
         let sizes = Sizes::new(cfg, self.dims);
-        let c_work = 2 * sizes.h;
-        for l in 0..cfg.num_layers {
-            let (h_at, c_at) = (l as u64 * sizes.h, l as u64 * sizes.c);
-            encoder.copy_buffer_to_buffer(&state.h, h_at, &self.work, 0, sizes.h);
-            encoder.copy_buffer_to_buffer(&state.c, c_at, &self.work, c_work, sizes.c);
-            {
-                let last = cfg.num_layers - 1;
-                // Only the first layer's pass marks the start and only the last one's the end.
-                let timestamp_writes = self
-                    .timestamps
-                    .as_ref()
-                    .filter(|_| l == 0 || l == last)
-                    .map(|ts| wgpu::ComputePassTimestampWrites {
-                        query_set: &ts.queries,
-                        beginning_of_pass_write_index: (l == 0).then_some(0),
-                        end_of_pass_write_index: (l == last).then_some(1),
-                    });
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("lstm layer"),
-                    timestamp_writes,
+        // Every layer's state at once: h into half 0, c after both halves.
+        let (h_bytes, c_bytes) = (nl as u64 * sizes.h, nl as u64 * sizes.c);
+        encoder.copy_buffer_to_buffer(&state.h, 0, &self.work, 0, h_bytes);
+        encoder.copy_buffer_to_buffer(&state.c, 0, &self.work, 2 * h_bytes, c_bytes);
+        {
+            let timestamp_writes = self
+                .timestamps
+                .as_ref()
+                .map(|ts| wgpu::ComputePassTimestampWrites {
+                    query_set: &ts.queries,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
                 });
-                self.dispatch_gemm(&mut pass, cfg, pipelines, l);
-                stats.dispatches += 1;
-                let project = pipelines
-                    .output_projection
-                    .as_ref()
-                    .zip(self.output_projection_groups.get(l));
-                for s in 0..t {
-                    let offset = (s as u64 * self.param_stride) as u32;
-                    self.dispatch_step(&mut pass, cfg, pipelines, step, l, s);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("lstm forward"),
+                timestamp_writes,
+            });
+            match variants.schedule {
+                Schedule::Layers => {
+                    for l in 0..nl {
+                        self.dispatch_gemm(&mut pass, cfg, pipelines, l);
+                        stats.dispatches += 1;
+                        let project = pipelines
+                            .output_projection
+                            .as_ref()
+                            .zip(self.output_projection_groups.get(l));
+                        for s in 0..t {
+                            self.dispatch_step(&mut pass, cfg, pipelines, step, l, s);
+                            stats.dispatches += 1;
+                            if let Some((pipeline, group)) = project {
+                                let offset = self.param_offset(l * t + s);
+                                pass.set_pipeline(&pipeline.pipeline);
+                                pass.set_bind_group(0, group, &[offset]);
+                                pass.dispatch_workgroups(p.div_ceil(STEP_WORKGROUP), b as u32, d);
+                                stats.dispatches += 1;
+                            }
+                        }
+                    }
+                }
+                Schedule::Wavefront => {
+                    self.dispatch_gemm(&mut pass, cfg, pipelines, 0);
                     stats.dispatches += 1;
-                    if let Some((pipeline, group)) = project {
-                        pass.set_pipeline(&pipeline.pipeline);
-                        pass.set_bind_group(0, group, &[offset]);
-                        pass.dispatch_workgroups(p.div_ceil(STEP_WORKGROUP), b as u32, d);
+                    for k in 0..t + nl - 1 {
+                        self.dispatch_wavefront(&mut pass, cfg, pipelines, step, k);
                         stats.dispatches += 1;
                     }
                 }
             }
-            // After t steps h is in half t % 2.
-            let h_half = (t as u64 % 2) * sizes.h;
-            encoder.copy_buffer_to_buffer(&self.work, h_half, &state.h, h_at, sizes.h);
-            encoder.copy_buffer_to_buffer(&self.work, c_work, &state.c, c_at, sizes.c);
         }
+        // After T steps every layer's h is in half T % 2.
+        let h_half = (t as u64 % 2) * h_bytes;
+        encoder.copy_buffer_to_buffer(&self.work, h_half, &state.h, 0, h_bytes);
+        encoder.copy_buffer_to_buffer(&self.work, 2 * h_bytes, &state.c, 0, c_bytes);
         if let Some(ts) = &self.timestamps {
             encoder.resolve_query_set(&ts.queries, 0..2, &ts.resolved, 0);
         }
     }
+}
+
+/// Bytes of one half of the Y pair: Y, rounded up to the storage-binding offset alignment.
+pub(crate) fn y_half_bytes(limits: &wgpu::Limits, y: u64) -> u64 {
+    let align = limits.min_storage_buffer_offset_alignment as u64;
+    y.max(F32).div_ceil(align) * align
 }
