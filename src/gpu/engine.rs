@@ -95,6 +95,13 @@ pub(crate) struct ModelWeights {
     pub projection: Vec<wgpu::Buffer>,
 }
 
+impl ModelWeights {
+    /// Whether the recurrent weights are stacked, so the layers can also run as a wavefront.
+    pub fn stacked(&self) -> bool {
+        self.r_first > 0
+    }
+}
+
 /// One layer's input-projection weights, in the GEMM variant's layout.
 pub(crate) struct InputWeights {
     pub input_size: usize,
@@ -235,7 +242,7 @@ impl Lstm {
         if let Some(v) = self.forced {
             return Ok(v);
         }
-        let key = tune::step_key(&self.config, ws.dims, self.stacked());
+        let key = tune::step_key(&self.config, ws.dims, self.weights.stacked());
         if !may_tune {
             let (step, schedule) = self.tuning.known_step(&key).unwrap_or(if ws.dims.batch < 4 {
                 (StepVariant::Batch1, Schedule::Layers)
@@ -253,7 +260,7 @@ impl Lstm {
                     &self.pipelines,
                     &self.config,
                     ws,
-                    self.stacked(),
+                    self.weights.stacked(),
                 )
             })??;
             submits = n;
@@ -263,16 +270,12 @@ impl Lstm {
         Ok(self.variants_with(step, schedule))
     }
 
-    fn stacked(&self) -> bool {
-        self.weights.r_first > 0
-    }
-
     /// The kernels the engine runs at shape `dims` (as chosen so far).
     pub fn variants(&self, dims: Dims) -> Variants {
         self.forced.unwrap_or_else(|| {
             let (step, schedule) = self
                 .tuning
-                .known_step(&tune::step_key(&self.config, dims, self.stacked()))
+                .known_step(&tune::step_key(&self.config, dims, self.weights.stacked()))
                 .unwrap_or((StepVariant::Batch1, Schedule::Layers));
             self.variants_with(step, schedule)
         })

@@ -91,7 +91,6 @@ impl Workspace {
             cfg.output_size(),
             cfg.num_layers,
         );
-        let stacked = weights.r_first > 0;
         let rows = (t * b) as u64;
         let sizes = Sizes::new(cfg, dims);
         let storage =
@@ -144,7 +143,7 @@ impl Workspace {
         // One block per dispatch: (layer, step) layer by layer, then with stacked weights the
         // wavefront's (first layer, k).
         let mut blocks: Vec<(usize, usize)> = (0..nl).flat_map(|l| (0..t).map(move |s| (l, s))).collect();
-        if stacked {
+        if weights.stacked() {
             blocks.extend((0..t + nl - 1).map(|k| (k.saturating_sub(t - 1), k)));
         }
         let mut step_bytes = vec![0u8; (blocks.len() as u64 * param_stride) as usize];
