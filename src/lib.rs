@@ -10,6 +10,7 @@ pub mod conform;
 pub mod convention;
 pub mod cpu;
 pub mod error;
+pub mod files;
 pub mod forward;
 pub mod gpu;
 pub mod tensor;

@@ -83,6 +83,36 @@ fn run_matches_outside_implementations_on_the_gpu() {
     run_golden("gpu");
 }
 
+/// `run --tune-cache` saves the autotune's choices and the next run loads them.
+#[test]
+fn run_keeps_autotune_choices_in_a_tune_cache() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = common::golden_cases().into_iter().next().expect("a golden case");
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("tuning.json");
+    let run = || {
+        bin()
+            .args(run_args(&dir))
+            .args(["--out"])
+            .arg(tmp.path().join("out"))
+            .arg("--tune-cache")
+            .arg(&cache)
+            .output()
+            .unwrap()
+    };
+    // The first run times and saves both choices (GEMM, step); the second loads them.
+    for expected in ["tune cache: 0 choices", "tune cache: 2 choices"] {
+        let o = run();
+        assert!(
+            o.status.success() && stderr(&o).contains(expected),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 #[test]
 fn run_matches_outside_implementations_on_the_cpu() {
     run_golden("cpu");

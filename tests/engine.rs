@@ -353,6 +353,96 @@ fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
     assert!(out.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
 }
 
+/// Autotune choices saved to a file are loaded by another cache on the same adapter, which then
+/// tunes nothing; entries of other adapters survive a save; bad files are typed errors that load
+/// nothing.
+#[test]
+fn autotune_choices_round_trip_through_a_file() {
+    let Some(ctx) = common::gpu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tuning.json");
+    let cfg = config(6, 13, 2, Direction::Forward);
+    let w = LstmWeights::random(&cfg, 8).unwrap();
+    let x = common::random_tensor(vec![5, 3, 6], 1.0, 9);
+
+    // Another adapter's entry, which saving must keep.
+    let other = serde_json::json!({
+        "adapter": "some other GPU",
+        "gemm": [{"key": [0, 8, 64], "variant": "gemm-tiled-64x64"}],
+        "step": [],
+    });
+    let file = serde_json::json!({"schema": "wgpu-lstm-tuning/1", "adapters": [other]});
+    std::fs::write(&path, file.to_string()).unwrap();
+
+    let first = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    assert_eq!(
+        first.load_tuning(&path).unwrap(),
+        0,
+        "nothing for this adapter yet"
+    );
+    let lstm = Lstm::with_cache(&first, &ctx.queue, &cfg, &w).unwrap();
+    lstm.forward(&x, None).unwrap();
+    let tuned = lstm.last_stats();
+    assert!(tuned.autotune_submits > 0);
+    first.save_tuning(&path).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let adapters = saved["adapters"].as_array().unwrap();
+    assert_eq!(adapters.len(), 2, "{saved}");
+    assert_eq!(adapters[0], other);
+
+    let second = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    // The GEMM choice and the step (and schedule) choice.
+    assert_eq!(second.load_tuning(&path).unwrap(), 2);
+    let lstm = Lstm::with_cache(&second, &ctx.queue, &cfg, &w).unwrap();
+    lstm.forward(&x, None).unwrap();
+    assert_eq!(
+        lstm.last_stats().autotune_submits,
+        0,
+        "loaded choices are not timed again"
+    );
+    assert_eq!(lstm.last_stats().variants, tuned.variants);
+
+    let missing = dir.path().join("missing.json");
+    assert_eq!(second.load_tuning(&missing).unwrap(), 0);
+    let mut bad_entry = saved.clone();
+    bad_entry["adapters"][1]["step"][0]["step"] = "step-b99".into();
+    for (what, text, foreign) in [
+        ("not JSON", "{ not json".to_string(), true),
+        (
+            "wrong schema",
+            r#"{"schema": "something/9", "adapters": []}"#.to_string(),
+            true,
+        ),
+        ("unknown variant", bad_entry.to_string(), false),
+    ] {
+        std::fs::write(&path, &text).unwrap();
+        let fresh = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+        match fresh.load_tuning(&path) {
+            Err(Error::Format { .. }) => {}
+            other => panic!("{what}: expected a format error, got {other:?}"),
+        }
+        let lstm = Lstm::with_cache(&fresh, &ctx.queue, &cfg, &w).unwrap();
+        lstm.forward(&x, None).unwrap();
+        assert!(
+            lstm.last_stats().autotune_submits > 0,
+            "{what}: nothing was loaded"
+        );
+        if foreign {
+            // Saving over a file that is not a tuning file refuses rather than overwrite it.
+            assert!(fresh.save_tuning(&path).is_err(), "{what}");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                text,
+                "{what}: the file is untouched"
+            );
+        } else {
+            // A bad entry of this adapter is replaced by the choices just made.
+            fresh.save_tuning(&path).unwrap();
+            assert_eq!(fresh.load_tuning(&path).unwrap(), 2, "{what}");
+        }
+    }
+}
+
 #[test]
 fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

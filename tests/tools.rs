@@ -178,6 +178,53 @@ fn bench_shows_the_wavefront_of_a_unidirectional_stack() {
     assert!(row.contains(" 9/1/1 ") && row.ends_with("+ wavefront"), "{row}");
 }
 
+/// `--tune-cache` keeps the autotune's choices between runs: the second run loads what the first
+/// saved; a file that is not a tuning file is refused with one line and left as it was.
+#[test]
+fn bench_keeps_autotune_choices_in_a_tune_cache() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("tuning.json");
+    let bench = |cache: &std::path::Path| {
+        bin()
+            .args([
+                "bench", "--batch", "2", "--seq", "4", "--input", "5", "--hidden", "9",
+            ])
+            .args(["--warmup", "0", "--reps", "1", "--tune-cache"])
+            .arg(cache)
+            .output()
+            .unwrap()
+    };
+    let first = bench(&cache);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("tune cache: 0 choices"), "{err}");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(saved["schema"], "wgpu-lstm-tuning/1");
+    let second = bench(&cache);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        second.status.success() && err.contains("tune cache: 2 choices"),
+        "{err}"
+    );
+
+    let foreign = tmp.path().join("notes.json");
+    std::fs::write(&foreign, "[1, 2, 3]").unwrap();
+    let o = bench(&foreign);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.starts_with("error: ") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "[1, 2, 3]");
+}
+
 #[test]
 fn bench_and_conform_refuse_bad_arguments() {
     for args in [

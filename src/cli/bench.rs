@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::progress;
 use super::report::{AdapterReport, BenchReport, Counters, Machine, Shape, ShapeResult, Spread, SCHEMA};
-use super::AdapterArgs;
+use super::{AdapterArgs, TuneCacheArgs};
 use wgpu_lstm::conform::random_tensor;
 use wgpu_lstm::{CpuLstm, Direction, Error, GpuContext, Layout, Lstm, LstmConfig, LstmWeights, Result};
 
@@ -41,6 +41,8 @@ pub struct BenchArgs {
     reps: usize,
     #[command(flatten)]
     adapter: AdapterArgs,
+    #[command(flatten)]
+    tune: TuneCacheArgs,
     /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (gemm: tiled or
     /// regblock; step: b1, b2, b4, b8, b8u2 or splitk; an optional third part, wavefront (the
     /// default, where the model allows it) or layers, picks how stacked layers are scheduled).
@@ -80,6 +82,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let ctx = GpuContext::with_request(&args.adapter.request())?;
     let info = ctx.adapter_info();
     println!("adapter: {}", ctx.describe());
+    args.tune.load(ctx.pipeline_cache())?;
     let bar = progress::bar((shapes.len() * (args.warmup + args.reps + 1)) as u64, "bench");
     let mut results = Vec::new();
     for shape in &shapes {
@@ -87,6 +90,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         results.push(bench_shape(&ctx, shape, args, &|| bar.inc(1))?);
     }
     bar.finish_and_clear();
+    args.tune.save(ctx.pipeline_cache())?;
     print_table(
         &results,
         ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY),

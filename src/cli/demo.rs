@@ -70,7 +70,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         (0..n).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
     )?;
 
-    let gpu = Runner::new(DeviceArg::Gpu, &args.adapter, &config, &weights)?;
+    let gpu = Runner::new(DeviceArg::Gpu, &args.adapter, None, &config, &weights)?;
     println!("adapter : {}", gpu.name().trim_start_matches("GPU: "));
     println!(
         "shape   : B={} T={} I={} H={} layers={} {}",
@@ -102,7 +102,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         );
     }
 
-    let cpu = Runner::new(DeviceArg::Cpu, &args.adapter, &config, &weights)?;
+    let cpu = Runner::new(DeviceArg::Cpu, &args.adapter, None, &config, &weights)?;
     let start = Instant::now();
     let cpu_out = cpu.forward(&input, None, None)?;
     let cpu_time = start.elapsed();

@@ -8,11 +8,12 @@ mod progress;
 mod report;
 mod run;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use wgpu_lstm::gpu::AdapterRequest;
+use wgpu_lstm::gpu::{AdapterRequest, PipelineCache};
 use wgpu_lstm::{CpuLstm, GpuContext, Lstm, LstmConfig, LstmWeights, Output, Result, State, Tensor};
 
 #[derive(Parser)]
@@ -94,27 +95,75 @@ pub enum DeviceArg {
 
 /// The engine a command runs: the GPU one or the CPU reference.
 pub enum Runner {
-    Gpu { lstm: Box<Lstm>, adapter: String },
+    Gpu {
+        lstm: Box<Lstm>,
+        adapter: String,
+        ctx: Box<GpuContext>,
+    },
     Cpu(CpuLstm),
+}
+
+/// `--tune-cache FILE`: where the autotune's choices are kept between runs.
+#[derive(Args)]
+pub struct TuneCacheArgs {
+    /// Keep the autotune's choices in this JSON file: load the ones made earlier on this adapter
+    /// and driver (skipping their timings), save them with any new ones afterwards.
+    #[arg(long, value_name = "FILE")]
+    tune_cache: Option<PathBuf>,
+}
+
+impl TuneCacheArgs {
+    pub fn load(&self, cache: &PipelineCache) -> Result<()> {
+        if let Some(path) = &self.tune_cache {
+            let n = cache.load_tuning(path)?;
+            eprintln!("tune cache: {n} choices for this adapter in {}", path.display());
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, cache: &PipelineCache) -> Result<()> {
+        match &self.tune_cache {
+            Some(path) => cache.save_tuning(path),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Runner {
     pub fn new(
         device: DeviceArg,
         adapter: &AdapterArgs,
+        tune: Option<&TuneCacheArgs>,
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
         Ok(match device {
             DeviceArg::Gpu => {
                 let ctx = GpuContext::with_request(&adapter.request())?;
+                if let Some(tune) = tune {
+                    tune.load(ctx.pipeline_cache())?;
+                }
                 Runner::Gpu {
-                    lstm: Box::new(Lstm::new(&ctx.device, &ctx.queue, config, weights)?),
+                    lstm: Box::new(Lstm::with_cache(
+                        ctx.pipeline_cache(),
+                        &ctx.queue,
+                        config,
+                        weights,
+                    )?),
                     adapter: ctx.describe(),
+                    ctx: Box::new(ctx),
                 }
             }
             DeviceArg::Cpu => Runner::Cpu(CpuLstm::new(config, weights)?),
         })
+    }
+
+    /// Save the GPU engine's autotune choices where `tune` says (nothing on the CPU).
+    pub fn save_tuning(&self, tune: &TuneCacheArgs) -> Result<()> {
+        match self {
+            Runner::Gpu { ctx, .. } => tune.save(ctx.pipeline_cache()),
+            Runner::Cpu(_) => Ok(()),
+        }
     }
 
     pub fn forward(

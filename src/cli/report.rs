@@ -185,13 +185,7 @@ impl BenchReport {
     /// Write as pretty JSON, all or nothing.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("reports serialize");
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::io(path, e)
-            })
+        wgpu_lstm::files::write_atomic(path, text.as_bytes())
     }
 }
 

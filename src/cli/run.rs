@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{AdapterArgs, DeviceArg, Runner};
+use super::{AdapterArgs, DeviceArg, Runner, TuneCacheArgs};
 use wgpu_lstm::tensor::read_lengths_npy;
 use wgpu_lstm::{Activation, Convention, Direction, Error, Layout, LstmWeights, Result, State, Tensor};
 
@@ -81,6 +81,8 @@ pub struct RunArgs {
     device: DeviceArg,
     #[command(flatten)]
     adapter: AdapterArgs,
+    #[command(flatten)]
+    tune: TuneCacheArgs,
     /// Feed the sequence through the streaming API in chunks of N timesteps (the state stays on
     /// the GPU between chunks). A bidirectional layer's reverse direction then runs within each
     /// chunk.
@@ -203,11 +205,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     }
 
-    let runner = Runner::new(args.device, &args.adapter, &config, &weights)?;
+    let runner = Runner::new(args.device, &args.adapter, Some(&args.tune), &config, &weights)?;
     let output = match args.chunk {
         Some(n) => runner.forward_chunked(&input, initial.as_ref(), seq_lens.as_deref(), n, &config)?,
         None => runner.forward(&input, initial.as_ref(), seq_lens.as_deref())?,
     };
+    runner.save_tuning(&args.tune)?;
     let files = [
         ("y.npy", convention.y_to_file(&config, output.y)),
         ("h_n.npy", convention.state_to_file(layout, output.h_n)),

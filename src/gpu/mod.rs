@@ -12,6 +12,7 @@ mod readback;
 pub mod shaders;
 mod state;
 mod tune;
+mod tuning_file;
 mod variants;
 mod workspace;
 

@@ -231,6 +231,25 @@ impl PipelineCache {
         self.tuning.clone()
     }
 
+    /// Add the autotune choices that the file at `path` holds for this device's adapter, driver
+    /// and crate version (written by [`PipelineCache::save_tuning`], perhaps by an earlier run),
+    /// so engines built from this cache skip those timings; returns how many were loaded. A
+    /// missing file holds none; an unreadable or malformed one is an error and loads nothing.
+    pub fn load_tuning(&self, path: &std::path::Path) -> Result<usize> {
+        super::tuning_file::load(&self.tuning, &self.identity(), path)
+    }
+
+    /// Write the choices made so far on this device to `path` (JSON, schema
+    /// `wgpu-lstm-tuning/1`), replacing the file's entry for this adapter, driver and crate
+    /// version and keeping the others. The file is replaced whole or not at all.
+    pub fn save_tuning(&self, path: &std::path::Path) -> Result<()> {
+        super::tuning_file::save(&self.tuning, &self.identity(), path)
+    }
+
+    fn identity(&self) -> String {
+        super::tuning_file::identity(&self.device.adapter_info())
+    }
+
     /// The device the pipelines are compiled for (engines built from this cache run on it).
     pub fn device(&self) -> &wgpu::Device {
         &self.device
@@ -272,6 +291,33 @@ impl Tuning {
         tune: impl FnOnce() -> Result<(StepVariant, Schedule)>,
     ) -> Result<((StepVariant, Schedule), bool)> {
         choose(&self.step, key, tune)
+    }
+
+    /// Add choices (from a file), replacing any for the same keys.
+    pub fn insert(&self, gemm: Vec<(TuneKey, GemmVariant)>, step: Vec<(TuneKey, (StepVariant, Schedule))>) {
+        self.gemm.lock().unwrap_or_else(|p| p.into_inner()).extend(gemm);
+        self.step.lock().unwrap_or_else(|p| p.into_inner()).extend(step);
+    }
+
+    /// Every choice made, sorted by key.
+    #[allow(clippy::type_complexity)]
+    pub fn entries(
+        &self,
+    ) -> (
+        Vec<(TuneKey, GemmVariant)>,
+        Vec<(TuneKey, (StepVariant, Schedule))>,
+    ) {
+        fn sorted<V: Copy>(choices: &Mutex<HashMap<TuneKey, V>>) -> Vec<(TuneKey, V)> {
+            let mut v: Vec<(TuneKey, V)> = choices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            v.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+            v
+        }
+        (sorted(&self.gemm), sorted(&self.step))
     }
 
     /// A step choice already made, if any.

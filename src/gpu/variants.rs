@@ -57,6 +57,11 @@ impl Schedule {
         }
     }
 
+    /// The schedule [`Schedule::name`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
     /// Whether a configuration can run as a wavefront: more than one layer, one direction and no
     /// projection (a bidirectional layer needs all of the layer below before its reverse pass).
     pub fn wavefront_fits(config: &LstmConfig) -> bool {
@@ -72,6 +77,11 @@ impl GemmVariant {
             GemmVariant::Tiled => "gemm-tiled-64x64",
             GemmVariant::RegisterBlocked => "gemm-regblock-16x8",
         }
+    }
+
+    /// The variant [`GemmVariant::name`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
     }
 }
 
@@ -112,6 +122,11 @@ impl StepVariant {
             StepVariant::Batch8Units2 => "step-b8u2",
             StepVariant::SplitK => "step-splitk",
         }
+    }
+
+    /// The variant [`StepVariant::name`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
     }
 }
 
