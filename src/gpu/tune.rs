@@ -198,7 +198,8 @@ pub(crate) fn gemm(
 }
 
 /// Time the step variants on a workspace's real buffers (a few steps of layer 0 each); then, with
-/// stacked weights, time both schedules with the fastest step and keep the faster.
+/// stacked weights, time both schedules, each with the fastest step it can use, and keep the
+/// faster.
 pub(crate) fn step(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
