@@ -155,27 +155,34 @@ fn conform_can_run_every_kernel_variant() {
     );
 }
 
-/// A unidirectional stack benchmarks as a wavefront (named in the kernels column), with its
-/// dispatch count: layer 0's input projection and T + L − 1 steps.
+/// A unidirectional stack benchmarks under either schedule, named in the kernels column with its
+/// dispatch count: as a wavefront layer 0's input projection and T + L − 1 steps, layer by layer
+/// L·(1 + T).
 #[test]
-fn bench_shows_the_wavefront_of_a_unidirectional_stack() {
+fn bench_shows_the_schedule_of_a_unidirectional_stack() {
     if common::gpu().is_none() {
         return;
     }
-    let o = bin()
-        .args([
-            "bench", "--batch", "2", "--seq", "6", "--input", "5", "--hidden", "9",
-        ])
-        .args(["--layers", "3", "--warmup", "0", "--reps", "1"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    let row = out
-        .lines()
-        .find(|l| l.starts_with("B2 T6 I5 H9 L3"))
-        .unwrap_or_else(|| panic!("no row in\n{out}"));
-    assert!(row.contains(" 9/1/1 ") && row.ends_with("+ wavefront"), "{row}");
+    for (schedule, counters) in [("wavefront", " 9/1/1 "), ("layers", " 21/1/1 ")] {
+        let o = bin()
+            .args([
+                "bench", "--batch", "2", "--seq", "6", "--input", "5", "--hidden", "9",
+            ])
+            .args(["--layers", "3", "--warmup", "0", "--reps", "1", "--variants"])
+            .arg(format!("regblock,b1,{schedule}"))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("B2 T6 I5 H9 L3"))
+            .unwrap_or_else(|| panic!("no row in\n{out}"));
+        assert!(
+            row.contains(counters) && row.ends_with(&format!("+ {schedule}")),
+            "{row}"
+        );
+    }
 }
 
 /// `--tune-cache` keeps the autotune's choices between runs: the second run loads what the first
