@@ -244,11 +244,15 @@ impl Lstm {
         }
         let key = tune::step_key(&self.config, ws.dims, self.weights.stacked());
         if !may_tune {
-            let (step, schedule) = self.tuning.known_step(&key).unwrap_or(if ws.dims.batch < 4 {
-                (StepVariant::Batch1, Schedule::Layers)
+            let fallback = if ws.dims.batch < 4 {
+                StepVariant::Batch1
             } else {
-                (StepVariant::Batch4, Schedule::Layers)
-            });
+                StepVariant::Batch4
+            };
+            let (step, schedule) = self
+                .tuning
+                .known_step(&key)
+                .unwrap_or((fallback, Schedule::Layers));
             return Ok(self.variants_with(step, schedule));
         }
         let mut submits = 0;

@@ -366,21 +366,30 @@ impl Workspace {
         let (d, h) = (cfg.num_directions() as u32, cfg.hidden_size as u32);
         let offset = self.param_offset(layer * self.dims.seq_len + s);
         pass.set_pipeline(&pipelines.step(step, Schedule::Layers).pipeline);
-        pass.set_bind_group(
-            0,
-            &self.step_groups[layer.min(self.step_groups.len() - 1)],
-            &[offset],
-        );
+        pass.set_bind_group(0, self.step_group(layer), &[offset]);
         match step {
             StepVariant::SplitK => {
                 pass.dispatch_workgroups(h.div_ceil(STEP_SPLITK_UNITS), self.dims.batch as u32, d)
             }
-            _ => pass.dispatch_workgroups(
-                h.div_ceil(step.units() * STEP_WORKGROUP),
-                (self.dims.batch as u32).div_ceil(step.batch_block()),
-                d,
-            ),
+            _ => {
+                let (x, y) = self.step_grid(cfg, step);
+                pass.dispatch_workgroups(x, y, d)
+            }
         }
+    }
+
+    /// The bind group of `layer`'s steps: its own, or the one over the stacked weights, which
+    /// serves every layer.
+    fn step_group(&self, layer: usize) -> &wgpu::BindGroup {
+        self.step_groups.get(layer).unwrap_or(&self.step_groups[0])
+    }
+
+    /// Workgroups along units and batch of a blocked step (`step.wgsl`).
+    fn step_grid(&self, cfg: &LstmConfig, step: StepVariant) -> (u32, u32) {
+        (
+            (cfg.hidden_size as u32).div_ceil(step.units() * STEP_WORKGROUP),
+            (self.dims.batch as u32).div_ceil(step.batch_block()),
+        )
     }
 
     /// Wavefront dispatch `k`: every layer l with 0 ≤ k − l < T, at step k − l.
@@ -396,12 +405,9 @@ impl Workspace {
         let last = k.min(cfg.num_layers - 1);
         pass.set_pipeline(&pipelines.step(step, Schedule::Wavefront).pipeline);
         let block = cfg.num_layers * self.dims.seq_len + k;
-        pass.set_bind_group(0, &self.step_groups[0], &[self.param_offset(block)]);
-        pass.dispatch_workgroups(
-            (cfg.hidden_size as u32).div_ceil(step.units() * STEP_WORKGROUP),
-            (self.dims.batch as u32).div_ceil(step.batch_block()),
-            (last + 1 - first) as u32,
-        );
+        pass.set_bind_group(0, self.step_group(0), &[self.param_offset(block)]);
+        let (x, y) = self.step_grid(cfg, step);
+        pass.dispatch_workgroups(x, y, (last + 1 - first) as u32);
     }
 
     fn param_offset(&self, block: usize) -> u32 {
