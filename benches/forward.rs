@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wgpu_lstm::conform::random_tensor;
-use wgpu_lstm::forward::Dims;
 use wgpu_lstm::gpu::KernelPart;
+use wgpu_lstm::Dims;
 use wgpu_lstm::{GpuContext, Lstm, LstmConfig, LstmWeights};
 
 /// (T, I = H) for the full and the small runs.

@@ -8,8 +8,8 @@
 //! `cargo run --example embed` runs it; `cargo test` runs it too (as the test below).
 
 use wgpu::util::DeviceExt;
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::gpu::EncodeTarget;
+use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{CpuLstm, Direction, GpuContext, Layout, Lstm, LstmConfig, LstmWeights, Tensor};
 
 const T: usize = 20;

@@ -5,12 +5,15 @@
 //                     holds input k of every output column
 //   b   [N/4]         vec4s, both biases summed
 //   XP  [M, N/4]      vec4s
-// Invocation (c, m-block) computes the 8 columns of vec4s 2c and 2c+1 for ROWS consecutive rows.
+// Invocation (c, m-block) computes the 8 columns of vec4s 2c and 2c+1 (COLUMNS = 2) for ROWS
+// consecutive rows.
 // Invocations of a workgroup share their rows, so the X loads are uniform across it and the W_t
 // loads contiguous; each X value feeds 8 multiply-adds and each W_t vec4 feeds ROWS.
 
 const WG: u32 = 64u;
 const ROWS: u32 = 16u;
+// vec4 columns per invocation.
+const COLUMNS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -21,7 +24,7 @@ const ROWS: u32 = 16u;
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let columns = params.n / 4u;
-    let c0 = 2u * gid.x;
+    let c0 = COLUMNS * gid.x;
     if (c0 >= columns) {
         return;
     }

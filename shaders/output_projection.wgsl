@@ -1,8 +1,9 @@
 // The LSTM projection (PyTorch proj_size) of one timestep, all directions: h = W_hr·m with
-// m = o⊙h(c) left by step.wgsl, written to the next h half and to Y. Invocation (q, b, d) computes
-// output q of batch element b in direction d. W_hr is stored transposed per direction,
-// w[(d·H + j)·P + q], so invocations with neighbouring q read neighbouring values.
-// Sequence lengths follow step.wgsl: a finished sequence carries h and writes 0 to Y row s.
+// m = o⊙h(c) left by the step (shared/cell.wgsl), written to the next h half and to Y.
+// Invocation (q, b, d) computes output q of batch element b in direction d. W_hr is stored
+// transposed per direction, w[(d·H + j)·P + q], so invocations with neighbouring q read
+// neighbouring values.
+// Sequence lengths follow shared/cell.wgsl: a finished sequence carries h and writes 0 to Y row s.
 
 const WG: u32 = 64u;
 

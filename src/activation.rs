@@ -64,7 +64,7 @@ impl ActivationKind {
     }
 
     /// Id shared with `shaders/shared/activations.wgsl`.
-    pub fn id(self) -> u32 {
+    pub(crate) fn id(self) -> u32 {
         ActivationKind::ALL.iter().position(|&k| k == self).unwrap() as u32
     }
 

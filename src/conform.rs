@@ -10,7 +10,7 @@ use crate::config::{Direction, Layout, LstmConfig};
 use crate::convention::Convention;
 use crate::cpu::CpuLstm;
 use crate::error::Result;
-use crate::forward::State;
+use crate::forward::{LstmForward, Output, State};
 use crate::gpu::{Lstm, PipelineCache, Variants};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
@@ -233,13 +233,24 @@ impl ConformCase {
             lens[0] = t;
             lens
         });
-        let gpu = Lstm::with_variants(cache, queue, cfg, weights, variants)?.forward_with_lens(
+        // Both engines through the trait they share.
+        fn run<E: LstmForward>(
+            engine: &E,
+            x: &Tensor,
+            s: Option<&State>,
+            l: Option<&[usize]>,
+        ) -> Result<Output> {
+            engine.forward_with_lens(x, s, l)
+        }
+        let gpu = Lstm::with_variants(cache, queue, cfg, weights, variants)?;
+        let got = run(&gpu, &input, initial.as_ref(), lens.as_deref())?;
+        let expected = run(
+            &CpuLstm::new(cfg, weights)?,
             &input,
             initial.as_ref(),
             lens.as_deref(),
         )?;
-        let cpu = CpuLstm::new(cfg, weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
-        Ok(gpu.max_abs_diff(&cpu).unwrap_or(f32::INFINITY))
+        Ok(got.max_abs_diff(&expected).unwrap_or(f32::INFINITY))
     }
 }
 

@@ -15,11 +15,8 @@ pub enum Convention {
     Onnx,
 }
 
-/// Gate blocks in the engine's (PyTorch's) order: input, forget, cell candidate, output.
-pub const GATES: [&str; 4] = ["i", "f", "g", "o"];
-
 /// For each engine gate (i, f, g, o), the index of its row block in ONNX's i, o, f, c order.
-pub const ONNX_BLOCK_OF_GATE: [usize; 4] = [0, 2, 3, 1];
+pub(crate) const ONNX_BLOCK_OF_GATE: [usize; 4] = [0, 2, 3, 1];
 
 impl Convention {
     pub fn name(self) -> &'static str {

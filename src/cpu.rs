@@ -3,7 +3,10 @@
 
 use crate::config::LstmConfig;
 use crate::error::Result;
-use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
+use crate::forward::{
+    check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths, LstmForward, Output,
+    State,
+};
 use crate::tensor::Tensor;
 use crate::weights::{DirectionWeights, LstmWeights};
 
@@ -60,8 +63,8 @@ impl CpuLstm {
         state: &mut State,
         seq_lens: Option<&[usize]>,
     ) -> Result<Tensor> {
-        let dims = crate::forward::check_input(&self.config, input)?;
-        crate::forward::check_lengths(seq_lens, dims, crate::forward::Lengths::MayBeZero)?;
+        let dims = check_input(&self.config, input)?;
+        check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
         check_request(&self.config, input, Some(state), None)?;
         let out = forward(&self.config, &self.weights, input, Some(state), seq_lens, dims);
         *state = State {
@@ -69,6 +72,40 @@ impl CpuLstm {
             c: out.c_n,
         };
         Ok(out.y)
+    }
+}
+
+impl LstmForward for CpuLstm {
+    type Stream = State;
+
+    fn config(&self) -> &LstmConfig {
+        &self.config
+    }
+
+    fn forward_with_lens(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output> {
+        CpuLstm::forward_with_lens(self, input, initial, seq_lens)
+    }
+
+    fn start_stream(&self, initial: &State) -> Result<State> {
+        Ok(initial.clone())
+    }
+
+    fn forward_stream(
+        &self,
+        input: &Tensor,
+        stream: &mut State,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        CpuLstm::forward_stream(self, input, stream, seq_lens)
+    }
+
+    fn stream_state(&self, stream: &State) -> Result<State> {
+        Ok(stream.clone())
     }
 }
 

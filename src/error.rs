@@ -1,20 +1,30 @@
 //! The crate's one error type: every failure a user can cause or meet, with what to do about it.
+//! Shapes stay shapes ([`ShapeSpec`], `Vec<usize>`) and the errors of wgpu, the file system
+//! and the file formats are kept as sources.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed source error from a file format's parser.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong, each variant saying what was wrong and, where it helps, what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No usable wgpu adapter matched the request.
     #[error("no GPU adapter found{wanted}: {hint}")]
-    NoAdapter { wanted: String, hint: String },
+    NoAdapter { wanted: String, hint: &'static str },
 
     /// The adapter could not give us a device.
-    #[error("could not open a device on adapter '{adapter}': {message}")]
-    DeviceRequest { adapter: String, message: String },
+    #[error("could not open a device on adapter '{adapter}': {source}")]
+    DeviceRequest {
+        adapter: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
 
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
@@ -26,7 +36,12 @@ pub enum Error {
 
     /// A file was read but its contents are not what the format promises.
     #[error("{}: {message}", path.display())]
-    Format { path: PathBuf, message: String },
+    Format {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A tensor that the chosen convention needs is absent.
     #[error("missing tensor '{key}' ({convention} convention){hint}")]
@@ -41,11 +56,11 @@ pub enum Error {
     UnsupportedTensor { key: String, message: String },
 
     /// A tensor or array has a shape that does not fit the model.
-    #[error("{what}: expected shape {expected}, got {got}")]
+    #[error("{what}: expected shape {expected}, got {}", ShapeSpec::of(got))]
     Shape {
         what: String,
-        expected: String,
-        got: String,
+        expected: ShapeSpec,
+        got: Vec<usize>,
     },
 
     /// A tensor or array has an element type we cannot use.
@@ -60,6 +75,10 @@ pub enum Error {
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
 
+    /// Sizes whose product or sum does not fit in 64 bits: no device or host could hold them.
+    #[error("{what}: the sizes overflow 64-bit arithmetic")]
+    Overflow { what: String },
+
     /// The request needs more than the device allows.
     #[error("device limit '{limit}' exceeded: needed {needed}, available {available}{hint}")]
     DeviceLimit {
@@ -73,9 +92,80 @@ pub enum Error {
     #[error("buffer '{name}': {requirement}")]
     Buffer { name: &'static str, requirement: String },
 
-    /// wgpu reported a validation, out-of-memory or internal error (captured with an error scope).
-    #[error("GPU error during {during}: {message}")]
-    Gpu { during: &'static str, message: String },
+    /// wgpu reported an error (captured with an error scope), or waiting on the device or
+    /// mapping a buffer failed.
+    #[error("GPU error during {during}: {source}")]
+    Gpu {
+        during: &'static str,
+        #[source]
+        source: GpuError,
+    },
+}
+
+/// What went wrong inside wgpu.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// A validation, out-of-memory or internal error caught by an error scope.
+    #[error(transparent)]
+    Wgpu(wgpu::Error),
+    /// Waiting for the device failed.
+    #[error(transparent)]
+    Poll(wgpu::PollError),
+    /// Mapping a buffer for reading failed.
+    #[error("mapping a buffer failed: {0}")]
+    Map(wgpu::BufferAsyncError),
+    /// The mapped range could not be viewed.
+    #[error(transparent)]
+    MapRange(wgpu::MapRangeError),
+    /// The map callback never ran (the device was lost).
+    #[error("the map callback was dropped")]
+    MapDropped,
+}
+
+/// One axis of an expected shape: a fixed size, a size named by what it stands for, or both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dim {
+    Is(usize),
+    Named(&'static str),
+    /// A fixed size and what it stands for, displayed `I = 4`.
+    Known(&'static str, usize),
+}
+
+/// An expected shape, displayed as `[T, B, 5]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeSpec(pub Vec<Dim>);
+
+impl ShapeSpec {
+    /// A fully known shape.
+    pub fn of(shape: &[usize]) -> ShapeSpec {
+        ShapeSpec(shape.iter().map(|&n| Dim::Is(n)).collect())
+    }
+
+    /// Whether `shape` fits: the same rank and every fixed axis equal.
+    pub fn matches(&self, shape: &[usize]) -> bool {
+        self.0.len() == shape.len()
+            && self.0.iter().zip(shape).all(|(d, &n)| match *d {
+                Dim::Is(m) | Dim::Known(_, m) => m == n,
+                Dim::Named(_) => true,
+            })
+    }
+}
+
+impl fmt::Display for ShapeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match d {
+                Dim::Is(n) => write!(f, "{n}")?,
+                Dim::Named(name) => f.write_str(name)?,
+                Dim::Known(name, n) => write!(f, "{name} = {n}")?,
+            }
+        }
+        f.write_str("]")
+    }
 }
 
 impl Error {
@@ -87,12 +177,21 @@ impl Error {
         }
     }
 
-    /// A shape mismatch.
+    /// A shape mismatch against a fully known shape.
     pub fn shape(what: impl Into<String>, expected: &[usize], got: &[usize]) -> Self {
         Error::Shape {
             what: what.into(),
-            expected: format!("{expected:?}"),
-            got: format!("{got:?}"),
+            expected: ShapeSpec::of(expected),
+            got: got.to_vec(),
+        }
+    }
+
+    /// A shape mismatch against a pattern.
+    pub fn shape_pattern(what: impl Into<String>, expected: Vec<Dim>, got: &[usize]) -> Self {
+        Error::Shape {
+            what: what.into(),
+            expected: ShapeSpec(expected),
+            got: got.to_vec(),
         }
     }
 
@@ -101,6 +200,15 @@ impl Error {
         Error::Invalid {
             what: what.into(),
             message: message.into(),
+        }
+    }
+
+    /// Contents of `path` that are not what its format promises.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+            source: None,
         }
     }
 }

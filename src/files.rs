@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// Write `bytes` to `path` through a temporary file beside it and a rename, so that a failure
 /// leaves the old file (or none) and never a partial one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = std::path::PathBuf::from(tmp);

@@ -1,7 +1,8 @@
-//! What a forward takes and returns ([`State`], [`Output`]) and the input checks both paths share.
+//! What a forward takes and returns ([`State`], [`Output`]), the input checks both paths share,
+//! and the trait both engines implement ([`LstmForward`]).
 
 use crate::config::{Layout, LstmConfig};
-use crate::error::{Error, Result};
+use crate::error::{Dim, Error, Result};
 use crate::tensor::Tensor;
 
 /// Largest absolute GPU-vs-CPU difference the conformance checks accept on any element.
@@ -56,12 +57,12 @@ pub struct Dims {
 }
 
 /// `[L·D, B, width]`: width P for h, H for c.
-pub fn state_shape(config: &LstmConfig, batch: usize, width: usize) -> Vec<usize> {
+pub(crate) fn state_shape(config: &LstmConfig, batch: usize, width: usize) -> Vec<usize> {
     vec![config.num_layers * config.num_directions(), batch, width]
 }
 
 /// `[T, B, D·P]` or `[B, T, D·P]`: the engine's Y.
-pub fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
+pub(crate) fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
     let width = config.num_directions() * config.output_size();
     match config.layout {
         Layout::SeqMajor => vec![dims.seq_len, dims.batch, width],
@@ -71,7 +72,7 @@ pub fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
 
 /// Whether a sequence length may be 0 (a stream with no steps in this chunk keeps its state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lengths {
+pub(crate) enum Lengths {
     /// One-shot forwards: 1..=T.
     AtLeastOne,
     /// Streaming chunks: 0..=T.
@@ -79,7 +80,7 @@ pub enum Lengths {
 }
 
 /// Check input, initial state and lengths (each in 1..=T) against the config; returns T and B.
-pub fn check_request(
+pub(crate) fn check_request(
     config: &LstmConfig,
     input: &Tensor,
     initial: Option<&State>,
@@ -102,18 +103,19 @@ pub fn check_request(
 }
 
 /// Check X against the config; returns T and B.
-pub fn check_input(config: &LstmConfig, input: &Tensor) -> Result<Dims> {
-    let (layout_name, t_axis, b_axis) = match config.layout {
-        Layout::SeqMajor => ("[T, B, I]", 0, 1),
-        Layout::BatchMajor => ("[B, T, I]", 1, 0),
+pub(crate) fn check_input(config: &LstmConfig, input: &Tensor) -> Result<Dims> {
+    let (expected, t_axis, b_axis) = match config.layout {
+        Layout::SeqMajor => ([Dim::Named("T"), Dim::Named("B")], 0, 1),
+        Layout::BatchMajor => ([Dim::Named("B"), Dim::Named("T")], 1, 0),
     };
     let s = input.shape();
     if s.len() != 3 || s[2] != config.input_size {
-        return Err(Error::Shape {
-            what: "input X".into(),
-            expected: format!("{layout_name} with I = {}", config.input_size),
-            got: format!("{s:?}"),
-        });
+        let [a, b] = expected;
+        return Err(Error::shape_pattern(
+            "input X",
+            vec![a, b, Dim::Known("I", config.input_size)],
+            s,
+        ));
     }
     let dims = Dims {
         seq_len: s[t_axis],
@@ -129,7 +131,7 @@ pub fn check_input(config: &LstmConfig, input: &Tensor) -> Result<Dims> {
 }
 
 /// Check per-sequence lengths: one per batch element, each at most T (and at least 1 or 0).
-pub fn check_lengths(seq_lens: Option<&[usize]>, dims: Dims, lengths: Lengths) -> Result<()> {
+pub(crate) fn check_lengths(seq_lens: Option<&[usize]>, dims: Dims, lengths: Lengths) -> Result<()> {
     let Some(lens) = seq_lens else { return Ok(()) };
     if lens.len() != dims.batch {
         return Err(Error::shape("seq_lens", &[dims.batch], &[lens.len()]));
@@ -162,11 +164,95 @@ pub fn chunk_lengths(
     seq_len: usize,
     start: usize,
     len: usize,
-) -> Vec<usize> {
-    (0..batch)
+) -> Result<Vec<usize>> {
+    if start.checked_add(len).is_none_or(|end| end > seq_len) {
+        return Err(Error::invalid(
+            "chunk_lengths",
+            format!("chunk {start}..{start}+{len} is outside the sequence of {seq_len} steps"),
+        ));
+    }
+    if let Some(lens) = seq_lens {
+        check_lengths(Some(lens), Dims { seq_len, batch }, Lengths::MayBeZero)?;
+    }
+    Ok((0..batch)
         .map(|b| {
             let total = seq_lens.map_or(seq_len, |l| l[b]);
             total.saturating_sub(start).min(len)
         })
-        .collect()
+        .collect())
+}
+
+/// What both engines do, the GPU [`Lstm`](crate::Lstm) and the CPU reference
+/// [`CpuLstm`](crate::CpuLstm), so that code can run either (the CLI, conformance runs and the
+/// tests do). In the spirit of candle-nn's `RNN` trait: a whole forward, and streams fed chunk
+/// by chunk with their state kept by the engine.
+pub trait LstmForward {
+    /// The state of a batch of streams between chunks: an `LstmState` resident on the GPU, a
+    /// host [`State`] on the CPU.
+    type Stream;
+
+    fn config(&self) -> &LstmConfig;
+
+    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T.
+    fn forward_with_lens(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output>;
+
+    /// Run every sequence to length T.
+    fn forward(&self, input: &Tensor, initial: Option<&State>) -> Result<Output> {
+        self.forward_with_lens(input, initial, None)
+    }
+
+    /// Streams for the batch of `initial`, starting from it.
+    fn start_stream(&self, initial: &State) -> Result<Self::Stream>;
+
+    /// Feed the next chunk of each stream and return its Y; `seq_lens[b]` in 0..=T is stream b's
+    /// steps in this chunk (0 keeps its state).
+    fn forward_stream(
+        &self,
+        input: &Tensor,
+        stream: &mut Self::Stream,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor>;
+
+    /// The streams' state, on the host.
+    fn stream_state(&self, stream: &Self::Stream) -> Result<State>;
+
+    /// The forward of [`LstmForward::forward_with_lens`] fed through the streams `chunk` steps at
+    /// a time. A unidirectional LSTM gives the same outputs for any chunk size; a bidirectional
+    /// layer's reverse direction runs within each chunk.
+    fn forward_chunked(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+        chunk: usize,
+    ) -> Result<Output> {
+        let config = self.config();
+        let dims = check_request(config, input, initial, seq_lens)?;
+        if chunk == 0 {
+            return Err(Error::invalid("chunk", "must be at least 1"));
+        }
+        let axis = config.layout.time_axis();
+        let initial = initial
+            .cloned()
+            .unwrap_or_else(|| State::zeros(config, dims.batch));
+        let mut stream = self.start_stream(&initial)?;
+        let mut ys = Vec::new();
+        for start in (0..dims.seq_len).step_by(chunk) {
+            let len = chunk.min(dims.seq_len - start);
+            let x = input.slice_axis(axis, start, len)?;
+            let lens = chunk_lengths(seq_lens, dims.batch, dims.seq_len, start, len)?;
+            ys.push(self.forward_stream(&x, &mut stream, Some(&lens))?);
+        }
+        let state = self.stream_state(&stream)?;
+        Ok(Output {
+            y: Tensor::concat(axis, &ys)?,
+            h_n: state.h,
+            c_n: state.c,
+        })
+    }
 }

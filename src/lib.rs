@@ -1,29 +1,32 @@
 //! wgpu-lstm: LSTM networks on any GPU wgpu reaches, with a CPU reference that checks them.
 //!
 //! Data path: weights ([`LstmWeights`], loaded in a [`Convention`]) and a [`LstmConfig`] build
-//! either the GPU engine ([`gpu::Lstm`]) or the CPU reference ([`cpu::CpuLstm`]); both take the
-//! same input ([`Tensor`], optional [`State`] and sequence lengths) and return an [`Output`].
+//! either the GPU engine ([`Lstm`]) or the CPU reference ([`CpuLstm`]); both implement
+//! [`LstmForward`], take the same input ([`Tensor`], optional [`State`] and sequence lengths)
+//! and return an [`Output`]. [`gpu`] holds the embedding API (caller devices, encoders and
+//! buffers, GPU-resident state, kernel variants); [`conform`] the GPU-vs-CPU conformance cases.
 
-pub mod activation;
-pub mod config;
+mod activation;
+pub mod bench;
+mod config;
 pub mod conform;
-pub mod convention;
-pub mod cpu;
-pub mod error;
-pub mod files;
-pub mod forward;
+mod convention;
+mod cpu;
+mod error;
+mod files;
+mod forward;
 pub mod gpu;
-pub mod tensor;
-pub mod weights;
+mod tensor;
+mod weights;
 
 pub use activation::{Activation, ActivationKind};
 pub use config::{Direction, Layout, LstmConfig};
 pub use convention::Convention;
 pub use cpu::CpuLstm;
-pub use error::{Error, Result};
-pub use forward::{Output, State};
+pub use error::{BoxError, Dim, Error, GpuError, Result, ShapeSpec};
+pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, CONFORMANCE_TOLERANCE};
 pub use gpu::{GpuContext, Lstm};
-pub use tensor::Tensor;
+pub use tensor::{read_lengths_npy, Tensor};
 pub use weights::{DirectionWeights, LstmWeights};
 
 /// Compiles and runs the README's code blocks as doc tests.

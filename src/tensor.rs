@@ -6,7 +6,7 @@ use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
 
-use crate::error::{Error, Result};
+use crate::error::{Dim, Error, Result};
 
 /// A dense, row-major `f32` array.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,10 +173,7 @@ impl Tensor {
             }
         }
         .map_err(|e| format_err(path, e))?;
-        let bad_len = |e: Error| Error::Format {
-            path: path.into(),
-            message: e.to_string(),
-        };
+        let bad_len = |e: Error| Error::format(path, e.to_string());
         if fortran {
             // Fortran order is C order of the reversed shape.
             let reversed: Vec<usize> = shape.iter().rev().copied().collect();
@@ -210,11 +207,11 @@ pub fn read_lengths_npy(path: &Path) -> Result<Vec<usize>> {
     let npy = open_npy(path)?;
     if npy.shape().len() != 1 {
         let got: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-        return Err(Error::Shape {
-            what: path.display().to_string(),
-            expected: "[B]".into(),
-            got: format!("{got:?}"),
-        });
+        return Err(Error::shape_pattern(
+            path.display().to_string(),
+            vec![Dim::Named("B")],
+            &got,
+        ));
     }
     let values: Vec<i64> = match npy_kind(&npy) {
         Some((TypeChar::Int, 4)) => npy
@@ -248,6 +245,7 @@ fn format_err(path: &Path, e: std::io::Error) -> Error {
     Error::Format {
         path: path.into(),
         message: format!("not a readable .npy file: {e}"),
+        source: Some(Box::new(e)),
     }
 }
 

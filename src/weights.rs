@@ -9,7 +9,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::config::{Direction, Layout, LstmConfig};
 use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
-use crate::error::{Error, Result};
+use crate::error::{Dim, Error, Result};
 
 /// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
 /// P below is the projection size, or H without projection.
@@ -241,9 +241,10 @@ impl LstmWeights {
     pub fn load(path: &Path, convention: Option<Convention>) -> Result<(Self, Convention)> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_safetensors(&bytes, convention).map_err(|e| match e {
-            Error::Format { message, .. } => Error::Format {
+            Error::Format { message, source, .. } => Error::Format {
                 path: path.into(),
                 message,
+                source,
             },
             other => other,
         })
@@ -254,6 +255,7 @@ impl LstmWeights {
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
             path: "<safetensors>".into(),
             message: format!("not a valid .safetensors file: {e}"),
+            source: Some(Box::new(e)),
         })?;
         let file = TensorFile::new(&st);
         let convention = match convention {
@@ -351,12 +353,15 @@ impl LstmWeights {
 }
 
 fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {
-    if shape.iter().product::<usize>() != len {
-        return Err(Error::Shape {
-            what: what.into(),
-            expected: format!("{shape:?}"),
-            got: format!("{len} elements"),
-        });
+    let expected = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    if expected != Some(len) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "holds {len} values, but shape {shape:?} needs {}",
+                shape.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("·")
+            ),
+        ));
     }
     Ok(())
 }
@@ -504,11 +509,12 @@ impl<'a> TensorFile<'a> {
         let square = hr0.is_none();
         if hh0.len() != 2 || hh0[0] == 0 || hh0[0] % 4 != 0 || hh0[1] == 0 || (square && hh0[0] != 4 * hh0[1])
         {
-            return Err(Error::Shape {
-                what: format!("tensor '{}'", key("weight_hh_l0")),
-                expected: if square { "[4H, H]" } else { "[4H, P]" }.into(),
-                got: format!("{hh0:?}"),
-            });
+            let width = if square { "H" } else { "P" };
+            return Err(Error::shape_pattern(
+                format!("tensor '{}'", key("weight_hh_l0")),
+                vec![Dim::Named("4H"), Dim::Named(width)],
+                &hh0,
+            ));
         }
         let h = hh0[0] / 4;
         let p = hh0[1];
@@ -522,11 +528,11 @@ impl<'a> TensorFile<'a> {
             }
         }
         if ih0.len() != 2 || ih0[0] != 4 * h || ih0[1] == 0 {
-            return Err(Error::Shape {
-                what: format!("tensor '{}'", key("weight_ih_l0")),
-                expected: format!("[{}, I]", 4 * h),
-                got: format!("{ih0:?}"),
-            });
+            return Err(Error::shape_pattern(
+                format!("tensor '{}'", key("weight_ih_l0")),
+                vec![Dim::Known("4H", 4 * h), Dim::Named("I")],
+                &ih0,
+            ));
         }
         let input = ih0[1];
         let d = if self.keys.contains(&key("weight_ih_l0_reverse")) {
@@ -594,19 +600,19 @@ impl<'a> TensorFile<'a> {
         let ws = self.shape_of(&key("W"), C)?;
         let rs = self.shape_of(&key("R"), C)?;
         if rs.len() != 3 || !(1..=2).contains(&rs[0]) || rs[1] == 0 || rs[1] != 4 * rs[2] {
-            return Err(Error::Shape {
-                what: format!("tensor '{}'", key("R")),
-                expected: "[D, 4H, H] with D = 1 or 2".into(),
-                got: format!("{rs:?}"),
-            });
+            return Err(Error::shape_pattern(
+                format!("tensor '{}' (D = 1 or 2)", key("R")),
+                vec![Dim::Named("D"), Dim::Named("4H"), Dim::Named("H")],
+                &rs,
+            ));
         }
         let (d, h) = (rs[0], rs[2]);
         if ws.len() != 3 || ws[0] != d || ws[1] != 4 * h || ws[2] == 0 {
-            return Err(Error::Shape {
-                what: format!("tensor '{}'", key("W")),
-                expected: format!("[{d}, {}, I]", 4 * h),
-                got: format!("{ws:?}"),
-            });
+            return Err(Error::shape_pattern(
+                format!("tensor '{}'", key("W")),
+                vec![Dim::Known("D", d), Dim::Known("4H", 4 * h), Dim::Named("I")],
+                &ws,
+            ));
         }
         let input = ws[2];
         let w = self.get(&key("W"), &[d, 4 * h, input], C)?;

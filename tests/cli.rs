@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use npyz::WriterBuilder;
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::Tensor;
+use wgpu_lstm::CONFORMANCE_TOLERANCE;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"));

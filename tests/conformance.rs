@@ -9,8 +9,8 @@ mod common;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::conform::{random_activations, ConformCase};
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
+use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];

@@ -4,13 +4,13 @@
 
 mod common;
 
-use wgpu_lstm::forward::{chunk_lengths, CONFORMANCE_TOLERANCE};
 use wgpu_lstm::gpu::{
     EncodeTarget, GemmVariant, PipelineCache, Schedule, StateExport, StepVariant, Variants,
 };
+use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{
-    Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State,
-    Tensor,
+    Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmForward,
+    LstmWeights, Output, State, Tensor,
 };
 
 fn config(direction: Direction, layout: Layout) -> LstmConfig {
@@ -32,67 +32,18 @@ fn random_state(cfg: &LstmConfig, batch: usize, seed: u64) -> State {
     }
 }
 
-/// Feed `input` in chunks of `chunk` steps through the GPU streaming API.
-fn gpu_chunked(
-    lstm: &Lstm,
-    input: &Tensor,
-    initial: &State,
-    lens: &[usize],
-    chunk: usize,
-) -> (Tensor, State) {
-    let cfg = lstm.config();
-    let axis = cfg.layout.time_axis();
-    let (t, b) = (input.shape()[axis], lens.len());
-    let mut state = lstm.new_state(b).unwrap();
-    state.set(lstm.queue(), initial).unwrap();
-    let mut ys = Vec::new();
-    for start in (0..t).step_by(chunk) {
-        let len = chunk.min(t - start);
-        let x = input.slice_axis(axis, start, len).unwrap();
-        let chunk_lens = chunk_lengths(Some(lens), b, t, start, len);
-        ys.push(lstm.forward_stream(&x, &mut state, Some(&chunk_lens)).unwrap());
-    }
-    (
-        Tensor::concat(axis, &ys).unwrap(),
-        lstm.read_state(&state).unwrap(),
-    )
-}
-
-/// The same on the CPU reference.
-fn cpu_chunked(
-    cpu: &CpuLstm,
-    input: &Tensor,
-    initial: &State,
-    lens: &[usize],
-    chunk: usize,
-) -> (Tensor, State) {
-    let axis = cpu.config().layout.time_axis();
-    let (t, b) = (input.shape()[axis], lens.len());
-    let mut state = initial.clone();
-    let mut ys = Vec::new();
-    for start in (0..t).step_by(chunk) {
-        let len = chunk.min(t - start);
-        let x = input.slice_axis(axis, start, len).unwrap();
-        ys.push(
-            cpu.forward_stream(&x, &mut state, Some(&chunk_lengths(Some(lens), b, t, start, len)))
-                .unwrap(),
-        );
-    }
-    (Tensor::concat(axis, &ys).unwrap(), state)
-}
-
-fn assert_same(what: &str, y: &Tensor, state: &State, y_ref: &Tensor, state_ref: &State) {
-    common::assert_close(&format!("{what} y"), y, y_ref, CONFORMANCE_TOLERANCE);
+fn assert_same(what: &str, got: &Output, expected: &Output) {
+    common::assert_close(&format!("{what} y"), &got.y, &expected.y, CONFORMANCE_TOLERANCE);
     common::assert_close(
         &format!("{what} h"),
-        &state.h,
-        &state_ref.h,
+        &got.h_n,
+        &expected.h_n,
         CONFORMANCE_TOLERANCE,
     );
     common::assert_close(
         &format!("{what} c"),
-        &state.c,
-        &state_ref.c,
+        &got.c_n,
+        &expected.c_n,
         CONFORMANCE_TOLERANCE,
     );
 }
@@ -128,19 +79,17 @@ fn chunked_equals_whole_unidirectional() {
         let lens = [19, 7, 1, 12];
         let whole = lstm.forward_with_lens(&x, Some(&initial), Some(&lens)).unwrap();
         assert_eq!(lstm.last_stats().variants, variants);
-        let whole_state = State {
-            h: whole.h_n.clone(),
-            c: whole.c_n.clone(),
-        };
+        let reference = CpuLstm::new(&cfg, &w)
+            .unwrap()
+            .forward_with_lens(&x, Some(&initial), Some(&lens))
+            .unwrap();
+        let what = format!("{layout:?} {schedule:?}");
+        assert_same(&format!("{what} whole"), &whole, &reference);
         for chunk in [1, 7, t] {
-            let (y, state) = gpu_chunked(&lstm, &x, &initial, &lens, chunk);
-            assert_same(
-                &format!("{layout:?} {schedule:?} chunk {chunk}"),
-                &y,
-                &state,
-                &whole.y,
-                &whole_state,
-            );
+            let chunked = lstm
+                .forward_chunked(&x, Some(&initial), Some(&lens), chunk)
+                .unwrap();
+            assert_same(&format!("{what} chunk {chunk}"), &chunked, &reference);
         }
     }
 }
@@ -158,28 +107,17 @@ fn chunked_bidirectional_runs_the_reverse_direction_within_each_chunk() {
     let lens = [15, 8, 3];
     // One chunk of T is the whole sequence.
     let whole = lstm.forward_with_lens(&x, Some(&initial), Some(&lens)).unwrap();
-    let (y, state) = gpu_chunked(&lstm, &x, &initial, &lens, t);
-    assert_same(
-        "bidirectional chunk T",
-        &y,
-        &state,
-        &whole.y,
-        &State {
-            h: whole.h_n,
-            c: whole.c_n,
-        },
-    );
+    let chunked = lstm.forward_chunked(&x, Some(&initial), Some(&lens), t).unwrap();
+    assert_same("bidirectional chunk T", &chunked, &whole);
     // Smaller chunks follow the per-chunk definition, the same on both paths.
     for chunk in [1, 7] {
-        let (y, state) = gpu_chunked(&lstm, &x, &initial, &lens, chunk);
-        let (y_ref, state_ref) = cpu_chunked(&cpu, &x, &initial, &lens, chunk);
-        assert_same(
-            &format!("bidirectional chunk {chunk}"),
-            &y,
-            &state,
-            &y_ref,
-            &state_ref,
-        );
+        let got = lstm
+            .forward_chunked(&x, Some(&initial), Some(&lens), chunk)
+            .unwrap();
+        let expected = cpu
+            .forward_chunked(&x, Some(&initial), Some(&lens), chunk)
+            .unwrap();
+        assert_same(&format!("bidirectional chunk {chunk}"), &got, &expected);
     }
 }
 
@@ -224,7 +162,12 @@ fn a_stream_with_no_steps_keeps_its_state_and_others_move_on() {
         .unwrap()
         .forward_stream(&x, &mut cpu_state, Some(&[4, 0, 2]))
         .unwrap();
-    assert_same("idle stream", &y, &after, &y_ref, &cpu_state);
+    let as_output = |y: Tensor, s: State| Output {
+        y,
+        h_n: s.h,
+        c_n: s.c,
+    };
+    assert_same("idle stream", &as_output(y, after), &as_output(y_ref, cpu_state));
 }
 
 #[test]
@@ -508,7 +451,19 @@ fn engines_share_pipelines_and_run_from_several_threads() {
             )
         })
         .collect();
-    assert_eq!(cache.len(), 2, "two engines of one kind share their pipelines");
+    let x = common::random_tensor(vec![4, 2, 5], 1.0, 19);
+    // Two engines of one kind share their pipelines; other gate options compile their own steps.
+    engines[0].0.forward(&x, None).unwrap();
+    let one_kind = cache.len();
+    engines[1].0.forward(&x, None).unwrap();
+    assert_eq!(
+        cache.len(),
+        one_kind,
+        "an engine of the same kind compiles nothing"
+    );
+    engines[2].0.forward(&x, None).unwrap();
+    let two_kinds = cache.len();
+    assert!(two_kinds > one_kind, "other activations are other pipelines");
     std::thread::scope(|s| {
         for (n, (gpu, cpu)) in engines.iter().enumerate() {
             s.spawn(move || {
@@ -521,6 +476,52 @@ fn engines_share_pipelines_and_run_from_several_threads() {
             });
         }
     });
-    assert!(Lstm::with_cache(&cache, &ctx.queue, &cfg, &LstmWeights::random(&cfg, 23).unwrap()).is_ok());
-    assert_eq!(cache.len(), 2);
+    let another =
+        Lstm::with_cache(&cache, &ctx.queue, &cfg, &LstmWeights::random(&cfg, 23).unwrap()).unwrap();
+    another.forward(&x, None).unwrap();
+    assert_eq!(cache.len(), two_kinds);
+}
+
+/// Before anything is tuned, `variants` reports what an encode into the caller's encoder (which
+/// cannot tune) runs: one element per invocation below a batch of 4, four above.
+#[test]
+fn variants_before_tuning_are_what_an_encode_runs() {
+    let Some(ctx) = common::gpu() else { return };
+    let cfg = config(Direction::Forward, Layout::SeqMajor);
+    let w = LstmWeights::random(&cfg, 30).unwrap();
+    for batch in [2, 9] {
+        let cache = PipelineCache::new(&ctx.device);
+        let lstm = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
+        let t = 3;
+        let dims = wgpu_lstm::Dims { seq_len: t, batch };
+        let before = lstm.variants(dims);
+        let expected = if batch < 4 {
+            StepVariant::Batch1
+        } else {
+            StepVariant::Batch4
+        };
+        assert_eq!(
+            (before.step, before.schedule),
+            (expected, Schedule::Layers),
+            "B={batch}"
+        );
+        let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let input = buffer(&ctx.device, (t * batch * 5 * 4) as u64, usage);
+        let output = buffer(&ctx.device, (t * batch * 9 * 4) as u64, usage);
+        let mut state = lstm.new_state(batch).unwrap();
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let target = EncodeTarget {
+            input: &input,
+            input_offset: 0,
+            output: &output,
+            output_offset: 0,
+            seq_len: t,
+            batch,
+            seq_lens: None,
+            export_state: None,
+        };
+        lstm.encode(&mut encoder, &mut state, &target).unwrap();
+        ctx.queue.submit([encoder.finish()]);
+        assert_eq!(lstm.last_stats().variants, before, "B={batch}");
+    }
 }

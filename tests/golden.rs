@@ -15,8 +15,8 @@ mod common;
 
 use std::path::Path;
 
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::tensor::read_lengths_npy;
+use wgpu_lstm::read_lengths_npy;
+use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{
     Activation, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, Output, State, Tensor,
 };
@@ -161,8 +161,25 @@ fn cases_cover_both_conventions_and_stored_dtypes() {
         );
     }
     assert!(all.iter().any(|g| g.weights.num_layers() > 1), "multi-layer");
-    for dtype in ["f16", "bf16", "f64"] {
-        assert!(all.iter().any(|g| g.name.contains(dtype)), "{dtype} weights");
+    // The dtypes the weight files hold, read from the files themselves.
+    let stored: std::collections::BTreeSet<safetensors::Dtype> = common::golden_cases()
+        .iter()
+        .flat_map(|dir| {
+            let bytes = std::fs::read(dir.join("weights.safetensors")).unwrap();
+            let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            file.tensors()
+                .into_iter()
+                .map(|(_, view)| view.dtype())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for dtype in [
+        safetensors::Dtype::F16,
+        safetensors::Dtype::BF16,
+        safetensors::Dtype::F64,
+        safetensors::Dtype::F32,
+    ] {
+        assert!(stored.contains(&dtype), "{dtype:?} weights");
     }
     assert!(
         all.iter().any(|g| g.name.contains("saturating")),

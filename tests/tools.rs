@@ -213,7 +213,7 @@ fn bench_keeps_autotune_choices_in_a_tune_cache() {
     let err = String::from_utf8_lossy(&first.stderr);
     assert!(err.contains("tune cache: 0 choices"), "{err}");
     let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
-    assert_eq!(saved["schema"], "wgpu-lstm-tuning/1");
+    assert_eq!(saved["schema"], "wgpu-lstm-tuning/2");
     let second = bench(&cache);
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(

@@ -30,16 +30,16 @@ fn tanh_saturating(x: f32) -> f32 {
 // the switch when the pipeline is built.
 fn activate(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
     switch kind {
-        case 0u: { return sigmoid(x); }
-        case 1u: { return tanh_saturating(x); }
-        case 2u: { return max(x, 0.0); }
-        case 3u: { return alpha * x + beta; }
-        case 4u: { return select(alpha * x, x, x >= 0.0); }
-        case 5u: { return select(0.0, x, x >= alpha); }
-        case 6u: { return alpha * tanh_saturating(beta * x); }
-        case 7u: { return clamp(alpha * x + beta, 0.0, 1.0); }
-        case 8u: { return select(alpha * (exp(min(x, 0.0)) - 1.0), x, x >= 0.0); }
-        case 9u: { return x / (1.0 + abs(x)); }
-        default: { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }
+        case SIGMOID: { return sigmoid(x); }
+        case TANH: { return tanh_saturating(x); }
+        case RELU: { return max(x, 0.0); }
+        case AFFINE: { return alpha * x + beta; }
+        case LEAKY_RELU: { return select(alpha * x, x, x >= 0.0); }
+        case THRESHOLDED_RELU: { return select(0.0, x, x >= alpha); }
+        case SCALED_TANH: { return alpha * tanh_saturating(beta * x); }
+        case HARD_SIGMOID: { return clamp(alpha * x + beta, 0.0, 1.0); }
+        case ELU: { return select(alpha * (exp(min(x, 0.0)) - 1.0), x, x >= 0.0); }
+        case SOFTSIGN: { return x / (1.0 + abs(x)); }
+        case SOFTPLUS, default: { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }
     }
 }

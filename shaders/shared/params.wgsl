@@ -54,7 +54,7 @@ fn r_base(p: StepParams, l: u32) -> u32 {
     return p.r_first + (l - 1u) * p.r_stride;
 }
 
-// Row of Y that (step, batch element) writes; see step.wgsl for the sequence-length rules.
+// Row of Y that (step, batch element) writes; see shared/cell.wgsl for the sequence-length rules.
 fn seq_row(p: StepParams, t: u32, b: u32) -> u32 {
     return t * p.stride_t + b * p.stride_b;
 }

@@ -3,15 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Args;
 
 use super::progress;
-use super::report::{AdapterReport, BenchReport, Counters, Machine, Shape, ShapeResult, Spread, SCHEMA};
 use super::{AdapterArgs, TuneCacheArgs};
-use wgpu_lstm::conform::random_tensor;
-use wgpu_lstm::{CpuLstm, Direction, Error, GpuContext, Layout, Lstm, LstmConfig, LstmWeights, Result};
+use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult, SCHEMA};
+use wgpu_lstm::{Error, GpuContext, Result};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -85,9 +83,14 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     args.tune.load(ctx.pipeline_cache())?;
     let bar = progress::bar((shapes.len() * (args.warmup + args.reps + 1)) as u64, "bench");
     let mut results = Vec::new();
+    let settings = Settings {
+        warmup: args.warmup,
+        reps: args.reps,
+        variants: args.variants.as_deref().map(super::parse_variants).transpose()?,
+    };
     for shape in &shapes {
         bar.set_message(shape.label());
-        results.push(bench_shape(&ctx, shape, args, &|| bar.inc(1))?);
+        results.push(bench::time_shape(&ctx, shape, &settings, &|| bar.inc(1))?);
     }
     bar.finish_and_clear();
     args.tune.save(ctx.pipeline_cache())?;
@@ -111,79 +114,6 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn bench_shape(ctx: &GpuContext, shape: &Shape, args: &BenchArgs, tick: &dyn Fn()) -> Result<ShapeResult> {
-    let config = LstmConfig {
-        input_size: shape.input,
-        hidden_size: shape.hidden,
-        num_layers: shape.layers,
-        direction: if shape.bidirectional {
-            Direction::Bidirectional
-        } else {
-            Direction::Forward
-        },
-        layout: Layout::SeqMajor,
-        ..LstmConfig::default()
-    };
-    let weights = LstmWeights::random(&config, 0)?;
-    let forced = args.variants.as_deref().map(super::parse_variants).transpose()?;
-    let lstm = Lstm::with_variants(ctx.pipeline_cache(), &ctx.queue, &config, &weights, forced)?;
-    let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
-    for _ in 0..args.warmup {
-        lstm.forward(&x, None)?;
-        tick();
-    }
-    let (mut wall, mut gpu, mut record) = (Vec::new(), Vec::new(), Vec::new());
-    let mut out = None;
-    for _ in 0..args.reps {
-        let start = Instant::now();
-        out = Some(lstm.forward(&x, None)?);
-        wall.push(start.elapsed().as_secs_f64() * 1e3);
-        let stats = lstm.last_stats();
-        record.push(stats.record_ns as f64 / 1e3);
-        if let Some(ns) = stats.gpu_ns {
-            gpu.push(ns as f64 / 1e6);
-        }
-        tick();
-    }
-    let stats = lstm.last_stats();
-    let start = Instant::now();
-    let reference = CpuLstm::new(&config, &weights)?.forward(&x, None)?;
-    let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
-    tick();
-    let forward_ms = Spread::of(wall);
-    let d = config.num_directions();
-    let flops: f64 = (0..shape.layers)
-        .map(|l| {
-            (d * 2 * shape.batch * 4 * shape.hidden * (config.layer_input_size(l) + shape.hidden) * shape.seq)
-                as f64
-        })
-        .sum();
-    let record_us = Spread::of(record).median;
-    Ok(ShapeResult {
-        shape: shape.clone(),
-        us_per_step: forward_ms.median * 1e3 / shape.seq as f64,
-        gflops: flops / (forward_ms.median * 1e-3) / 1e9,
-        gpu_ms: (!gpu.is_empty()).then(|| Spread::of(gpu)),
-        record_us,
-        record_us_per_dispatch: record_us / stats.dispatches.max(1) as f64,
-        cpu_ms,
-        speedup: cpu_ms / forward_ms.median,
-        max_abs_error: out
-            .expect("reps ≥ 1")
-            .max_abs_diff(&reference)
-            .unwrap_or(f32::INFINITY) as f64,
-        counters: Counters {
-            dispatches: stats.dispatches,
-            submits: stats.submits,
-            readbacks: stats.readbacks,
-            bytes_uploaded: stats.bytes_uploaded,
-            bytes_downloaded: stats.bytes_downloaded,
-        },
-        variant: stats.variants.to_string(),
-        forward_ms,
-    })
 }
 
 fn print_table(results: &[ShapeResult], timestamps: bool) {

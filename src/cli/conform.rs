@@ -8,12 +8,11 @@ use clap::Args;
 use serde::Serialize;
 
 use super::progress;
-use super::report::{AdapterReport, Machine};
 use super::AdapterArgs;
+use wgpu_lstm::bench::{AdapterReport, Machine};
 use wgpu_lstm::conform::ConformCase;
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::gpu::Variants;
-use wgpu_lstm::{Error, GpuContext, Result};
+use wgpu_lstm::{Error, GpuContext, Result, CONFORMANCE_TOLERANCE};
 
 #[derive(Args)]
 pub struct ConformArgs {

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use super::{AdapterArgs, DeviceArg, Runner};
-use wgpu_lstm::forward::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::{Direction, Layout, LstmConfig, LstmWeights, Result, Tensor};
+use super::{AdapterArgs, GpuEngine};
+use wgpu_lstm::{CpuLstm, Direction, Layout, LstmConfig, LstmWeights, Result, Tensor, CONFORMANCE_TOLERANCE};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -70,8 +69,8 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         (0..n).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
     )?;
 
-    let gpu = Runner::new(DeviceArg::Gpu, &args.adapter, None, &config, &weights)?;
-    println!("adapter : {}", gpu.name().trim_start_matches("GPU: "));
+    let gpu = GpuEngine::open(&args.adapter, None, &config, &weights)?;
+    println!("adapter : {}", gpu.ctx.describe());
     println!(
         "shape   : B={} T={} I={} H={} layers={} {}",
         args.batch,
@@ -85,26 +84,24 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
             "forward"
         }
     );
-    let mut gpu_out = gpu.forward(&input, None, None)?;
+    let mut gpu_out = gpu.lstm.forward(&input, None)?;
     let mut times = Vec::with_capacity(args.reps);
     for _ in 0..args.reps {
         let start = Instant::now();
-        gpu_out = gpu.forward(&input, None, None)?;
+        gpu_out = gpu.lstm.forward(&input, None)?;
         times.push(start.elapsed());
     }
     times.sort();
     let gpu_time = times[times.len() / 2];
-    if let Runner::Gpu { lstm, .. } = &gpu {
-        let s = lstm.last_stats();
-        println!(
-            "forward : {} dispatches, {} submit, {} readback",
-            s.dispatches, s.submits, s.readbacks
-        );
-    }
+    let s = gpu.lstm.last_stats();
+    println!(
+        "forward : {} dispatches, {} submit, {} readback",
+        s.dispatches, s.submits, s.readbacks
+    );
 
-    let cpu = Runner::new(DeviceArg::Cpu, &args.adapter, None, &config, &weights)?;
+    let cpu = CpuLstm::new(&config, &weights)?;
     let start = Instant::now();
-    let cpu_out = cpu.forward(&input, None, None)?;
+    let cpu_out = cpu.forward(&input, None)?;
     let cpu_time = start.elapsed();
 
     let diff = gpu_out.max_abs_diff(&cpu_out).unwrap_or(f32::INFINITY);

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wgpu_lstm::gpu::{AdapterRequest, PipelineCache};
-use wgpu_lstm::{CpuLstm, GpuContext, Lstm, LstmConfig, LstmWeights, Output, Result, State, Tensor};
+use wgpu_lstm::{GpuContext, Lstm, LstmConfig, LstmForward, LstmWeights, Output, Result, State, Tensor};
 
 #[derive(Parser)]
 #[command(
@@ -93,16 +93,6 @@ pub enum DeviceArg {
     Cpu,
 }
 
-/// The engine a command runs: the GPU one or the CPU reference.
-pub enum Runner {
-    Gpu {
-        lstm: Box<Lstm>,
-        adapter: String,
-        ctx: Box<GpuContext>,
-    },
-    Cpu(CpuLstm),
-}
-
 /// `--tune-cache FILE`: where the autotune's choices are kept between runs.
 #[derive(Args)]
 pub struct TuneCacheArgs {
@@ -129,107 +119,44 @@ impl TuneCacheArgs {
     }
 }
 
-impl Runner {
-    pub fn new(
-        device: DeviceArg,
+/// The GPU engine on the adapter the flags choose, with its device.
+pub struct GpuEngine {
+    pub ctx: GpuContext,
+    pub lstm: Lstm,
+}
+
+impl GpuEngine {
+    /// Open the adapter, load the tune cache (if any) and build the engine.
+    pub fn open(
         adapter: &AdapterArgs,
         tune: Option<&TuneCacheArgs>,
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
-        Ok(match device {
-            DeviceArg::Gpu => {
-                let ctx = GpuContext::with_request(&adapter.request())?;
-                if let Some(tune) = tune {
-                    tune.load(ctx.pipeline_cache())?;
-                }
-                Runner::Gpu {
-                    lstm: Box::new(Lstm::with_cache(
-                        ctx.pipeline_cache(),
-                        &ctx.queue,
-                        config,
-                        weights,
-                    )?),
-                    adapter: ctx.describe(),
-                    ctx: Box::new(ctx),
-                }
-            }
-            DeviceArg::Cpu => Runner::Cpu(CpuLstm::new(config, weights)?),
-        })
-    }
-
-    /// Save the GPU engine's autotune choices where `tune` says (nothing on the CPU).
-    pub fn save_tuning(&self, tune: &TuneCacheArgs) -> Result<()> {
-        match self {
-            Runner::Gpu { ctx, .. } => tune.save(ctx.pipeline_cache()),
-            Runner::Cpu(_) => Ok(()),
+        let ctx = GpuContext::with_request(&adapter.request())?;
+        if let Some(tune) = tune {
+            tune.load(ctx.pipeline_cache())?;
         }
-    }
-
-    pub fn forward(
-        &self,
-        input: &Tensor,
-        initial: Option<&State>,
-        seq_lens: Option<&[usize]>,
-    ) -> Result<Output> {
-        match self {
-            Runner::Gpu { lstm, .. } => lstm.forward_with_lens(input, initial, seq_lens),
-            Runner::Cpu(cpu) => cpu.forward_with_lens(input, initial, seq_lens),
-        }
-    }
-
-    /// The same forward fed through the streaming API in chunks of `chunk` timesteps.
-    pub fn forward_chunked(
-        &self,
-        input: &Tensor,
-        initial: Option<&State>,
-        seq_lens: Option<&[usize]>,
-        chunk: usize,
-        config: &LstmConfig,
-    ) -> Result<Output> {
-        let dims = wgpu_lstm::forward::check_request(config, input, initial, seq_lens)?;
-        if chunk == 0 {
-            return Err(wgpu_lstm::Error::invalid("--chunk", "must be at least 1"));
-        }
-        let axis = config.layout.time_axis();
-        let mut host = initial
-            .cloned()
-            .unwrap_or_else(|| State::zeros(config, dims.batch));
-        let gpu_state = match self {
-            Runner::Gpu { lstm, .. } => {
-                let s = lstm.new_state(dims.batch)?;
-                s.set(lstm.queue(), &host)?;
-                Some(s)
-            }
-            Runner::Cpu(_) => None,
-        };
-        let mut gpu_state = gpu_state;
-        let mut ys = Vec::new();
-        for start in (0..dims.seq_len).step_by(chunk) {
-            let len = chunk.min(dims.seq_len - start);
-            let x = input.slice_axis(axis, start, len)?;
-            let lens = wgpu_lstm::forward::chunk_lengths(seq_lens, dims.batch, dims.seq_len, start, len);
-            ys.push(match (self, gpu_state.as_mut()) {
-                (Runner::Gpu { lstm, .. }, Some(state)) => lstm.forward_stream(&x, state, Some(&lens))?,
-                (Runner::Cpu(cpu), _) => cpu.forward_stream(&x, &mut host, Some(&lens))?,
-                (Runner::Gpu { .. }, None) => unreachable!("GPU runs have a GPU state"),
-            });
-        }
-        if let (Runner::Gpu { lstm, .. }, Some(state)) = (self, &gpu_state) {
-            host = lstm.read_state(state)?;
-        }
-        Ok(Output {
-            y: Tensor::concat(axis, &ys)?,
-            h_n: host.h,
-            c_n: host.c,
-        })
+        let lstm = Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, config, weights)?;
+        Ok(GpuEngine { ctx, lstm })
     }
 
     pub fn name(&self) -> String {
-        match self {
-            Runner::Gpu { adapter, .. } => format!("GPU: {adapter}"),
-            Runner::Cpu(_) => "CPU reference".into(),
-        }
+        format!("GPU: {}", self.ctx.describe())
+    }
+}
+
+/// A whole forward on either engine, or the same fed through its streams `chunk` steps at a time.
+pub fn forward<E: LstmForward>(
+    engine: &E,
+    input: &Tensor,
+    initial: Option<&State>,
+    seq_lens: Option<&[usize]>,
+    chunk: Option<usize>,
+) -> Result<Output> {
+    match chunk {
+        Some(chunk) => engine.forward_chunked(input, initial, seq_lens, chunk),
+        None => engine.forward_with_lens(input, initial, seq_lens),
     }
 }
 

@@ -1,193 +1,13 @@
-//! The versioned JSON report of `wgpu-lstm bench` (schema in `docs/bench-report.schema.json`),
-//! and `wgpu-lstm report`, which sets reports side by side and plots them.
+//! `wgpu-lstm report`: bench reports (JSON) side by side, and a plot of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
 
+use wgpu_lstm::bench::{BenchReport, Shape, ShapeResult};
 use wgpu_lstm::{Error, Result};
-
-/// The `schema` field of reports this version writes and reads.
-pub const SCHEMA: &str = "wgpu-lstm-bench/1";
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BenchReport {
-    pub schema: String,
-    /// Seconds since the Unix epoch.
-    pub created_unix: u64,
-    pub machine: Machine,
-    pub adapter: AdapterReport,
-    pub warmup: usize,
-    pub reps: usize,
-    pub results: Vec<ShapeResult>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Machine {
-    pub os: String,
-    pub cpu: String,
-    pub wgpu_version: String,
-    pub wgpu_lstm_version: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AdapterReport {
-    pub name: String,
-    pub vendor: u32,
-    pub device: u32,
-    pub device_type: String,
-    pub backend: String,
-    pub driver: String,
-    pub driver_info: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Shape {
-    pub batch: usize,
-    pub seq: usize,
-    pub input: usize,
-    pub hidden: usize,
-    pub layers: usize,
-    pub bidirectional: bool,
-}
-
-impl Shape {
-    pub fn label(&self) -> String {
-        format!(
-            "B{} T{} I{} H{} L{}{}",
-            self.batch,
-            self.seq,
-            self.input,
-            self.hidden,
-            self.layers,
-            if self.bidirectional { " bi" } else { "" }
-        )
-    }
-}
-
-/// Median, minimum and maximum in milliseconds.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    pub fn of(mut values: Vec<f64>) -> Spread {
-        values.sort_by(f64::total_cmp);
-        Spread {
-            median: values[values.len() / 2],
-            min: values[0],
-            max: values[values.len() - 1],
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Counters {
-    pub dispatches: u32,
-    pub submits: u32,
-    pub readbacks: u32,
-    pub bytes_uploaded: u64,
-    pub bytes_downloaded: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ShapeResult {
-    pub shape: Shape,
-    /// One forward: input upload, every dispatch and the output readback, weights resident.
-    pub forward_ms: Spread,
-    /// Median forward time divided by T.
-    pub us_per_step: f64,
-    /// 2·B·4H·(I+H)·T for each layer and direction, over the median forward time.
-    pub gflops: f64,
-    /// GPU time of the compute work from timestamp queries; `null` where the adapter has none.
-    pub gpu_ms: Option<Spread>,
-    /// Median host time recording the commands, and per dispatch.
-    pub record_us: f64,
-    pub record_us_per_dispatch: f64,
-    /// The CPU reference on the same input, and the GPU's speedup over it.
-    pub cpu_ms: f64,
-    pub speedup: f64,
-    pub max_abs_error: f64,
-    pub counters: Counters,
-    /// Which kernels ran.
-    pub variant: String,
-}
-
-impl Machine {
-    pub fn detect() -> Machine {
-        let os_release = std::fs::read_to_string("/etc/os-release").ok().and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        });
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines().find_map(|l| {
-                    l.strip_prefix("model name")
-                        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-                })
-            })
-            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-        Machine {
-            os: os_release.unwrap_or_else(|| std::env::consts::OS.to_string()),
-            cpu: format!(
-                "{cpu} ({} threads)",
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            ),
-            wgpu_version: env!("WGPU_VERSION").to_string(),
-            wgpu_lstm_version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-}
-
-impl AdapterReport {
-    pub fn of(info: &wgpu::AdapterInfo) -> AdapterReport {
-        AdapterReport {
-            name: info.name.clone(),
-            vendor: info.vendor,
-            device: info.device,
-            device_type: format!("{:?}", info.device_type),
-            backend: format!("{:?}", info.backend),
-            driver: info.driver.clone(),
-            driver_info: info.driver_info.clone(),
-        }
-    }
-
-    pub fn label(&self) -> String {
-        format!("{} ({})", self.name, self.backend)
-    }
-}
-
-impl BenchReport {
-    pub fn load(path: &Path) -> Result<BenchReport> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let report: BenchReport = serde_json::from_str(&text).map_err(|e| Error::Format {
-            path: path.into(),
-            message: format!("not a wgpu-lstm bench report: {e}"),
-        })?;
-        if report.schema != SCHEMA {
-            return Err(Error::Format {
-                path: path.into(),
-                message: format!("schema '{}', this version reads '{SCHEMA}'", report.schema),
-            });
-        }
-        Ok(report)
-    }
-
-    /// Write as pretty JSON, all or nothing.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("reports serialize");
-        wgpu_lstm::files::write_atomic(path, text.as_bytes())
-    }
-}
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -249,10 +69,7 @@ fn plot(
     shapes: &BTreeMap<Shape, Vec<Option<&ShapeResult>>>,
 ) -> Result<()> {
     use plotters::prelude::*;
-    let draw_err = |e: String| Error::Format {
-        path: path.into(),
-        message: format!("could not draw the plot: {e}"),
-    };
+    let draw_err = |e: String| Error::format(path, format!("could not draw the plot: {e}"));
     let labels: Vec<String> = shapes.keys().map(Shape::label).collect();
     let top = shapes
         .values()

@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{AdapterArgs, DeviceArg, Runner, TuneCacheArgs};
-use wgpu_lstm::tensor::read_lengths_npy;
-use wgpu_lstm::{Activation, Convention, Direction, Error, Layout, LstmWeights, Result, State, Tensor};
+use super::{AdapterArgs, DeviceArg, GpuEngine, TuneCacheArgs};
+use wgpu_lstm::{
+    read_lengths_npy, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmWeights, Result,
+    State, Tensor,
+};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ConventionArg {
@@ -155,19 +157,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             }
         }
         got => {
-            return Err(Error::Shape {
-                what: format!("input {}", args.input.display()),
-                expected: format!(
-                    "{} with I = {}",
-                    if args.batch_first {
-                        "[B, T, I]"
-                    } else {
-                        "[T, B, I]"
-                    },
-                    config.input_size
-                ),
-                got: format!("{got:?}"),
-            })
+            let (t, b) = (Dim::Named("T"), Dim::Named("B"));
+            let [first, second] = if args.batch_first { [b, t] } else { [t, b] };
+            return Err(Error::shape_pattern(
+                format!("input {}", args.input.display()),
+                vec![first, second, Dim::Known("I", config.input_size)],
+                got,
+            ));
         }
     };
     let read_state = |path: &Option<PathBuf>, width: usize| -> Result<Tensor> {
@@ -177,11 +173,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             Some(p) => {
                 let t = Tensor::read_npy(p)?;
                 if t.shape() != state_shape.as_slice() {
-                    return Err(Error::Shape {
-                        what: p.display().to_string(),
-                        expected: format!("{state_shape:?}"),
-                        got: format!("{:?}", t.shape()),
-                    });
+                    return Err(Error::shape(p.display().to_string(), &state_shape, t.shape()));
                 }
                 Ok(convention.state_from_file(layout, t))
             }
@@ -205,12 +197,28 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     }
 
-    let runner = Runner::new(args.device, &args.adapter, Some(&args.tune), &config, &weights)?;
-    let output = match args.chunk {
-        Some(n) => runner.forward_chunked(&input, initial.as_ref(), seq_lens.as_deref(), n, &config)?,
-        None => runner.forward(&input, initial.as_ref(), seq_lens.as_deref())?,
+    if args.chunk == Some(0) {
+        return Err(Error::invalid("--chunk", "must be at least 1"));
+    }
+    let (output, engine) = match args.device {
+        DeviceArg::Gpu => {
+            let gpu = GpuEngine::open(&args.adapter, Some(&args.tune), &config, &weights)?;
+            let output = super::forward(
+                &gpu.lstm,
+                &input,
+                initial.as_ref(),
+                seq_lens.as_deref(),
+                args.chunk,
+            )?;
+            args.tune.save(gpu.ctx.pipeline_cache())?;
+            (output, gpu.name())
+        }
+        DeviceArg::Cpu => {
+            let cpu = CpuLstm::new(&config, &weights)?;
+            let output = super::forward(&cpu, &input, initial.as_ref(), seq_lens.as_deref(), args.chunk)?;
+            (output, "CPU reference".to_string())
+        }
     };
-    runner.save_tuning(&args.tune)?;
     let files = [
         ("y.npy", convention.y_to_file(&config, output.y)),
         ("h_n.npy", convention.state_to_file(layout, output.h_n)),
@@ -225,7 +233,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
         convention,
-        runner.name()
+        engine
     );
     Ok(ExitCode::SUCCESS)
 }

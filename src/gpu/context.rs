@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::PipelineCache;
+use super::cache::PipelineCache;
 use crate::error::{Error, Result};
 
 /// What adapter to use. Empty fields mean "any".
@@ -127,8 +127,7 @@ impl GpuContext {
             wanted: request.describe(),
             hint: "install a software driver (Debian: apt-get install mesa-vulkan-drivers for \
                    Vulkan, libegl-mesa0 for GL), check WGPU_BACKEND/WGPU_ADAPTER_NAME, or use \
-                   --device cpu"
-                .into(),
+                   --device cpu",
         })?;
         let adapter = adapters.swap_remove(index);
         let info = adapter.get_info();
@@ -143,7 +142,7 @@ impl GpuContext {
         }))
         .map_err(|e| Error::DeviceRequest {
             adapter: info.name.clone(),
-            message: e.to_string(),
+            source: e,
         })?;
         // Everything the engine does runs inside error scopes; anything else is logged, not panicked.
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));

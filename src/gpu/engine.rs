@@ -1,113 +1,34 @@
-//! `Lstm`: the GPU engine. It borrows the caller's device and queue, keeps weights resident,
-//! and records a whole forward (all layers, all timesteps) into one command encoder: its own,
-//! submitted once and read back once, or the caller's, where it submits and maps nothing.
+//! `Lstm`: the GPU engine. It borrows the caller's device and queue and keeps weights resident.
+//! Every request (a one-shot forward, a streamed chunk, a forward recorded into the caller's
+//! encoder) takes one path: check, plan, record, then submit and read back, or leave both to
+//! the caller.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_intrusive::sync::Mutex as AsyncMutex;
-use wgpu::util::DeviceExt;
 
-use super::capture;
+use super::cache::PipelineCache;
 use super::limits;
-use super::packing;
-use super::params::StepParams;
-use super::pipelines::{PipelineCache, Pipelines, Tuning};
+use super::model::ModelWeights;
+use super::pipelines::EngineKernels;
+use super::plan::{Buf, IoSizes, ModelPlan, Part, Plan, Resources, Target, TIMESTAMP_BYTES};
 use super::readback;
+use super::scope::capture;
+use super::shaders;
 use super::state::{LstmState, StateShape};
-use super::tune;
+use super::stats::{ForwardStats, KernelPart};
+use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
-use super::workspace::{Sizes, Workspace, TIMESTAMP_BYTES};
+use super::workspace::Workspace;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::{check_request, state_shape, y_shape, Dims, Lengths, Output, State};
+use crate::forward::{
+    check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths, LstmForward, Output,
+    State,
+};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
-
-/// What one forward did, for checking the engine's structure and for benchmarks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ForwardStats {
-    /// Compute dispatches recorded.
-    pub dispatches: u32,
-    /// Queue submissions (0 when encoding into the caller's encoder).
-    pub submits: u32,
-    /// Buffers mapped for reading (0 when encoding into the caller's encoder).
-    pub readbacks: u32,
-    /// Bytes written to the GPU from the host (input, lengths, initial state).
-    pub bytes_uploaded: u64,
-    /// Bytes read back to the host.
-    pub bytes_downloaded: u64,
-    /// Host time spent recording the commands (encoder creation to finish), in nanoseconds.
-    pub record_ns: u64,
-    /// GPU time of the compute work, from timestamp queries, in nanoseconds; `None` where the
-    /// device has no `TIMESTAMP_QUERY` feature (or when encoding into the caller's encoder).
-    pub gpu_ns: Option<u64>,
-    /// The kernels that ran.
-    pub variants: Variants,
-    /// Submissions the autotune made before this call's own (only the first time a shape class
-    /// meets the device).
-    pub autotune_submits: u32,
-}
-
-impl Default for ForwardStats {
-    fn default() -> Self {
-        ForwardStats {
-            dispatches: 0,
-            submits: 0,
-            readbacks: 0,
-            bytes_uploaded: 0,
-            bytes_downloaded: 0,
-            record_ns: 0,
-            gpu_ns: None,
-            variants: Variants {
-                gemm: GemmVariant::Tiled,
-                step: StepVariant::Batch1,
-                schedule: Schedule::Layers,
-            },
-            autotune_submits: 0,
-        }
-    }
-}
-
-/// One kernel of a forward, for timing it alone ([`Lstm::encode_kernel`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelPart {
-    /// The input-projection GEMM of a layer (all timesteps, all directions).
-    InputProjection { layer: usize },
-    /// One recurrent step of a layer (all directions); under the wavefront schedule, the
-    /// dispatch in which the layer takes its first step, together with the layers below it.
-    Step { layer: usize },
-}
-
-/// Resident weights in the kernels' packed layouts, prepared once at load.
-pub(crate) struct ModelWeights {
-    /// Every layer's input-projection weights, for the GEMM.
-    pub input: Vec<InputWeights>,
-    /// Recurrent weights and peepholes, one buffer per layer; for a model that can run as a
-    /// wavefront, one stacked buffer with every layer's, and layers ≥ 1's input weights and
-    /// biases in the step's layout ([`packing::stacked_weights`]), which both schedules read.
-    pub recurrent: Vec<wgpu::Buffer>,
-    /// In vec4s, where layer 1's block starts in the stacked buffer and the stride between the
-    /// blocks after it (both 0 with one buffer per layer).
-    pub r_first: u32,
-    pub r_stride: u32,
-    /// W_hr transposed, per layer, with projection.
-    pub projection: Vec<wgpu::Buffer>,
-}
-
-impl ModelWeights {
-    /// Whether the recurrent weights are stacked, so the layers can also run as a wavefront.
-    pub fn stacked(&self) -> bool {
-        self.r_first > 0
-    }
-}
-
-/// One layer's input-projection weights, in the GEMM variant's layout.
-pub(crate) struct InputWeights {
-    pub input_size: usize,
-    pub w: wgpu::Buffer,
-    pub bias: wgpu::Buffer,
-}
 
 /// Where [`Lstm::encode`] reads its input and writes its output, in the caller's buffers.
 ///
@@ -147,14 +68,49 @@ pub struct Lstm {
     device: wgpu::Device,
     queue: wgpu::Queue,
     config: LstmConfig,
-    pipelines: Arc<Pipelines>,
+    kernels: EngineKernels,
     tuning: Arc<Tuning>,
-    gemm: GemmVariant,
-    /// Fixed variants, with the schedule this model can run.
+    target: Target,
+    /// Fixed variants instead of the autotune's.
     forced: Option<Variants>,
     weights: ModelWeights,
     workspace: AsyncMutex<Option<Workspace>>,
     stats: Mutex<ForwardStats>,
+}
+
+/// Where a request's input comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Written through the queue (it lands before the next submission).
+    Host(&'a Tensor),
+    /// Copied from the caller's buffer at an offset, in command order.
+    Caller(&'a wgpu::Buffer, u64),
+}
+
+/// Whose state a request runs on.
+#[derive(Clone, Copy)]
+enum StateRef<'a> {
+    /// The workspace's own, set from the host (zeros when `None`): a one-shot forward.
+    Own(Option<&'a State>),
+    /// A stream's, which the request updates.
+    Stream(&'a LstmState),
+}
+
+/// Where a request's results go.
+#[derive(Clone, Copy)]
+enum Sink<'a> {
+    /// Mapped back: Y, and with `state` also h, c and the timestamps.
+    Readback { state: bool },
+    /// Copied into the caller's buffers.
+    Caller(&'a EncodeTarget<'a>),
+}
+
+struct Request<'a> {
+    dims: Dims,
+    source: Source<'a>,
+    seq_lens: Option<&'a [usize]>,
+    state: StateRef<'a>,
+    sink: Sink<'a>,
 }
 
 impl Lstm {
@@ -192,105 +148,57 @@ impl Lstm {
     ) -> Result<Self> {
         let device = cache.device();
         weights.check_config(config)?;
-        limits::check_model(&device.limits(), config)?;
-        let pipelines = cache.get(config)?;
+        let limits = device.limits();
+        for kernel in shaders::ALL {
+            limits::kernel(&limits, kernel)?;
+        }
+        // Stacked weights let the layers run as a wavefront, where the model allows it and they
+        // fit the device. Sizes do not depend on the GEMM variant, which is chosen next.
+        let stacked = ModelPlan::new(config, GemmVariant::Tiled, true)?;
+        let mut model = if stacked.stacked && limits::model(&limits, &stacked).is_ok() {
+            stacked
+        } else {
+            ModelPlan::new(config, GemmVariant::Tiled, false)?
+        };
+        limits::model(&limits, &model)?;
+        let kernels = EngineKernels::new(cache.pipelines(), config);
         let tuning = cache.tuning();
-        let h = config.hidden_size;
-        let n = config.num_directions() * 4 * h;
         // The GEMM variant fixes the input weights' layout, so it is chosen before they upload.
-        let (gemm, _) = match variants {
-            Some(v) => (v.gemm, false),
-            None => tuning.gemm(tune::gemm_key(config.input_size, n), || {
+        let n = config.num_directions() * 4 * config.hidden_size;
+        model.gemm = match variants {
+            Some(v) => v.gemm,
+            None => tuning.gemm(GemmKey::new(config.input_size, n), || {
                 capture(device, "autotuning", || {
-                    tune::gemm(device, queue, &pipelines, config.input_size, n)
+                    tune::gemm(device, queue, &kernels, config.input_size, n)
                 })?
+                .map(|(v, _)| v)
             })?,
         };
-        // Stacked weights let the layers run as a wavefront, where the model allows it and they
-        // fit in one binding.
-        let stacked =
-            Schedule::wavefront_fits(config) && limits::stacked_weights(&device.limits(), config).is_ok();
+        let target = Target::of(device);
         let weights = capture(device, "uploading the weights", || {
-            upload_weights(device, config, weights, gemm, stacked)
+            ModelWeights::upload(device, weights, model)
         })?;
-        Ok(Lstm {
+        let lstm = Lstm {
             device: device.clone(),
             queue: queue.clone(),
             config: config.clone(),
-            pipelines,
+            kernels,
             tuning,
-            gemm,
-            forced: variants.map(|v| Variants {
-                schedule: if stacked {
-                    v.effective(config).schedule
-                } else {
-                    Schedule::Layers
-                },
-                ..v
-            }),
+            target,
+            forced: variants,
             weights,
             workspace: AsyncMutex::new(None, true),
-            stats: Mutex::new(ForwardStats::default()),
-        })
-    }
-
-    /// The step variant and schedule for the workspace's shape: forced, already chosen for its
-    /// class on this device, or (when `may_tune`) timed now. Encoding into a caller's encoder
-    /// cannot tune and falls back on one element per invocation below a batch of 4 and four
-    /// above, layer by layer.
-    fn choose(&self, ws: &Workspace, may_tune: bool, stats: &mut ForwardStats) -> Result<Variants> {
-        if let Some(v) = self.forced {
-            return Ok(v);
-        }
-        let key = tune::step_key(&self.config, ws.dims, self.weights.stacked());
-        if !may_tune {
-            let fallback = if ws.dims.batch < 4 {
-                StepVariant::Batch1
-            } else {
-                StepVariant::Batch4
-            };
-            let (step, schedule) = self
-                .tuning
-                .known_step(&key)
-                .unwrap_or((fallback, Schedule::Layers));
-            return Ok(self.variants_with(step, schedule));
-        }
-        let mut submits = 0;
-        let ((step, schedule), _) = self.tuning.step(key, || {
-            let (choice, n) = capture(&self.device, "autotuning", || {
-                tune::step(
-                    &self.device,
-                    &self.queue,
-                    &self.pipelines,
-                    &self.config,
-                    ws,
-                    self.weights.stacked(),
-                )
-            })??;
-            submits = n;
-            Ok(choice)
-        })?;
-        stats.autotune_submits += submits;
-        Ok(self.variants_with(step, schedule))
-    }
-
-    /// The kernels the engine runs at shape `dims` (as chosen so far).
-    pub fn variants(&self, dims: Dims) -> Variants {
-        self.forced.unwrap_or_else(|| {
-            let (step, schedule) = self
-                .tuning
-                .known_step(&tune::step_key(&self.config, dims, self.weights.stacked()))
-                .unwrap_or((StepVariant::Batch1, Schedule::Layers));
-            self.variants_with(step, schedule)
-        })
-    }
-
-    fn variants_with(&self, step: StepVariant, schedule: Schedule) -> Variants {
-        Variants {
-            gemm: self.gemm,
-            step,
-            schedule,
-        }
+            stats: Mutex::new(ForwardStats::new(Variants {
+                gemm: GemmVariant::Tiled,
+                step: StepVariant::Batch1,
+                schedule: Schedule::Layers,
+            })),
+        };
+        // What does not grow with T and B (the step grids over H, say) is refused now.
+        let probe = Dims { seq_len: 1, batch: 1 };
+        let resources = lstm.resources(probe)?;
+        limits::plan(&limits, &resources.plan(lstm.variants(probe)))?;
+        Ok(lstm)
     }
 
     pub fn config(&self) -> &LstmConfig {
@@ -305,6 +213,21 @@ impl Lstm {
     /// The queue the engine submits to.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
+    }
+
+    /// The kernels the engine runs at shape `dims`: forced, chosen by the autotune so far, or,
+    /// before any choice, what an encode into the caller's encoder uses (which cannot tune):
+    /// one batch element per invocation below a batch of 4 and four above, layer by layer.
+    pub fn variants(&self, dims: Dims) -> Variants {
+        let gemm = self.weights.plan.gemm;
+        let chosen = self.forced.unwrap_or_else(|| {
+            let (step, schedule) = self
+                .tuning
+                .known_step(&self.step_key(dims))
+                .unwrap_or((untuned_step(dims.batch), Schedule::Layers));
+            Variants { gemm, step, schedule }
+        });
+        chosen.wavefront_or_layers(self.weights.plan.stacked)
     }
 
     /// Read a state back to the host (one submission and one map).
@@ -323,13 +246,10 @@ impl Lstm {
             return Err(Error::invalid("new_state", "batch must be at least 1"));
         }
         let shape = StateShape::new(&self.config, batch);
-        limits::storage_buffer(
-            &self.device.limits(),
-            shape.c_bytes(shape.slots).max(shape.h_bytes(shape.slots)),
-            "",
-        )?;
+        let (h, c) = (shape.h_bytes()?, shape.c_bytes()?);
+        limits::storage_buffer(&self.device.limits(), h.max(c), "")?;
         capture(&self.device, "allocating the state", || {
-            LstmState::new(&self.device, shape)
+            LstmState::new(&self.device, shape, h, c)
         })
     }
 
@@ -393,7 +313,6 @@ impl Lstm {
         state: &mut LstmState,
         target: &EncodeTarget<'_>,
     ) -> Result<()> {
-        let cfg = &self.config;
         let dims = Dims {
             seq_len: target.seq_len,
             batch: target.batch,
@@ -401,72 +320,16 @@ impl Lstm {
         if dims.seq_len == 0 || dims.batch == 0 {
             return Err(Error::invalid("encode", "seq_len and batch must be at least 1"));
         }
-        crate::forward::check_lengths(target.seq_lens, dims, Lengths::MayBeZero)?;
+        check_lengths(target.seq_lens, dims, Lengths::MayBeZero)?;
         self.check_state(state, dims.batch)?;
-        let sizes = Sizes::new(cfg, dims);
-        let x_bytes = (dims.seq_len * dims.batch * cfg.input_size * 4) as u64;
-        check_buffer(
-            "input",
-            target.input,
-            target.input_offset,
-            x_bytes,
-            wgpu::BufferUsages::COPY_SRC,
-        )?;
-        check_buffer(
-            "output",
-            target.output,
-            target.output_offset,
-            sizes.y,
-            wgpu::BufferUsages::COPY_DST,
-        )?;
-        let shape = state.shape;
-        if let Some(export) = &target.export_state {
-            check_buffer(
-                "export_state.h",
-                export.h,
-                export.h_offset,
-                shape.h_bytes(shape.slots),
-                wgpu::BufferUsages::COPY_DST,
-            )?;
-            check_buffer(
-                "export_state.c",
-                export.c,
-                export.c_offset,
-                shape.c_bytes(shape.slots),
-                wgpu::BufferUsages::COPY_DST,
-            )?;
-        }
-        let mut slot = pollster::block_on(self.workspace.lock());
-        let ws = self.ready_workspace(&mut slot, dims)?;
-        let mut stats = ForwardStats::default();
-        let variants = self.choose(ws, false, &mut stats)?;
-        stats.variants = variants;
-        let started = Instant::now();
-        capture(&self.device, "encoding a forward", || {
-            encoder.copy_buffer_to_buffer(target.input, target.input_offset, &ws.x, 0, x_bytes);
-            ws.encode_lengths(&self.device, encoder, target.seq_lens);
-            ws.record(encoder, cfg, &self.pipelines, variants, state, &mut stats);
-            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, target.output, target.output_offset, sizes.y);
-            if let Some(export) = &target.export_state {
-                encoder.copy_buffer_to_buffer(
-                    &state.h,
-                    0,
-                    export.h,
-                    export.h_offset,
-                    shape.h_bytes(shape.slots),
-                );
-                encoder.copy_buffer_to_buffer(
-                    &state.c,
-                    0,
-                    export.c,
-                    export.c_offset,
-                    shape.c_bytes(shape.slots),
-                );
-            }
-        })?;
-        stats.record_ns = started.elapsed().as_nanos() as u64;
-        self.set_stats(stats);
-        Ok(())
+        let request = Request {
+            dims,
+            source: Source::Caller(target.input, target.input_offset),
+            seq_lens: target.seq_lens,
+            state: StateRef::Stream(state),
+            sink: Sink::Caller(target),
+        };
+        pollster::block_on(self.run(request, Some(encoder), false)).map(drop)
     }
 
     /// Record `repeats` dispatches of one kernel of a forward of shape `dims` (T, B) into
@@ -490,11 +353,27 @@ impl Lstm {
         }
         let mut slot = pollster::block_on(self.workspace.lock());
         let ws = self.ready_workspace(&mut slot, dims)?;
-        let variants = self.choose(ws, false, &mut ForwardStats::default())?;
+        let variants = self.variants(dims);
+        let (variants, part) = match (part, variants.schedule) {
+            // Under the wavefront only layer 0 has a GEMM dispatch; the others' are the same
+            // kernel, as layer by layer.
+            (KernelPart::InputProjection { layer }, _) => (
+                Variants {
+                    schedule: Schedule::Layers,
+                    ..variants
+                },
+                Part::InputProjection { layer },
+            ),
+            (KernelPart::Step { layer }, Schedule::Layers) => (variants, Part::Step { layer, step: 0 }),
+            (KernelPart::Step { layer }, Schedule::Wavefront) => (variants, Part::Wavefront { k: layer }),
+        };
+        let plan = self.checked_plan(ws, variants)?;
+        let dispatch = plan.find(part).expect("every layer has its parts");
+        let pipeline = self.kernels.get(dispatch.kernel)?;
         capture(&self.device, "encoding a kernel", || {
             // Full-length sequences, so every step does its work.
             ws.encode_lengths(&self.device, encoder, None);
-            ws.record_kernel(encoder, &self.config, &self.pipelines, variants, part, repeats)
+            ws.record_repeated(encoder, dispatch, &pipeline, repeats)
         })
     }
 
@@ -506,68 +385,24 @@ impl Lstm {
         wait: bool,
     ) -> Result<Output> {
         let dims = check_request(&self.config, input, initial, seq_lens)?;
-        let mut slot = self.workspace.lock().await;
-        let ws = self.ready_workspace(&mut slot, dims)?;
-        let mut stats = ForwardStats::default();
-        let variants = self.choose(ws, true, &mut stats)?;
-        stats.variants = variants;
+        let request = Request {
+            dims,
+            source: Source::Host(input),
+            seq_lens,
+            state: StateRef::Own(initial),
+            sink: Sink::Readback { state: true },
+        };
+        let raw = self.run(request, None, wait).await?;
         let cfg = &self.config;
-        let sizes = Sizes::new(cfg, dims);
-        let nl = cfg.num_layers as u64;
-        let total = sizes.y + nl * (sizes.h + sizes.c);
-        let timestamps = ws.timestamps.as_ref();
-        let read_bytes = total + if timestamps.is_some() { TIMESTAMP_BYTES } else { 0 };
-        let submission = capture(&self.device, "forward", || -> Result<_> {
-            self.upload(ws, input, seq_lens, &mut stats);
-            let state = &ws.own_state;
-            match initial {
-                Some(s) => state.set(&self.queue, s)?,
-                None => state.reset(&self.queue),
-            }
-            stats.bytes_uploaded += nl * (sizes.h + sizes.c);
-            let started = Instant::now();
-            let mut encoder = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("lstm forward"),
-                });
-            ws.record(&mut encoder, cfg, &self.pipelines, variants, state, &mut stats);
-            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, &ws.staging, 0, sizes.y);
-            encoder.copy_buffer_to_buffer(&state.h, 0, &ws.staging, sizes.y, nl * sizes.h);
-            let c_at = sizes.y + nl * sizes.h;
-            encoder.copy_buffer_to_buffer(&state.c, 0, &ws.staging, c_at, nl * sizes.c);
-            if let Some(ts) = timestamps {
-                encoder.copy_buffer_to_buffer(&ts.resolved, 0, &ws.staging, total, TIMESTAMP_BYTES);
-            }
-            let commands = encoder.finish();
-            stats.record_ns = started.elapsed().as_nanos() as u64;
-            stats.submits += 1;
-            Ok(self.queue.submit([commands]))
-        })??;
-        let wait = wait.then_some(submission);
-        let raw = readback::read_bytes(&self.device, &ws.staging, read_bytes, wait).await?;
-        stats.readbacks += 1;
-        stats.bytes_downloaded += read_bytes;
-        if timestamps.is_some() {
-            let tick = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
-            let (start, end) = (tick(total as usize), tick(total as usize + 8));
-            let period = self.queue.get_timestamp_period() as f64;
-            stats.gpu_ns = Some((end.saturating_sub(start) as f64 * period) as u64);
-        }
-        self.set_stats(stats);
-        let data: Vec<f32> = raw[..total as usize]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-
-        let (out, hidden) = (cfg.output_size(), cfg.hidden_size);
+        let floats: Vec<f32> = bytemuck::pod_collect_to_vec(&raw);
         let slots = cfg.num_layers * cfg.num_directions() * dims.batch;
-        let (y, rest) = data.split_at((sizes.y / 4) as usize);
-        let (h_n, c_n) = rest.split_at(slots * out);
+        let (y, rest) = floats.split_at(y_shape(cfg, dims).iter().product());
+        let (h_n, rest) = rest.split_at(slots * cfg.output_size());
+        let c_n = &rest[..slots * cfg.hidden_size];
         Ok(Output {
             y: Tensor::new(y_shape(cfg, dims), y.to_vec())?,
-            h_n: Tensor::new(state_shape(cfg, dims.batch, out), h_n.to_vec())?,
-            c_n: Tensor::new(state_shape(cfg, dims.batch, hidden), c_n.to_vec())?,
+            h_n: Tensor::new(state_shape(cfg, dims.batch, cfg.output_size()), h_n.to_vec())?,
+            c_n: Tensor::new(state_shape(cfg, dims.batch, cfg.hidden_size), c_n.to_vec())?,
         })
     }
 
@@ -578,95 +413,270 @@ impl Lstm {
         seq_lens: Option<&[usize]>,
         wait: bool,
     ) -> Result<Tensor> {
-        let dims = crate::forward::check_input(&self.config, input)?;
-        crate::forward::check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
+        let dims = check_input(&self.config, input)?;
+        check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
         self.check_state(state, dims.batch)?;
+        let request = Request {
+            dims,
+            source: Source::Host(input),
+            seq_lens,
+            state: StateRef::Stream(state),
+            sink: Sink::Readback { state: false },
+        };
+        let raw = self.run(request, None, wait).await?;
+        Tensor::new(y_shape(&self.config, dims), bytemuck::pod_collect_to_vec(&raw))
+    }
+
+    /// Every request's path: the workspace for its shape, the kernels (tuned first where this
+    /// call submits its own work), the plan checked against the device, then recording into the
+    /// caller's encoder or our own, which is submitted once and read back once. Returns the bytes
+    /// read back (none for the caller's encoder).
+    async fn run(
+        &self,
+        request: Request<'_>,
+        encoder: Option<&mut wgpu::CommandEncoder>,
+        wait: bool,
+    ) -> Result<Vec<u8>> {
         let mut slot = self.workspace.lock().await;
-        let ws = self.ready_workspace(&mut slot, dims)?;
-        let sizes = Sizes::new(&self.config, dims);
-        let mut stats = ForwardStats::default();
-        let variants = self.choose(ws, true, &mut stats)?;
-        stats.variants = variants;
-        let submission = capture(&self.device, "stream step", || {
-            self.upload(ws, input, seq_lens, &mut stats);
+        let ws = self.ready_workspace(&mut slot, request.dims)?;
+        if let Sink::Caller(target) = request.sink {
+            check_target(target, ws.resources.io)?;
+        }
+        let mut autotune_submits = 0;
+        let variants = self.choose(ws, encoder.is_none(), &mut autotune_submits)?;
+        let plan = self.checked_plan(ws, variants)?;
+        let pipelines = self.kernels.resolve(&plan)?;
+        let mut stats = ForwardStats::new(plan.variants);
+        stats.autotune_submits = autotune_submits;
+        stats.dispatches = plan.dispatches.len() as u32;
+        let res = &ws.resources;
+        let io = res.io;
+        let state = match request.state {
+            StateRef::Own(_) => &ws.own_state,
+            StateRef::Stream(s) => s,
+        };
+        let staging = ws.buffer(Buf::Staging);
+        let timestamps =
+            matches!(request.sink, Sink::Readback { state: true }) && res.timestamps_at.is_some();
+        let read_bytes = match request.sink {
+            Sink::Readback { state: true } => {
+                io.y + io.h + io.c + if timestamps { TIMESTAMP_BYTES } else { 0 }
+            }
+            Sink::Readback { state: false } => io.y,
+            Sink::Caller(_) => 0,
+        };
+        let during = match request.sink {
+            Sink::Readback { state: true } => "forward",
+            Sink::Readback { state: false } => "stream step",
+            Sink::Caller(_) => "encoding a forward",
+        };
+        let submission = capture(&self.device, during, || -> Result<_> {
+            if let Source::Host(x) = request.source {
+                self.queue
+                    .write_buffer(ws.buffer(Buf::X), 0, bytemuck::cast_slice(x.data()));
+                let lens = ws.lengths(request.seq_lens);
+                self.queue
+                    .write_buffer(ws.buffer(Buf::Lens), 0, bytemuck::cast_slice(&lens));
+                stats.bytes_uploaded += io.x + io.lens;
+            }
+            if let StateRef::Own(initial) = request.state {
+                match initial {
+                    Some(s) => ws.own_state.set(&self.queue, s)?,
+                    None => ws.own_state.reset(&self.queue),
+                }
+                stats.bytes_uploaded += io.h + io.c;
+            }
             let started = Instant::now();
-            let mut encoder = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("lstm stream"),
-                });
-            ws.record(
-                &mut encoder,
-                &self.config,
-                &self.pipelines,
-                variants,
-                state,
-                &mut stats,
-            );
-            encoder.copy_buffer_to_buffer(&ws.y, ws.y_offset, &ws.staging, 0, sizes.y);
-            let commands = encoder.finish();
+            let mut own = None;
+            let encoder = match encoder {
+                Some(e) => e,
+                None => own.insert(
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("lstm forward"),
+                        }),
+                ),
+            };
+            if let Source::Caller(input, offset) = request.source {
+                encoder.copy_buffer_to_buffer(input, offset, ws.buffer(Buf::X), 0, io.x);
+                ws.encode_lengths(&self.device, encoder, request.seq_lens);
+            }
+            ws.record(encoder, &plan, &pipelines, state, timestamps);
+            let ys = ws.buffer(Buf::Ys);
+            match request.sink {
+                Sink::Readback { state: with_state } => {
+                    encoder.copy_buffer_to_buffer(ys, res.y_offset, staging, 0, io.y);
+                    if with_state {
+                        encoder.copy_buffer_to_buffer(&state.h, 0, staging, io.y, io.h);
+                        encoder.copy_buffer_to_buffer(&state.c, 0, staging, io.y + io.h, io.c);
+                    }
+                    if let (true, Some(at)) = (timestamps, res.timestamps_at) {
+                        let resolved = ws.buffer(Buf::Timestamps);
+                        encoder.copy_buffer_to_buffer(resolved, 0, staging, at, TIMESTAMP_BYTES);
+                    }
+                }
+                Sink::Caller(target) => {
+                    let (output, offset) = (target.output, target.output_offset);
+                    encoder.copy_buffer_to_buffer(ys, res.y_offset, output, offset, io.y);
+                    if let Some(export) = &target.export_state {
+                        encoder.copy_buffer_to_buffer(&state.h, 0, export.h, export.h_offset, io.h);
+                        encoder.copy_buffer_to_buffer(&state.c, 0, export.c, export.c_offset, io.c);
+                    }
+                }
+            }
+            let commands = own.map(|e| e.finish());
             stats.record_ns = started.elapsed().as_nanos() as u64;
-            stats.submits += 1;
-            self.queue.submit([commands])
-        })?;
-        let y = readback::read(&self.device, &ws.staging, sizes.y, wait.then_some(submission)).await?;
-        stats.readbacks += 1;
-        stats.bytes_downloaded += sizes.y;
+            Ok(commands.map(|c| {
+                stats.submits += 1;
+                self.queue.submit([c])
+            }))
+        })??;
+        let mut raw = Vec::new();
+        if read_bytes > 0 {
+            raw =
+                readback::read_bytes(&self.device, staging, read_bytes, submission.filter(|_| wait)).await?;
+            stats.readbacks += 1;
+            stats.bytes_downloaded += read_bytes;
+            if let (true, Some(at)) = (timestamps, res.timestamps_at) {
+                let tick = |at: u64| u64::from_le_bytes(raw[at as usize..][..8].try_into().expect("8 bytes"));
+                let period = self.queue.get_timestamp_period() as f64;
+                stats.gpu_ns = Some((tick(at + 8).saturating_sub(tick(at)) as f64 * period) as u64);
+            }
+        }
         self.set_stats(stats);
-        Tensor::new(y_shape(&self.config, dims), y)
+        Ok(raw)
+    }
+
+    /// The step kernels for the workspace's shape: forced, already chosen for its class on this
+    /// device, or (when `may_tune`) timed now. Encoding into a caller's encoder cannot tune (see
+    /// [`Lstm::variants`]).
+    fn choose(&self, ws: &Workspace, may_tune: bool, submits: &mut u32) -> Result<Variants> {
+        let dims = ws.resources.dims;
+        let key = self.step_key(dims);
+        if self.forced.is_some() || !may_tune || self.tuning.known_step(&key).is_some() {
+            return Ok(self.variants(dims));
+        }
+        let gemm = self.weights.plan.gemm;
+        let ((step, schedule), _) = self.tuning.step(key, || {
+            let (choice, n) = capture(&self.device, "autotuning", || {
+                tune::step(&self.device, &self.queue, &self.kernels, ws, gemm)
+            })??;
+            *submits = n;
+            Ok(choice)
+        })?;
+        Ok(Variants { gemm, step, schedule })
+    }
+
+    fn step_key(&self, dims: Dims) -> StepKey {
+        StepKey::new(&self.config, dims, self.weights.plan.stacked)
+    }
+
+    /// The plan of `variants` over the workspace, checked against the device.
+    fn checked_plan(&self, ws: &Workspace, variants: Variants) -> Result<Plan> {
+        let plan = ws.resources.plan(variants);
+        limits::plan(&self.device.limits(), &plan)?;
+        Ok(plan)
+    }
+
+    /// The resources of a forward of shape `dims`, checked against the device.
+    fn resources(&self, dims: Dims) -> Result<Resources> {
+        let resources = Resources::new(&self.config, &self.weights.plan, dims, self.target)?;
+        limits::resources(&self.device.limits(), &resources)?;
+        Ok(resources)
     }
 
     fn check_state(&self, state: &LstmState, batch: usize) -> Result<()> {
         let expected = StateShape::new(&self.config, batch);
         if state.shape != expected {
-            let s = state.shape;
-            return Err(Error::Shape {
-                what: "LstmState".into(),
-                expected: format!(
-                    "L·D={} B={} P={} H={}",
-                    expected.slots, expected.batch, expected.out, expected.hidden
-                ),
-                got: format!("L·D={} B={} P={} H={}", s.slots, s.batch, s.out, s.hidden),
-            });
+            return Err(Error::shape(
+                "LstmState h ([L·D, B, P])",
+                &[expected.slots, expected.batch, expected.out],
+                &[state.shape.slots, state.shape.batch, state.shape.out],
+            ));
         }
         Ok(())
     }
 
-    /// The workspace for `dims`, built (after checking the limits) if the shape changed.
+    /// The workspace for `dims`, built (after checking its resources against the device's
+    /// limits) if the shape changed.
     fn ready_workspace<'w>(&self, slot: &'w mut Option<Workspace>, dims: Dims) -> Result<&'w Workspace> {
-        if slot.as_ref().is_none_or(|ws| ws.dims != dims) {
+        if slot.as_ref().is_none_or(|ws| ws.resources.dims != dims) {
             *slot = None;
-            let limits = self.device.limits();
-            let align = limits.min_uniform_buffer_offset_alignment as u64;
-            let param_stride = (std::mem::size_of::<StepParams>() as u64).div_ceil(align) * align;
-            limits::check_request(&limits, &self.config, dims, param_stride)?;
+            let resources = self.resources(dims)?;
             *slot = Some(capture(&self.device, "allocating buffers", || {
                 Workspace::new(
                     &self.device,
                     &self.config,
-                    &self.pipelines,
-                    self.gemm,
+                    self.kernels.store(),
                     &self.weights,
-                    dims,
-                    param_stride,
+                    resources,
                 )
             })?);
         }
         Ok(slot.as_ref().expect("workspace just built"))
     }
 
-    /// Input and lengths through the queue (they land before the next submission).
-    fn upload(&self, ws: &Workspace, input: &Tensor, seq_lens: Option<&[usize]>, stats: &mut ForwardStats) {
-        let x: &[u8] = bytemuck::cast_slice(input.data());
-        self.queue.write_buffer(&ws.x, 0, x);
-        let lens = ws.lengths(seq_lens);
-        self.queue.write_buffer(&ws.lens, 0, bytemuck::cast_slice(&lens));
-        stats.bytes_uploaded += (x.len() + 4 * lens.len()) as u64;
-    }
-
     fn set_stats(&self, stats: ForwardStats) {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
     }
+}
+
+impl LstmForward for Lstm {
+    type Stream = LstmState;
+
+    fn config(&self) -> &LstmConfig {
+        &self.config
+    }
+
+    fn forward_with_lens(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output> {
+        Lstm::forward_with_lens(self, input, initial, seq_lens)
+    }
+
+    fn start_stream(&self, initial: &State) -> Result<LstmState> {
+        let state = self.new_state(initial.h.shape().get(1).copied().unwrap_or(0))?;
+        state.set(&self.queue, initial)?;
+        Ok(state)
+    }
+
+    fn forward_stream(
+        &self,
+        input: &Tensor,
+        stream: &mut LstmState,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        Lstm::forward_stream(self, input, stream, seq_lens)
+    }
+
+    fn stream_state(&self, stream: &LstmState) -> Result<State> {
+        self.read_state(stream)
+    }
+}
+
+/// The step an engine runs where nothing was timed: one batch element per invocation below a
+/// batch of 4, four above.
+fn untuned_step(batch: usize) -> StepVariant {
+    if batch < 4 {
+        StepVariant::Batch1
+    } else {
+        StepVariant::Batch4
+    }
+}
+
+/// The caller's buffers must have the usages and room for X, Y and the exported state.
+fn check_target(target: &EncodeTarget<'_>, io: IoSizes) -> Result<()> {
+    let (src, dst) = (wgpu::BufferUsages::COPY_SRC, wgpu::BufferUsages::COPY_DST);
+    check_buffer("input", target.input, target.input_offset, io.x, src)?;
+    check_buffer("output", target.output, target.output_offset, io.y, dst)?;
+    if let Some(export) = &target.export_state {
+        check_buffer("export_state.h", export.h, export.h_offset, io.h, dst)?;
+        check_buffer("export_state.c", export.c, export.c_offset, io.c, dst)?;
+    }
+    Ok(())
 }
 
 /// A caller buffer must have the usage, a 4-byte aligned offset, and room for `bytes`.
@@ -699,71 +709,4 @@ fn check_buffer(
         ));
     }
     Ok(())
-}
-
-/// Pack and upload the weights for the GEMM variant, the recurrent ones stacked for the wavefront
-/// when `stacked`.
-fn upload_weights(
-    device: &wgpu::Device,
-    config: &LstmConfig,
-    weights: &LstmWeights,
-    gemm: GemmVariant,
-    stacked: bool,
-) -> ModelWeights {
-    let h = config.hidden_size;
-    let n = config.num_directions() * 4 * h;
-    let layers = weights.layers();
-    let input = layers
-        .iter()
-        .enumerate()
-        .map(|(l, dirs)| {
-            let (w, bias) = packing::input_weights(dirs, h);
-            let w = match gemm {
-                GemmVariant::Tiled => w,
-                GemmVariant::RegisterBlocked => packing::transposed(&w, n),
-            };
-            InputWeights {
-                input_size: config.layer_input_size(l),
-                w: storage_init(device, "input weights", &w),
-                bias: storage_init(device, "bias", &bias),
-            }
-        })
-        .collect();
-    let (recurrent, r_first, r_stride) = if stacked {
-        let (stacked, first, stride) = packing::stacked_weights(layers, h);
-        (
-            vec![storage_init(device, "stacked weights", &stacked)],
-            first,
-            stride,
-        )
-    } else {
-        (
-            layers
-                .iter()
-                .map(|dirs| storage_init(device, "recurrent weights", &packing::recurrent_weights(dirs, h)))
-                .collect(),
-            0,
-            0,
-        )
-    };
-    let projection = layers
-        .iter()
-        .filter_map(|dirs| packing::projection_weights(dirs, h))
-        .map(|w| storage_init(device, "projection weights", &w))
-        .collect();
-    ModelWeights {
-        input,
-        recurrent,
-        r_first,
-        r_stride,
-        projection,
-    }
-}
-
-fn storage_init(device: &wgpu::Device, label: &'static str, data: &[f32]) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(data),
-        usage: wgpu::BufferUsages::STORAGE,
-    })
 }

@@ -1,12 +1,14 @@
-//! Checks of a request against the device's limits, so that oversized work is refused with a
-//! clear error naming the limit instead of failing inside wgpu.
+//! Checks of plans against the device's limits, so that oversized work is refused with an error
+//! naming the limit before anything is allocated, instead of failing inside wgpu. Everything
+//! checked here is read from the plan: buffer and binding sizes, dispatch grids, dynamic offsets
+//! and the kernels' needs.
 
-use super::shaders::{self, Kernel};
-use crate::config::LstmConfig;
+use super::plan::{ModelPlan, Plan, Resource, Resources, Usage};
+use super::shaders::Kernel;
 use crate::error::{Error, Result};
-use crate::forward::Dims;
 
-const SPLIT_HINT: &str = "; use a smaller batch or sequence, or run in chunks";
+const REQUEST_HINT: &str = "; use a smaller batch or sequence, or run in chunks";
+const MODEL_HINT: &str = "; the model is too large for this device";
 
 fn need(limit: &'static str, needed: u64, available: u64, hint: &'static str) -> Result<()> {
     if needed > available {
@@ -39,7 +41,8 @@ pub(crate) fn storage_buffer(limits: &wgpu::Limits, bytes: u64, hint: &'static s
     )
 }
 
-fn kernel_fits(limits: &wgpu::Limits, kernel: &Kernel) -> Result<()> {
+/// What a kernel needs of every device.
+pub(crate) fn kernel(limits: &wgpu::Limits, kernel: &Kernel) -> Result<()> {
     need(
         "max_storage_buffers_per_shader_stage",
         kernel.storage_buffers() as u64,
@@ -64,102 +67,70 @@ fn kernel_fits(limits: &wgpu::Limits, kernel: &Kernel) -> Result<()> {
         y as u64,
         limits.max_compute_workgroup_size_y as u64,
         "",
+    )?;
+    need(
+        "max_compute_workgroup_storage_size",
+        kernel.workgroup_bytes,
+        limits.max_compute_workgroup_storage_size as u64,
+        "",
     )
 }
 
-/// What does not depend on the sequence: kernels and resident weights.
-pub(crate) fn check_model(limits: &wgpu::Limits, config: &LstmConfig) -> Result<()> {
-    for kernel in shaders::ALL {
-        kernel_fits(limits, kernel)?;
-    }
-    // Two 64×16 f32 tiles in the projection kernel.
-    need(
-        "max_compute_workgroup_storage_size",
-        2 * 64 * 16 * 4,
-        limits.max_compute_workgroup_storage_size as u64,
-        "",
-    )?;
+/// The resident weights: each one storage binding.
+pub(crate) fn model(limits: &wgpu::Limits, model: &ModelPlan) -> Result<()> {
     need(
         "max_dynamic_uniform_buffers_per_pipeline_layout",
         1,
         limits.max_dynamic_uniform_buffers_per_pipeline_layout as u64,
         "",
     )?;
-    let (d, h, p) = (
-        config.num_directions() as u64,
-        config.hidden_size as u64,
-        config.output_size() as u64,
-    );
-    const WEIGHT_HINT: &str = "; the model is too large for this device";
-    for l in 0..config.num_layers {
-        let inp = config.layer_input_size(l) as u64;
-        storage_buffer(limits, d * 4 * h * inp * 4, WEIGHT_HINT)?;
+    for w in &model.weights {
+        storage_buffer(limits, w.bytes, MODEL_HINT)?;
     }
-    storage_buffer(limits, d * 4 * h * (p + 1) * 4, WEIGHT_HINT)?;
-    need(
-        "max_compute_workgroups_per_dimension",
-        d.max(h.div_ceil(shaders::STEP_WORKGROUP as u64)),
-        limits.max_compute_workgroups_per_dimension as u64,
-        WEIGHT_HINT,
-    )
+    Ok(())
 }
 
-/// The wavefront's stacked weights (one direction, P = H): layer 0's recurrent weights and
-/// peepholes, then recurrent and input weights, peepholes and biases of each layer after it.
-pub(crate) fn stacked_weights(limits: &wgpu::Limits, config: &LstmConfig) -> Result<()> {
-    let (h, nl) = (config.hidden_size as u64, config.num_layers as u64);
-    let vec4s = (h + 1) * h + nl.saturating_sub(1) * 2 * (h + 1) * h;
-    storage_buffer(
-        limits,
-        vec4s * 16,
-        "; the stack is too large for one binding on this device",
-    )
+/// Every buffer of a forward and every binding of one, before they are allocated.
+pub(crate) fn resources(limits: &wgpu::Limits, res: &Resources) -> Result<()> {
+    for spec in &res.buffers {
+        need(
+            "max_buffer_size",
+            spec.bytes,
+            limits.max_buffer_size,
+            REQUEST_HINT,
+        )?;
+        if spec.usage == Usage::Uniform {
+            // Dynamic offsets into the step parameters are u32.
+            need("max_buffer_size", spec.bytes, u32::MAX as u64, REQUEST_HINT)?;
+        }
+    }
+    for group in &res.groups {
+        for entry in &group.entries {
+            if let Resource::Buffer { buf, offset, size } = *entry {
+                let spec = res.buffer(buf);
+                let bytes = size.unwrap_or(spec.bytes - offset);
+                match spec.usage {
+                    Usage::Storage => storage_buffer(limits, bytes, REQUEST_HINT)?,
+                    _ => need(
+                        "max_uniform_buffer_binding_size",
+                        bytes,
+                        limits.max_uniform_buffer_binding_size,
+                        "",
+                    )?,
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Everything that grows with T and B.
-pub(crate) fn check_request(
-    limits: &wgpu::Limits,
-    config: &LstmConfig,
-    dims: Dims,
-    param_stride: u64,
-) -> Result<()> {
-    let (t, b) = (dims.seq_len as u64, dims.batch as u64);
-    let (d, h, p) = (
-        config.num_directions() as u64,
-        config.hidden_size as u64,
-        config.output_size() as u64,
-    );
-    let rows = t * b;
-    let widest_input = (0..config.num_layers)
-        .map(|l| config.layer_input_size(l) as u64)
-        .max()
-        .unwrap_or(0);
-    storage_buffer(limits, rows * widest_input * 4, SPLIT_HINT)?;
-    storage_buffer(limits, rows * d * 4 * h * 4, SPLIT_HINT)?;
-    let nl = config.num_layers as u64;
-    // The Y pair, and every layer's working state.
-    let y_half = super::workspace::y_half_bytes(limits, rows * d * p * 4);
-    storage_buffer(limits, nl.min(2) * y_half, SPLIT_HINT)?;
-    storage_buffer(limits, nl * 2 * d * b * (h + p) * 4, SPLIT_HINT)?;
-    // Step parameters: one block per (layer, step) at most.
-    need(
-        "max_buffer_size",
-        nl * t * param_stride,
-        limits.max_buffer_size,
-        SPLIT_HINT,
-    )?;
-    need(
-        "max_buffer_size",
-        rows * d * p * 4 + config.num_layers as u64 * d * b * (h + p) * 4,
-        limits.max_buffer_size,
-        SPLIT_HINT,
-    )?;
-    let tile = shaders::INPUT_PROJECTION_TILE as u64;
-    need(
-        "max_compute_workgroups_per_dimension",
-        rows.div_ceil(tile).max(b).max((d * 4 * h).div_ceil(tile)),
-        limits.max_compute_workgroups_per_dimension as u64,
-        SPLIT_HINT,
-    )?;
-    need("u32 sequence positions", t * b, u32::MAX as u64, SPLIT_HINT)
+/// Every dispatch's grid.
+pub(crate) fn plan(limits: &wgpu::Limits, plan: &Plan) -> Result<()> {
+    let max = limits.max_compute_workgroups_per_dimension as u64;
+    for d in &plan.dispatches {
+        for extent in d.grid {
+            need("max_compute_workgroups_per_dimension", extent, max, REQUEST_HINT)?;
+        }
+    }
+    Ok(())
 }

@@ -1,44 +1,36 @@
-//! The GPU path: device ownership ([`GpuContext`]), the kernel registry ([`shaders`]), pipelines
-//! and their cache, weight packing, limit checks, GPU-resident state ([`LstmState`]), per-shape
-//! workspaces and the engine ([`Lstm`]) that records, submits and reads back.
+//! The GPU path. A forward is a plan (`plan`): the buffers it needs and the dispatches it
+//! records, worked out once and read by the limit checks, the workspace that allocates and
+//! records it, the autotune that times slices of it, and the counters of [`ForwardStats`].
+//!
+//! Modules, leaves first: `scope` (error scopes), `params` (uniform blocks), `variants`,
+//! `stats`, `shaders` (the kernel registry), `packing` (weight layouts), `plan`, `limits`,
+//! `pipelines` (compiled pipelines by kernel and constants), `readback`, `state`
+//! ([`LstmState`]), `model` (resident weights), `workspace`, `tune` (autotune, its keys, store
+//! and file), `cache` ([`PipelineCache`]), `context` ([`GpuContext`]) and `engine` ([`Lstm`]).
 
+mod cache;
 mod context;
 mod engine;
 mod limits;
+mod model;
 mod packing;
 mod params;
 mod pipelines;
+mod plan;
 mod readback;
-pub mod shaders;
+mod scope;
+mod shaders;
 mod state;
+mod stats;
 mod tune;
-mod tuning_file;
 mod variants;
 mod workspace;
 
+pub use cache::PipelineCache;
 pub use context::{
     choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest, GpuContext,
 };
-pub use engine::{EncodeTarget, ForwardStats, KernelPart, Lstm, StateExport};
-pub use params::{GemmParams, StepParams};
-pub use pipelines::PipelineCache;
+pub use engine::{EncodeTarget, Lstm, StateExport};
 pub use state::LstmState;
+pub use stats::{ForwardStats, KernelPart};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};
-
-use crate::error::{Error, Result};
-
-/// Run `f` with validation and out-of-memory error scopes pushed, returning what they caught.
-pub(crate) fn capture<T>(device: &wgpu::Device, during: &'static str, f: impl FnOnce() -> T) -> Result<T> {
-    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let value = f();
-    let validation = pollster::block_on(validation.pop());
-    let oom = pollster::block_on(oom.pop());
-    match validation.or(oom) {
-        Some(e) => Err(Error::Gpu {
-            during,
-            message: e.to_string(),
-        }),
-        None => Ok(value),
-    }
-}

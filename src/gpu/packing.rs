@@ -7,21 +7,32 @@
 
 use crate::weights::DirectionWeights;
 
-/// `[D·4H, in]` interleaved input weights and `[D·4H]` summed biases (zeros without bias).
-pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize) -> (Vec<f32>, Vec<f32>) {
+/// `[D·4H, in]` interleaved input weights.
+pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
     let inp = dirs[0].w_ih.len() / (4 * h);
     let mut w = Vec::with_capacity(dirs.len() * 4 * h * inp);
+    for dw in dirs {
+        for j in 0..h {
+            for g in 0..4 {
+                w.extend_from_slice(&dw.w_ih[(g * h + j) * inp..][..inp]);
+            }
+        }
+    }
+    w
+}
+
+/// `[D·4H]` interleaved sums of both biases (zeros without bias).
+pub(crate) fn summed_biases(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
     let mut bias = Vec::with_capacity(dirs.len() * 4 * h);
     for dw in dirs {
         for j in 0..h {
             for g in 0..4 {
                 let row = g * h + j;
-                w.extend_from_slice(&dw.w_ih[row * inp..][..inp]);
                 bias.push(dw.bias.as_ref().map_or(0.0, |(bi, bh)| bi[row] + bh[row]));
             }
         }
     }
-    (w, bias)
+    bias
 }
 
 /// `[D][P (input k)][H (unit j)][4 gates]` recurrent weights, k-major so that neighbouring units
@@ -88,10 +99,9 @@ pub(crate) fn stacked_weights(layers: &[Vec<DirectionWeights>], h: usize) -> (Ve
     let mut stacked = recurrent_weights(&layers[0], h);
     let first = stacked.len() / 4;
     for dirs in &layers[1..] {
-        let (w, bias) = input_weights(dirs, h);
         stacked.extend(recurrent_weights(dirs, h));
-        stacked.extend(transposed(&w, 4 * h));
-        stacked.extend(bias);
+        stacked.extend(transposed(&input_weights(dirs, h), 4 * h));
+        stacked.extend(summed_biases(dirs, h));
     }
     let stride = (stacked.len() / 4 - first) / (layers.len() - 1).max(1);
     (stacked, first as u32, stride as u32)

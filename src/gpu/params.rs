@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 /// Keep in sync with `GemmParams` in shaders/shared/params.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct GemmParams {
+pub(crate) struct GemmParams {
     pub m: u32,
     pub n: u32,
     pub k: u32,
@@ -15,7 +15,7 @@ pub struct GemmParams {
 /// Keep in sync with `StepParams` in shaders/shared/params.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct StepParams {
+pub(crate) struct StepParams {
     pub step: u32,
     pub seq_len: u32,
     pub batch: u32,

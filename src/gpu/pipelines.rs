@@ -1,32 +1,93 @@
-//! One compute pipeline per kernel, with its explicit bind-group layout, and the cache that
-//! shares them between engines on one device.
+//! Compiled pipelines of one device, keyed by (kernel, pipeline constants) as candle keys its
+//! pipelines, and the explicit bind-group layouts they follow: kernels with the same bindings
+//! (every step variant) share one layout, so one bind group serves them all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::shaders::{self, Kernel};
-use super::variants::{GemmVariant, Schedule, StepVariant};
+use super::plan::Plan;
+use super::scope::capture;
+use super::shaders::{self, BindingKind, Kernel, KernelRef};
+use crate::config::LstmConfig;
 use crate::error::Result;
-use crate::LstmConfig;
 
-/// A kernel's pipeline and the layout its bind groups must follow.
-pub(crate) struct KernelPipeline {
-    pub layout: wgpu::BindGroupLayout,
-    pub pipeline: wgpu::ComputePipeline,
+/// A kernel specialised by its pipeline constants (f64 values as bits).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    kernel: &'static str,
+    constants: Vec<(&'static str, u64)>,
 }
 
-impl KernelPipeline {
-    fn new(device: &wgpu::Device, kernel: &Kernel, constants: &[(&str, f64)]) -> Self {
-        Self::with_layout(device, kernel, layout_of(device, kernel), constants)
+/// Every pipeline compiled on one device.
+pub(crate) struct Pipelines {
+    device: wgpu::Device,
+    layouts: Mutex<HashMap<&'static [BindingKind], wgpu::BindGroupLayout>>,
+    compiled: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Pipelines {
+    pub fn new(device: &wgpu::Device) -> Self {
+        Pipelines {
+            device: device.clone(),
+            layouts: Mutex::default(),
+            compiled: Mutex::default(),
+        }
     }
 
-    /// With a given bind-group layout, so that variants of one kernel accept the same bind groups.
-    fn with_layout(
-        device: &wgpu::Device,
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// How many pipelines have been compiled.
+    pub fn len(&self) -> usize {
+        lock(&self.compiled).len()
+    }
+
+    /// The bind-group layout of `kernel` (shared by every kernel with the same bindings).
+    pub fn layout(&self, kernel: &Kernel) -> wgpu::BindGroupLayout {
+        lock(&self.layouts)
+            .entry(kernel.bindings)
+            .or_insert_with(|| {
+                self.device
+                    .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                        label: Some(kernel.name),
+                        entries: &kernel.layout_entries(),
+                    })
+            })
+            .clone()
+    }
+
+    /// The pipeline of `kernel` with these constants, compiled the first time it is asked for.
+    pub fn get(
+        &self,
+        kernel: &'static Kernel,
+        constants: &[(&'static str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let key = PipelineKey {
+            kernel: kernel.name,
+            constants: constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
+        };
+        if let Some(p) = lock(&self.compiled).get(&key) {
+            return Ok(p.clone());
+        }
+        let layout = self.layout(kernel);
+        let pipeline = capture(&self.device, "building pipelines", || {
+            self.compile(kernel, &layout, constants)
+        })?;
+        Ok(lock(&self.compiled).entry(key).or_insert(pipeline).clone())
+    }
+
+    fn compile(
+        &self,
         kernel: &Kernel,
-        layout: wgpu::BindGroupLayout,
+        layout: &wgpu::BindGroupLayout,
         constants: &[(&str, f64)],
-    ) -> Self {
+    ) -> wgpu::ComputePipeline {
+        let device = &self.device;
         let descriptor = wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
             source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
@@ -41,10 +102,10 @@ impl KernelPipeline {
         let module = unsafe { device.create_shader_module_trusted(descriptor, checks) };
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(kernel.name),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &[Some(layout)],
             immediate_size: 0,
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(kernel.name),
             layout: Some(&pipeline_layout),
             module: &module,
@@ -56,28 +117,18 @@ impl KernelPipeline {
                 zero_initialize_workgroup_memory: false,
             },
             cache: None,
-        });
-        KernelPipeline { layout, pipeline }
-    }
-
-    /// A bind group over `buffers`, one per binding in order.
-    pub fn bind_group(
-        &self,
-        device: &wgpu::Device,
-        label: &'static str,
-        buffers: &[wgpu::BindingResource<'_>],
-    ) -> wgpu::BindGroup {
-        bind_group(device, &self.layout, label, buffers)
+        })
     }
 }
 
-fn bind_group(
+/// A bind group over `resources`, one per binding in order.
+pub(crate) fn bind_group(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     label: &'static str,
-    buffers: &[wgpu::BindingResource<'_>],
+    resources: &[wgpu::BindingResource<'_>],
 ) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
+    let entries: Vec<wgpu::BindGroupEntry> = resources
         .iter()
         .enumerate()
         .map(|(i, resource)| wgpu::BindGroupEntry {
@@ -92,254 +143,61 @@ fn bind_group(
     })
 }
 
-fn layout_of(device: &wgpu::Device, kernel: &Kernel) -> wgpu::BindGroupLayout {
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(kernel.name),
-        entries: &kernel.layout_entries(),
-    })
+/// The pipelines of one engine: its configuration's gate options applied over the device's
+/// store.
+pub(crate) struct EngineKernels {
+    store: Arc<Pipelines>,
+    gate_options: Vec<(&'static str, f64)>,
+    subgroups: bool,
 }
 
-/// Every pipeline the engine records, specialised for one configuration. Variants are compiled
-/// the first time they are used.
-pub(crate) struct Pipelines {
-    device: wgpu::Device,
-    step_constants: Vec<(&'static str, f64)>,
-    gemm: [OnceLock<KernelPipeline>; 2],
-    /// One bind-group layout for every step variant.
-    step_layout: wgpu::BindGroupLayout,
-    step: [OnceLock<KernelPipeline>; 6],
-    /// The step variants compiled for the wavefront (all but split-K).
-    wavefront: [OnceLock<KernelPipeline>; 6],
-    /// Only with `proj_size`.
-    pub output_projection: Option<KernelPipeline>,
-}
+/// The pipelines a plan dispatches, resolved before recording.
+pub(crate) struct Resolved(Vec<(KernelRef, wgpu::ComputePipeline)>);
 
-impl Pipelines {
-    pub fn new(device: &wgpu::Device, config: &crate::LstmConfig) -> Self {
-        Pipelines {
-            device: device.clone(),
-            step_constants: shaders::step_constants(config),
-            gemm: Default::default(),
-            step_layout: layout_of(device, &shaders::STEP),
-            step: Default::default(),
-            wavefront: Default::default(),
-            output_projection: config
-                .proj_size
-                .map(|_| KernelPipeline::new(device, &shaders::OUTPUT_PROJECTION, &[])),
-        }
-    }
-
-    /// The input-projection pipeline of a variant.
-    pub fn gemm(&self, variant: GemmVariant) -> &KernelPipeline {
-        let (slot, kernel) = match variant {
-            GemmVariant::Tiled => (&self.gemm[0], &shaders::INPUT_PROJECTION),
-            GemmVariant::RegisterBlocked => (&self.gemm[1], &shaders::INPUT_PROJECTION_BLOCKED),
-        };
-        slot.get_or_init(|| KernelPipeline::new(&self.device, kernel, &[]))
-    }
-
-    /// The step pipeline of a variant, for one schedule (split-K runs only layer by layer).
-    pub fn step(&self, variant: StepVariant, schedule: Schedule) -> &KernelPipeline {
-        let index = StepVariant::ALL
+impl Resolved {
+    pub fn get(&self, kernel: KernelRef) -> &wgpu::ComputePipeline {
+        &self
+            .0
             .iter()
-            .position(|&v| v == variant)
-            .expect("listed");
-        let wavefront = schedule == Schedule::Wavefront;
-        assert!(
-            !(wavefront && variant == StepVariant::SplitK),
-            "split-K has no wavefront kernel"
-        );
-        let slot = if wavefront {
-            &self.wavefront[index]
-        } else {
-            &self.step[index]
-        };
-        slot.get_or_init(|| {
-            let mut constants = self.step_constants.clone();
-            if wavefront {
-                constants.push(("WAVEFRONT", 1.0));
-            }
-            let kernel = match variant {
-                StepVariant::SplitK if self.device.features().contains(wgpu::Features::SUBGROUP) => {
-                    &shaders::STEP_SPLITK_SUBGROUP
-                }
-                StepVariant::SplitK => &shaders::STEP_SPLITK,
-                _ => {
-                    constants.push(("BATCH_BLOCK", variant.batch_block() as f64));
-                    constants.push(("UNITS", variant.units() as f64));
-                    &shaders::STEP
-                }
-            };
-            KernelPipeline::with_layout(&self.device, kernel, self.step_layout.clone(), &constants)
-        })
-    }
-
-    /// A bind group for every step pipeline, over `buffers` in binding order.
-    pub fn step_bind_group(
-        &self,
-        device: &wgpu::Device,
-        buffers: &[wgpu::BindingResource<'_>],
-    ) -> wgpu::BindGroup {
-        bind_group(device, &self.step_layout, "step", buffers)
+            .find(|(k, _)| *k == kernel)
+            .expect("resolved for this plan")
+            .1
     }
 }
 
-/// Compiled pipelines for one device, shared by every engine built with
-/// [`Lstm::with_cache`](super::Lstm::with_cache), which runs on the cache's device: engines whose
-/// configurations specialise the kernels the same way (activations, clip, input_forget,
-/// peepholes, projection) reuse them. There is no global cache; an application keeps one per
-/// device.
-pub struct PipelineCache {
-    device: wgpu::Device,
-    entries: Mutex<HashMap<SpecialisationKey, Arc<Pipelines>>>,
-    tuning: Arc<Tuning>,
-}
-
-/// Kernel variants chosen per shape class on one device, shared by the engines of a cache.
-#[derive(Default)]
-pub(crate) struct Tuning {
-    gemm: Mutex<HashMap<TuneKey, GemmVariant>>,
-    step: Mutex<HashMap<TuneKey, (StepVariant, Schedule)>>,
-}
-
-/// A shape class the autotune decides for once per device.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct TuneKey(pub Vec<u64>);
-
-/// The step kernel's pipeline constants, f64 values as bits.
-type SpecialisationKey = Vec<(&'static str, u64)>;
-
-impl PipelineCache {
-    pub fn new(device: &wgpu::Device) -> Self {
-        PipelineCache {
-            device: device.clone(),
-            entries: Mutex::new(HashMap::new()),
-            tuning: Arc::default(),
+impl EngineKernels {
+    pub fn new(store: Arc<Pipelines>, config: &LstmConfig) -> Self {
+        let subgroups = store.device.features().contains(wgpu::Features::SUBGROUP);
+        EngineKernels {
+            store,
+            gate_options: shaders::gate_option_constants(config),
+            subgroups,
         }
     }
 
-    /// How many specialisations have been compiled.
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    /// The pipeline of a kernel, with the variant's constants and, for steps, the gate options.
+    pub fn get(&self, kernel: KernelRef) -> Result<wgpu::ComputePipeline> {
+        let mut constants = kernel.variant_constants();
+        if kernel.takes_gate_options() {
+            constants.extend(&self.gate_options);
+        }
+        self.store.get(kernel.kernel(self.subgroups), &constants)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub fn layout(&self, kernel: KernelRef) -> wgpu::BindGroupLayout {
+        self.store.layout(kernel.kernel(self.subgroups))
     }
 
-    pub(crate) fn tuning(&self) -> Arc<Tuning> {
-        self.tuning.clone()
+    pub fn store(&self) -> &Pipelines {
+        &self.store
     }
 
-    /// Add the autotune choices that the file at `path` holds for this device's adapter, driver
-    /// and crate version (written by [`PipelineCache::save_tuning`], perhaps by an earlier run),
-    /// so engines built from this cache skip those timings; returns how many were loaded. A
-    /// missing file holds none; an unreadable or malformed one is an error and loads nothing.
-    pub fn load_tuning(&self, path: &std::path::Path) -> Result<usize> {
-        super::tuning_file::load(&self.tuning, &self.identity(), path)
-    }
-
-    /// Write the choices made so far on this device to `path` (JSON, schema
-    /// `wgpu-lstm-tuning/1`), replacing the file's entry for this adapter, driver and crate
-    /// version and keeping the others. The file is replaced whole or not at all.
-    pub fn save_tuning(&self, path: &std::path::Path) -> Result<()> {
-        super::tuning_file::save(&self.tuning, &self.identity(), path)
-    }
-
-    fn identity(&self) -> String {
-        super::tuning_file::identity(&self.device.adapter_info())
-    }
-
-    /// The device the pipelines are compiled for (engines built from this cache run on it).
-    pub fn device(&self) -> &wgpu::Device {
-        &self.device
-    }
-
-    pub(crate) fn get(&self, config: &LstmConfig) -> Result<Arc<Pipelines>> {
-        let device = &self.device;
-        let key: SpecialisationKey = shaders::step_constants(config)
+    /// Every pipeline `plan` dispatches (compiled now if need be).
+    pub fn resolve(&self, plan: &Plan) -> Result<Resolved> {
+        plan.kernels()
             .into_iter()
-            .map(|(name, value)| (name, value.to_bits()))
-            .collect();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = entries.get(&key) {
-            return Ok(p.clone());
-        }
-        let pipelines = Arc::new(super::capture(device, "building pipelines", || {
-            Pipelines::new(device, config)
-        })?);
-        entries.insert(key, pipelines.clone());
-        Ok(pipelines)
+            .map(|k| Ok((k, self.get(k)?)))
+            .collect::<Result<_>>()
+            .map(Resolved)
     }
-}
-
-impl Tuning {
-    /// The GEMM variant chosen for a shape class, deciding with `tune` the first time.
-    pub fn gemm(
-        &self,
-        key: TuneKey,
-        tune: impl FnOnce() -> Result<GemmVariant>,
-    ) -> Result<(GemmVariant, bool)> {
-        choose(&self.gemm, key, tune)
-    }
-
-    /// The step variant and schedule chosen for a shape class, deciding with `tune` the first
-    /// time; the flag says whether it was tuned now.
-    pub fn step(
-        &self,
-        key: TuneKey,
-        tune: impl FnOnce() -> Result<(StepVariant, Schedule)>,
-    ) -> Result<((StepVariant, Schedule), bool)> {
-        choose(&self.step, key, tune)
-    }
-
-    /// Add choices (from a file), replacing any for the same keys.
-    pub fn insert(&self, gemm: Vec<(TuneKey, GemmVariant)>, step: Vec<(TuneKey, (StepVariant, Schedule))>) {
-        self.gemm.lock().unwrap_or_else(|p| p.into_inner()).extend(gemm);
-        self.step.lock().unwrap_or_else(|p| p.into_inner()).extend(step);
-    }
-
-    /// Every choice made, sorted by key.
-    #[allow(clippy::type_complexity)]
-    pub fn entries(
-        &self,
-    ) -> (
-        Vec<(TuneKey, GemmVariant)>,
-        Vec<(TuneKey, (StepVariant, Schedule))>,
-    ) {
-        fn sorted<V: Copy>(choices: &Mutex<HashMap<TuneKey, V>>) -> Vec<(TuneKey, V)> {
-            let mut v: Vec<(TuneKey, V)> = choices
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
-            v.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
-            v
-        }
-        (sorted(&self.gemm), sorted(&self.step))
-    }
-
-    /// A step choice already made, if any.
-    pub fn known_step(&self, key: &TuneKey) -> Option<(StepVariant, Schedule)> {
-        self.step
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .copied()
-    }
-}
-
-/// The cached value for `key`, or `tune`'s (then cached); the flag says whether it was tuned now.
-fn choose<V: Copy>(
-    choices: &Mutex<HashMap<TuneKey, V>>,
-    key: TuneKey,
-    tune: impl FnOnce() -> Result<V>,
-) -> Result<(V, bool)> {
-    if let Some(v) = choices.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok((*v, false));
-    }
-    let v = tune()?;
-    choices.lock().unwrap_or_else(|p| p.into_inner()).insert(key, v);
-    Ok((v, true))
 }

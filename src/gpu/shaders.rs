@@ -1,32 +1,46 @@
-//! The only place WGSL files are named: each kernel's source (shared snippets concatenated in
-//! front), its workgroup size and its bind-group layout, which host and tests both read.
+//! The kernel registry, the only place WGSL files are named: each kernel's source (shared snippets
+//! concatenated in front), its workgroup size, workgroup memory and bind-group layout, the WGSL
+//! constants the host mirrors and the overrides it sets. The unit tests below read all of these
+//! back from the WGSL through naga.
 
 use std::num::NonZeroU64;
 
+use super::params::{GemmParams, StepParams};
+use super::variants::{GemmVariant, Schedule, StepVariant};
+use crate::config::LstmConfig;
+
 /// How one binding of a kernel is used; the host builds its bind-group layout from these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BindingKind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum BindingKind {
     /// A uniform block of `size` bytes, bound with a dynamic offset when `dynamic`.
     Uniform { size: u64, dynamic: bool },
     /// A storage array of elements of `element` bytes.
     Storage { read_only: bool, element: u64 },
 }
 
-/// A compute kernel: entry point `main` in a WGSL source.
-#[derive(Clone, Copy, Debug)]
-pub struct Kernel {
+/// A compute kernel: entry point `main` in a WGSL source. The tests read every field back from
+/// the WGSL.
+#[derive(Debug)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Kernel {
     pub name: &'static str,
     /// The WGSL files it is made of, relative to `shaders/`, in order.
     pub files: &'static [&'static str],
     /// The concatenated source.
     pub source: &'static str,
-    /// `@workgroup_size`, mirrored from the WGSL consts.
+    /// `@workgroup_size`.
     pub workgroup_size: [u32; 3],
+    /// Bytes of `var<workgroup>` memory.
+    pub workgroup_bytes: u64,
     /// Bindings 0.. of group 0.
     pub bindings: &'static [BindingKind],
+    /// WGSL `const`s whose values the host relies on, with those values.
+    pub consts: &'static [(&'static str, u32)],
+    /// The pipeline-overridable constants the host sets.
+    pub overrides: &'static [&'static str],
 }
 
-pub const ENTRY_POINT: &str = "main";
+pub(crate) const ENTRY_POINT: &str = "main";
 
 macro_rules! wgsl {
     ($($file:literal),+ $(,)?) => {
@@ -62,205 +76,260 @@ const STEP_SPLITK_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
     "step_splitk_subgroup.wgsl"
 );
 
-/// Side of the output tile one projection workgroup computes (64×64).
-pub const INPUT_PROJECTION_TILE: u32 = 64;
-/// Hidden units per step workgroup.
-pub const STEP_WORKGROUP: u32 = 64;
-
 const F32: u64 = 4;
+const VEC4: u64 = 16;
 
-/// `XP = X·Wᵀ + b` for all timesteps of a layer.
-pub const INPUT_PROJECTION: Kernel = Kernel {
+/// Side of the output tile one tiled projection workgroup computes (64×64).
+pub(crate) const INPUT_PROJECTION_TILE: u32 = 64;
+/// K slice the tiled projection stages through workgroup memory per iteration.
+const INPUT_PROJECTION_TILE_K: u32 = 16;
+/// Rows of XP one register-blocked projection invocation computes.
+pub(crate) const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 16;
+/// vec4 columns of XP one register-blocked projection invocation computes.
+pub(crate) const INPUT_PROJECTION_BLOCKED_COLUMNS: u32 = 2;
+/// Invocations per register-blocked projection workgroup.
+pub(crate) const INPUT_PROJECTION_BLOCKED_WORKGROUP: u32 = 64;
+/// Hidden units (or projected outputs) per step workgroup.
+pub(crate) const STEP_WORKGROUP: u32 = 64;
+/// Hidden units one split-K step workgroup owns.
+pub(crate) const STEP_SPLITK_UNITS: u32 = 8;
+/// Invocations of a split-K workgroup, each summing every SPLIT-th k.
+pub(crate) const STEP_SPLITK_SPLIT: u32 = 64;
+
+const GEMM_UNIFORM: BindingKind = BindingKind::Uniform {
+    size: std::mem::size_of::<GemmParams>() as u64,
+    dynamic: false,
+};
+const STEP_UNIFORM: BindingKind = BindingKind::Uniform {
+    size: std::mem::size_of::<StepParams>() as u64,
+    dynamic: true,
+};
+const fn read(element: u64) -> BindingKind {
+    BindingKind::Storage {
+        read_only: true,
+        element,
+    }
+}
+const fn write(element: u64) -> BindingKind {
+    BindingKind::Storage {
+        read_only: false,
+        element,
+    }
+}
+
+/// `XP = X·Wᵀ + b` for all timesteps of a layer, tiled through workgroup memory.
+pub(crate) const INPUT_PROJECTION: Kernel = Kernel {
     name: "input_projection",
     files: INPUT_PROJECTION_FILES.0,
     source: INPUT_PROJECTION_FILES.1,
     workgroup_size: [16, 16, 1],
-    bindings: &[
-        BindingKind::Uniform {
-            size: std::mem::size_of::<super::params::GemmParams>() as u64,
-            dynamic: false,
-        },
-        BindingKind::Storage {
-            read_only: true,
-            element: F32,
-        }, // x
-        BindingKind::Storage {
-            read_only: true,
-            element: F32,
-        }, // w
-        BindingKind::Storage {
-            read_only: true,
-            element: F32,
-        }, // bias
-        BindingKind::Storage {
-            read_only: false,
-            element: F32,
-        }, // xp
+    // Two tiles of TILE_K × TILE f32.
+    workgroup_bytes: 2 * (INPUT_PROJECTION_TILE_K * INPUT_PROJECTION_TILE) as u64 * F32,
+    // x, w, bias, xp
+    bindings: &[GEMM_UNIFORM, read(F32), read(F32), read(F32), write(F32)],
+    consts: &[
+        ("TILE", INPUT_PROJECTION_TILE),
+        ("TILE_K", INPUT_PROJECTION_TILE_K),
+        ("WG", 16),
     ],
+    overrides: &[],
 };
 
-/// Rows of XP one register-blocked projection invocation computes.
-pub const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 16;
-
 /// `XP = X·Wᵀ + b`, register-blocked with no workgroup memory, W transposed.
-pub const INPUT_PROJECTION_BLOCKED: Kernel = Kernel {
+pub(crate) const INPUT_PROJECTION_BLOCKED: Kernel = Kernel {
     name: "input_projection_blocked",
     files: INPUT_PROJECTION_BLOCKED_FILES.0,
     source: INPUT_PROJECTION_BLOCKED_FILES.1,
-    workgroup_size: [64, 1, 1],
-    bindings: &[
-        BindingKind::Uniform {
-            size: std::mem::size_of::<super::params::GemmParams>() as u64,
-            dynamic: false,
-        },
-        BindingKind::Storage {
-            read_only: true,
-            element: F32,
-        }, // x
-        BindingKind::Storage {
-            read_only: true,
-            element: 4 * F32,
-        }, // w, transposed
-        BindingKind::Storage {
-            read_only: true,
-            element: 4 * F32,
-        }, // bias
-        BindingKind::Storage {
-            read_only: false,
-            element: 4 * F32,
-        }, // xp
+    workgroup_size: [INPUT_PROJECTION_BLOCKED_WORKGROUP, 1, 1],
+    workgroup_bytes: 0,
+    // x, w (transposed), bias, xp
+    bindings: &[GEMM_UNIFORM, read(F32), read(VEC4), read(VEC4), write(VEC4)],
+    consts: &[
+        ("WG", INPUT_PROJECTION_BLOCKED_WORKGROUP),
+        ("ROWS", INPUT_PROJECTION_BLOCKED_ROWS),
+        ("COLUMNS", INPUT_PROJECTION_BLOCKED_COLUMNS),
     ],
+    overrides: &[],
 };
 
+/// The overrides of the step kernels that carry the configuration's gate options, in the order
+/// [`gate_option_constants`] gives them.
+pub(crate) const GATE_OPTION_OVERRIDES: [&str; 23] = [
+    "ACT_F0",
+    "ALPHA_F0",
+    "BETA_F0",
+    "ACT_G0",
+    "ALPHA_G0",
+    "BETA_G0",
+    "ACT_H0",
+    "ALPHA_H0",
+    "BETA_H0",
+    "ACT_F1",
+    "ALPHA_F1",
+    "BETA_F1",
+    "ACT_G1",
+    "ALPHA_G1",
+    "BETA_G1",
+    "ACT_H1",
+    "ALPHA_H1",
+    "BETA_H1",
+    "SAME_ACTIVATIONS",
+    "CLIP",
+    "INPUT_FORGET",
+    "PEEPHOLES",
+    "PROJECTED",
+];
+
+/// The gate options and the variant's block sizes and schedule.
+const STEP_OVERRIDES: [&str; 26] = {
+    let mut all = [""; 26];
+    let mut i = 0;
+    while i < GATE_OPTION_OVERRIDES.len() {
+        all[i] = GATE_OPTION_OVERRIDES[i];
+        i += 1;
+    }
+    all[23] = "BATCH_BLOCK";
+    all[24] = "UNITS";
+    all[25] = "WAVEFRONT";
+    all
+};
+
+/// xp, r, seq_lens, state, y: the bindings every step kernel shares.
+const STEP_BINDINGS: &[BindingKind] = &[
+    STEP_UNIFORM,
+    read(VEC4),
+    read(VEC4),
+    read(4),
+    write(F32),
+    write(F32),
+];
+
 /// One recurrent timestep with the cell update.
-pub const STEP: Kernel = Kernel {
+pub(crate) const STEP: Kernel = Kernel {
     name: "step",
     files: STEP_FILES.0,
     source: STEP_FILES.1,
     workgroup_size: [STEP_WORKGROUP, 1, 1],
-    bindings: &[
-        BindingKind::Uniform {
-            size: std::mem::size_of::<super::params::StepParams>() as u64,
-            dynamic: true,
-        },
-        BindingKind::Storage {
-            read_only: true,
-            element: 4 * F32,
-        }, // xp
-        BindingKind::Storage {
-            read_only: true,
-            element: 4 * F32,
-        }, // r
-        BindingKind::Storage {
-            read_only: true,
-            element: 4,
-        }, // seq_lens
-        BindingKind::Storage {
-            read_only: false,
-            element: F32,
-        }, // state
-        BindingKind::Storage {
-            read_only: false,
-            element: F32,
-        }, // y
-    ],
+    workgroup_bytes: 0,
+    bindings: STEP_BINDINGS,
+    consts: &[("WG", STEP_WORKGROUP)],
+    overrides: &STEP_OVERRIDES,
 };
 
-/// Hidden units one split-K step workgroup owns.
-pub const STEP_SPLITK_UNITS: u32 = 8;
+/// Partial sums of one split-K workgroup: SPLIT rows of UNIT_BLOCK vec4s.
+const SPLITK_WORKGROUP_BYTES: u64 = (STEP_SPLITK_SPLIT * STEP_SPLITK_UNITS) as u64 * VEC4;
+const SPLITK_CONSTS: &[(&str, u32)] = &[("SPLIT", STEP_SPLITK_SPLIT), ("UNIT_BLOCK", STEP_SPLITK_UNITS)];
 
 /// One recurrent timestep, split over k across a workgroup (small batches).
-pub const STEP_SPLITK: Kernel = Kernel {
+pub(crate) const STEP_SPLITK: Kernel = Kernel {
     name: "step_splitk",
     files: STEP_SPLITK_FILES.0,
     source: STEP_SPLITK_FILES.1,
-    workgroup_size: [64, 1, 1],
-    bindings: STEP.bindings,
+    workgroup_size: [STEP_SPLITK_SPLIT, 1, 1],
+    workgroup_bytes: SPLITK_WORKGROUP_BYTES,
+    bindings: STEP_BINDINGS,
+    consts: SPLITK_CONSTS,
+    overrides: &GATE_OPTION_OVERRIDES,
 };
 
 /// The split-K step with subgroup reductions (devices with `Features::SUBGROUP`).
-pub const STEP_SPLITK_SUBGROUP: Kernel = Kernel {
+pub(crate) const STEP_SPLITK_SUBGROUP: Kernel = Kernel {
     name: "step_splitk_subgroup",
     files: STEP_SPLITK_SUBGROUP_FILES.0,
     source: STEP_SPLITK_SUBGROUP_FILES.1,
-    workgroup_size: [64, 1, 1],
-    bindings: STEP.bindings,
+    workgroup_size: [STEP_SPLITK_SPLIT, 1, 1],
+    workgroup_bytes: SPLITK_WORKGROUP_BYTES,
+    bindings: STEP_BINDINGS,
+    consts: SPLITK_CONSTS,
+    overrides: &GATE_OPTION_OVERRIDES,
 };
 
 /// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
-pub const OUTPUT_PROJECTION: Kernel = Kernel {
+pub(crate) const OUTPUT_PROJECTION: Kernel = Kernel {
     name: "output_projection",
     files: OUTPUT_PROJECTION_FILES.0,
     source: OUTPUT_PROJECTION_FILES.1,
     workgroup_size: [STEP_WORKGROUP, 1, 1],
-    bindings: &[
-        BindingKind::Uniform {
-            size: std::mem::size_of::<super::params::StepParams>() as u64,
-            dynamic: true,
-        },
-        BindingKind::Storage {
-            read_only: true,
-            element: F32,
-        }, // w_hr, transposed
-        BindingKind::Storage {
-            read_only: true,
-            element: 4,
-        }, // seq_lens
-        BindingKind::Storage {
-            read_only: false,
-            element: F32,
-        }, // state
-        BindingKind::Storage {
-            read_only: false,
-            element: F32,
-        }, // y
-    ],
+    workgroup_bytes: 0,
+    // w_hr (transposed), seq_lens, state, y
+    bindings: &[STEP_UNIFORM, read(F32), read(4), write(F32), write(F32)],
+    consts: &[("WG", STEP_WORKGROUP)],
+    overrides: &[],
 };
 
 /// Every kernel.
-pub const ALL: &[Kernel] = &[
-    INPUT_PROJECTION,
-    INPUT_PROJECTION_BLOCKED,
-    STEP,
-    STEP_SPLITK,
-    STEP_SPLITK_SUBGROUP,
-    OUTPUT_PROJECTION,
+pub(crate) const ALL: &[&Kernel] = &[
+    &INPUT_PROJECTION,
+    &INPUT_PROJECTION_BLOCKED,
+    &STEP,
+    &STEP_SPLITK,
+    &STEP_SPLITK_SUBGROUP,
+    &OUTPUT_PROJECTION,
 ];
 
-/// The step kernel's pipeline-overridable constants for a configuration: the activations of
-/// each direction, clip, input_forget, peepholes and projection.
-pub fn step_constants(config: &crate::LstmConfig) -> Vec<(&'static str, f64)> {
-    const NAMES: [[(&str, &str, &str); 3]; 2] = [
-        [
-            ("ACT_F0", "ALPHA_F0", "BETA_F0"),
-            ("ACT_G0", "ALPHA_G0", "BETA_G0"),
-            ("ACT_H0", "ALPHA_H0", "BETA_H0"),
-        ],
-        [
-            ("ACT_F1", "ALPHA_F1", "BETA_F1"),
-            ("ACT_G1", "ALPHA_G1", "BETA_G1"),
-            ("ACT_H1", "ALPHA_H1", "BETA_H1"),
-        ],
-    ];
+/// A kernel as a plan dispatches it: which WGSL kernel, specialised how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KernelRef {
+    Gemm(GemmVariant),
+    /// A step variant under a schedule (split-K runs only layer by layer).
+    Step(StepVariant, Schedule),
+    OutputProjection,
+}
+
+impl KernelRef {
+    /// The WGSL kernel; the split-K step uses subgroup reductions where the device has them.
+    pub fn kernel(self, subgroups: bool) -> &'static Kernel {
+        match self {
+            KernelRef::Gemm(GemmVariant::Tiled) => &INPUT_PROJECTION,
+            KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
+            KernelRef::Step(StepVariant::SplitK, _) if subgroups => &STEP_SPLITK_SUBGROUP,
+            KernelRef::Step(StepVariant::SplitK, _) => &STEP_SPLITK,
+            KernelRef::Step(..) => &STEP,
+            KernelRef::OutputProjection => &OUTPUT_PROJECTION,
+        }
+    }
+
+    /// Whether the kernel takes the configuration's gate options ([`gate_option_constants`]).
+    pub fn takes_gate_options(self) -> bool {
+        matches!(self, KernelRef::Step(..))
+    }
+
+    /// The overrides that select the variant.
+    pub fn variant_constants(self) -> Vec<(&'static str, f64)> {
+        match self {
+            KernelRef::Step(step, schedule) if step != StepVariant::SplitK => vec![
+                ("BATCH_BLOCK", step.batch_block() as f64),
+                ("UNITS", step.units() as f64),
+                ("WAVEFRONT", f64::from(u8::from(schedule == Schedule::Wavefront))),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The step kernels' gate-option overrides for a configuration, named as in
+/// [`GATE_OPTION_OVERRIDES`]: the activations of each direction with alpha and beta, clip,
+/// input_forget, peepholes and projection.
+pub(crate) fn gate_option_constants(config: &LstmConfig) -> Vec<(&'static str, f64)> {
     let per_direction = [
         config.activations_of(0),
         config.activations_of(config.num_directions() - 1),
     ];
-    let mut constants = Vec::new();
-    for (names, acts) in NAMES.iter().zip(&per_direction) {
-        for ((kind, alpha, beta), act) in names.iter().zip(acts) {
-            constants.push((*kind, act.kind.id() as f64));
-            constants.push((*alpha, act.alpha as f64));
-            constants.push((*beta, act.beta as f64));
-        }
-    }
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    constants.push(("SAME_ACTIVATIONS", flag(per_direction[0] == per_direction[1])));
-    constants.push(("CLIP", config.clip.map_or(0.0, |c| c as f64)));
-    constants.push(("INPUT_FORGET", flag(config.input_forget)));
-    constants.push(("PEEPHOLES", flag(config.peepholes)));
-    constants.push(("PROJECTED", flag(config.proj_size.is_some())));
-    constants
+    let flag = |b: bool| f64::from(u8::from(b));
+    let values = per_direction
+        .iter()
+        .flat_map(|acts| {
+            acts.iter()
+                .flat_map(|a| [a.kind.id() as f64, a.alpha as f64, a.beta as f64])
+        })
+        .chain([
+            flag(per_direction[0] == per_direction[1]),
+            config.clip.map_or(0.0, |c| c as f64),
+            flag(config.input_forget),
+            flag(config.peepholes),
+            flag(config.proj_size.is_some()),
+        ]);
+    GATE_OPTION_OVERRIDES.into_iter().zip(values).collect()
 }
 
 impl Kernel {
@@ -297,3 +366,7 @@ impl Kernel {
             .count() as u32
     }
 }
+
+#[cfg(test)]
+#[path = "shaders_tests.rs"]
+mod tests;

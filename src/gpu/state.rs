@@ -2,6 +2,7 @@
 //! persists across calls, so a sequence can be fed in chunks of any size, one step included.
 
 use super::readback;
+use super::scope::capture;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::State;
@@ -29,15 +30,24 @@ impl StateShape {
         }
     }
 
-    /// Bytes of h for `slots` layer-directions.
-    pub fn h_bytes(&self, slots: usize) -> u64 {
-        (slots * self.batch * self.out * 4) as u64
+    /// Bytes of h, `[L·D][B][P]` f32.
+    pub fn h_bytes(&self) -> Result<u64> {
+        bytes(&[self.slots, self.batch, self.out])
     }
 
-    /// Bytes of c for `slots` layer-directions.
-    pub fn c_bytes(&self, slots: usize) -> u64 {
-        (slots * self.batch * self.hidden * 4) as u64
+    /// Bytes of c, `[L·D][B][H]` f32.
+    pub fn c_bytes(&self) -> Result<u64> {
+        bytes(&[self.slots, self.batch, self.hidden])
     }
+}
+
+fn bytes(shape: &[usize]) -> Result<u64> {
+    shape
+        .iter()
+        .try_fold(4u64, |acc, &n| acc.checked_mul(n as u64))
+        .ok_or_else(|| Error::Overflow {
+            what: "the recurrent state".into(),
+        })
 }
 
 /// h and c of every layer and direction for a batch of independent streams, resident on the GPU.
@@ -52,18 +62,19 @@ pub struct LstmState {
 }
 
 impl LstmState {
-    pub(crate) fn new(device: &wgpu::Device, shape: StateShape) -> Self {
+    /// Buffers of `h_bytes` and `c_bytes` (the shape's, already checked against the device).
+    pub(crate) fn new(device: &wgpu::Device, shape: StateShape, h_bytes: u64, c_bytes: u64) -> Self {
         let buffer = |label, size: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
-                size: size.max(4),
+                size,
                 usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
         };
         LstmState {
-            h: buffer("lstm state h", shape.h_bytes(shape.slots)),
-            c: buffer("lstm state c", shape.c_bytes(shape.slots)),
+            h: buffer("lstm state h", h_bytes),
+            c: buffer("lstm state c", c_bytes),
             shape,
         }
     }
@@ -146,17 +157,14 @@ impl LstmState {
 
     /// Read back to the host (one submission and one map, on demand).
     pub fn read(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<State> {
-        let (h_bytes, c_bytes) = (
-            self.shape.h_bytes(self.shape.slots),
-            self.shape.c_bytes(self.shape.slots),
-        );
+        let (h_bytes, c_bytes) = (self.shape.h_bytes()?, self.shape.c_bytes()?);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("lstm state readback"),
             size: h_bytes + c_bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let submission = super::capture(device, "reading the state", || {
+        let submission = capture(device, "reading the state", || {
             let mut encoder = device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&self.h, 0, &staging, 0, h_bytes);
             encoder.copy_buffer_to_buffer(&self.c, 0, &staging, h_bytes, c_bytes);

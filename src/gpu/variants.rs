@@ -162,7 +162,9 @@ impl Variants {
         self.wavefront_or_layers(Schedule::wavefront_fits(config))
     }
 
-    fn wavefront_or_layers(self, model_fits: bool) -> Variants {
+    /// The wavefront where the model can run it (`model_fits`) and the step is not split-K,
+    /// else layer by layer.
+    pub(crate) fn wavefront_or_layers(self, model_fits: bool) -> Variants {
         let wavefront =
             self.schedule == Schedule::Wavefront && model_fits && self.step != StepVariant::SplitK;
         Variants {
@@ -185,16 +187,5 @@ impl fmt::Display for Variants {
             self.step.name(),
             self.schedule.name()
         )
-    }
-}
-
-/// The batch sizes that share a step choice.
-pub(crate) fn batch_class(batch: usize) -> u32 {
-    match batch {
-        1 => 1,
-        2..=3 => 2,
-        4..=15 => 4,
-        16..=63 => 16,
-        _ => 64,
     }
 }

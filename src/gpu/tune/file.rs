@@ -1,17 +1,21 @@
-//! Autotune choices on disk ([`PipelineCache::load_tuning`](super::PipelineCache::load_tuning),
-//! [`save_tuning`](super::PipelineCache::save_tuning)): a JSON file with one entry per adapter,
-//! driver and crate version, each holding the variants chosen per shape class. Entries of other
-//! adapters are kept when one is saved, so one file serves every device of a machine.
+//! Autotune choices on disk ([`PipelineCache::load_tuning`](crate::gpu::PipelineCache::load_tuning),
+//! [`save_tuning`](crate::gpu::PipelineCache::save_tuning)): a JSON file with one entry per
+//! adapter, driver and crate version, each holding the variants chosen per shape class. Entries
+//! of other adapters are kept when one is saved, so one file serves every device of a machine.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::pipelines::{TuneKey, Tuning};
-use super::variants::{GemmVariant, Schedule, StepVariant};
+use super::key::{GemmKey, StepKey};
+use super::store::Tuning;
 use crate::error::{Error, Result};
+use crate::gpu::variants::{GemmVariant, Schedule, StepVariant};
 
-pub const SCHEMA: &str = "wgpu-lstm-tuning/1";
+pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/2";
+
+/// Schemas of earlier versions: their choices are not read, and saving replaces the file.
+const OLDER_SCHEMAS: [&str; 1] = ["wgpu-lstm-tuning/1"];
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,20 +30,20 @@ struct AdapterChoices {
     /// [`identity`] of the adapter the choices were timed on.
     adapter: String,
     gemm: Vec<GemmChoice>,
-    step: Vec<StepChoice>,
+    step: Vec<StepChoiceEntry>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GemmChoice {
-    key: Vec<u64>,
+    key: GemmKey,
     variant: String,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StepChoice {
-    key: Vec<u64>,
+struct StepChoiceEntry {
+    key: StepKey,
     step: String,
     schedule: String,
 }
@@ -59,28 +63,34 @@ pub(crate) fn identity(info: &wgpu::AdapterInfo) -> String {
     )
 }
 
-/// The file's choices, or none when it does not exist.
+fn empty() -> TuningFile {
+    TuningFile {
+        schema: SCHEMA.into(),
+        adapters: Vec::new(),
+    }
+}
+
+/// The file's choices: none when it does not exist or was written by an earlier version.
 fn read(path: &Path) -> Result<TuningFile> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(TuningFile {
-                schema: SCHEMA.into(),
-                adapters: Vec::new(),
-            })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(empty()),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let format = |message: String| Error::Format {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file: TuningFile =
-        serde_json::from_str(&text).map_err(|e| format(format!("not a tuning file: {e}")))?;
-    if file.schema != SCHEMA {
-        return Err(format(format!("schema '{}', expected '{SCHEMA}'", file.schema)));
+    let format = |message: String| Error::format(path, message);
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: String,
     }
-    Ok(file)
+    let schema: Schema =
+        serde_json::from_str(&text).map_err(|e| format(format!("not a tuning file: {e}")))?;
+    if OLDER_SCHEMAS.contains(&schema.schema.as_str()) {
+        return Ok(empty());
+    }
+    if schema.schema != SCHEMA {
+        return Err(format(format!("schema '{}', expected '{SCHEMA}'", schema.schema)));
+    }
+    serde_json::from_str(&text).map_err(|e| format(format!("not a tuning file: {e}")))
 }
 
 /// Add the choices `path` holds for `identity` to `tuning` (all or none); how many there were.
@@ -89,16 +99,13 @@ pub(crate) fn load(tuning: &Tuning, identity: &str, path: &Path) -> Result<usize
     let Some(entry) = file.adapters.iter().find(|a| a.adapter == identity) else {
         return Ok(0);
     };
-    let unknown = |what: &str, name: &str| Error::Format {
-        path: path.to_path_buf(),
-        message: format!("unknown {what} '{name}'"),
-    };
+    let unknown = |what: &str, name: &str| Error::format(path, format!("unknown {what} '{name}'"));
     let gemm = entry
         .gemm
         .iter()
         .map(|c| {
             let v = GemmVariant::from_name(&c.variant).ok_or_else(|| unknown("GEMM variant", &c.variant))?;
-            Ok((TuneKey(c.key.clone()), v))
+            Ok((c.key, v))
         })
         .collect::<Result<Vec<_>>>()?;
     let step = entry
@@ -108,7 +115,7 @@ pub(crate) fn load(tuning: &Tuning, identity: &str, path: &Path) -> Result<usize
             let step = StepVariant::from_name(&c.step).ok_or_else(|| unknown("step variant", &c.step))?;
             let schedule =
                 Schedule::from_name(&c.schedule).ok_or_else(|| unknown("schedule", &c.schedule))?;
-            Ok((TuneKey(c.key.clone()), (step, schedule)))
+            Ok((c.key, (step, schedule)))
         })
         .collect::<Result<Vec<_>>>()?;
     let count = gemm.len() + step.len();
@@ -119,21 +126,22 @@ pub(crate) fn load(tuning: &Tuning, identity: &str, path: &Path) -> Result<usize
 /// Write `tuning`'s choices to `path` as the entry for `identity`, keeping the other entries.
 pub(crate) fn save(tuning: &Tuning, identity: &str, path: &Path) -> Result<()> {
     let mut file = read(path)?;
-    let (gemm, step) = tuning.entries();
     file.adapters.retain(|a| a.adapter != identity);
     file.adapters.push(AdapterChoices {
         adapter: identity.into(),
-        gemm: gemm
+        gemm: tuning
+            .gemm_entries()
             .into_iter()
             .map(|(key, v)| GemmChoice {
-                key: key.0,
+                key,
                 variant: v.name().into(),
             })
             .collect(),
-        step: step
+        step: tuning
+            .step_entries()
             .into_iter()
-            .map(|(key, (step, schedule))| StepChoice {
-                key: key.0,
+            .map(|(key, (step, schedule))| StepChoiceEntry {
+                key,
                 step: step.name().into(),
                 schedule: schedule.name().into(),
             })

@@ -1,26 +1,45 @@
 //! Shader validation that needs no GPU: every WGSL file parses and validates with naga, every
-//! file is part of a kernel, and each kernel's entry point agrees with the host about its
-//! workgroup size and its bindings (group, index, uniform/storage, access and element size).
+//! file is part of a kernel, and each kernel agrees with the host about its workgroup size and
+//! memory, its bindings (group, index, uniform/storage, access and element size), the constants
+//! the host mirrors and the overrides it sets.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use naga::{AddressSpace, StorageAccess, TypeInner};
-use wgpu_lstm::gpu::shaders::{self, BindingKind, Kernel};
+use naga::{AddressSpace, Expression, Literal, StorageAccess, TypeInner};
+
+use super::*;
+use crate::activation::ActivationKind;
 
 fn parse(kernel: &Kernel) -> naga::Module {
-    let module = naga::front::wgsl::parse_str(kernel.source)
-        .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(kernel.source)));
+    parse_source(kernel.name, kernel.source)
+}
+
+fn parse_source(name: &str, source: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP)
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(kernel.source)));
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     module
+}
+
+/// The value of a `const NAME: u32 = …u;` declared in the module.
+fn const_u32(module: &naga::Module, name: &str) -> Option<u32> {
+    module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .map(|(_, c)| match module.global_expressions[c.init] {
+            Expression::Literal(Literal::U32(v)) => v,
+            ref other => panic!("const {name} is not a u32 literal: {other:?}"),
+        })
 }
 
 #[test]
 fn every_kernel_validates() {
-    for kernel in shaders::ALL {
+    for kernel in ALL {
         parse(kernel);
     }
 }
@@ -42,7 +61,7 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
             }
         }
     }
-    let used: BTreeSet<String> = shaders::ALL
+    let used: BTreeSet<String> = ALL
         .iter()
         .flat_map(|k| k.files.iter().map(|f| f.to_string()))
         .collect();
@@ -66,23 +85,19 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
             .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
             .collect::<Vec<_>>()
             .join("\n");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(&src)));
-        Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP)
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(&src)));
+        parse_source(file, &src);
     }
 }
 
 #[test]
 fn entry_points_match_the_host_layouts() {
-    for kernel in shaders::ALL {
+    for kernel in ALL {
         let module = parse(kernel);
         let entry = module
             .entry_points
             .iter()
-            .find(|e| e.name == shaders::ENTRY_POINT)
-            .unwrap_or_else(|| panic!("{}: no entry point '{}'", kernel.name, shaders::ENTRY_POINT));
+            .find(|e| e.name == ENTRY_POINT)
+            .unwrap_or_else(|| panic!("{}: no entry point '{ENTRY_POINT}'", kernel.name));
         assert_eq!(entry.stage, naga::ShaderStage::Compute, "{}", kernel.name);
         assert_eq!(
             entry.workgroup_size, kernel.workgroup_size,
@@ -91,7 +106,12 @@ fn entry_points_match_the_host_layouts() {
         );
 
         let mut seen = Vec::new();
+        let mut workgroup_bytes = 0;
         for (_, var) in module.global_variables.iter() {
+            let ty = &module.types[var.ty].inner;
+            if var.space == AddressSpace::WorkGroup {
+                workgroup_bytes += ty.size(module.to_ctx()) as u64;
+            }
             let Some(binding) = &var.binding else {
                 continue;
             };
@@ -103,7 +123,6 @@ fn entry_points_match_the_host_layouts() {
                     kernel.name, binding.binding
                 )
             });
-            let ty = &module.types[var.ty].inner;
             match (*host, var.space) {
                 (BindingKind::Uniform { size, .. }, AddressSpace::Uniform) => {
                     let span = ty.size(module.to_ctx()) as u64;
@@ -135,28 +154,82 @@ fn entry_points_match_the_host_layouts() {
             "{}: bindings declared in WGSL vs host layout",
             kernel.name
         );
+        assert_eq!(
+            workgroup_bytes, kernel.workgroup_bytes,
+            "{}: workgroup memory",
+            kernel.name
+        );
     }
 }
 
+/// Each constant the host mirrors (tile sizes, rows and units per invocation, split factors) has
+/// the host's value in the WGSL.
 #[test]
-fn workgroup_constants_mirror_the_wgsl() {
-    assert_eq!(shaders::STEP.workgroup_size[0], shaders::STEP_WORKGROUP);
+fn mirrored_constants_match_the_wgsl() {
+    for kernel in ALL {
+        let module = parse(kernel);
+        for &(name, value) in kernel.consts {
+            assert_eq!(
+                const_u32(&module, name),
+                Some(value),
+                "{}: const {name}",
+                kernel.name
+            );
+        }
+    }
     // A 16×16 projection workgroup with 4×4 register blocks covers the 64×64 tile.
-    let [x, y, _] = shaders::INPUT_PROJECTION.workgroup_size;
-    assert_eq!(x * 4, shaders::INPUT_PROJECTION_TILE);
-    assert_eq!(y * 4, shaders::INPUT_PROJECTION_TILE);
-    assert!(shaders::INPUT_PROJECTION
-        .source
-        .contains(&format!("const TILE: u32 = {}u;", shaders::INPUT_PROJECTION_TILE)));
-    assert!(shaders::STEP
-        .source
-        .contains(&format!("const WG: u32 = {}u;", shaders::STEP_WORKGROUP)));
-    assert!(shaders::INPUT_PROJECTION_BLOCKED.source.contains(&format!(
-        "const ROWS: u32 = {}u;",
-        shaders::INPUT_PROJECTION_BLOCKED_ROWS
-    )));
-    assert!(shaders::INPUT_PROJECTION_BLOCKED.source.contains(&format!(
-        "const WG: u32 = {}u;",
-        shaders::INPUT_PROJECTION_BLOCKED.workgroup_size[0]
-    )));
+    let [x, y, _] = INPUT_PROJECTION.workgroup_size;
+    assert_eq!((x * 4, y * 4), (INPUT_PROJECTION_TILE, INPUT_PROJECTION_TILE));
+}
+
+/// The overrides each kernel declares are exactly those the host sets, and the gate options are
+/// produced under the names the table gives.
+#[test]
+fn overrides_match_what_the_host_sets() {
+    for kernel in ALL {
+        let module = parse(kernel);
+        let declared: BTreeSet<String> = module
+            .overrides
+            .iter()
+            .map(|(_, o)| o.name.clone().expect("named override"))
+            .collect();
+        let host: BTreeSet<String> = kernel.overrides.iter().map(|s| s.to_string()).collect();
+        assert_eq!(declared, host, "{}: overrides", kernel.name);
+    }
+    let config = crate::LstmConfig::default();
+    let names: Vec<&str> = gate_option_constants(&config).iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, GATE_OPTION_OVERRIDES);
+    for kernel in [
+        KernelRef::Step(StepVariant::Batch4, Schedule::Wavefront),
+        KernelRef::Step(StepVariant::SplitK, Schedule::Layers),
+        KernelRef::Gemm(GemmVariant::Tiled),
+        KernelRef::OutputProjection,
+    ] {
+        let k = kernel.kernel(false);
+        let mut set: Vec<&str> = kernel.variant_constants().iter().map(|(n, _)| *n).collect();
+        if kernel.takes_gate_options() {
+            set.extend(GATE_OPTION_OVERRIDES);
+        }
+        set.sort();
+        let mut expected = k.overrides.to_vec();
+        expected.sort();
+        assert_eq!(set, expected, "{kernel:?}");
+    }
+}
+
+/// The activation ids the host passes are the WGSL switch's named cases.
+#[test]
+fn activation_ids_match_the_wgsl() {
+    let module = parse(&STEP);
+    for kind in ActivationKind::ALL {
+        // LeakyRelu -> LEAKY_RELU
+        let mut wgsl = String::new();
+        for (i, c) in kind.name().chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                wgsl.push('_');
+            }
+            wgsl.push(c.to_ascii_uppercase());
+        }
+        assert_eq!(const_u32(&module, &wgsl), Some(kind.id()), "{wgsl}");
+    }
 }

@@ -1,0 +1,293 @@
+//! Benchmarks for comparing GPUs and drivers: one forward timed per shape next to the CPU
+//! reference, with the structure of the forward, and the versioned JSON report that holds a sweep
+//! (schema `wgpu-lstm-bench/1`, specified in `docs/bench-report.schema.json`). `wgpu-lstm bench`
+//! prints it and `wgpu-lstm report` compares reports.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::conform::random_tensor;
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, Lstm, Variants};
+use crate::{CpuLstm, Direction, Layout, LstmConfig, LstmWeights};
+
+/// The `schema` field of reports this version writes and reads.
+pub const SCHEMA: &str = "wgpu-lstm-bench/1";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub schema: String,
+    /// Seconds since the Unix epoch.
+    pub created_unix: u64,
+    pub machine: Machine,
+    pub adapter: AdapterReport,
+    pub warmup: usize,
+    pub reps: usize,
+    pub results: Vec<ShapeResult>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub os: String,
+    pub cpu: String,
+    pub wgpu_version: String,
+    pub wgpu_lstm_version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdapterReport {
+    pub name: String,
+    pub vendor: u32,
+    pub device: u32,
+    pub device_type: String,
+    pub backend: String,
+    pub driver: String,
+    pub driver_info: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Shape {
+    pub batch: usize,
+    pub seq: usize,
+    pub input: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
+}
+
+impl Shape {
+    pub fn label(&self) -> String {
+        format!(
+            "B{} T{} I{} H{} L{}{}",
+            self.batch,
+            self.seq,
+            self.input,
+            self.hidden,
+            self.layers,
+            if self.bidirectional { " bi" } else { "" }
+        )
+    }
+}
+
+/// Median, minimum and maximum in milliseconds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(mut values: Vec<f64>) -> Spread {
+        values.sort_by(f64::total_cmp);
+        Spread {
+            median: values[values.len() / 2],
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Counters {
+    pub dispatches: u32,
+    pub submits: u32,
+    pub readbacks: u32,
+    pub bytes_uploaded: u64,
+    pub bytes_downloaded: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShapeResult {
+    pub shape: Shape,
+    /// One forward: input upload, every dispatch and the output readback, weights resident.
+    pub forward_ms: Spread,
+    /// Median forward time divided by T.
+    pub us_per_step: f64,
+    /// 2·B·4H·(I+H)·T for each layer and direction, over the median forward time.
+    pub gflops: f64,
+    /// GPU time of the compute work from timestamp queries; `null` where the adapter has none.
+    pub gpu_ms: Option<Spread>,
+    /// Median host time recording the commands, and per dispatch.
+    pub record_us: f64,
+    pub record_us_per_dispatch: f64,
+    /// The CPU reference on the same input, and the GPU's speedup over it.
+    pub cpu_ms: f64,
+    pub speedup: f64,
+    pub max_abs_error: f64,
+    pub counters: Counters,
+    /// Which kernels ran.
+    pub variant: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let os_release = std::fs::read_to_string("/etc/os-release").ok().and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        });
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+                })
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        Machine {
+            os: os_release.unwrap_or_else(|| std::env::consts::OS.to_string()),
+            cpu: format!(
+                "{cpu} ({} threads)",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ),
+            wgpu_version: env!("WGPU_VERSION").to_string(),
+            wgpu_lstm_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+impl AdapterReport {
+    pub fn of(info: &wgpu::AdapterInfo) -> AdapterReport {
+        AdapterReport {
+            name: info.name.clone(),
+            vendor: info.vendor,
+            device: info.device,
+            device_type: format!("{:?}", info.device_type),
+            backend: format!("{:?}", info.backend),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.backend)
+    }
+}
+
+impl BenchReport {
+    pub fn load(path: &Path) -> Result<BenchReport> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let report: BenchReport = serde_json::from_str(&text).map_err(|e| Error::Format {
+            path: path.into(),
+            message: format!("not a wgpu-lstm bench report: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        if report.schema != SCHEMA {
+            return Err(Error::format(
+                path,
+                format!("schema '{}', this version reads '{SCHEMA}'", report.schema),
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Write as pretty JSON, all or nothing.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("reports serialize");
+        crate::files::write_atomic(path, text.as_bytes())
+    }
+}
+
+/// How each shape of a sweep is timed.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Untimed forwards first.
+    pub warmup: usize,
+    /// Timed forwards (at least 1).
+    pub reps: usize,
+    /// Kernels fixed instead of autotuned.
+    pub variants: Option<Variants>,
+}
+
+/// Time one shape on `ctx`'s device: `warmup` untimed forwards, `reps` timed ones (median, min,
+/// max), the CPU reference once; `tick` is called after each forward.
+pub fn time_shape(
+    ctx: &GpuContext,
+    shape: &Shape,
+    settings: &Settings,
+    tick: &dyn Fn(),
+) -> Result<ShapeResult> {
+    if settings.reps == 0 {
+        return Err(Error::invalid("reps", "must be at least 1"));
+    }
+    let config = LstmConfig {
+        input_size: shape.input,
+        hidden_size: shape.hidden,
+        num_layers: shape.layers,
+        direction: if shape.bidirectional {
+            Direction::Bidirectional
+        } else {
+            Direction::Forward
+        },
+        layout: Layout::SeqMajor,
+        ..LstmConfig::default()
+    };
+    let weights = LstmWeights::random(&config, 0)?;
+    let lstm = Lstm::with_variants(
+        ctx.pipeline_cache(),
+        &ctx.queue,
+        &config,
+        &weights,
+        settings.variants,
+    )?;
+    let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
+    for _ in 0..settings.warmup {
+        lstm.forward(&x, None)?;
+        tick();
+    }
+    let (mut wall, mut gpu, mut record) = (Vec::new(), Vec::new(), Vec::new());
+    let mut out = None;
+    for _ in 0..settings.reps {
+        let start = Instant::now();
+        out = Some(lstm.forward(&x, None)?);
+        wall.push(start.elapsed().as_secs_f64() * 1e3);
+        let stats = lstm.last_stats();
+        record.push(stats.record_ns as f64 / 1e3);
+        if let Some(ns) = stats.gpu_ns {
+            gpu.push(ns as f64 / 1e6);
+        }
+        tick();
+    }
+    let stats = lstm.last_stats();
+    let start = Instant::now();
+    let reference = CpuLstm::new(&config, &weights)?.forward(&x, None)?;
+    let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
+    tick();
+    let forward_ms = Spread::of(wall);
+    let d = config.num_directions();
+    let flops: f64 = (0..shape.layers)
+        .map(|l| {
+            (d * 2 * shape.batch * 4 * shape.hidden * (config.layer_input_size(l) + shape.hidden) * shape.seq)
+                as f64
+        })
+        .sum();
+    let record_us = Spread::of(record).median;
+    Ok(ShapeResult {
+        shape: shape.clone(),
+        us_per_step: forward_ms.median * 1e3 / shape.seq as f64,
+        gflops: flops / (forward_ms.median * 1e-3) / 1e9,
+        gpu_ms: (!gpu.is_empty()).then(|| Spread::of(gpu)),
+        record_us,
+        record_us_per_dispatch: record_us / stats.dispatches.max(1) as f64,
+        cpu_ms,
+        speedup: cpu_ms / forward_ms.median,
+        max_abs_error: out
+            .expect("reps ≥ 1")
+            .max_abs_diff(&reference)
+            .unwrap_or(f32::INFINITY) as f64,
+        counters: Counters {
+            dispatches: stats.dispatches,
+            submits: stats.submits,
+            readbacks: stats.readbacks,
+            bytes_uploaded: stats.bytes_uploaded,
+            bytes_downloaded: stats.bytes_downloaded,
+        },
+        variant: stats.variants.to_string(),
+        forward_ms,
+    })
+}

@@ -1,0 +1,56 @@
+//! What a forward did ([`ForwardStats`]), counted from its plan, and the kernels a benchmark can
+//! time alone ([`KernelPart`]).
+
+use super::variants::Variants;
+
+/// What one forward did, for checking the engine's structure and for benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwardStats {
+    /// Compute dispatches recorded.
+    pub dispatches: u32,
+    /// Queue submissions (0 when encoding into the caller's encoder).
+    pub submits: u32,
+    /// Buffers mapped for reading (0 when encoding into the caller's encoder).
+    pub readbacks: u32,
+    /// Bytes written to the GPU from the host (input, lengths, initial state).
+    pub bytes_uploaded: u64,
+    /// Bytes read back to the host.
+    pub bytes_downloaded: u64,
+    /// Host time spent recording the commands (encoder creation to finish), in nanoseconds.
+    pub record_ns: u64,
+    /// GPU time of the compute work, from timestamp queries, in nanoseconds; `None` where the
+    /// device has no `TIMESTAMP_QUERY` feature (or when encoding into the caller's encoder).
+    pub gpu_ns: Option<u64>,
+    /// The kernels that ran.
+    pub variants: Variants,
+    /// Submissions the autotune made before this call's own (only the first time a shape class
+    /// meets the device).
+    pub autotune_submits: u32,
+}
+
+impl ForwardStats {
+    /// Nothing done yet, with the kernels that will run.
+    pub(crate) fn new(variants: Variants) -> Self {
+        ForwardStats {
+            dispatches: 0,
+            submits: 0,
+            readbacks: 0,
+            bytes_uploaded: 0,
+            bytes_downloaded: 0,
+            record_ns: 0,
+            gpu_ns: None,
+            variants,
+            autotune_submits: 0,
+        }
+    }
+}
+
+/// One kernel of a forward, for timing it alone ([`Lstm::encode_kernel`](super::Lstm::encode_kernel)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelPart {
+    /// The input-projection GEMM of a layer (all timesteps, all directions).
+    InputProjection { layer: usize },
+    /// One recurrent step of a layer (all directions); under the wavefront schedule, the
+    /// dispatch in which the layer takes its first step, together with the layers below it.
+    Step { layer: usize },
+}
