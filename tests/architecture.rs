@@ -1,0 +1,144 @@
+//! The tree as a map of the architecture (no GPU needed): the modules of `src/gpu/` import each
+//! other without cycles, and `src/gpu/mod.rs` only declares and re-exports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The child of `src/gpu/` a file belongs to (`engine.rs` → engine, `tune/key.rs` → tune).
+fn module_of(gpu: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(gpu).unwrap();
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The `src/gpu/` children a file names: `super::x` from a top-level file, `super::super::x`
+/// from a nested one, and `crate::gpu::x` from either.
+fn imports(source: &str, nested: bool, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let prefixes: &[&str] = if nested {
+        &["super::super::", "crate::gpu::"]
+    } else {
+        &["super::", "crate::gpu::"]
+    };
+    let mut found = BTreeSet::new();
+    for prefix in prefixes {
+        for (at, _) in source.match_indices(prefix) {
+            let rest = &source[at + prefix.len()..];
+            // `super::{a, b}` or `super::a`
+            let names: Vec<&str> = if let Some(list) = rest.strip_prefix('{') {
+                list[..list.find('}').unwrap()]
+                    .split(',')
+                    .map(|s| s.trim().split("::").next().unwrap())
+                    .collect()
+            } else {
+                vec![rest
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap()]
+            };
+            found.extend(
+                names
+                    .into_iter()
+                    .filter(|n| modules.contains(*n))
+                    .map(String::from),
+            );
+        }
+    }
+    found
+}
+
+#[test]
+fn gpu_modules_import_each_other_without_cycles() {
+    let gpu = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu");
+    let files: Vec<PathBuf> = rust_files(&gpu)
+        .into_iter()
+        .filter(|f| f.file_name().unwrap() != "mod.rs" || f.parent().unwrap() != gpu)
+        .collect();
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&gpu, f)).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = module_of(&gpu, file);
+        let nested = file.parent().unwrap() != gpu;
+        let source = std::fs::read_to_string(file).unwrap();
+        let mut names = imports(&source, nested, &modules);
+        names.remove(&module);
+        edges.entry(module).or_default().extend(names);
+    }
+    assert!(edges.len() >= 10, "modules found: {edges:?}");
+
+    // Depth-first search for a back edge.
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(start) = path.iter().position(|p| p == m) {
+            panic!("import cycle in src/gpu: {} -> {m}", path[start..].join(" -> "));
+        }
+        path.push(m.to_string());
+        for next in edges.get(m).into_iter().flatten() {
+            visit(next, edges, path, done);
+        }
+        path.pop();
+        done.insert(m.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        visit(m, &edges, &mut Vec::new(), &mut done);
+    }
+}
+
+#[test]
+fn gpu_mod_only_declares_and_reexports() {
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu/mod.rs")).unwrap();
+    let mut in_use = false;
+    for line in source.lines().map(str::trim) {
+        let ok = line.is_empty()
+            || line.starts_with("//")
+            || line.starts_with("mod ")
+            || line.starts_with("pub use ")
+            || in_use;
+        assert!(ok, "src/gpu/mod.rs holds code: {line}");
+        if line.starts_with("pub use ") {
+            in_use = !line.ends_with(';');
+        } else if in_use && line.ends_with(';') {
+            in_use = false;
+        }
+    }
+}
+
+/// The check above finds a cycle where there is one.
+#[test]
+fn the_cycle_check_sees_imports() {
+    let modules: BTreeSet<String> = ["plan", "limits", "engine"].map(String::from).into();
+    let found = imports(
+        "use super::{limits, plan::Plan};\nuse crate::gpu::engine::Lstm;\nuse super::other;",
+        false,
+        &modules,
+    );
+    assert_eq!(found, modules);
+    let nested = imports(
+        "use super::key::GemmKey;\nuse super::super::plan::Plan;",
+        true,
+        &modules,
+    );
+    assert_eq!(nested, ["plan".to_string()].into());
+}
