@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conform::random_tensor;
 use crate::error::{Error, Result};
+use crate::files::{read_regular, ReadLimits};
 use crate::gpu::{GpuContext, Lstm, Variants};
 use crate::{CpuLstm, Direction, Layout, LstmConfig, LstmWeights};
 
@@ -171,7 +172,9 @@ impl AdapterReport {
 
 impl BenchReport {
     pub fn load(path: &Path) -> Result<BenchReport> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Reports are megabytes at most; only a regular file is read.
+        let bytes = read_regular(path, ReadLimits { max_bytes: 1 << 30 })?;
+        let text = String::from_utf8_lossy(&bytes);
         let report: BenchReport = serde_json::from_str(&text).map_err(|e| Error::Format {
             path: path.into(),
             message: format!("not a wgpu-lstm bench report: {e}"),

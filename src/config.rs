@@ -156,12 +156,36 @@ impl LstmConfig {
             }
         }
         if let Some(clip) = self.clip {
-            if clip.is_nan() || clip <= 0.0 {
+            if !clip.is_finite() || clip <= 0.0 {
                 return Err(Error::invalid(
                     "clip",
-                    format!("{clip} must be a positive number"),
+                    format!("{clip} must be a positive finite number (leave clip out for none)"),
                 ));
             }
+        }
+        if let Some(a) = self
+            .activations
+            .iter()
+            .find(|a| !a.alpha.is_finite() || !a.beta.is_finite())
+        {
+            return Err(Error::invalid(
+                format!("activation {}", a.kind.name()),
+                format!("alpha {} and beta {} must be finite", a.alpha, a.beta),
+            ));
+        }
+        // Every weight tensor's element count must fit in memory arithmetic.
+        let (d, h, p) = (self.num_directions(), self.hidden_size, self.output_size());
+        for l in 0..self.num_layers {
+            let input = self.layer_input_size(l);
+            [d, 4, h]
+                .iter()
+                .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+                .and_then(|rows| rows.checked_mul(input.checked_add(p)?.checked_add(2)?))
+                .and_then(|n| n.checked_mul(4))
+                .and_then(|_| h.checked_mul(p)?.checked_mul(d)?.checked_mul(4))
+                .ok_or_else(|| Error::Overflow {
+                    what: format!("the weights of layer {l}"),
+                })?;
         }
         let d = self.num_directions();
         if !self.activations.is_empty() && self.activations.len() != 3 * d {

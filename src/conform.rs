@@ -221,10 +221,14 @@ impl ConformCase {
         };
         let input = random_tensor(shape, 1.0, self.seed + 1);
         let initial = self.initial_state.then(|| {
-            let s = State::zeros(cfg, b);
+            let (slots, p, h) = (
+                cfg.num_layers * cfg.num_directions(),
+                cfg.output_size(),
+                cfg.hidden_size,
+            );
             State {
-                h: random_tensor(s.h.shape().to_vec(), 1.0, self.seed + 2),
-                c: random_tensor(s.c.shape().to_vec(), 1.0, self.seed + 3),
+                h: random_tensor(vec![slots, b, p], 1.0, self.seed + 2),
+                c: random_tensor(vec![slots, b, h], 1.0, self.seed + 3),
             }
         });
         let lens = self.seq_lens.then(|| {

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::config::{Layout, LstmConfig};
+use crate::error::{Dim, Error, Result};
 use crate::tensor::Tensor;
 
 /// Where the weights came from, which fixes tensor names, gate order and I/O shapes.
@@ -55,34 +56,39 @@ impl Convention {
         }
     }
 
-    /// A state from a file of this convention (shape already checked) into the engine's `[L·D,B,H]`.
-    pub fn state_from_file(self, layout: Layout, state: Tensor) -> Tensor {
+    /// A state from a file of this convention into the engine's `[L·D,B,H]`.
+    pub fn state_from_file(self, layout: Layout, state: Tensor) -> Result<Tensor> {
         match (self, layout) {
             (Convention::Onnx, Layout::BatchMajor) => state.permuted(&[1, 0, 2]),
-            _ => state,
+            _ => Ok(state),
         }
     }
 
     /// A state of the engine's `[L·D,B,H]` into this convention's file shape.
-    pub fn state_to_file(self, layout: Layout, state: Tensor) -> Tensor {
+    pub fn state_to_file(self, layout: Layout, state: Tensor) -> Result<Tensor> {
         // [B,D,H] <-> [D,B,H] is its own inverse.
         self.state_from_file(layout, state)
     }
 
     /// The engine's Y (`[T,B,D·P]` or `[B,T,D·P]`) into this convention's file shape.
-    pub fn y_to_file(self, config: &LstmConfig, y: Tensor) -> Tensor {
+    pub fn y_to_file(self, config: &LstmConfig, y: Tensor) -> Result<Tensor> {
         let (d, h) = (config.num_directions(), config.output_size());
-        let s = y.shape().to_vec();
         match (self, config.layout) {
-            (Convention::PyTorch, _) => y,
+            (Convention::PyTorch, _) => Ok(y),
             (Convention::Onnx, layout) => {
-                let split = y
-                    .reshaped(vec![s[0], s[1], d, h])
-                    .expect("Y holds D·H values per row");
+                let s = y.shape().to_vec();
+                if s.len() != 3 || s[2] != d * h {
+                    return Err(Error::shape_pattern(
+                        "Y",
+                        vec![Dim::Named("T"), Dim::Named("B"), Dim::Known("D·H", d * h)],
+                        &s,
+                    ));
+                }
+                let split = y.reshaped(vec![s[0], s[1], d, h])?;
                 match layout {
                     // [T,B,D,H] -> [T,D,B,H]
                     Layout::SeqMajor => split.permuted(&[0, 2, 1, 3]),
-                    Layout::BatchMajor => split,
+                    Layout::BatchMajor => Ok(split),
                 }
             }
         }

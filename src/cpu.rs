@@ -7,7 +7,7 @@ use crate::forward::{
     check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths, LstmForward, Output,
     State,
 };
-use crate::tensor::Tensor;
+use crate::tensor::{elements, zeroed, Tensor};
 use crate::weights::{DirectionWeights, LstmWeights};
 
 /// An LSTM evaluated on the CPU; same call shape as the GPU engine.
@@ -42,14 +42,7 @@ impl CpuLstm {
         seq_lens: Option<&[usize]>,
     ) -> Result<Output> {
         let dims = check_request(&self.config, input, initial, seq_lens)?;
-        Ok(forward(
-            &self.config,
-            &self.weights,
-            input,
-            initial,
-            seq_lens,
-            dims,
-        ))
+        forward(&self.config, &self.weights, input, initial, seq_lens, dims)
     }
 }
 
@@ -66,7 +59,7 @@ impl CpuLstm {
         let dims = check_input(&self.config, input)?;
         check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
         check_request(&self.config, input, Some(state), None)?;
-        let out = forward(&self.config, &self.weights, input, Some(state), seq_lens, dims);
+        let out = forward(&self.config, &self.weights, input, Some(state), seq_lens, dims)?;
         *state = State {
             h: out.h_n,
             c: out.c_n,
@@ -161,20 +154,29 @@ fn forward(
     initial: Option<&State>,
     seq_lens: Option<&[usize]>,
     dims: Dims,
-) -> Output {
+) -> Result<Output> {
     let Dims {
         seq_len: t_max,
         batch,
     } = dims;
     let (hidden, out, nd) = (cfg.hidden_size, cfg.output_size(), cfg.num_directions());
     let row = |t: usize, b: usize| cfg.layout.row(t, b, t_max, batch);
-    let slots = cfg.num_layers * nd * batch;
-    let (mut h_n, mut c_n) = (vec![0f32; slots * out], vec![0f32; slots * hidden]);
+    // Every size is checked, and every buffer allocated fallibly, before the work starts.
+    let (h_shape, c_shape, y_shape) = (
+        state_shape(cfg, batch, out),
+        state_shape(cfg, batch, hidden),
+        y_shape(cfg, dims),
+    );
+    let (mut h_n, mut c_n) = (
+        zeroed(elements(&h_shape)?, "h_n")?,
+        zeroed(elements(&c_shape)?, "c_n")?,
+    );
+    let y_len = elements(&y_shape)?;
     let mut x: Vec<f32> = input.data().to_vec();
     let mut y = Vec::new();
     for (l, layer) in weights.layers().iter().enumerate() {
         let inp = cfg.layer_input_size(l);
-        y = vec![0f32; t_max * batch * nd * out];
+        y = zeroed(y_len, "Y")?;
         for (d, dw) in layer.iter().enumerate() {
             for b in 0..batch {
                 let len = seq_lens.map_or(t_max, |s| s[b]);
@@ -208,9 +210,9 @@ fn forward(
         }
         x = y.clone();
     }
-    Output {
-        y: Tensor::new(y_shape(cfg, dims), y).expect("y size"),
-        h_n: Tensor::new(state_shape(cfg, batch, out), h_n).expect("h_n size"),
-        c_n: Tensor::new(state_shape(cfg, batch, hidden), c_n).expect("c_n size"),
-    }
+    Ok(Output {
+        y: Tensor::new(y_shape, y)?,
+        h_n: Tensor::new(h_shape, h_n)?,
+        c_n: Tensor::new(c_shape, c_n)?,
+    })
 }

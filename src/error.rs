@@ -34,6 +34,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A file is larger than the readers accept ([`ReadLimits`](crate::ReadLimits)).
+    #[error("{}: {bytes} bytes, more than the limit of {limit} bytes (raise it with --max-file-bytes or ReadLimits)", path.display())]
+    FileTooLarge { path: PathBuf, bytes: u64, limit: u64 },
+
+    /// The host could not allocate memory for something a request needs.
+    #[error("could not allocate {bytes} bytes of host memory for {what}")]
+    HostAllocation { what: String, bytes: u64 },
+
     /// A file was read but its contents are not what the format promises.
     #[error("{}: {message}", path.display())]
     Format {

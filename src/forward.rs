@@ -1,8 +1,12 @@
 //! What a forward takes and returns ([`State`], [`Output`]), the input checks both paths share,
 //! and the trait both engines implement ([`LstmForward`]).
 
+use std::path::Path;
+
 use crate::config::{Layout, LstmConfig};
+use crate::convention::Convention;
 use crate::error::{Dim, Error, Result};
+use crate::files::{replace_dir, Fs};
 use crate::tensor::Tensor;
 
 /// Largest absolute GPU-vs-CPU difference the conformance checks accept on any element.
@@ -18,11 +22,11 @@ pub struct State {
 
 impl State {
     /// All-zero state for `batch` sequences.
-    pub fn zeros(config: &LstmConfig, batch: usize) -> State {
-        State {
-            h: Tensor::zeros(state_shape(config, batch, config.output_size())),
-            c: Tensor::zeros(state_shape(config, batch, config.hidden_size)),
-        }
+    pub fn zeros(config: &LstmConfig, batch: usize) -> Result<State> {
+        Ok(State {
+            h: Tensor::zeros(state_shape(config, batch, config.output_size()))?,
+            c: Tensor::zeros(state_shape(config, batch, config.hidden_size))?,
+        })
     }
 }
 
@@ -39,7 +43,35 @@ pub struct Output {
     pub c_n: Tensor,
 }
 
+/// The files [`Output::save_npy`] writes.
+pub const OUTPUT_FILES: [&str; 3] = ["y.npy", "h_n.npy", "c_n.npy"];
+
 impl Output {
+    /// Write `y.npy`, `h_n.npy` and `c_n.npy` (f32) into the directory `dir`, in the
+    /// convention's file shapes, all or nothing: whatever fails, `dir` afterwards holds the
+    /// complete old set (or does not exist) or the complete new one. The new set is written into
+    /// a fresh hidden sibling of `dir` and swapped in atomically (`renameat2` with
+    /// `RENAME_EXCHANGE` on Linux; elsewhere `dir` is first renamed aside). `dir` must hold
+    /// nothing but these files: anything else is refused before anything is written.
+    pub fn save_npy(self, dir: &Path, config: &LstmConfig, convention: Convention) -> Result<()> {
+        let files = [
+            convention.y_to_file(config, self.y)?,
+            convention.state_to_file(config.layout, self.h_n)?,
+            convention.state_to_file(config.layout, self.c_n)?,
+        ];
+        replace_dir(
+            dir,
+            &OUTPUT_FILES,
+            |staging| {
+                OUTPUT_FILES
+                    .iter()
+                    .zip(&files)
+                    .try_for_each(|(name, t)| t.write_npy(&staging.join(name)))
+            },
+            &Fs,
+        )
+    }
+
     /// Largest element-wise difference over `y`, `h_n` and `c_n`; `None` if shapes differ.
     pub fn max_abs_diff(&self, other: &Output) -> Option<f32> {
         let y = self.y.max_abs_diff(&other.y)?;
@@ -237,9 +269,10 @@ pub trait LstmForward {
             return Err(Error::invalid("chunk", "must be at least 1"));
         }
         let axis = config.layout.time_axis();
-        let initial = initial
-            .cloned()
-            .unwrap_or_else(|| State::zeros(config, dims.batch));
+        let initial = match initial {
+            Some(s) => s.clone(),
+            None => State::zeros(config, dims.batch)?,
+        };
         let mut stream = self.start_stream(&initial)?;
         let mut ys = Vec::new();
         for start in (0..dims.seq_len).step_by(chunk) {

@@ -24,10 +24,11 @@ pub use config::{Direction, Layout, LstmConfig};
 pub use convention::Convention;
 pub use cpu::CpuLstm;
 pub use error::{BoxError, Dim, Error, GpuError, Result, ShapeSpec};
-pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, CONFORMANCE_TOLERANCE};
+pub use files::ReadLimits;
+pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, CONFORMANCE_TOLERANCE, OUTPUT_FILES};
 pub use gpu::{GpuContext, Lstm};
-pub use tensor::{read_lengths_npy, Tensor};
-pub use weights::{DirectionWeights, LstmWeights};
+pub use tensor::{read_lengths_npy, read_lengths_npy_with, Tensor};
+pub use weights::{DirectionWeights, LstmWeights, MAX_SAFETENSORS_HEADER};
 
 /// Compiles and runs the README's code blocks as doc tests.
 #[cfg(doctest)]

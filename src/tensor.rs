@@ -1,12 +1,13 @@
 //! `Tensor`: a dense row-major f32 array with its shape, and its `.npy` input/output.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
 
 use crate::error::{Dim, Error, Result};
+use crate::files::{read_regular, ReadLimits};
 
 /// A dense, row-major `f32` array.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +19,7 @@ pub struct Tensor {
 impl Tensor {
     /// A tensor from its shape and row-major data; the lengths must agree.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
-        let expected: usize = shape.iter().product();
+        let expected = elements(&shape)?;
         if expected != data.len() {
             return Err(Error::invalid(
                 "tensor",
@@ -31,13 +32,13 @@ impl Tensor {
         Ok(Tensor { shape, data })
     }
 
-    /// A tensor of zeros.
-    pub fn zeros(shape: Vec<usize>) -> Self {
-        let n = shape.iter().product();
-        Tensor {
+    /// A tensor of zeros; a shape too large to hold is an error, not an abort.
+    pub fn zeros(shape: Vec<usize>) -> Result<Self> {
+        let n = elements(&shape)?;
+        Ok(Tensor {
+            data: zeroed(n, "a tensor")?,
             shape,
-            data: vec![0.0; n],
-        }
+        })
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -68,10 +69,31 @@ impl Tensor {
         }))
     }
 
-    /// Permute axes: output axis `k` is input axis `perm[k]`.
-    pub fn permuted(&self, perm: &[usize]) -> Tensor {
-        assert_eq!(perm.len(), self.shape.len(), "permutation rank");
+    /// Permute axes: output axis `k` is input axis `perm[k]`; `perm` must be a permutation of
+    /// the axes.
+    pub fn permuted(&self, perm: &[usize]) -> Result<Tensor> {
         let rank = self.shape.len();
+        let mut seen = vec![false; rank];
+        for &p in perm {
+            if p >= rank || std::mem::replace(&mut seen[p], true) {
+                return Err(Error::invalid(
+                    "permutation",
+                    format!(
+                        "{perm:?} is not a permutation of the {rank} axes of {:?}",
+                        self.shape
+                    ),
+                ));
+            }
+        }
+        if perm.len() != rank {
+            return Err(Error::invalid(
+                "permutation",
+                format!(
+                    "{perm:?} is not a permutation of the {rank} axes of {:?}",
+                    self.shape
+                ),
+            ));
+        }
         let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
         let mut in_strides = vec![1usize; rank];
         for k in (0..rank.saturating_sub(1)).rev() {
@@ -91,17 +113,16 @@ impl Tensor {
                 index[k] = 0;
             }
         }
-        Tensor { shape, data }
+        Ok(Tensor { shape, data })
     }
 
     /// `len` entries of `axis` starting at `start`.
     pub fn slice_axis(&self, axis: usize, start: usize, len: usize) -> Result<Tensor> {
-        if axis >= self.shape.len() || start + len > self.shape[axis] {
+        if axis >= self.shape.len() || start.checked_add(len).is_none_or(|end| end > self.shape[axis]) {
             return Err(Error::invalid(
                 "slice",
                 format!(
-                    "{start}..{} of axis {axis} of shape {:?}",
-                    start + len,
+                    "{len} entries from {start} of axis {axis} of shape {:?}",
                     self.shape
                 ),
             ));
@@ -154,33 +175,40 @@ impl Tensor {
         Tensor::new(shape, self.data)
     }
 
-    /// Read an `.npy` file of `f32` or `f64` (converted to `f32`).
+    /// Read an `.npy` file of `f32` or `f64` (converted to `f32`), within the default
+    /// [`ReadLimits`].
     pub fn read_npy(path: &Path) -> Result<Tensor> {
-        let npy = open_npy(path)?;
-        let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-        let fortran = matches!(npy.order(), npyz::Order::Fortran);
-        let data = match npy_kind(&npy) {
-            Some((TypeChar::Float, 4)) => npy.into_vec::<f32>(),
+        Self::read_npy_with(path, ReadLimits::DEFAULT)
+    }
+
+    /// [`Tensor::read_npy`] within `limits`. Only a regular file is read; its header must be
+    /// well formed and its data exactly what the shape and dtype need.
+    pub fn read_npy_with(path: &Path, limits: ReadLimits) -> Result<Tensor> {
+        let bytes = read_regular(path, limits)?;
+        let npy = Npy::parse(path, &bytes)?;
+        let data = match npy.kind() {
+            Some((TypeChar::Float, 4)) => npy.file.into_vec::<f32>(),
             Some((TypeChar::Float, 8)) => npy
+                .file
                 .into_vec::<f64>()
                 .map(|v| v.into_iter().map(|x| x as f32).collect()),
             _ => {
                 return Err(Error::Dtype {
                     what: path.display().to_string(),
                     expected: "float32 or float64",
-                    got: describe_dtype(npy.dtype()),
+                    got: describe_dtype(npy.file.dtype()),
                 })
             }
         }
         .map_err(|e| format_err(path, e))?;
-        let bad_len = |e: Error| Error::format(path, e.to_string());
-        if fortran {
+        let tensor = Tensor::new(npy.shape.clone(), data).map_err(|e| Error::format(path, e.to_string()))?;
+        if npy.fortran {
             // Fortran order is C order of the reversed shape.
-            let reversed: Vec<usize> = shape.iter().rev().copied().collect();
-            let axes: Vec<usize> = (0..shape.len()).rev().collect();
-            return Ok(Tensor::new(reversed, data).map_err(bad_len)?.permuted(&axes));
+            let reversed: Vec<usize> = npy.shape.iter().rev().copied().collect();
+            let axes: Vec<usize> = (0..npy.shape.len()).rev().collect();
+            return Tensor::new(reversed, tensor.data)?.permuted(&axes);
         }
-        Tensor::new(shape, data).map_err(bad_len)
+        Ok(tensor)
     }
 
     /// Write this tensor as a little-endian `f32` `.npy` file.
@@ -202,27 +230,34 @@ impl Tensor {
     }
 }
 
-/// Read a 1-D `.npy` of int32 or int64 (sequence lengths); values must be non-negative.
+/// Read a 1-D `.npy` of int32 or int64 (sequence lengths) within the default [`ReadLimits`];
+/// values must be non-negative.
 pub fn read_lengths_npy(path: &Path) -> Result<Vec<usize>> {
-    let npy = open_npy(path)?;
-    if npy.shape().len() != 1 {
-        let got: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    read_lengths_npy_with(path, ReadLimits::DEFAULT)
+}
+
+/// [`read_lengths_npy`] within `limits`.
+pub fn read_lengths_npy_with(path: &Path, limits: ReadLimits) -> Result<Vec<usize>> {
+    let bytes = read_regular(path, limits)?;
+    let npy = Npy::parse(path, &bytes)?;
+    if npy.shape.len() != 1 {
         return Err(Error::shape_pattern(
             path.display().to_string(),
             vec![Dim::Named("B")],
-            &got,
+            &npy.shape,
         ));
     }
-    let values: Vec<i64> = match npy_kind(&npy) {
+    let values: Vec<i64> = match npy.kind() {
         Some((TypeChar::Int, 4)) => npy
+            .file
             .into_vec::<i32>()
             .map(|v| v.into_iter().map(i64::from).collect()),
-        Some((TypeChar::Int, 8)) => npy.into_vec::<i64>(),
+        Some((TypeChar::Int, 8)) => npy.file.into_vec::<i64>(),
         _ => {
             return Err(Error::Dtype {
                 what: path.display().to_string(),
                 expected: "int32 or int64",
-                got: describe_dtype(npy.dtype()),
+                got: describe_dtype(npy.file.dtype()),
             })
         }
     }
@@ -236,9 +271,108 @@ pub fn read_lengths_npy(path: &Path) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn open_npy(path: &Path) -> Result<NpyFile<BufReader<File>>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    NpyFile::new(BufReader::new(file)).map_err(|e| format_err(path, e))
+/// The largest `.npy` header we parse; numpy writes a few hundred bytes.
+const MAX_NPY_HEADER: usize = 64 << 10;
+
+/// A parsed `.npy` whose header and data size have been checked against the bytes at hand.
+struct Npy<'a> {
+    file: NpyFile<&'a [u8]>,
+    shape: Vec<usize>,
+    fortran: bool,
+}
+
+impl<'a> Npy<'a> {
+    /// Check the preamble (magic, version, header length) before npyz sees it, then that the
+    /// data after the header is exactly what the shape and dtype need: no allocation follows a
+    /// size the file does not back.
+    fn parse(path: &Path, bytes: &'a [u8]) -> Result<Npy<'a>> {
+        let bad = |message: String| Error::format(path, format!("not a readable .npy file: {message}"));
+        if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+            return Err(bad("no .npy magic".into()));
+        }
+        let (header_len, start) = match bytes[6] {
+            1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+            2 | 3 if bytes.len() >= 12 => (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            ),
+            v => return Err(bad(format!("unsupported or truncated version {v}"))),
+        };
+        if header_len > MAX_NPY_HEADER {
+            return Err(bad(format!(
+                "a header of {header_len} bytes (at most {MAX_NPY_HEADER})"
+            )));
+        }
+        let data_at = start + header_len;
+        if data_at > bytes.len() {
+            return Err(bad("the header is truncated".into()));
+        }
+        check_shape_literal(&String::from_utf8_lossy(&bytes[start..data_at])).map_err(bad)?;
+        let file = NpyFile::new(bytes).map_err(|e| format_err(path, e))?;
+        let shape = file
+            .shape()
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| bad(format!("dimension {d} is too large"))))
+            .collect::<Result<Vec<usize>>>()?;
+        let item = match file.dtype() {
+            DType::Plain(ts) => ts.size_field() as usize,
+            other => return Err(bad(format!("unsupported dtype {other:?}"))),
+        };
+        let needed = shape
+            .iter()
+            .try_fold(item, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+        let held = bytes.len() - data_at;
+        if needed != held {
+            return Err(bad(format!(
+                "shape {shape:?} needs {needed} bytes of data, the file holds {held}"
+            )));
+        }
+        let fortran = matches!(file.order(), npyz::Order::Fortran);
+        Ok(Npy { file, shape, fortran })
+    }
+
+    /// (kind, size) of a plain numeric dtype; npyz converts either byte order.
+    fn kind(&self) -> Option<(TypeChar, u64)> {
+        match self.file.dtype() {
+            DType::Plain(ts) => Some((ts.type_char(), ts.size_field())),
+            _ => None,
+        }
+    }
+}
+
+/// The header dictionary's `shape` is a tuple or list of non-negative integers whose nonzero
+/// ones multiply within u64 (so no partial product npyz computes can overflow).
+fn check_shape_literal(header: &str) -> std::result::Result<(), String> {
+    use py_literal::Value;
+    let value: Value = header
+        .trim()
+        .parse()
+        .map_err(|e| format!("the header is not a Python literal: {e}"))?;
+    let Value::Dict(entries) = value else {
+        return Err("the header is not a dictionary".into());
+    };
+    let shape = entries
+        .iter()
+        .find(|(k, _)| matches!(k, Value::String(s) if s == "shape"))
+        .map(|(_, v)| v)
+        .ok_or("the header has no shape")?;
+    let (Value::Tuple(dims) | Value::List(dims)) = shape else {
+        return Err("the shape is not a tuple".into());
+    };
+    let mut product: u64 = 1;
+    for d in dims {
+        let Value::Integer(n) = d else {
+            return Err(format!("dimension {d} is not an integer"));
+        };
+        let n = u64::try_from(n).map_err(|_| format!("dimension {n} is negative or too large"))?;
+        if n != 0 {
+            product = product
+                .checked_mul(n)
+                .ok_or_else(|| format!("the shape {shape} overflows"))?;
+        }
+    }
+    Ok(())
 }
 
 fn format_err(path: &Path, e: std::io::Error) -> Error {
@@ -249,17 +383,30 @@ fn format_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// (kind, size) of a plain numeric dtype; npyz converts either byte order.
-fn npy_kind<R: std::io::Read>(npy: &NpyFile<R>) -> Option<(TypeChar, u64)> {
-    match npy.dtype() {
-        DType::Plain(ts) => Some((ts.type_char(), ts.size_field())),
-        _ => None,
-    }
-}
-
 fn describe_dtype(dtype: DType) -> String {
     match dtype {
         DType::Plain(ts) => ts.to_string(),
         other => format!("{other:?}"),
     }
+}
+
+/// Elements of `shape`, or an error when their count overflows.
+pub(crate) fn elements(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .ok_or_else(|| Error::Overflow {
+            what: format!("a tensor of shape {shape:?}"),
+        })
+}
+
+/// `n` zeros, or an error when the host cannot allocate them.
+pub(crate) fn zeroed(n: usize, what: &str) -> Result<Vec<f32>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::HostAllocation {
+        what: what.into(),
+        bytes: (n as u64).saturating_mul(4),
+    })?;
+    v.resize(n, 0.0);
+    Ok(v)
 }

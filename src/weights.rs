@@ -10,6 +10,11 @@ use safetensors::{Dtype, SafeTensors};
 use crate::config::{Direction, Layout, LstmConfig};
 use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
 use crate::error::{Dim, Error, Result};
+use crate::files::{read_regular, ReadLimits};
+
+/// The largest `.safetensors` header (its JSON table of tensors) we parse: thousands of tensors
+/// fit in far less, and a header of millions of empty tensors is refused before it is parsed.
+pub const MAX_SAFETENSORS_HEADER: u64 = 4 << 20;
 
 /// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
 /// P below is the projection size, or H without projection.
@@ -117,20 +122,34 @@ impl LstmWeights {
         let mut rng = StdRng::seed_from_u64(seed);
         let (h, p) = (config.hidden_size, config.output_size());
         let s = 1.0 / (h as f32).sqrt();
-        let mut vec = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..=s)).collect() };
-        let layers = (0..config.num_layers)
-            .map(|l| {
-                (0..config.num_directions())
-                    .map(|_| DirectionWeights {
-                        w_ih: vec(4 * h * config.layer_input_size(l)),
-                        w_hh: vec(4 * h * p),
-                        bias: config.bias.then(|| (vec(4 * h), vec(4 * h))),
-                        peephole: config.peepholes.then(|| vec(3 * h)),
-                        w_hr: config.proj_size.map(|p| vec(p * h)),
-                    })
-                    .collect()
-            })
-            .collect();
+        // validate() checked that the sizes do not overflow; the host may still lack the memory.
+        let mut vec = |n: usize| -> Result<Vec<f32>> {
+            let mut v = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| Error::HostAllocation {
+                what: "random weights".into(),
+                bytes: n as u64 * 4,
+            })?;
+            v.extend((0..n).map(|_| rng.random_range(-s..=s)));
+            Ok(v)
+        };
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for l in 0..config.num_layers {
+            let mut dirs = Vec::with_capacity(config.num_directions());
+            for _ in 0..config.num_directions() {
+                dirs.push(DirectionWeights {
+                    w_ih: vec(4 * h * config.layer_input_size(l))?,
+                    w_hh: vec(4 * h * p)?,
+                    bias: if config.bias {
+                        Some((vec(4 * h)?, vec(4 * h)?))
+                    } else {
+                        None
+                    },
+                    peephole: if config.peepholes { Some(vec(3 * h)?) } else { None },
+                    w_hr: config.proj_size.map(|p| vec(p * h)).transpose()?,
+                });
+            }
+            layers.push(dirs);
+        }
         LstmWeights::new(config.input_size, h, config.direction, layers)
     }
 
@@ -237,9 +256,19 @@ impl LstmWeights {
         config.validate()
     }
 
-    /// Load a `.safetensors` file; the convention is detected from the keys unless given.
+    /// Load a `.safetensors` file within the default [`ReadLimits`]; the convention is detected
+    /// from the keys unless given.
     pub fn load(path: &Path, convention: Option<Convention>) -> Result<(Self, Convention)> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::load_with(path, convention, ReadLimits::DEFAULT)
+    }
+
+    /// [`LstmWeights::load`] within `limits`. Only a regular file is read.
+    pub fn load_with(
+        path: &Path,
+        convention: Option<Convention>,
+        limits: ReadLimits,
+    ) -> Result<(Self, Convention)> {
+        let bytes = read_regular(path, limits)?;
         Self::from_safetensors(&bytes, convention).map_err(|e| match e {
             Error::Format { message, source, .. } => Error::Format {
                 path: path.into(),
@@ -250,8 +279,19 @@ impl LstmWeights {
         })
     }
 
-    /// Parse `.safetensors` bytes; the convention is detected from the keys unless given.
+    /// Parse `.safetensors` bytes; the convention is detected from the keys unless given. The
+    /// header is at most [`MAX_SAFETENSORS_HEADER`] bytes.
     pub fn from_safetensors(bytes: &[u8], convention: Option<Convention>) -> Result<(Self, Convention)> {
+        let format = |message: String| Error::format("<safetensors>", message);
+        let header = bytes
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .ok_or_else(|| format("not a valid .safetensors file: shorter than its header size".into()))?;
+        if header > MAX_SAFETENSORS_HEADER {
+            return Err(format(format!(
+                "not a valid .safetensors file: a header of {header} bytes (at most {MAX_SAFETENSORS_HEADER})"
+            )));
+        }
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
             path: "<safetensors>".into(),
             message: format!("not a valid .safetensors file: {e}"),

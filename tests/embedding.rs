@@ -25,7 +25,7 @@ fn config(direction: Direction, layout: Layout) -> LstmConfig {
 }
 
 fn random_state(cfg: &LstmConfig, batch: usize, seed: u64) -> State {
-    let zeros = State::zeros(cfg, batch);
+    let zeros = State::zeros(cfg, batch).unwrap();
     State {
         h: common::random_tensor(zeros.h.shape().to_vec(), 1.0, seed),
         c: common::random_tensor(zeros.c.shape().to_vec(), 1.0, seed + 1),
@@ -182,7 +182,7 @@ fn state_reset_set_and_read() {
     let state = lstm.new_state(3).unwrap();
     assert_eq!(
         lstm.read_state(&state).unwrap(),
-        State::zeros(&cfg, 3),
+        State::zeros(&cfg, 3).unwrap(),
         "a new state is zero"
     );
     let values = random_state(&cfg, 3, 11);
@@ -209,25 +209,25 @@ fn state_reset_set_and_read() {
     ctx.queue.submit([encoder.finish()]);
     assert_eq!(
         lstm.read_state(&state).unwrap(),
-        State::zeros(&cfg, 3),
+        State::zeros(&cfg, 3).unwrap(),
         "encoded reset"
     );
     state.set(lstm.queue(), &values).unwrap();
     state.reset(lstm.queue());
     assert_eq!(
         lstm.read_state(&state).unwrap(),
-        State::zeros(&cfg, 3),
+        State::zeros(&cfg, 3).unwrap(),
         "reset all"
     );
 
     assert!(state.reset_streams(lstm.queue(), &[3]).is_err());
     assert!(matches!(
-        state.set(lstm.queue(), &State::zeros(&cfg, 2)),
+        state.set(lstm.queue(), &State::zeros(&cfg, 2).unwrap()),
         Err(Error::Shape { .. })
     ));
     let mut other = lstm.new_state(2).unwrap();
     assert!(matches!(
-        lstm.forward_stream(&Tensor::zeros(vec![1, 3, 5]), &mut other, None),
+        lstm.forward_stream(&Tensor::zeros(vec![1, 3, 5]).unwrap(), &mut other, None),
         Err(Error::Shape { .. })
     ));
 }

@@ -233,10 +233,10 @@ fn bad_requests_are_typed_errors_on_both_paths() {
     let good = common::random_tensor(vec![5, 2, 3], 1.0, 0);
     let wrong_width = common::random_tensor(vec![5, 2, 4], 1.0, 0);
     let rank2 = common::random_tensor(vec![5, 3], 1.0, 0);
-    let empty = Tensor::zeros(vec![0, 2, 3]);
+    let empty = Tensor::zeros(vec![0, 2, 3]).unwrap();
     let bad_state = State {
-        h: Tensor::zeros(vec![2, 3, 4]),
-        c: Tensor::zeros(vec![2, 3, 4]),
+        h: Tensor::zeros(vec![2, 3, 4]).unwrap(),
+        c: Tensor::zeros(vec![2, 3, 4]).unwrap(),
     };
     type Run<'a> =
         Box<dyn Fn(&Tensor, Option<&State>, Option<&[usize]>) -> wgpu_lstm::Result<wgpu_lstm::Output> + 'a>;
@@ -283,7 +283,7 @@ fn sizes_beyond_device_limits_are_refused_with_the_limit_named() {
     let cap = limits.max_storage_buffer_binding_size.min(u32::MAX as u64);
     let t = (cap / (4 * 64 * 4) + 1) as usize;
     if t <= 40_000_000 {
-        match lstm.forward(&Tensor::zeros(vec![t, 1, 1]), None) {
+        match lstm.forward(&Tensor::zeros(vec![t, 1, 1]).unwrap(), None) {
             Err(Error::DeviceLimit {
                 limit,
                 needed,
@@ -323,7 +323,7 @@ fn sizes_beyond_device_limits_are_refused_with_the_limit_named() {
     common::assert_close("wide batch y", &got.y, &expected.y, CONFORMANCE_TOLERANCE);
 
     // The engine still works afterwards.
-    assert!(lstm.forward(&Tensor::zeros(vec![2, 3, 1]), None).is_ok());
+    assert!(lstm.forward(&Tensor::zeros(vec![2, 3, 1]).unwrap(), None).is_ok());
 }
 
 /// The register-blocked GEMM has one workgroup row per 16 rows of T·B: at T = 70000 and B = 30
@@ -347,7 +347,7 @@ fn a_gemm_grid_beyond_the_limit_is_a_device_limit_error() {
         ((t * b) as u64).div_ceil(16) > limit,
         "the case must exceed the limit"
     );
-    match lstm.forward(&Tensor::zeros(vec![t, b, 1]), None) {
+    match lstm.forward(&Tensor::zeros(vec![t, b, 1]).unwrap(), None) {
         Err(Error::DeviceLimit {
             limit: name,
             needed,
@@ -363,7 +363,7 @@ fn a_gemm_grid_beyond_the_limit_is_a_device_limit_error() {
         lstm.variants(Dims { seq_len: t, batch: b }).gemm,
         GemmVariant::RegisterBlocked
     );
-    assert!(lstm.forward(&Tensor::zeros(vec![3, 2, 1]), None).is_ok());
+    assert!(lstm.forward(&Tensor::zeros(vec![3, 2, 1]).unwrap(), None).is_ok());
 }
 
 #[test]

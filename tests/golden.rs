@@ -72,8 +72,8 @@ fn load(dir: &Path) -> Golden {
     let layout = config.layout;
     let read = |name: &str| Tensor::read_npy(&dir.join(name)).unwrap();
     let initial = dir.join("h0.npy").exists().then(|| State {
-        h: convention.state_from_file(layout, read("h0.npy")),
-        c: convention.state_from_file(layout, read("c0.npy")),
+        h: convention.state_from_file(layout, read("h0.npy")).unwrap(),
+        c: convention.state_from_file(layout, read("c0.npy")).unwrap(),
     });
     let lens = dir
         .join("lens.npy")
@@ -99,9 +99,9 @@ fn load(dir: &Path) -> Golden {
 fn check(g: &Golden, device: &str, out: Output) {
     let layout = g.config.layout;
     let got = [
-        g.convention.y_to_file(&g.config, out.y),
-        g.convention.state_to_file(layout, out.h_n),
-        g.convention.state_to_file(layout, out.c_n),
+        g.convention.y_to_file(&g.config, out.y).unwrap(),
+        g.convention.state_to_file(layout, out.h_n).unwrap(),
+        g.convention.state_to_file(layout, out.c_n).unwrap(),
     ];
     assert!(
         g.expected.iter().any(Option::is_some),

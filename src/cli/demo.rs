@@ -8,7 +8,9 @@ use clap::Args;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::{AdapterArgs, GpuEngine};
-use wgpu_lstm::{CpuLstm, Direction, Layout, LstmConfig, LstmWeights, Result, Tensor, CONFORMANCE_TOLERANCE};
+use wgpu_lstm::{
+    CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Result, Tensor, CONFORMANCE_TOLERANCE,
+};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -62,15 +64,20 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         ));
     }
     let weights = LstmWeights::random(&config, args.seed)?;
+    let gpu = GpuEngine::open(&args.adapter, None, &config, &weights)?;
+    println!("adapter : {}", gpu.ctx.describe());
+    // Sizes are checked against the device before the input is made.
+    gpu.lstm.check_dims(Dims {
+        seq_len: args.seq,
+        batch: args.batch,
+    })?;
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    // The device holds T·B·I floats, so the product does not overflow.
     let n = args.seq * args.batch * args.input;
     let input = Tensor::new(
         vec![args.seq, args.batch, args.input],
         (0..n).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
     )?;
-
-    let gpu = GpuEngine::open(&args.adapter, None, &config, &weights)?;
-    println!("adapter : {}", gpu.ctx.describe());
     println!(
         "shape   : B={} T={} I={} H={} layers={} {}",
         args.batch,

@@ -1,16 +1,15 @@
 //! `wgpu-lstm run`: weights and inputs from files, outputs to `.npy` files in the weights'
 //! convention. Outputs appear only when the whole forward succeeded.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
 use super::{AdapterArgs, DeviceArg, GpuEngine, TuneCacheArgs};
 use wgpu_lstm::{
-    read_lengths_npy, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmWeights, Result,
-    State, Tensor,
+    read_lengths_npy_with, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmWeights,
+    ReadLimits, Result, State, Tensor, OUTPUT_FILES,
 };
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -90,9 +89,13 @@ pub struct RunArgs {
     /// chunk.
     #[arg(long, value_name = "N")]
     chunk: Option<usize>,
-    /// Output directory for y.npy, h_n.npy and c_n.npy (created if missing).
+    /// Output directory for y.npy, h_n.npy and c_n.npy (created if missing), replaced as a whole:
+    /// it may hold nothing else.
     #[arg(long)]
     out: PathBuf,
+    /// Refuse input files (weights, input, h0, c0, seq_lens) larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
+    max_file_bytes: u64,
 }
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
@@ -100,7 +103,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         ConventionArg::Pytorch => Convention::PyTorch,
         ConventionArg::Onnx => Convention::Onnx,
     });
-    let (mut weights, convention) = LstmWeights::load(&args.weights, convention)?;
+    let limits = ReadLimits {
+        max_bytes: args.max_file_bytes,
+    };
+    let (mut weights, convention) = LstmWeights::load_with(&args.weights, convention, limits)?;
     if let Some(direction) = args.direction {
         let direction = match direction {
             DirectionArg::Forward => Direction::Forward,
@@ -147,7 +153,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     config.validate()?;
 
-    let input = Tensor::read_npy(&args.input)?;
+    let input = Tensor::read_npy_with(&args.input, limits)?;
     let (seq_len, batch) = match input.shape() {
         [a, b, i] if *i == config.input_size => {
             if args.batch_first {
@@ -169,13 +175,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let read_state = |path: &Option<PathBuf>, width: usize| -> Result<Tensor> {
         let state_shape = convention.state_shape(&config, batch, width);
         match path {
-            None => Ok(Tensor::zeros(state_shape)),
+            None => Tensor::zeros(state_shape),
             Some(p) => {
-                let t = Tensor::read_npy(p)?;
+                let t = Tensor::read_npy_with(p, limits)?;
                 if t.shape() != state_shape.as_slice() {
                     return Err(Error::shape(p.display().to_string(), &state_shape, t.shape()));
                 }
-                Ok(convention.state_from_file(layout, t))
+                convention.state_from_file(layout, t)
             }
         }
     };
@@ -187,7 +193,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             })
         })
         .transpose()?;
-    let seq_lens = args.seq_lens.as_deref().map(read_lengths_npy).transpose()?;
+    let seq_lens = args
+        .seq_lens
+        .as_deref()
+        .map(|p| read_lengths_npy_with(p, limits))
+        .transpose()?;
     if let Some(lens) = &seq_lens {
         if let Some(bad) = lens.iter().find(|&&l| l == 0 || l > seq_len) {
             return Err(Error::invalid(
@@ -200,7 +210,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     if args.chunk == Some(0) {
         return Err(Error::invalid("--chunk", "must be at least 1"));
     }
-    let (output, engine) = match args.device {
+    let (output, engine, tuned) = match args.device {
         DeviceArg::Gpu => {
             let gpu = GpuEngine::open(&args.adapter, Some(&args.tune), &config, &weights)?;
             let output = super::forward(
@@ -210,58 +220,30 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 seq_lens.as_deref(),
                 args.chunk,
             )?;
-            args.tune.save(gpu.ctx.pipeline_cache())?;
-            (output, gpu.name())
+            (output, gpu.name(), Some(gpu.ctx))
         }
         DeviceArg::Cpu => {
             let cpu = CpuLstm::new(&config, &weights)?;
             let output = super::forward(&cpu, &input, initial.as_ref(), seq_lens.as_deref(), args.chunk)?;
-            (output, "CPU reference".to_string())
+            (output, "CPU reference".to_string(), None)
         }
     };
-    let files = [
-        ("y.npy", convention.y_to_file(&config, output.y)),
-        ("h_n.npy", convention.state_to_file(layout, output.h_n)),
-        ("c_n.npy", convention.state_to_file(layout, output.c_n)),
-    ];
-    write_all_or_nothing(&args.out, &files)?;
+    output.save_npy(&args.out, &config, convention)?;
     eprintln!(
         "wrote {} ({} convention, {} device)",
-        files
+        OUTPUT_FILES
             .iter()
-            .map(|(n, _)| args.out.join(n).display().to_string())
+            .map(|n| args.out.join(n).display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
         convention,
         engine
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Write every file under a temporary name, then rename them all; on any failure remove what
-/// was written (and the directory, if this call created it).
-fn write_all_or_nothing(dir: &Path, files: &[(&str, Tensor)]) -> Result<()> {
-    let created = !dir.exists();
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = |name: &str| dir.join(format!(".{name}.partial"));
-    let result = files
-        .iter()
-        .try_for_each(|(name, t)| t.write_npy(&tmp(name)))
-        .and_then(|()| {
-            files.iter().try_for_each(|(name, _)| {
-                fs::rename(tmp(name), dir.join(name)).map_err(|e| Error::io(dir.join(name), e))
-            })
-        });
-    if result.is_err() {
-        for (name, _) in files {
-            let _ = fs::remove_file(tmp(name));
-            if created {
-                let _ = fs::remove_file(dir.join(name));
-            }
-        }
-        if created {
-            let _ = fs::remove_dir(dir);
+    // The outputs are written first: a tune cache that cannot be saved loses nothing else.
+    if let Some(ctx) = tuned {
+        if let Err(e) = args.tune.save(ctx.pipeline_cache()) {
+            eprintln!("warning: the tune cache was not saved: {e}");
         }
     }
-    result
+    Ok(ExitCode::SUCCESS)
 }

@@ -230,6 +230,14 @@ impl Lstm {
         chosen.wavefront_or_layers(self.weights.plan.stacked)
     }
 
+    /// Whether a forward of shape `dims` fits the device: every buffer it needs and, with the
+    /// kernels that would run now, every dispatch. Nothing is allocated, so a caller can ask
+    /// before it builds a large input.
+    pub fn check_dims(&self, dims: Dims) -> Result<()> {
+        let resources = self.resources(dims)?;
+        limits::plan(&self.device.limits(), &resources.plan(self.variants(dims)))
+    }
+
     /// Read a state back to the host (one submission and one map).
     pub fn read_state(&self, state: &LstmState) -> Result<State> {
         state.read(&self.device, &self.queue)

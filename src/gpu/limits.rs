@@ -134,3 +134,48 @@ pub(crate) fn plan(limits: &wgpu::Limits, plan: &Plan) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Direction, LstmConfig};
+    use crate::forward::Dims;
+    use crate::gpu::plan::{Buf, ModelPlan, Resources, Target};
+    use crate::gpu::variants::{GemmVariant, Schedule, StepVariant, Variants};
+
+    const TARGET: Target = Target {
+        uniform_align: 256,
+        storage_align: 256,
+        timestamps: false,
+    };
+
+    proptest::proptest! {
+        /// Any model and request sizes are sized or refused, never a panic; where the sizes fit
+        /// the default limits, the plan and its parameter blocks are made.
+        #[test]
+        fn any_sizes_are_planned_or_refused(
+            i in proptest::prop_oneof![1usize..300, 1usize..1 << 40],
+            h in proptest::prop_oneof![1usize..300, 1usize..1 << 40],
+            layers in 1usize..5,
+            bidirectional in proptest::bool::ANY,
+            stacked in proptest::bool::ANY,
+            t in proptest::prop_oneof![1usize..100, 1usize..usize::MAX],
+            b in proptest::prop_oneof![1usize..100, 1usize..usize::MAX],
+        ) {
+            let direction = if bidirectional { Direction::Bidirectional } else { Direction::Forward };
+            let cfg = LstmConfig { input_size: i, hidden_size: h, num_layers: layers, direction, ..LstmConfig::default() };
+            let Ok(model) = ModelPlan::new(&cfg, GemmVariant::Tiled, stacked) else { return Ok(()) };
+            let dims = Dims { seq_len: t % (1 << 20) + 1, batch: b % 4096 + 1 };
+            for dims in [dims, Dims { seq_len: t, batch: b }] {
+                let Ok(res) = Resources::new(&cfg, &model, dims, TARGET) else { continue };
+                let limits = wgpu::Limits::default();
+                if super::resources(&limits, &res).is_ok()
+                    && super::model(&limits, &model).is_ok()
+                {
+                    let plan = res.plan(Variants { gemm: GemmVariant::Tiled, step: StepVariant::Batch4, schedule: Schedule::Wavefront });
+                    proptest::prop_assert!(!plan.dispatches.is_empty());
+                    let _ = res.uniform_contents(Buf::StepParams);
+                }
+            }
+        }
+    }
+}

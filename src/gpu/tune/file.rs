@@ -10,9 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::key::{GemmKey, StepKey};
 use super::store::Tuning;
 use crate::error::{Error, Result};
+use crate::files::{read_regular, ReadLimits};
 use crate::gpu::variants::{GemmVariant, Schedule, StepVariant};
 
 pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/2";
+
+/// Tuning files are a few kilobytes; anything this large is not one.
+const MAX_BYTES: ReadLimits = ReadLimits { max_bytes: 64 << 20 };
 
 /// Schemas of earlier versions: their choices are not read, and saving replaces the file.
 const OLDER_SCHEMAS: [&str; 1] = ["wgpu-lstm-tuning/1"];
@@ -72,11 +76,12 @@ fn empty() -> TuningFile {
 
 /// The file's choices: none when it does not exist or was written by an earlier version.
 fn read(path: &Path) -> Result<TuningFile> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(empty()),
-        Err(e) => return Err(Error::io(path, e)),
+    let bytes = match read_regular(path, MAX_BYTES) {
+        Ok(bytes) => bytes,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(empty()),
+        Err(e) => return Err(e),
     };
+    let text = String::from_utf8_lossy(&bytes);
     let format = |message: String| Error::format(path, message);
     #[derive(Deserialize)]
     struct Schema {
