@@ -25,7 +25,13 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     let Some(ctx) = common::gpu() else { return };
     let cfg = config(7, 11, 3, Direction::Bidirectional);
     let w = LstmWeights::random(&cfg, 1).unwrap();
-    let lstm = Lstm::new(&ctx.device, &ctx.queue, &cfg, &w).unwrap();
+    let cache = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
+    let per_step = Variants {
+        gemm: GemmVariant::RegisterBlocked,
+        step: StepVariant::Batch1,
+        schedule: Schedule::Layers,
+    };
+    let lstm = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(per_step)).unwrap();
     let (t, b) = (9, 4);
     let x = common::random_tensor(vec![t, b, 7], 1.0, 2);
     let first = lstm.forward(&x, None).unwrap();
@@ -52,6 +58,24 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     let other = lstm.forward(&x2, None).unwrap();
     let reference = CpuLstm::new(&cfg, &w).unwrap().forward(&x2, None).unwrap();
     common::assert_close("second shape y", &other.y, &reference.y, CONFORMANCE_TOLERANCE);
+
+    // The sequence kernels run each layer's steps in one dispatch: two per layer.
+    for step in [StepVariant::Sequence, StepVariant::SequenceResident] {
+        let whole = Variants { step, ..per_step };
+        let lstm = Lstm::with_variants(&cache, &ctx.queue, &cfg, &w, Some(whole)).unwrap();
+        let got = lstm.forward(&x2, None).unwrap();
+        let stats = lstm.last_stats();
+        assert_eq!(stats.variants, whole);
+        assert_eq!(
+            (stats.dispatches, stats.submits, stats.readbacks),
+            (2 * 3, 1, 1),
+            "{step:?}"
+        );
+        assert!(
+            got.max_abs_diff(&reference).unwrap() <= CONFORMANCE_TOLERANCE,
+            "{step:?}"
+        );
+    }
 }
 
 /// A unidirectional stack can run as a wavefront: layer 0's input projection, then T + L − 1
@@ -100,10 +124,7 @@ fn a_unidirectional_stack_runs_as_a_wavefront_in_t_plus_l_minus_1_steps() {
         let tuned = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
         let got = tuned.forward_with_lens(&x, None, Some(&lens)).unwrap();
         let stats = tuned.last_stats();
-        let dispatches = match stats.variants.schedule {
-            Schedule::Wavefront => 1 + t + layers - 1,
-            Schedule::Layers => layers * (1 + t),
-        };
+        let dispatches = common::expected_dispatches(stats.variants, layers, t, false);
         assert_eq!(
             stats.dispatches as usize, dispatches,
             "autotuned {}",

@@ -169,7 +169,7 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         wgpu_lstm::Error::invalid(
             "--variants",
             format!(
-                "'{text}': expected GEMM,STEP[,SCHEDULE] with GEMM tiled or regblock, STEP b1, b2, b4, b8, b8u2 or splitk and SCHEDULE wavefront or layers"
+                "'{text}': expected GEMM,STEP[,SCHEDULE] with GEMM tiled or regblock, STEP b1, b2, b4, b8, b8u2, splitk, seq or seqres and SCHEDULE wavefront or layers"
             ),
         )
     };
@@ -196,6 +196,8 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         "b8" => StepVariant::Batch8,
         "b8u2" => StepVariant::Batch8Units2,
         "splitk" => StepVariant::SplitK,
+        "seq" | "sequence" => StepVariant::Sequence,
+        "seqres" | "sequence-resident" => StepVariant::SequenceResident,
         _ => return Err(bad()),
     };
     Ok(Variants { gemm, step, schedule })

@@ -224,10 +224,10 @@ impl Lstm {
             let (step, schedule) = self
                 .tuning
                 .known_step(&self.step_key(dims))
-                .unwrap_or((untuned_step(dims.batch), Schedule::Layers));
+                .unwrap_or((StepVariant::untuned(dims.batch), Schedule::Layers));
             Variants { gemm, step, schedule }
         });
-        chosen.wavefront_or_layers(self.weights.plan.stacked)
+        chosen.fitted(self.weights.plan.stacked, &self.config)
     }
 
     /// Whether a forward of shape `dims` fits the device: every buffer it needs and, with the
@@ -372,6 +372,9 @@ impl Lstm {
                 },
                 Part::InputProjection { layer },
             ),
+            (KernelPart::Step { layer }, Schedule::Layers) if variants.step.whole_sequence() => {
+                (variants, Part::Sequence { layer })
+            }
             (KernelPart::Step { layer }, Schedule::Layers) => (variants, Part::Step { layer, step: 0 }),
             (KernelPart::Step { layer }, Schedule::Wavefront) => (variants, Part::Wavefront { k: layer }),
         };
@@ -381,7 +384,11 @@ impl Lstm {
         capture(&self.device, "encoding a kernel", || {
             // Full-length sequences, so every step does its work.
             ws.encode_lengths(&self.device, encoder, None);
-            ws.record_repeated(encoder, dispatch, &pipeline, repeats)
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("lstm kernel"),
+                timestamp_writes: None,
+            });
+            ws.dispatch_repeated(&mut pass, dispatch, &pipeline, repeats)
         })
     }
 
@@ -662,16 +669,6 @@ impl LstmForward for Lstm {
 
     fn stream_state(&self, stream: &LstmState) -> Result<State> {
         self.read_state(stream)
-    }
-}
-
-/// The step an engine runs where nothing was timed: one batch element per invocation below a
-/// batch of 4, four above.
-fn untuned_step(batch: usize) -> StepVariant {
-    if batch < 4 {
-        StepVariant::Batch1
-    } else {
-        StepVariant::Batch4
     }
 }
 

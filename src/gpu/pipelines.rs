@@ -148,7 +148,10 @@ pub(crate) fn bind_group(
 pub(crate) struct EngineKernels {
     store: Arc<Pipelines>,
     gate_options: Vec<(&'static str, f64)>,
-    subgroups: bool,
+    /// The device's smallest subgroup, where it has subgroup operations.
+    subgroups: Option<u32>,
+    /// P, for kernels unrolled to it.
+    out_size: usize,
 }
 
 /// The pipelines a plan dispatches, resolved before recording.
@@ -167,17 +170,22 @@ impl Resolved {
 
 impl EngineKernels {
     pub fn new(store: Arc<Pipelines>, config: &LstmConfig) -> Self {
-        let subgroups = store.device.features().contains(wgpu::Features::SUBGROUP);
+        let device = &store.device;
+        let subgroups = device
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
+            .then(|| device.adapter_info().subgroup_min_size);
         EngineKernels {
             store,
             gate_options: shaders::gate_option_constants(config),
             subgroups,
+            out_size: config.output_size(),
         }
     }
 
     /// The pipeline of a kernel, with the variant's constants and, for steps, the gate options.
     pub fn get(&self, kernel: KernelRef) -> Result<wgpu::ComputePipeline> {
-        let mut constants = kernel.variant_constants();
+        let mut constants = kernel.variant_constants(self.out_size);
         if kernel.takes_gate_options() {
             constants.extend(&self.gate_options);
         }

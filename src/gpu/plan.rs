@@ -340,6 +340,8 @@ pub(crate) struct Resources {
     /// weights are stacked.
     blocks: u64,
     stacked: bool,
+    /// The model's sizes and options, for what fits it.
+    config: LstmConfig,
     layers: usize,
     gemm: GemmVariant,
     gemm_shapes: Vec<GemmShape>,
@@ -433,7 +435,7 @@ impl Resources {
                 Usage::QueryResolve,
             ));
         }
-        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(false);
+        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(None);
         let mut groups = Vec::new();
         let mut gemm_groups = Vec::new();
         let mut gemm_shapes = Vec::new();
@@ -558,6 +560,7 @@ impl Resources {
             timestamps_at: target.timestamps.then_some(y + io.h + io.c),
             blocks: block_count,
             stacked: model.stacked,
+            config: config.clone(),
             layers: nl,
             gemm: model.gemm,
             gemm_shapes,
@@ -615,9 +618,10 @@ impl Resources {
     }
 
     /// What runs for `variants`: the wavefront falls back on layer-by-layer where the model
-    /// cannot run it (its weights are not stacked, or the step is split-K).
+    /// cannot run it (its weights are not stacked, or the step has no wavefront kernel), and a
+    /// sequence kernel that does not fit the model on `step-b1`.
     pub fn effective(&self, variants: Variants) -> Variants {
-        variants.wavefront_or_layers(self.stacked)
+        variants.fitted(self.stacked, &self.config)
     }
 
     /// The dispatches of a forward with these kernels (made [`effective`](Self::effective)).
@@ -634,6 +638,17 @@ impl Resources {
             Schedule::Layers => {
                 for layer in 0..self.layers {
                     dispatches.push(self.gemm_dispatch(layer));
+                    if step.whole_sequence() {
+                        // Every step of the layer in one dispatch, from its first block.
+                        dispatches.push(Dispatch {
+                            kernel: KernelRef::Step(step, Schedule::Layers),
+                            group: self.step_groups[layer],
+                            offset: block(layer * t),
+                            grid: [1, self.batch, self.directions],
+                            part: Part::Sequence { layer },
+                        });
+                        continue;
+                    }
                     for s in 0..t {
                         dispatches.push(Dispatch {
                             kernel: KernelRef::Step(step, Schedule::Layers),
@@ -716,6 +731,8 @@ pub(crate) enum Part {
     OutputProjection { layer: usize, step: usize },
     /// Wavefront dispatch k: every layer l with 0 ≤ k − l < T, at step k − l.
     Wavefront { k: usize },
+    /// Every step of a layer (the sequence kernel).
+    Sequence { layer: usize },
 }
 
 #[derive(Clone, Copy, Debug)]

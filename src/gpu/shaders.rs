@@ -68,6 +68,24 @@ const STEP_SPLITK_FILES: (&[&str], &str) = wgsl!(
     "shared/splitk.wgsl",
     "step_splitk.wgsl"
 );
+const STEP_SEQUENCE_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step_sequence.wgsl"
+);
+const STEP_SEQUENCE_RESIDENT_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step_sequence_resident.wgsl"
+);
+const STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
+    "shared/params.wgsl",
+    "shared/activations.wgsl",
+    "shared/cell.wgsl",
+    "step_sequence_resident_subgroup.wgsl"
+);
 const STEP_SPLITK_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
     "shared/params.wgsl",
     "shared/activations.wgsl",
@@ -244,6 +262,69 @@ pub(crate) const STEP_SPLITK_SUBGROUP: Kernel = Kernel {
     overrides: &GATE_OPTION_OVERRIDES,
 };
 
+/// Invocations of a sequence-kernel workgroup.
+pub(crate) const STEP_SEQUENCE_WORKGROUP: u32 = 128;
+/// Largest P the sequence kernel stages in workgroup memory.
+pub(crate) const STEP_SEQUENCE_MAX_P: u32 = 2048;
+/// Units (one per invocation) and largest P of the register-resident sequence kernel.
+pub(crate) const STEP_SEQUENCE_RESIDENT: u32 = 128;
+
+/// Every step of a layer in one dispatch, a workgroup per batch element and direction.
+pub(crate) const STEP_SEQUENCE: Kernel = Kernel {
+    name: "step_sequence",
+    files: STEP_SEQUENCE_FILES.0,
+    source: STEP_SEQUENCE_FILES.1,
+    workgroup_size: [STEP_SEQUENCE_WORKGROUP, 1, 1],
+    workgroup_bytes: STEP_SEQUENCE_MAX_P as u64 * F32,
+    bindings: STEP_BINDINGS,
+    consts: &[
+        ("SEQ_WG", STEP_SEQUENCE_WORKGROUP),
+        ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P),
+    ],
+    overrides: &GATE_OPTION_OVERRIDES,
+};
+
+/// The gate options and P, which the register-resident sequence kernel unrolls to.
+const SEQUENCE_RESIDENT_OVERRIDES: [&str; 24] = {
+    let mut all = [""; 24];
+    let mut i = 0;
+    while i < GATE_OPTION_OVERRIDES.len() {
+        all[i] = GATE_OPTION_OVERRIDES[i];
+        i += 1;
+    }
+    all[23] = "SEQ_P";
+    all
+};
+
+/// The sequence kernel with each invocation's column of R in registers.
+pub(crate) const STEP_SEQUENCE_RESIDENT_KERNEL: Kernel = Kernel {
+    name: "step_sequence_resident",
+    files: STEP_SEQUENCE_RESIDENT_FILES.0,
+    source: STEP_SEQUENCE_RESIDENT_FILES.1,
+    workgroup_size: [STEP_SEQUENCE_RESIDENT, 1, 1],
+    workgroup_bytes: STEP_SEQUENCE_RESIDENT as u64 * F32,
+    bindings: STEP_BINDINGS,
+    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT)],
+    overrides: &SEQUENCE_RESIDENT_OVERRIDES,
+};
+
+/// The register-resident sequence kernel with h broadcast within subgroups (devices with
+/// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations).
+pub(crate) const STEP_SEQUENCE_RESIDENT_SUBGROUP: Kernel = Kernel {
+    name: "step_sequence_resident_subgroup",
+    files: STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES.0,
+    source: STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES.1,
+    workgroup_size: [STEP_SEQUENCE_RESIDENT, 1, 1],
+    workgroup_bytes: 0,
+    bindings: STEP_BINDINGS,
+    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT)],
+    overrides: &SEQUENCE_RESIDENT_OVERRIDES,
+};
+
+/// The values of h one subgroup broadcast block holds: the subgroup kernels need subgroups at
+/// least this large.
+pub(crate) const SEQUENCE_SUBGROUP: u32 = 8;
+
 /// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
 pub(crate) const OUTPUT_PROJECTION: Kernel = Kernel {
     name: "output_projection",
@@ -264,6 +345,9 @@ pub(crate) const ALL: &[&Kernel] = &[
     &STEP,
     &STEP_SPLITK,
     &STEP_SPLITK_SUBGROUP,
+    &STEP_SEQUENCE,
+    &STEP_SEQUENCE_RESIDENT_KERNEL,
+    &STEP_SEQUENCE_RESIDENT_SUBGROUP,
     &OUTPUT_PROJECTION,
 ];
 
@@ -277,13 +361,22 @@ pub(crate) enum KernelRef {
 }
 
 impl KernelRef {
-    /// The WGSL kernel; the split-K step uses subgroup reductions where the device has them.
-    pub fn kernel(self, subgroups: bool) -> &'static Kernel {
+    /// The WGSL kernel for a device whose subgroups have at least `subgroup_min` invocations
+    /// (`None` without subgroups): the split-K step reduces with subgroup operations, and the
+    /// register-resident sequence kernel broadcasts h within subgroups of 8 or more.
+    pub fn kernel(self, subgroup_min: Option<u32>) -> &'static Kernel {
         match self {
             KernelRef::Gemm(GemmVariant::Tiled) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
-            KernelRef::Step(StepVariant::SplitK, _) if subgroups => &STEP_SPLITK_SUBGROUP,
+            KernelRef::Step(StepVariant::SplitK, _) if subgroup_min.is_some() => &STEP_SPLITK_SUBGROUP,
             KernelRef::Step(StepVariant::SplitK, _) => &STEP_SPLITK,
+            KernelRef::Step(StepVariant::Sequence, _) => &STEP_SEQUENCE,
+            KernelRef::Step(StepVariant::SequenceResident, _)
+                if subgroup_min.is_some_and(|m| m >= SEQUENCE_SUBGROUP) =>
+            {
+                &STEP_SEQUENCE_RESIDENT_SUBGROUP
+            }
+            KernelRef::Step(StepVariant::SequenceResident, _) => &STEP_SEQUENCE_RESIDENT_KERNEL,
             KernelRef::Step(..) => &STEP,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
         }
@@ -294,10 +387,11 @@ impl KernelRef {
         matches!(self, KernelRef::Step(..))
     }
 
-    /// The overrides that select the variant.
-    pub fn variant_constants(self) -> Vec<(&'static str, f64)> {
+    /// The overrides that select the variant (`p`: the model's P, for kernels unrolled to it).
+    pub fn variant_constants(self, p: usize) -> Vec<(&'static str, f64)> {
         match self {
-            KernelRef::Step(step, schedule) if step != StepVariant::SplitK => vec![
+            KernelRef::Step(StepVariant::SequenceResident, _) => vec![("SEQ_P", p as f64)],
+            KernelRef::Step(step, schedule) if step.runs_in_a_wavefront() => vec![
                 ("BATCH_BLOCK", step.batch_block() as f64),
                 ("UNITS", step.units() as f64),
                 ("WAVEFRONT", f64::from(u8::from(schedule == Schedule::Wavefront))),

@@ -205,8 +205,8 @@ fn overrides_match_what_the_host_sets() {
         KernelRef::Gemm(GemmVariant::Tiled),
         KernelRef::OutputProjection,
     ] {
-        let k = kernel.kernel(false);
-        let mut set: Vec<&str> = kernel.variant_constants().iter().map(|(n, _)| *n).collect();
+        let k = kernel.kernel(None);
+        let mut set: Vec<&str> = kernel.variant_constants(7).iter().map(|(n, _)| *n).collect();
         if kernel.takes_gate_options() {
             set.extend(GATE_OPTION_OVERRIDES);
         }
@@ -231,5 +231,79 @@ fn activation_ids_match_the_wgsl() {
             wgsl.push(c.to_ascii_uppercase());
         }
         assert_eq!(const_u32(&module, &wgsl), Some(kind.id()), "{wgsl}");
+    }
+}
+
+/// The regions of the register-resident sequence kernels between `// GENERATED BEGIN` and
+/// `// GENERATED END`, in order: the unit's column of R, then z += R·h (with h from workgroup
+/// memory, or broadcast within subgroups).
+fn sequence_resident_regions(subgroup: bool) -> Vec<String> {
+    let n = STEP_SEQUENCE_RESIDENT;
+    let loads = (0..n)
+        .map(|k| format!("    let r{k} = r[r_col + min({k}u, last_k) * hidden];"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let products = if subgroup {
+        (0..n / SEQUENCE_SUBGROUP)
+            .flat_map(|block| {
+                let k0 = block * SEQUENCE_SUBGROUP;
+                std::iter::once(format!(
+                    "        let h{block} = state[h_at + min({k0}u + lane, last_k)];"
+                ))
+                .chain((0..SEQUENCE_SUBGROUP).map(move |i| {
+                    let k = k0 + i;
+                    format!(
+                        "        if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(subgroupBroadcast(h{block}, {i}u)), r{k}, z); }}"
+                    )
+                }))
+            })
+            .collect::<Vec<_>>()
+    } else {
+        (0..n)
+            .map(|k| format!("        if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(h_step[{k}]), r{k}, z); }}"))
+            .collect()
+    };
+    vec![loads, products.join("\n")]
+}
+
+/// The unrolled kernels hold exactly what their generator writes (edit the generator, not the
+/// WGSL; `WGPU_LSTM_REGENERATE=1 cargo test` rewrites the regions).
+#[test]
+fn generated_regions_match_their_generator() {
+    for (kernel, subgroup) in [
+        (&STEP_SEQUENCE_RESIDENT_KERNEL, false),
+        (&STEP_SEQUENCE_RESIDENT_SUBGROUP, true),
+    ] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("shaders")
+            .join(kernel.files.last().unwrap());
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut parts: Vec<&str> = Vec::new();
+        let mut rest = text.as_str();
+        while let Some(begin) = rest.find("// GENERATED BEGIN") {
+            let body_at = begin + rest[begin..].find('\n').unwrap() + 1;
+            let end = body_at + rest[body_at..].find("// GENERATED END").unwrap();
+            // Up to the indentation of the END marker's line.
+            let body_end = rest[..end].rfind('\n').unwrap();
+            parts.push(&rest[body_at..body_end]);
+            rest = &rest[end..];
+        }
+        let expected = sequence_resident_regions(subgroup);
+        if std::env::var("WGPU_LSTM_REGENERATE").is_ok_and(|v| v == "1") {
+            let mut out = text.clone();
+            for (old, new) in parts.iter().zip(&expected) {
+                out = out.replacen(old, new, 1);
+            }
+            std::fs::write(&file, out).unwrap();
+            continue;
+        }
+        assert_eq!(parts.len(), expected.len(), "{}: regions", kernel.name);
+        for (n, (got, want)) in parts.iter().zip(&expected).enumerate() {
+            assert!(
+                got == want,
+                "{}: region {n} differs from its generator",
+                kernel.name
+            );
+        }
     }
 }

@@ -33,6 +33,13 @@ pub enum StepVariant {
     /// Matrix-vector for small batches: a workgroup per 8 units of one batch element, the sum
     /// over k split across its 64 invocations and reduced in workgroup memory.
     SplitK,
+    /// A layer's whole sequence in one dispatch: a workgroup per batch element and direction
+    /// loops over every step, with a barrier between steps (small models, where a dispatch per
+    /// step costs more than its work). Layer by layer, without projection and for P ≤ 2048.
+    Sequence,
+    /// The sequence kernel with each invocation's column of R held in registers for the whole
+    /// sequence (adapters that run invocations as SIMD lanes of a CPU), for H and P ≤ 128.
+    SequenceResident,
 }
 
 /// How the layers of a stack are ordered in time.
@@ -86,19 +93,24 @@ impl GemmVariant {
 }
 
 impl StepVariant {
-    pub const ALL: [StepVariant; 6] = [
+    pub const ALL: [StepVariant; 8] = [
         StepVariant::Batch1,
         StepVariant::Batch2,
         StepVariant::Batch4,
         StepVariant::Batch8,
         StepVariant::Batch8Units2,
         StepVariant::SplitK,
+        StepVariant::Sequence,
+        StepVariant::SequenceResident,
     ];
 
     /// Batch elements per invocation.
     pub fn batch_block(self) -> u32 {
         match self {
-            StepVariant::Batch1 | StepVariant::SplitK => 1,
+            StepVariant::Batch1
+            | StepVariant::SplitK
+            | StepVariant::Sequence
+            | StepVariant::SequenceResident => 1,
             StepVariant::Batch2 => 2,
             StepVariant::Batch4 => 4,
             StepVariant::Batch8 | StepVariant::Batch8Units2 => 8,
@@ -121,12 +133,44 @@ impl StepVariant {
             StepVariant::Batch8 => "step-b8",
             StepVariant::Batch8Units2 => "step-b8u2",
             StepVariant::SplitK => "step-splitk",
+            StepVariant::Sequence => "step-sequence",
+            StepVariant::SequenceResident => "step-sequence-resident",
         }
     }
 
     /// The variant [`StepVariant::name`] names.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether the variant has a wavefront kernel (all but split-K and the sequence kernels).
+    pub fn runs_in_a_wavefront(self) -> bool {
+        !matches!(self, StepVariant::SplitK) && !self.whole_sequence()
+    }
+
+    /// Whether one dispatch runs every step of a layer (the sequence kernels).
+    pub fn whole_sequence(self) -> bool {
+        matches!(self, StepVariant::Sequence | StepVariant::SequenceResident)
+    }
+
+    /// Whether the variant can run a layer of hidden size `h` and h size `p`, with or without
+    /// a projection.
+    pub fn fits(self, h: usize, p: usize, projected: bool) -> bool {
+        match self {
+            StepVariant::Sequence => !projected && p <= 2048,
+            StepVariant::SequenceResident => !projected && h <= 128 && p <= 128,
+            _ => true,
+        }
+    }
+
+    /// The step an engine runs where nothing was timed: one batch element per invocation below
+    /// a batch of 4, four above.
+    pub fn untuned(batch: usize) -> StepVariant {
+        if batch < 4 {
+            StepVariant::Batch1
+        } else {
+            StepVariant::Batch4
+        }
     }
 }
 
@@ -139,15 +183,15 @@ pub struct Variants {
 }
 
 impl Variants {
-    /// Every combination, for `conform --all-variants` (the wavefront with every step but
-    /// split-K).
+    /// Every combination, for `conform --all-variants` (the wavefront with every step that has
+    /// a wavefront kernel).
     pub fn all() -> Vec<Variants> {
         let mut all = Vec::new();
         for gemm in GemmVariant::ALL {
             for step in StepVariant::ALL {
                 for schedule in Schedule::ALL {
                     let v = Variants { gemm, step, schedule };
-                    if v.schedule == v.wavefront_or_layers(true).schedule {
+                    if schedule == Schedule::Layers || step.runs_in_a_wavefront() {
                         all.push(v);
                     }
                 }
@@ -157,17 +201,23 @@ impl Variants {
     }
 
     /// What runs for `config`: the wavefront falls back on layer-by-layer where the model or the
-    /// step variant does not allow it.
+    /// step variant does not allow it, and a sequence kernel that does not fit the model
+    /// ([`StepVariant::fits`]) on one batch element per invocation.
     pub fn effective(self, config: &LstmConfig) -> Variants {
-        self.wavefront_or_layers(Schedule::wavefront_fits(config))
+        self.fitted(Schedule::wavefront_fits(config), config)
     }
 
-    /// The wavefront where the model can run it (`model_fits`) and the step is not split-K,
-    /// else layer by layer.
-    pub(crate) fn wavefront_or_layers(self, model_fits: bool) -> Variants {
-        let wavefront =
-            self.schedule == Schedule::Wavefront && model_fits && self.step != StepVariant::SplitK;
+    /// [`Variants::effective`], with whether the model's weights allow the wavefront.
+    pub(crate) fn fitted(self, wavefront_fits: bool, config: &LstmConfig) -> Variants {
+        let (h, p) = (config.hidden_size, config.output_size());
+        let step = if self.step.fits(h, p, config.proj_size.is_some()) {
+            self.step
+        } else {
+            StepVariant::Batch1
+        };
+        let wavefront = self.schedule == Schedule::Wavefront && wavefront_fits && step.runs_in_a_wavefront();
         Variants {
+            step,
             schedule: if wavefront {
                 Schedule::Wavefront
             } else {

@@ -165,19 +165,15 @@ impl Workspace {
     }
 
     /// `repeats` copies of one dispatch, on whatever the buffers hold (for timing).
-    pub fn record_repeated(
+    pub fn dispatch_repeated(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        pass: &mut wgpu::ComputePass<'_>,
         dispatch: &Dispatch,
         pipeline: &wgpu::ComputePipeline,
         repeats: usize,
     ) {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("lstm kernel"),
-            timestamp_writes: None,
-        });
         for _ in 0..repeats {
-            self.dispatch(&mut pass, dispatch, pipeline);
+            self.dispatch(pass, dispatch, pipeline);
         }
     }
 

@@ -137,3 +137,21 @@ pub fn assert_finite(what: &str, t: &Tensor) {
         panic!("{what}: non-finite value {} at flat index {i}", t.data()[i]);
     }
 }
+
+/// Dispatches of one forward with these kernels: per layer the input projection and a dispatch
+/// per step (two with a projection), or one for all steps (the sequence kernels); as a wavefront,
+/// layer 0's input projection and T + L − 1.
+pub fn expected_dispatches(
+    variants: wgpu_lstm::gpu::Variants,
+    layers: usize,
+    t: usize,
+    projected: bool,
+) -> usize {
+    use wgpu_lstm::gpu::{Schedule, StepVariant};
+    match (variants.schedule, variants.step) {
+        (Schedule::Wavefront, _) => 1 + t + layers - 1,
+        (Schedule::Layers, StepVariant::Sequence | StepVariant::SequenceResident) => 2 * layers,
+        (Schedule::Layers, _) if projected => layers * (1 + 2 * t),
+        (Schedule::Layers, _) => layers * (1 + t),
+    }
+}

@@ -1,19 +1,21 @@
 //! The short autotune: time each candidate kernel variant on this device and keep the fastest.
 //! It runs once per shape class and device (the choice lives in the `PipelineCache`, and on disk
 //! when asked: [`file`]), and its submissions are counted apart from the forward's own
-//! (`ForwardStats::autotune_submits`). Steps are timed as slices of the forward's own plan.
+//! (`ForwardStats::autotune_submits`, `autotune_ns`). Steps are timed as slices of the forward's
+//! own plan, on the GPU with timestamp queries where the device has them.
 
 pub(crate) mod file;
 pub(crate) mod key;
 pub(crate) mod store;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wgpu::util::DeviceExt;
 
 use super::limits;
 use super::pipelines::{bind_group, EngineKernels};
 use super::plan::{Dispatch, GemmShape, Part, Plan, Resources};
+use super::readback;
 use super::shaders::KernelRef;
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::Workspace;
@@ -22,48 +24,134 @@ use crate::error::{Error, GpuError, Result};
 pub(crate) use key::{GemmKey, StepKey};
 pub(crate) use store::{StepChoice, Tuning};
 
-/// Timed submissions per candidate (after one untimed); the fastest counts.
+/// Timed submissions per measurement (after one untimed); the fastest counts.
 const TRIALS: usize = 3;
 
 /// Rows of the synthetic GEMM the input-projection variants are timed on.
 const GEMM_ROWS: u64 = 256;
 
-/// Step dispatches per timed submission.
-const STEPS: usize = 4;
+/// Step dispatches per timed submission of a per-step kernel.
+const STEPS: usize = 16;
 
-/// The fastest timed candidate that `keep` accepts.
-fn fastest_of<V: Copy>(times: &[(V, Duration)], keep: impl Fn(V) -> bool) -> Option<V> {
-    times
-        .iter()
-        .filter(|(v, _)| keep(*v))
-        .min_by_key(|(_, t)| *t)
-        .map(|(v, _)| *v)
+/// Times compute passes: on the GPU with timestamp queries where the device has them, else by
+/// the wall clock less the time of an empty submission. Counts its submissions.
+struct Timer<'a> {
+    device: &'a wgpu::Device,
+    queue: &'a wgpu::Queue,
+    queries: Option<Queries>,
+    /// Seconds of an empty submission, taken off wall-clock timings.
+    empty: f64,
+    submits: u32,
 }
 
-/// The fastest of `TRIALS` timed submissions (after one untimed) of what `run` records, and the
-/// submissions made.
-fn time_of(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    mut run: impl FnMut(&mut wgpu::CommandEncoder),
-) -> Result<(Duration, u32)> {
-    let mut fastest = Duration::MAX;
-    for trial in 0..=TRIALS {
-        let start = Instant::now();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        run(&mut encoder);
-        queue.submit([encoder.finish()]);
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu {
-                during: "autotune",
-                source: GpuError::Poll(e),
-            })?;
-        if trial > 0 {
-            fastest = fastest.min(start.elapsed());
+struct Queries {
+    set: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+    readback: wgpu::Buffer,
+}
+
+impl<'a> Timer<'a> {
+    fn new(device: &'a wgpu::Device, queue: &'a wgpu::Queue) -> Result<Self> {
+        let queries = device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| {
+                let buffer = |label, usage| {
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(label),
+                        size: 16,
+                        usage,
+                        mapped_at_creation: false,
+                    })
+                };
+                Queries {
+                    set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                        label: Some("autotune timestamps"),
+                        ty: wgpu::QueryType::Timestamp,
+                        count: 2,
+                    }),
+                    resolved: buffer(
+                        "autotune resolved",
+                        wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    ),
+                    readback: buffer(
+                        "autotune readback",
+                        wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    ),
+                }
+            });
+        let mut timer = Timer {
+            device,
+            queue,
+            queries,
+            empty: 0.0,
+            submits: 0,
+        };
+        if timer.queries.is_none() {
+            timer.empty = timer.time(|_| {}, |_| {})?;
         }
+        Ok(timer)
     }
-    Ok((fastest, TRIALS as u32 + 1))
+
+    /// Seconds of the fastest of `TRIALS` runs (after an untimed one) of the pass `record`
+    /// fills, after `prepare` has recorded what must precede it.
+    fn time(
+        &mut self,
+        prepare: impl Fn(&mut wgpu::CommandEncoder),
+        record: impl Fn(&mut wgpu::ComputePass<'_>),
+    ) -> Result<f64> {
+        let mut fastest = f64::MAX;
+        for trial in 0..=TRIALS {
+            let start = Instant::now();
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            prepare(&mut encoder);
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("autotune"),
+                    timestamp_writes: self.queries.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: &q.set,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }),
+                });
+                record(&mut pass);
+            }
+            if let Some(q) = &self.queries {
+                encoder.resolve_query_set(&q.set, 0..2, &q.resolved, 0);
+                encoder.copy_buffer_to_buffer(&q.resolved, 0, &q.readback, 0, 16);
+            }
+            let submission = self.queue.submit([encoder.finish()]);
+            self.submits += 1;
+            let seconds = match &self.queries {
+                Some(q) => {
+                    let raw = pollster::block_on(readback::read_bytes(
+                        self.device,
+                        &q.readback,
+                        16,
+                        Some(submission),
+                    ))?;
+                    let tick = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+                    tick(8).saturating_sub(tick(0)) as f64 * self.queue.get_timestamp_period() as f64 * 1e-9
+                }
+                None => {
+                    self.device
+                        .poll(wgpu::PollType::Wait {
+                            submission_index: Some(submission),
+                            timeout: None,
+                        })
+                        .map_err(|e| Error::Gpu {
+                            during: "autotune",
+                            source: GpuError::Poll(e),
+                        })?;
+                    (start.elapsed().as_secs_f64() - self.empty).max(0.0)
+                }
+            };
+            if trial > 0 {
+                fastest = fastest.min(seconds);
+            }
+        }
+        Ok(fastest)
+    }
 }
 
 /// Time both input-projection variants on a synthetic `GEMM_ROWS × n × k` problem; the choice
@@ -99,8 +187,8 @@ pub(crate) fn gemm(
         contents: bytemuck::bytes_of(&shape.params()?),
         usage: wgpu::BufferUsages::UNIFORM,
     });
-    let mut times = Vec::new();
-    let mut submits = 0;
+    let mut timer = Timer::new(device, queue)?;
+    let mut best = (GemmVariant::ALL[0], f64::MAX);
     for variant in GemmVariant::ALL {
         let kernel = KernelRef::Gemm(variant);
         let pipeline = kernels.get(kernel)?;
@@ -117,31 +205,19 @@ pub(crate) fn gemm(
             ],
         );
         let [gx, gy, gz] = shape.grid(variant).map(|g| g as u32);
-        let (time, n) = time_of(device, queue, |encoder| {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
-        })?;
-        submits += n;
-        times.push((variant, time));
+        let time = timer.time(
+            |_| {},
+            |pass| {
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups(gx, gy, gz);
+            },
+        )?;
+        if time < best.1 {
+            best = (variant, time);
+        }
     }
-    Ok((fastest_of(&times, |_| true).expect("two variants"), submits))
-}
-
-/// Each part's first dispatch in `plan`, with its pipeline.
-fn slice<'p>(
-    kernels: &EngineKernels,
-    plan: &'p Plan,
-    parts: &[Part],
-) -> Result<Vec<(&'p Dispatch, wgpu::ComputePipeline)>> {
-    parts
-        .iter()
-        .map(|&part| {
-            let dispatch = plan.find(part).expect("the plan has the part");
-            Ok((dispatch, kernels.get(dispatch.kernel)?))
-        })
-        .collect()
+    Ok((best.0, timer.submits))
 }
 
 /// Candidates for a batch: more elements per invocation than the batch has is no use.
@@ -152,10 +228,30 @@ fn step_candidates(batch: usize) -> Vec<StepVariant> {
         .collect()
 }
 
-/// Time the step variants on a workspace's real buffers (a few steps of layer 0 each, from each
-/// candidate's plan); then, where the layers can also run as a wavefront, time both schedules,
-/// each with the fastest step it can use, and keep the faster. Candidates whose plan exceeds the
-/// device's limits are not tried.
+/// `repeats` copies of each part's first dispatch in a plan, with its pipeline.
+struct Slice<'p> {
+    dispatches: Vec<(&'p Dispatch, wgpu::ComputePipeline)>,
+    repeats: usize,
+}
+
+impl<'p> Slice<'p> {
+    fn of(kernels: &EngineKernels, plan: &'p Plan, parts: &[Part], repeats: usize) -> Result<Self> {
+        let dispatches = parts
+            .iter()
+            .map(|&part| {
+                let dispatch = plan.find(part).expect("the plan has the part");
+                Ok((dispatch, kernels.get(dispatch.kernel)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Slice { dispatches, repeats })
+    }
+}
+
+/// Time the step variants on a workspace's real buffers as slices of each candidate's plan, as
+/// the cost of the steps of a layer: 16 steps of a per-step kernel scaled to T, or one dispatch
+/// of the sequence kernel. Then, where the layers can also run as a wavefront, weigh both
+/// schedules, each with the fastest step it can use, and keep the faster. Candidates whose plan
+/// exceeds the device's limits (or falls back on another step) are not tried.
 pub(crate) fn step(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -165,65 +261,91 @@ pub(crate) fn step(
 ) -> Result<(StepChoice, u32)> {
     let res: &Resources = &ws.resources;
     let limits = device.limits();
+    let mut timer = Timer::new(device, queue)?;
     let plan_of = |step, schedule| res.plan(Variants { gemm, step, schedule });
-    // Record `repeats` of each dispatch of a slice, with full-length sequences.
-    let record =
-        |encoder: &mut wgpu::CommandEncoder, slice: &[(&Dispatch, wgpu::ComputePipeline)], repeats| {
-            ws.encode_lengths(device, encoder, None);
-            for (dispatch, pipeline) in slice {
-                ws.record_repeated(encoder, dispatch, pipeline, repeats);
-            }
-        };
-    let mut submits = 0;
-    let mut times = Vec::new();
+    let (t, nl) = (res.dims.seq_len, ws.layers());
+    // Seconds of a slice, times `scale`.
+    let measure = |timer: &mut Timer, slice: &Slice, scale: f64| -> Result<f64> {
+        let time = timer.time(
+            // Full-length sequences, so every step does its work.
+            |encoder| ws.encode_lengths(device, encoder, None),
+            |pass| {
+                for (dispatch, pipeline) in &slice.dispatches {
+                    ws.dispatch_repeated(pass, dispatch, pipeline, slice.repeats);
+                }
+            },
+        )?;
+        Ok(time * scale)
+    };
+    // The steps of `layers`: T of them, whether one dispatch each or one for all.
+    let steps_of = |plan: &Plan, layers: &[usize]| -> (Vec<Part>, usize, f64) {
+        if plan.variants.step.whole_sequence() {
+            (
+                layers.iter().map(|&layer| Part::Sequence { layer }).collect(),
+                1,
+                1.0,
+            )
+        } else {
+            let parts = layers
+                .iter()
+                .map(|&layer| Part::Step { layer, step: 0 })
+                .collect();
+            (parts, STEPS, t as f64 / STEPS as f64)
+        }
+    };
+    let mut costs = Vec::new();
     for candidate in step_candidates(res.dims.batch) {
         let plan = plan_of(candidate, Schedule::Layers);
-        if limits::plan(&limits, &plan).is_err() {
+        if plan.variants.step != candidate || limits::plan(&limits, &plan).is_err() {
             continue;
         }
-        let slice = slice(kernels, &plan, &[Part::Step { layer: 0, step: 0 }])?;
-        let (time, n) = time_of(device, queue, |encoder| record(encoder, &slice, STEPS))?;
-        submits += n;
-        times.push((candidate, time));
+        let (parts, repeats, scale) = steps_of(&plan, &[0]);
+        costs.push((
+            candidate,
+            measure(&mut timer, &Slice::of(kernels, &plan, &parts, repeats)?, scale)?,
+        ));
     }
-    let step = fastest_of(&times, |_| true).ok_or_else(|| Error::DeviceLimit {
+    let fastest = |keep: &dyn Fn(StepVariant) -> bool| {
+        costs
+            .iter()
+            .filter(|(v, _)| keep(*v))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(v, _)| *v)
+    };
+    let step = fastest(&|_| true).ok_or_else(|| Error::DeviceLimit {
         limit: "max_compute_workgroups_per_dimension",
         needed: res.dims.batch as u64,
         available: limits.max_compute_workgroups_per_dimension as u64,
         hint: "; no step variant fits this batch on this device",
     })?;
-    // The wavefront takes the fastest step it has (all but split-K).
-    let Some(wave_step) = fastest_of(&times, |v| v != StepVariant::SplitK) else {
-        return Ok(((step, Schedule::Layers), submits));
+    // The wavefront takes the fastest step it has a kernel for.
+    let Some(wave_step) = fastest(&|v| v.runs_in_a_wavefront()) else {
+        return Ok(((step, Schedule::Layers), timer.submits));
     };
     let wavefront = plan_of(wave_step, Schedule::Wavefront);
     if wavefront.variants.schedule != Schedule::Wavefront || limits::plan(&limits, &wavefront).is_err() {
-        return Ok(((step, Schedule::Layers), submits));
+        return Ok(((step, Schedule::Layers), timer.submits));
     }
     // Each schedule's cost of a whole forward but layer 0's input projection, which both run:
-    // layer by layer, T steps of every layer and the input projections of layers ≥ 1; as a
-    // wavefront, T + L − 1 dispatches. Times are less one empty submission, and per STEPS.
+    // layer by layer, the steps of every layer and the input projections of layers ≥ 1; as a
+    // wavefront, T + L − 1 dispatches.
     let layers = plan_of(step, Schedule::Layers);
-    let (t, nl) = (res.dims.seq_len as f64, ws.layers());
-    let mut time = |plan: &Plan, parts: &[Part], repeats| -> Result<f64> {
-        let slice = slice(kernels, plan, parts)?;
-        let (d, n) = time_of(device, queue, |encoder| record(encoder, &slice, repeats))?;
-        submits += n;
-        Ok(d.as_secs_f64())
-    };
-    let empty = time(&layers, &[], 0)?;
-    let steps: Vec<Part> = (0..nl).map(|layer| Part::Step { layer, step: 0 }).collect();
+    let all: Vec<usize> = (0..nl).collect();
+    let (parts, repeats, scale) = steps_of(&layers, &all);
     let projections: Vec<Part> = (1..nl).map(|layer| Part::InputProjection { layer }).collect();
-    let by_layer = (time(&layers, &steps, STEPS)? - empty).max(0.0) * t / STEPS as f64
-        + (time(&layers, &projections, 1)? - empty).max(0.0);
+    let by_layer = measure(&mut timer, &Slice::of(kernels, &layers, &parts, repeats)?, scale)?
+        + measure(&mut timer, &Slice::of(kernels, &layers, &projections, 1)?, 1.0)?;
     // The dispatch in which the last layer takes its first step: every layer at once.
     let full = [Part::Wavefront { k: nl - 1 }];
-    let as_wavefront =
-        (time(&wavefront, &full, STEPS)? - empty).max(0.0) * (t + nl as f64 - 1.0) / STEPS as f64;
+    let as_wavefront = measure(
+        &mut timer,
+        &Slice::of(kernels, &wavefront, &full, STEPS)?,
+        (t + nl - 1) as f64 / STEPS as f64,
+    )?;
     let choice = if as_wavefront < by_layer {
         (wave_step, Schedule::Wavefront)
     } else {
         (step, Schedule::Layers)
     };
-    Ok((choice, submits))
+    Ok((choice, timer.submits))
 }

@@ -1,0 +1,43 @@
+// A layer's whole sequence in one dispatch, for small models, where a dispatch per timestep costs
+// more than its work. Workgroup (b, d) runs every step of batch element b in direction d; its
+// invocations share the hidden units (unit j is invocation j % SEQ_WG's). Each step first stages
+// h (P values, from the h halves of shared/cell.wgsl) in workgroup memory, so every unit reads
+// it from there, then updates its units' cells; a storage barrier ends the step, because every
+// unit's next step reads all of the h it wrote. Workgroups never wait for each other: batch
+// elements and directions are independent, so this is legal on every adapter. Layer by layer
+// only, without a projection (whose output needs every unit's m before the next step), and for
+// P ≤ SEQ_MAX_P. R streams from memory every step; step_sequence_resident.wgsl keeps it in
+// registers instead.
+
+const SEQ_WG: u32 = 128u;
+const SEQ_MAX_P: u32 = 2048u;
+
+var<workgroup> h_step: array<f32, SEQ_MAX_P>;
+
+@compute @workgroup_size(SEQ_WG, 1, 1)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let b = wid.y;
+    let d = wid.z;
+    let l = p.layer;
+    let hidden = p.hidden;
+    let len = max(seq_lens[b], 1u);
+    let r_col = r_base(p, l) + d * p.out_size * hidden;
+    for (var s = 0u; s < p.seq_len; s++) {
+        let h_at = h_half(p, l, s & 1u) + (d * p.batch + b) * p.out_size;
+        for (var q = lid.x; q < p.out_size; q += SEQ_WG) {
+            h_step[q] = state[h_at + q];
+        }
+        workgroupBarrier();
+        // Past its length a sequence reads any valid row (update() ignores z then), so no branch
+        // on the length makes the loads below divergent.
+        let row = seq_row(p, seq_t(p, d, min(s, len - 1u), len), b);
+        for (var j = lid.x; j < hidden; j += SEQ_WG) {
+            var z = xp[(row * p.directions + d) * hidden + j];
+            for (var k = 0u; k < p.out_size; k++) {
+                z = fma(vec4<f32>(h_step[k]), r[r_col + k * hidden + j], z);
+            }
+            update(j, b, d, l, s, z);
+        }
+        storageBarrier();
+    }
+}
