@@ -17,7 +17,6 @@ const COLUMNS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> xp: array<vec4<f32>>;
 
@@ -39,8 +38,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     var acc0: array<vec4<f32>, 16>;
     var acc1: array<vec4<f32>, 16>;
     for (var k = 0u; k < params.k; k++) {
-        let w0 = w[k * columns + c0];
-        let w1 = w[k * columns + c1];
+        let w0 = weight4(k * columns + c0);
+        let w1 = weight4(k * columns + c1);
         for (var r = 0u; r < ROWS; r++) {
             let xv = vec4<f32>(x[row_at[r] + k]);
             acc0[r] = fma(xv, w0, acc0[r]);

@@ -1,15 +1,14 @@
 // The LSTM projection (PyTorch proj_size) of one timestep, all directions: h = W_hr·m with
 // m = o⊙h(c) left by the step (shared/cell.wgsl), written to the next h half and to Y.
 // Invocation (q, b, d) computes output q of batch element b in direction d. W_hr is stored
-// transposed per direction, w[(d·H + j)·P + q], so invocations with neighbouring q read
+// transposed per direction, weight (d·H + j)·P + q, so invocations with neighbouring q read
 // neighbouring values.
 // Sequence lengths follow shared/cell.wgsl: a finished sequence carries h and writes 0 to Y row s.
 
 const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> seq_lens: array<u32>;
+@group(0) @binding(1) var<storage, read> seq_lens: array<u32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
@@ -41,7 +40,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let w_col = d * p.hidden * out_size + q;
     var h = 0.0;
     for (var j = 0u; j < p.hidden; j++) {
-        h = fma(state[m + j], w[w_col + j * out_size], h);
+        h = fma(state[m + j], weight(w_col + j * out_size), h);
     }
     state[h_next] = h;
     y[y_at + seq_row(p, t, b) * row_width] = h;

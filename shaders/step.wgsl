@@ -12,8 +12,8 @@
 // 0 ≤ k − l < T at its step k − l, z counting layers from p.layer, so a stack of L layers takes
 // T + L − 1 dispatches. Layer l ≥ 1 reads its input, Y of layer l − 1 at the same timestep, which
 // the previous dispatch wrote, and multiplies it by its input weights here: after layer l's R and
-// peepholes in the stacked weights come W_ih as r[w0 + k·H + j] (the layout of R) and the summed
-// biases r[w0 + H·H + j]. Layer l writes Y half l % 2; in one dispatch the layers sharing a half
+// peepholes in the stacked weights come W_ih at w0 + k·H + j (the layout of R) and the summed
+// biases at w0 + H·H + j. Layer l writes Y half l % 2; in one dispatch the layers sharing a half
 // write rows of different steps, and a row is overwritten only after the layer above has read it.
 
 const WG: u32 = 64u;
@@ -69,7 +69,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             for (var u = 0u; u < UNITS; u++) {
                 if (inline_input) {
-                    z[u * 8u + bb] = r[w0 + hidden * hidden + unit[u]];
+                    z[u * 8u + bb] = weight4(w0 + hidden * hidden + unit[u]);
                 } else {
                     z[u * 8u + bb] = xp[(row * p.directions + d) * hidden + unit[u]];
                 }
@@ -80,7 +80,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var k = 0u; k < hidden; k++) {
             var wk: array<vec4<f32>, 2>;
             for (var u = 0u; u < UNITS; u++) {
-                wk[u] = r[w0 + k * hidden + unit[u]];
+                wk[u] = weight4(w0 + k * hidden + unit[u]);
             }
             for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
                 let xv = vec4<f32>(y[x_at[bb] + k]);
@@ -93,7 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var k = 0u; k < p.out_size; k++) {
         var rk: array<vec4<f32>, 2>;
         for (var u = 0u; u < UNITS; u++) {
-            rk[u] = r[r_col[u] + k * hidden];
+            rk[u] = weight4(r_col[u] + k * hidden);
         }
         for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
             let hv = vec4<f32>(state[h_at[bb] + k]);

@@ -34,7 +34,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         for (var j = lid.x; j < hidden; j += SEQ_WG) {
             var z = xp[(row * p.directions + d) * hidden + j];
             for (var k = 0u; k < p.out_size; k++) {
-                z = fma(vec4<f32>(h_step[k]), r[r_col + k * hidden + j], z);
+                z = fma(vec4<f32>(h_step[k]), weight4(r_col + k * hidden + j), z);
             }
             update(j, b, d, l, s, z);
         }

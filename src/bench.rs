@@ -1,7 +1,7 @@
 //! Benchmarks for comparing GPUs and drivers: one forward timed per shape next to the CPU
 //! reference, with the structure of the forward, and the versioned JSON report that holds a sweep
-//! (schema `wgpu-lstm-bench/1`, specified in `docs/bench-report.schema.json`). `wgpu-lstm bench`
-//! prints it and `wgpu-lstm report` compares reports.
+//! (schema `wgpu-lstm-bench/2`, specified in `docs/bench-report.schema.json`). `wgpu-lstm bench`
+//! prints it and `wgpu-lstm report` compares reports (of this schema and of `wgpu-lstm-bench/1`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,10 +12,14 @@ use crate::conform::random_tensor;
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
 use crate::gpu::{GpuContext, Lstm, Variants};
-use crate::{CpuLstm, Direction, Layout, LstmConfig, LstmWeights};
+use crate::{CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision};
 
-/// The `schema` field of reports this version writes and reads.
-pub const SCHEMA: &str = "wgpu-lstm-bench/1";
+/// The `schema` field of reports this version writes.
+pub const SCHEMA: &str = "wgpu-lstm-bench/2";
+
+/// Schemas this version reads: its own, and the first, whose results lack the fields added
+/// since (read as their defaults).
+pub const READS: [&str; 2] = ["wgpu-lstm-bench/1", SCHEMA];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchReport {
@@ -56,18 +60,30 @@ pub struct Shape {
     pub hidden: usize,
     pub layers: usize,
     pub bidirectional: bool,
+    /// "f32" or "f16" ([`Precision::name`]).
+    #[serde(default = "f32_name")]
+    pub weights_precision: String,
+}
+
+fn f32_name() -> String {
+    Precision::F32.name().into()
 }
 
 impl Shape {
     pub fn label(&self) -> String {
         format!(
-            "B{} T{} I{} H{} L{}{}",
+            "B{} T{} I{} H{} L{}{}{}",
             self.batch,
             self.seq,
             self.input,
             self.hidden,
             self.layers,
-            if self.bidirectional { " bi" } else { "" }
+            if self.bidirectional { " bi" } else { "" },
+            if self.weights_precision == "f32" {
+                String::new()
+            } else {
+                format!(" {}", self.weights_precision)
+            }
         )
     }
 }
@@ -118,9 +134,21 @@ pub struct ShapeResult {
     pub cpu_ms: f64,
     pub speedup: f64,
     pub max_abs_error: f64,
+    /// With f16 weights, the error against the CPU reference on the full-precision weights.
+    #[serde(default)]
+    pub max_abs_error_vs_f32: Option<f64>,
     pub counters: Counters,
     /// Which kernels ran.
     pub variant: String,
+    /// Building the engine and tuning this shape class (0 when the choices were cached).
+    #[serde(default)]
+    pub autotune_ms: f64,
+    /// Bytes of the resident weights.
+    #[serde(default)]
+    pub weight_bytes: u64,
+    /// Bytes of weights the recurrent kernels read per timestep, as the plan models them.
+    #[serde(default)]
+    pub weight_bytes_per_step: u64,
 }
 
 impl Machine {
@@ -180,10 +208,14 @@ impl BenchReport {
             message: format!("not a wgpu-lstm bench report: {e}"),
             source: Some(Box::new(e)),
         })?;
-        if report.schema != SCHEMA {
+        if !READS.contains(&report.schema.as_str()) {
             return Err(Error::format(
                 path,
-                format!("schema '{}', this version reads '{SCHEMA}'", report.schema),
+                format!(
+                    "schema '{}', this version reads {}",
+                    report.schema,
+                    READS.join(" and ")
+                ),
             ));
         }
         Ok(report)
@@ -207,6 +239,35 @@ pub struct Settings {
     pub variants: Option<Variants>,
 }
 
+impl Shape {
+    /// The configuration this shape benchmarks.
+    pub fn config(&self) -> Result<LstmConfig> {
+        let weights_precision = match self.weights_precision.as_str() {
+            "f32" => Precision::F32,
+            "f16" => Precision::F16,
+            other => {
+                return Err(Error::invalid(
+                    "weights_precision",
+                    format!("'{other}': expected f32 or f16"),
+                ))
+            }
+        };
+        Ok(LstmConfig {
+            input_size: self.input,
+            hidden_size: self.hidden,
+            num_layers: self.layers,
+            direction: if self.bidirectional {
+                Direction::Bidirectional
+            } else {
+                Direction::Forward
+            },
+            layout: Layout::SeqMajor,
+            weights_precision,
+            ..LstmConfig::default()
+        })
+    }
+}
+
 /// Time one shape on `ctx`'s device: `warmup` untimed forwards, `reps` timed ones (median, min,
 /// max), the CPU reference once; `tick` is called after each forward.
 pub fn time_shape(
@@ -218,19 +279,9 @@ pub fn time_shape(
     if settings.reps == 0 {
         return Err(Error::invalid("reps", "must be at least 1"));
     }
-    let config = LstmConfig {
-        input_size: shape.input,
-        hidden_size: shape.hidden,
-        num_layers: shape.layers,
-        direction: if shape.bidirectional {
-            Direction::Bidirectional
-        } else {
-            Direction::Forward
-        },
-        layout: Layout::SeqMajor,
-        ..LstmConfig::default()
-    };
+    let config = shape.config()?;
     let weights = LstmWeights::random(&config, 0)?;
+    let started = Instant::now();
     let lstm = Lstm::with_variants(
         ctx.pipeline_cache(),
         &ctx.queue,
@@ -238,9 +289,21 @@ pub fn time_shape(
         &weights,
         settings.variants,
     )?;
+    let build_ms = started.elapsed().as_secs_f64() * 1e3;
+    let dims = Dims {
+        seq_len: shape.seq,
+        batch: shape.batch,
+    };
+    // Refused before the input is made where it does not fit the device.
+    lstm.check_dims(dims)?;
     let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
-    for _ in 0..settings.warmup {
+    // The first forward tunes the shape class (where nothing is cached or forced).
+    let mut autotune_ms = build_ms;
+    for n in 0..settings.warmup {
         lstm.forward(&x, None)?;
+        if n == 0 {
+            autotune_ms += lstm.last_stats().autotune_ns as f64 / 1e6;
+        }
         tick();
     }
     let (mut wall, mut gpu, mut record) = (Vec::new(), Vec::new(), Vec::new());
@@ -250,6 +313,9 @@ pub fn time_shape(
         out = Some(lstm.forward(&x, None)?);
         wall.push(start.elapsed().as_secs_f64() * 1e3);
         let stats = lstm.last_stats();
+        if settings.warmup == 0 && wall.len() == 1 {
+            autotune_ms += stats.autotune_ns as f64 / 1e6;
+        }
         record.push(stats.record_ns as f64 / 1e3);
         if let Some(ns) = stats.gpu_ns {
             gpu.push(ns as f64 / 1e6);
@@ -260,6 +326,18 @@ pub fn time_shape(
     let start = Instant::now();
     let reference = CpuLstm::new(&config, &weights)?.forward(&x, None)?;
     let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
+    let out = out.expect("reps ≥ 1");
+    let max_abs_error_vs_f32 = match config.weights_precision {
+        Precision::F32 => None,
+        Precision::F16 => {
+            let full = LstmConfig {
+                weights_precision: Precision::F32,
+                ..config.clone()
+            };
+            let exact = CpuLstm::new(&full, &weights)?.forward(&x, None)?;
+            Some(out.max_abs_diff(&exact).unwrap_or(f32::INFINITY) as f64)
+        }
+    };
     tick();
     let forward_ms = Spread::of(wall);
     let d = config.num_directions();
@@ -279,10 +357,8 @@ pub fn time_shape(
         record_us_per_dispatch: record_us / stats.dispatches.max(1) as f64,
         cpu_ms,
         speedup: cpu_ms / forward_ms.median,
-        max_abs_error: out
-            .expect("reps ≥ 1")
-            .max_abs_diff(&reference)
-            .unwrap_or(f32::INFINITY) as f64,
+        max_abs_error: out.max_abs_diff(&reference).unwrap_or(f32::INFINITY) as f64,
+        max_abs_error_vs_f32,
         counters: Counters {
             dispatches: stats.dispatches,
             submits: stats.submits,
@@ -291,6 +367,9 @@ pub fn time_shape(
             bytes_downloaded: stats.bytes_downloaded,
         },
         variant: stats.variants.to_string(),
+        autotune_ms,
+        weight_bytes: lstm.weight_bytes(),
+        weight_bytes_per_step: lstm.weight_bytes_per_step(dims)?,
         forward_ms,
     })
 }

@@ -61,6 +61,34 @@ impl Layout {
     }
 }
 
+/// How the GPU engine stores the weights. Accumulation and the cell state are f32 either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Every weight (W, R, W_hr, peepholes, and each pair of biases once summed) rounded to f16;
+    /// W, R and W_hr are stored as f16 on the GPU, halving their memory and bandwidth. The CPU
+    /// reference runs on the same rounded weights ([`LstmWeights::rounded`](crate::LstmWeights::rounded)).
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// `value` as this precision holds it.
+    pub fn round(self, value: f32) -> f32 {
+        match self {
+            Precision::F32 => value,
+            Precision::F16 => half::f16::from_f32(value).to_f32(),
+        }
+    }
+}
+
 /// Sizes and options of a stacked LSTM: the union of PyTorch's `nn.LSTM` and the ONNX `LSTM`
 /// operator. [`Default`] is a one-layer forward LSTM of size 1 with biases and the standard
 /// activations; weights loaded from a file give the sizes through `LstmWeights::config`.
@@ -88,6 +116,8 @@ pub struct LstmConfig {
     /// ONNX `activations` (f, g, h) per direction: empty for (Sigmoid, Tanh, Tanh) everywhere,
     /// else 3·D entries.
     pub activations: Vec<Activation>,
+    /// How the weights are stored ([`Precision`]).
+    pub weights_precision: Precision,
 }
 
 impl Default for LstmConfig {
@@ -104,6 +134,7 @@ impl Default for LstmConfig {
             clip: None,
             input_forget: false,
             activations: Vec::new(),
+            weights_precision: Precision::F32,
         }
     }
 }

@@ -6,7 +6,7 @@
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::activation::{Activation, ActivationKind};
-use crate::config::{Direction, Layout, LstmConfig};
+use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::Convention;
 use crate::cpu::CpuLstm;
 use crate::error::Result;
@@ -114,6 +114,9 @@ impl ConformCase {
         if rng.random_bool(0.35) {
             config.activations = random_activations(&mut rng, &config);
         }
+        if rng.random_bool(0.2) {
+            config.weights_precision = Precision::F16;
+        }
         let mut case = ConformCase {
             convention,
             config,
@@ -166,6 +169,7 @@ impl ConformCase {
             (self.initial_state, "h0/c0".into()),
             (self.seq_lens, "seq_lens".into()),
             (c.peepholes, "peepholes".into()),
+            (c.weights_precision == Precision::F16, "f16-weights".into()),
             (c.input_forget, "input_forget".into()),
             (
                 c.proj_size.is_some(),

@@ -17,11 +17,13 @@ pub struct CpuLstm {
 }
 
 impl CpuLstm {
+    /// The reference for `config`, on `weights` rounded to the configuration's precision (as
+    /// the GPU engine holds them).
     pub fn new(config: &LstmConfig, weights: &LstmWeights) -> Result<Self> {
         weights.check_config(config)?;
         Ok(CpuLstm {
             config: config.clone(),
-            weights: weights.clone(),
+            weights: weights.rounded(config.weights_precision),
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use safetensors::{Dtype, SafeTensors};
 
-use crate::config::{Direction, Layout, LstmConfig};
+use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
 use crate::error::{Dim, Error, Result};
 use crate::files::{read_regular, ReadLimits};
@@ -169,6 +169,38 @@ impl LstmWeights {
         }
         self.direction = direction;
         Ok(self)
+    }
+
+    /// The weights as the engine holds them at `precision`: every value (W, R, W_hr and
+    /// peepholes) rounded to it, and each pair of biases summed, rounded, and held as the input
+    /// bias (the recurrent one zero), as the GPU stores their sum.
+    pub fn rounded(&self, precision: Precision) -> LstmWeights {
+        if precision == Precision::F32 {
+            return self.clone();
+        }
+        let round = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| precision.round(x)).collect() };
+        let layers = self
+            .layers
+            .iter()
+            .map(|dirs| {
+                dirs.iter()
+                    .map(|dw| DirectionWeights {
+                        w_ih: round(&dw.w_ih),
+                        w_hh: round(&dw.w_hh),
+                        bias: dw.bias.as_ref().map(|(bi, bh)| {
+                            let sum: Vec<f32> = bi.iter().zip(bh).map(|(a, b)| a + b).collect();
+                            (round(&sum), vec![0.0; bh.len()])
+                        }),
+                        peephole: dw.peephole.as_deref().map(round),
+                        w_hr: dw.w_hr.as_deref().map(round),
+                    })
+                    .collect()
+            })
+            .collect();
+        LstmWeights {
+            layers,
+            ..self.clone()
+        }
     }
 
     pub fn input_size(&self) -> usize {

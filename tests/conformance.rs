@@ -11,7 +11,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::conform::{random_activations, ConformCase};
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
 use wgpu_lstm::CONFORMANCE_TOLERANCE;
-use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights};
+use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights, Precision};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
 const HIDDEN_SIZES: [usize; 5] = [5, 1, 257, 33, 100];
@@ -355,6 +355,7 @@ fn every_kernel_variant_matches_cpu() {
     assert!(cases.len() >= 6, "too few cases left: {}", cases.len());
     let mut failures = Vec::new();
     for variants in Variants::all() {
+        let started = std::time::Instant::now();
         // A wavefront a case cannot run is its layer-by-layer run, which is already listed.
         let applicable: Vec<&ConformCase> = cases
             .iter()
@@ -369,10 +370,76 @@ fn every_kernel_variant_matches_cpu() {
                 failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
             }
         }
-        eprintln!("{variants}: {} cases done", applicable.len());
+        eprintln!(
+            "{variants}: {} cases done in {:.1} s",
+            applicable.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     assert!(
         failures.is_empty(),
         "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
     );
+}
+
+/// f16 weights: every kernel variant, reading the weights as f16 (natively where the adapter has
+/// shader-f16, unpacked from u32s elsewhere), matches the CPU reference on the same rounded
+/// weights; the resident weights take about half the memory of f32 ones.
+#[test]
+fn every_kernel_variant_matches_cpu_with_f16_weights() {
+    let Some(ctx) = common::gpu() else { return };
+    let cases: Vec<ConformCase> = semantics_grid()
+        .into_iter()
+        .step_by(6)
+        .chain(wavefront_grid().into_iter().step_by(4))
+        .filter(|c| c.macs() <= 20_000_000)
+        .map(|mut c| {
+            c.config.weights_precision = Precision::F16;
+            c
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut worst = 0.0f32;
+    for variants in Variants::all() {
+        let applicable: Vec<&ConformCase> = cases
+            .iter()
+            .filter(|c| variants.effective(&c.config) == variants)
+            .collect();
+        assert!(!applicable.is_empty(), "{variants} runs on no case");
+        for case in applicable {
+            let err = case
+                .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
+                .unwrap();
+            worst = worst.max(err);
+            if err > CONFORMANCE_TOLERANCE {
+                failures.push(format!("{variants} ({}): {err:.3e}", case.describe()));
+            }
+        }
+    }
+    eprintln!("f16 weights: worst error {worst:.3e}");
+    assert!(
+        failures.is_empty(),
+        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
+    );
+
+    let config = LstmConfig {
+        input_size: 64,
+        hidden_size: 128,
+        num_layers: 2,
+        ..LstmConfig::default()
+    };
+    let w = LstmWeights::random(&config, 1).unwrap();
+    let bytes = |precision| {
+        let config = LstmConfig {
+            weights_precision: precision,
+            ..config.clone()
+        };
+        wgpu_lstm::Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &w)
+            .unwrap()
+            .weight_bytes()
+    };
+    let (full, half) = (bytes(Precision::F32), bytes(Precision::F16));
+    // Everything but the biases (2 layers × 4H f32) halves.
+    let biases = 2 * 4 * 128 * 4;
+    assert_eq!(half - biases, (full - biases) / 2, "{full} and {half} bytes");
 }

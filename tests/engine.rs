@@ -156,7 +156,10 @@ fn a_wavefront_falls_back_on_layers_where_it_cannot_run() {
     for (cfg, step) in [
         (config(4, 6, 2, Direction::Bidirectional), StepVariant::Batch1),
         (projected, StepVariant::Batch1),
-        (config(4, 6, 2, Direction::Forward), StepVariant::SplitK),
+        (
+            config(4, 6, 2, Direction::Forward),
+            StepVariant::SplitK { units: 16, batch: 1 },
+        ),
         (config(4, 6, 1, Direction::Forward), StepVariant::Batch1),
     ] {
         let w = LstmWeights::random(&cfg, 5).unwrap();
@@ -419,7 +422,7 @@ fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
 
     // Forced variants are used as given and tune nothing.
     let forced = Variants {
-        gemm: GemmVariant::Tiled,
+        gemm: GemmVariant::TILED,
         step: StepVariant::Batch2,
         schedule: Schedule::Layers,
     };

@@ -1,9 +1,10 @@
 // What every step kernel shares: its bindings, the gate options and the cell update.
 //
-// R is gate-interleaved and k-major: r[(d·P + k)·H + j] is the vec4 (i, f, g, o) of unit j for
+// R (the weights at binding 2, read with weight4 from shared/weights/) is gate-interleaved and
+// k-major: element (d·P + k)·H + j is the vec4 (i, f, g, o) of unit j for
 // recurrent input k, so neighbouring units read neighbouring vec4s; XP rows are unit-major vec4s
 // in the same way. After R come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit:
-// r[D·P·H + d·H + j]. That is one layer's block; under the wavefront schedule (step.wgsl) the
+// element D·P·H + d·H + j. That is one layer's block; under the wavefront schedule (step.wgsl) the
 // blocks of all layers are stacked in one buffer and layer l's starts at r_base(p, l).
 //
 // Sequence lengths: sequence b is valid at step s while s < len_b. The forward direction visits
@@ -45,7 +46,6 @@ override PROJECTED: bool = false;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> r: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> seq_lens: array<u32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
@@ -81,8 +81,13 @@ fn clip(x: f32) -> f32 {
 // The cell and hidden update of unit j of batch element b in direction d of layer l at step s,
 // given its gates' sums.
 fn update(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>) {
+    update_from(j, b, d, l, s, z, seq_lens[b], state[c_base(p, l) + (d * p.batch + b) * p.hidden + j]);
+}
+
+// update() with the sequence's length and the unit's previous cell state already read (kernels
+// that fetch them before their recurrent product).
+fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c_prev: f32) {
     let hidden = p.hidden;
-    let len = seq_lens[b];
     let slot = d * p.batch + b;
     let h_prev = h_half(p, l, s & 1u) + slot * p.out_size;
     let h_next = h_half(p, l, (s + 1u) & 1u) + slot * p.out_size;
@@ -98,10 +103,9 @@ fn update(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>) {
     }
     let row = seq_row(p, seq_t(p, d, s, len), b);
 
-    let c_prev = state[c_at];
     var peep = vec4<f32>(0.0);
     if (PEEPHOLES) {
-        peep = r[r_base(p, l) + p.directions * p.out_size * hidden + d * hidden + j];
+        peep = weight4(r_base(p, l) + p.directions * p.out_size * hidden + d * hidden + j);
     }
     let i = act_f(d, clip(z.x + peep.x * c_prev));
     var f = 1.0 - i;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::progress;
-use super::{AdapterArgs, TuneCacheArgs};
+use super::{AdapterArgs, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult, SCHEMA};
 use wgpu_lstm::{Error, GpuContext, Result};
 
@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Bidirectional layers.
     #[arg(long)]
     bidirectional: bool,
+    /// How the GPU stores the weights (f16 also reports the error against f32 weights).
+    #[arg(long, value_enum, default_value = "f32")]
+    weights_precision: PrecisionArg,
     /// Untimed forwards per shape first.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
@@ -71,6 +74,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
                             hidden,
                             layers,
                             bidirectional: args.bidirectional,
+                            weights_precision: args.weights_precision.precision().name().into(),
                         });
                     }
                 }
@@ -118,7 +122,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
 
 fn print_table(results: &[ShapeResult], timestamps: bool) {
     println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>12}  kernels",
+        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>10} {:>12}  kernels",
         "shape",
         "median ms",
         "min ms",
@@ -130,11 +134,14 @@ fn print_table(results: &[ShapeResult], timestamps: bool) {
         "CPU ms",
         "speedup",
         "max err",
+        "tune ms",
+        "W KiB",
+        "W KiB/st",
         "disp/sub/rb"
     );
     for r in results {
         println!(
-            "{:<24} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.3} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>9.2e} {:>12}  {}",
+            "{:<28} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.3} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>9.2e} {:>9.1} {:>9.1} {:>10.1} {:>12}  {}",
             r.shape.label(),
             r.forward_ms.median,
             r.forward_ms.min,
@@ -146,9 +153,20 @@ fn print_table(results: &[ShapeResult], timestamps: bool) {
             r.cpu_ms,
             r.speedup,
             r.max_abs_error,
+            r.autotune_ms,
+            r.weight_bytes as f64 / 1024.0,
+            r.weight_bytes_per_step as f64 / 1024.0,
             format!("{}/{}/{}", r.counters.dispatches, r.counters.submits, r.counters.readbacks),
             r.variant
         );
+    }
+    for r in results {
+        if let Some(e) = r.max_abs_error_vs_f32 {
+            println!(
+                "{}: max error {e:.2e} against the CPU reference on f32 weights",
+                r.shape.label()
+            );
+        }
     }
     if !timestamps {
         println!("GPU time: none (this adapter has no timestamp queries)");

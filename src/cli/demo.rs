@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use super::{AdapterArgs, GpuEngine};
+use super::{AdapterArgs, GpuEngine, PrecisionArg};
 use wgpu_lstm::{
     CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Result, Tensor, CONFORMANCE_TOLERANCE,
 };
@@ -38,6 +38,9 @@ pub struct DemoArgs {
     /// Seed for weights and inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How the GPU stores the weights (the CPU reference rounds them the same way).
+    #[arg(long, value_enum, default_value = "f32")]
+    weights_precision: PrecisionArg,
     #[command(flatten)]
     adapter: AdapterArgs,
 }
@@ -54,6 +57,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         },
         bias: true,
         layout: Layout::SeqMajor,
+        weights_precision: args.weights_precision.precision(),
         ..LstmConfig::default()
     };
     config.validate()?;
@@ -102,8 +106,13 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let gpu_time = times[times.len() / 2];
     let s = gpu.lstm.last_stats();
     println!(
-        "forward : {} dispatches, {} submit, {} readback",
-        s.dispatches, s.submits, s.readbacks
+        "forward : {} dispatches, {} submit, {} readback ({}); weights {:.1} KiB ({})",
+        s.dispatches,
+        s.submits,
+        s.readbacks,
+        s.variants,
+        gpu.lstm.weight_bytes() as f64 / 1024.0,
+        config.weights_precision.name()
     );
 
     let cpu = CpuLstm::new(&config, &weights)?;

@@ -25,19 +25,14 @@ pub fn info(args: &InfoArgs) -> Result<ExitCode> {
         let l = adapter.limits();
         println!("[{i}] {}", describe_adapter(&info));
         let features = adapter.features();
+        let yes = |b: bool| if b { "yes" } else { "no" };
         println!(
-            "    compute shaders: {}  timestamp queries: {}  subgroups: {}",
-            if supports_compute(adapter) { "yes" } else { "no" },
-            if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
-                "yes"
-            } else {
-                "no"
-            },
-            if features.contains(wgpu::Features::SUBGROUP) {
-                "yes"
-            } else {
-                "no"
-            },
+            "    compute shaders: {}  timestamp queries: {}  subgroups: {} (min size {})  shader-f16: {}",
+            yes(supports_compute(adapter)),
+            yes(features.contains(wgpu::Features::TIMESTAMP_QUERY)),
+            yes(features.contains(wgpu::Features::SUBGROUP)),
+            info.subgroup_min_size,
+            yes(features.contains(wgpu::Features::SHADER_F16)),
         );
         println!(
             "    max_storage_buffer_binding_size {}  max_buffer_size {}  max_storage_buffers_per_shader_stage {}",

@@ -84,6 +84,24 @@ impl AdapterArgs {
     }
 }
 
+/// How the weights are stored on the GPU.
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum PrecisionArg {
+    #[default]
+    F32,
+    /// f16 weights, f32 accumulation and state (the CPU reference rounds the weights the same way).
+    F16,
+}
+
+impl PrecisionArg {
+    pub fn precision(self) -> wgpu_lstm::Precision {
+        match self {
+            PrecisionArg::F32 => wgpu_lstm::Precision::F32,
+            PrecisionArg::F16 => wgpu_lstm::Precision::F16,
+        }
+    }
+}
+
 /// Where a forward runs.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DeviceArg {
@@ -160,16 +178,21 @@ pub fn forward<E: LstmForward>(
     }
 }
 
-/// `GEMM,STEP[,SCHEDULE]` as `bench --variants` and `conform --variants` take it:
-/// `tiled|regblock`, `b1|b2|b4|b8|b8u2|splitk`, `wavefront|layers` (default wavefront, which
-/// applies where the model allows it).
+/// `GEMM,STEP[,SCHEDULE]` as `bench --variants` and `conform --variants` take it: the names the
+/// kernels column shows (`gemm-tiled-128x64x16`, `step-splitk-16x1`) or short forms without the
+/// `gemm-`/`step-` prefix (`regblock`, `tiled` for the 64×64×16 tiles, `tiled128x64x16`, `b4`,
+/// `splitk` for 16×1, `splitk32x2`, `tiled16x64`, `seq`, `seqres`), and `wavefront` (the
+/// default, which applies where the model allows it) or `layers`.
 pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
     use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
     let bad = || {
         wgpu_lstm::Error::invalid(
             "--variants",
             format!(
-                "'{text}': expected GEMM,STEP[,SCHEDULE] with GEMM tiled or regblock, STEP b1, b2, b4, b8, b8u2, splitk, seq or seqres and SCHEDULE wavefront or layers"
+                "'{text}': expected GEMM,STEP[,SCHEDULE] with GEMM one of {}, STEP one of {} (or short forms \
+                 such as regblock, tiled, b4, splitk, seq, seqres) and SCHEDULE wavefront or layers",
+                GemmVariant::ALL.map(|v| v.name()).join(", "),
+                StepVariant::ALL.map(|v| v.name()).join(", ")
             ),
         )
     };
@@ -179,27 +202,32 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
         [gemm, step, schedule] => (gemm, step, schedule),
         _ => return Err(bad()),
     };
-    let gemm = match gemm {
-        "tiled" => GemmVariant::Tiled,
-        "regblock" => GemmVariant::RegisterBlocked,
-        _ => return Err(bad()),
+    // "tiled128x64x16" -> "gemm-tiled-128x64x16", "splitk32x2" -> "step-splitk-32x2".
+    let long = |prefix: &str, short: &str| {
+        let split = short
+            .find(|c: char| c.is_ascii_digit())
+            .filter(|_| short.contains('x'));
+        match split {
+            Some(at) => format!("{prefix}{}-{}", &short[..at], &short[at..]),
+            None => format!("{prefix}{short}"),
+        }
     };
-    let schedule = match schedule {
-        "wavefront" => Schedule::Wavefront,
-        "layers" => Schedule::Layers,
-        _ => return Err(bad()),
+    let gemm = match gemm {
+        "tiled" => GemmVariant::TILED,
+        "regblock" => GemmVariant::RegisterBlocked,
+        other => GemmVariant::from_name(other)
+            .or_else(|| GemmVariant::from_name(&long("gemm-", other)))
+            .ok_or_else(bad)?,
     };
     let step = match step {
-        "b1" => StepVariant::Batch1,
-        "b2" => StepVariant::Batch2,
-        "b4" => StepVariant::Batch4,
-        "b8" => StepVariant::Batch8,
-        "b8u2" => StepVariant::Batch8Units2,
-        "splitk" => StepVariant::SplitK,
-        "seq" | "sequence" => StepVariant::Sequence,
-        "seqres" | "sequence-resident" => StepVariant::SequenceResident,
-        _ => return Err(bad()),
+        "splitk" => StepVariant::SplitK { units: 16, batch: 1 },
+        "seq" => StepVariant::Sequence,
+        "seqres" => StepVariant::SequenceResident,
+        other => StepVariant::from_name(other)
+            .or_else(|| StepVariant::from_name(&long("step-", other)))
+            .ok_or_else(bad)?,
     };
+    let schedule = Schedule::from_name(schedule).ok_or_else(bad)?;
     Ok(Variants { gemm, step, schedule })
 }
 

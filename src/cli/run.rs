@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{AdapterArgs, DeviceArg, GpuEngine, TuneCacheArgs};
+use super::{AdapterArgs, DeviceArg, GpuEngine, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::{
     read_lengths_npy_with, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmWeights,
     ReadLimits, Result, State, Tensor, OUTPUT_FILES,
@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceArg,
+    /// How the GPU stores the weights: f16 halves their memory and bandwidth (accumulation and
+    /// state stay f32); the CPU reference then rounds the weights the same way.
+    #[arg(long, value_enum, default_value = "f32")]
+    weights_precision: PrecisionArg,
     #[command(flatten)]
     adapter: AdapterArgs,
     #[command(flatten)]
@@ -134,6 +138,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut config = weights.config(layout);
     config.clip = args.clip;
     config.input_forget = args.input_forget;
+    config.weights_precision = args.weights_precision.precision();
     if !args.activations.is_empty() || !args.activation_alpha.is_empty() || !args.activation_beta.is_empty() {
         let names = if args.activations.is_empty() {
             ["Sigmoid", "Tanh", "Tanh"]

@@ -133,10 +133,11 @@ impl GpuContext {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-lstm"),
-            // Timestamps let `bench` report GPU time; subgroups speed up the split-K step. Both
-            // are optional.
+            // Timestamps let `bench` and the autotune time on the GPU; subgroups speed up the
+            // register-resident sequence kernel; shader-f16 reads f16 weights natively. All are
+            // optional.
             required_features: adapter.features()
-                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
+                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16),
             required_limits: adapter.limits(),
             ..Default::default()
         }))

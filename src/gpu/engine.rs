@@ -149,19 +149,20 @@ impl Lstm {
         let device = cache.device();
         weights.check_config(config)?;
         let limits = device.limits();
-        for kernel in shaders::ALL {
+        for kernel in shaders::all() {
             limits::kernel(&limits, kernel)?;
         }
         // Stacked weights let the layers run as a wavefront, where the model allows it and they
         // fit the device. Sizes do not depend on the GEMM variant, which is chosen next.
-        let stacked = ModelPlan::new(config, GemmVariant::Tiled, true)?;
+        let shader_f16 = device.features().contains(wgpu::Features::SHADER_F16);
+        let stacked = ModelPlan::new(config, GemmVariant::TILED, true, shader_f16)?;
         let mut model = if stacked.stacked && limits::model(&limits, &stacked).is_ok() {
             stacked
         } else {
-            ModelPlan::new(config, GemmVariant::Tiled, false)?
+            ModelPlan::new(config, GemmVariant::TILED, false, shader_f16)?
         };
         limits::model(&limits, &model)?;
-        let kernels = EngineKernels::new(cache.pipelines(), config);
+        let kernels = EngineKernels::new(cache.pipelines(), config, model.format);
         let tuning = cache.tuning();
         // The GEMM variant fixes the input weights' layout, so it is chosen before they upload.
         let n = config.num_directions() * 4 * config.hidden_size;
@@ -189,7 +190,7 @@ impl Lstm {
             weights,
             workspace: AsyncMutex::new(None, true),
             stats: Mutex::new(ForwardStats::new(Variants {
-                gemm: GemmVariant::Tiled,
+                gemm: GemmVariant::TILED,
                 step: StepVariant::Batch1,
                 schedule: Schedule::Layers,
             })),
@@ -236,6 +237,20 @@ impl Lstm {
     pub fn check_dims(&self, dims: Dims) -> Result<()> {
         let resources = self.resources(dims)?;
         limits::plan(&self.device.limits(), &resources.plan(self.variants(dims)))
+    }
+
+    /// Bytes of the resident weights: W, R and W_hr in the configuration's precision, biases
+    /// as f32 (so f16 weights take about half of what f32 ones do).
+    pub fn weight_bytes(&self) -> u64 {
+        self.weights.plan.weights.iter().map(|w| w.bytes).sum()
+    }
+
+    /// Bytes of weights the recurrent kernels read per timestep at shape `dims` with the kernels
+    /// that run there, as the plan models them (see `bench`).
+    pub fn weight_bytes_per_step(&self, dims: Dims) -> Result<u64> {
+        let resources = self.resources(dims)?;
+        let plan = resources.plan(self.variants(dims));
+        Ok(resources.weight_bytes_per_step(&plan))
     }
 
     /// Read a state back to the host (one submission and one map).
@@ -458,11 +473,18 @@ impl Lstm {
             check_target(target, ws.resources.io)?;
         }
         let mut autotune_submits = 0;
+        let tune_started = Instant::now();
         let variants = self.choose(ws, encoder.is_none(), &mut autotune_submits)?;
+        let autotune_ns = if autotune_submits > 0 {
+            tune_started.elapsed().as_nanos() as u64
+        } else {
+            0
+        };
         let plan = self.checked_plan(ws, variants)?;
         let pipelines = self.kernels.resolve(&plan)?;
         let mut stats = ForwardStats::new(plan.variants);
         stats.autotune_submits = autotune_submits;
+        stats.autotune_ns = autotune_ns;
         stats.dispatches = plan.dispatches.len() as u32;
         let res = &ws.resources;
         let io = res.io;

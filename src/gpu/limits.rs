@@ -163,7 +163,7 @@ mod tests {
         ) {
             let direction = if bidirectional { Direction::Bidirectional } else { Direction::Forward };
             let cfg = LstmConfig { input_size: i, hidden_size: h, num_layers: layers, direction, ..LstmConfig::default() };
-            let Ok(model) = ModelPlan::new(&cfg, GemmVariant::Tiled, stacked) else { return Ok(()) };
+            let Ok(model) = ModelPlan::new(&cfg, GemmVariant::TILED, stacked, false) else { return Ok(()) };
             let dims = Dims { seq_len: t % (1 << 20) + 1, batch: b % 4096 + 1 };
             for dims in [dims, Dims { seq_len: t, batch: b }] {
                 let Ok(res) = Resources::new(&cfg, &model, dims, TARGET) else { continue };
@@ -171,7 +171,7 @@ mod tests {
                 if super::resources(&limits, &res).is_ok()
                     && super::model(&limits, &model).is_ok()
                 {
-                    let plan = res.plan(Variants { gemm: GemmVariant::Tiled, step: StepVariant::Batch4, schedule: Schedule::Wavefront });
+                    let plan = res.plan(Variants { gemm: GemmVariant::TILED, step: StepVariant::Batch4, schedule: Schedule::Wavefront });
                     proptest::prop_assert!(!plan.dispatches.is_empty());
                     let _ = res.uniform_contents(Buf::StepParams);
                 }

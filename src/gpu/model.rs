@@ -5,7 +5,9 @@ use wgpu::util::DeviceExt;
 
 use super::packing;
 use super::plan::{ModelPlan, WeightId};
+use super::shaders::WeightFormat;
 use super::variants::GemmVariant;
+use crate::config::Precision;
 use crate::weights::LstmWeights;
 
 pub(crate) struct ModelWeights {
@@ -15,32 +17,50 @@ pub(crate) struct ModelWeights {
 }
 
 impl ModelWeights {
-    /// Pack and upload every buffer the plan lists.
+    /// Pack and upload every buffer the plan lists, in its weight format: every weight rounded
+    /// to the precision, W, R (with the peepholes) and W_hr stored as f16 where the format is,
+    /// the summed biases as f32.
     pub fn upload(device: &wgpu::Device, weights: &LstmWeights, plan: ModelPlan) -> ModelWeights {
+        let precision = match plan.format {
+            WeightFormat::F32 => Precision::F32,
+            WeightFormat::F16 | WeightFormat::F16Native => Precision::F16,
+        };
+        // Rounded first, as the CPU reference rounds them: the f16 conversion below is exact and
+        // the biases are summed from rounded values.
+        let weights = weights.rounded(precision);
         let h = weights.hidden_size();
         let layers = weights.layers();
         let buffers = plan
             .weights
             .iter()
             .map(|spec| {
-                let data = match spec.id {
+                let (data, f16) = match spec.id {
                     WeightId::Input(l) => {
                         let w = packing::input_weights(&layers[l], h);
-                        match plan.gemm {
-                            GemmVariant::Tiled => w,
+                        let w = match plan.gemm {
+                            GemmVariant::Tiled { .. } => w,
                             GemmVariant::RegisterBlocked => packing::transposed(&w, layers[l].len() * 4 * h),
-                        }
+                        };
+                        (w, true)
                     }
-                    WeightId::Bias(l) => packing::summed_biases(&layers[l], h),
-                    WeightId::Recurrent(l) => packing::recurrent_weights(&layers[l], h),
-                    WeightId::Stacked => packing::stacked_weights(layers, h).0,
-                    WeightId::Projection(l) => packing::projection_weights(&layers[l], h)
-                        .expect("a projection is planned only with W_hr"),
+                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h), false),
+                    WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h), true),
+                    WeightId::Stacked => (packing::stacked_weights(layers, h).0, true),
+                    WeightId::Projection(l) => (
+                        packing::projection_weights(&layers[l], h)
+                            .expect("a projection is planned only with W_hr"),
+                        true,
+                    ),
                 };
-                debug_assert_eq!(data.len() as u64 * 4, spec.bytes, "{:?}", spec.id);
+                let bytes = if f16 && precision == Precision::F16 {
+                    packing::to_f16_bytes(&data)
+                } else {
+                    bytemuck::cast_slice(&data).to_vec()
+                };
+                debug_assert_eq!(bytes.len() as u64, spec.bytes, "{:?}", spec.id);
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(spec.label),
-                    contents: bytemuck::cast_slice(&data),
+                    contents: &bytes,
                     usage: wgpu::BufferUsages::STORAGE,
                 })
             })

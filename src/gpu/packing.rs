@@ -106,3 +106,14 @@ pub(crate) fn stacked_weights(layers: &[Vec<DirectionWeights>], h: usize) -> (Ve
     let stride = (stacked.len() / 4 - first) / (layers.len() - 1).max(1);
     (stacked, first as u32, stride as u32)
 }
+
+/// `values` as little-endian f16, padded with a zero half to whole u32s (the layout the f16
+/// weight snippets read, packed or native).
+pub(crate) fn to_f16_bytes(values: &[f32]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    bytes
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::plan::Plan;
 use super::scope::capture;
-use super::shaders::{self, BindingKind, Kernel, KernelRef};
+use super::shaders::{self, BindingKind, Kernel, KernelRef, WeightFormat};
 use crate::config::LstmConfig;
 use crate::error::Result;
 
@@ -21,7 +21,7 @@ struct PipelineKey {
 /// Every pipeline compiled on one device.
 pub(crate) struct Pipelines {
     device: wgpu::Device,
-    layouts: Mutex<HashMap<&'static [BindingKind], wgpu::BindGroupLayout>>,
+    layouts: Mutex<HashMap<(&'static [BindingKind], WeightFormat), wgpu::BindGroupLayout>>,
     compiled: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
 }
 
@@ -47,10 +47,11 @@ impl Pipelines {
         lock(&self.compiled).len()
     }
 
-    /// The bind-group layout of `kernel` (shared by every kernel with the same bindings).
+    /// The bind-group layout of `kernel` (shared by every kernel with the same bindings and
+    /// weight format).
     pub fn layout(&self, kernel: &Kernel) -> wgpu::BindGroupLayout {
         lock(&self.layouts)
-            .entry(kernel.bindings)
+            .entry((kernel.bindings, kernel.format))
             .or_insert_with(|| {
                 self.device
                     .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -152,6 +153,7 @@ pub(crate) struct EngineKernels {
     subgroups: Option<u32>,
     /// P, for kernels unrolled to it.
     out_size: usize,
+    format: WeightFormat,
 }
 
 /// The pipelines a plan dispatches, resolved before recording.
@@ -169,7 +171,7 @@ impl Resolved {
 }
 
 impl EngineKernels {
-    pub fn new(store: Arc<Pipelines>, config: &LstmConfig) -> Self {
+    pub fn new(store: Arc<Pipelines>, config: &LstmConfig, format: WeightFormat) -> Self {
         let device = &store.device;
         let subgroups = device
             .features()
@@ -180,6 +182,7 @@ impl EngineKernels {
             gate_options: shaders::gate_option_constants(config),
             subgroups,
             out_size: config.output_size(),
+            format,
         }
     }
 
@@ -189,11 +192,12 @@ impl EngineKernels {
         if kernel.takes_gate_options() {
             constants.extend(&self.gate_options);
         }
-        self.store.get(kernel.kernel(self.subgroups), &constants)
+        self.store
+            .get(kernel.kernel(self.format, self.subgroups), &constants)
     }
 
     pub fn layout(&self, kernel: KernelRef) -> wgpu::BindGroupLayout {
-        self.store.layout(kernel.kernel(self.subgroups))
+        self.store.layout(kernel.kernel(self.format, self.subgroups))
     }
 
     pub fn store(&self) -> &Pipelines {

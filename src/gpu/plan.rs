@@ -12,7 +12,7 @@
 //! Every size is computed with checked arithmetic, before anything is allocated.
 
 use super::params::{GemmParams, StepParams};
-use super::shaders::{self, Kernel, KernelRef};
+use super::shaders::{self, Kernel, KernelRef, WeightFormat};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use crate::config::{Layout, LstmConfig};
 use crate::error::{Error, Result};
@@ -104,6 +104,8 @@ pub(crate) struct WeightSpec {
 #[derive(Clone, Debug)]
 pub(crate) struct ModelPlan {
     pub gemm: GemmVariant,
+    /// How W, R and W_hr are stored (biases stay f32).
+    pub format: WeightFormat,
     /// Whether the recurrent weights are stacked, so the layers can also run as a wavefront.
     pub stacked: bool,
     /// In vec4s, where layer 1's block starts in the stacked buffer and the stride between the
@@ -115,18 +117,23 @@ pub(crate) struct ModelPlan {
 
 impl ModelPlan {
     /// The weights of `config` for the GEMM variant, stacked when `stacked` (which needs a
-    /// configuration that can run as a wavefront, [`Schedule::wavefront_fits`]).
-    pub fn new(config: &LstmConfig, gemm: GemmVariant, stacked: bool) -> Result<ModelPlan> {
+    /// configuration that can run as a wavefront, [`Schedule::wavefront_fits`]), in the
+    /// configuration's precision (native f16 where `shader_f16`).
+    pub fn new(config: &LstmConfig, gemm: GemmVariant, stacked: bool, shader_f16: bool) -> Result<ModelPlan> {
         let stacked = stacked && Schedule::wavefront_fits(config);
+        let format = WeightFormat::of(config.weights_precision, shader_f16);
         let (d, h, p, nl) = model_sizes(config);
         let what = "the model's weights";
+        // Bytes of `n` weights (biases stay f32), whole u32s.
+        let wb = format.weight_bytes();
+        let bytes_of = |n: u64| -> Result<u64> { round_up(what, product(what, &[n, wb])?, 4) };
         let mut weights = Vec::new();
         for l in 0..nl {
             let input = config.layer_input_size(l) as u64;
             weights.push(WeightSpec {
                 id: WeightId::Input(l),
                 label: "input weights",
-                bytes: product(what, &[d, 4, h, input, F32])?,
+                bytes: bytes_of(product(what, &[d, 4, h, input])?)?,
             });
             weights.push(WeightSpec {
                 id: WeightId::Bias(l),
@@ -135,18 +142,20 @@ impl ModelPlan {
             });
         }
         // One layer's block of recurrent weights and peepholes: [D][P][H] vec4s, then [D][H].
-        let block = product(what, &[d, sum(what, &[p, 1])?, h, 4 * F32])?;
+        let block_vec4s = product(what, &[d, sum(what, &[p, 1])?, h])?;
+        let block = bytes_of(product(what, &[block_vec4s, 4])?)?;
         let (mut r_first, mut r_stride) = (0, 0);
         if stacked {
             // After layer 0's block, each layer's R and peepholes, W_ih (I = H) and biases:
             // (H + 1)·H + H·H + H = 2·(H + 1)·H vec4s.
             let upper = product(what, &[2, h + 1, h])?;
-            r_first = to_u32(what, block / (4 * F32))?;
+            r_first = to_u32(what, block_vec4s)?;
             r_stride = to_u32(what, upper)?;
+            let vec4s = sum(what, &[block_vec4s, product(what, &[nl as u64 - 1, upper])?])?;
             weights.push(WeightSpec {
                 id: WeightId::Stacked,
                 label: "stacked weights",
-                bytes: sum(what, &[block, product(what, &[nl as u64 - 1, upper, 4 * F32])?])?,
+                bytes: bytes_of(product(what, &[vec4s, 4])?)?,
             });
         } else {
             for l in 0..nl {
@@ -162,12 +171,13 @@ impl ModelPlan {
                 weights.push(WeightSpec {
                     id: WeightId::Projection(l),
                     label: "projection weights",
-                    bytes: product(what, &[d, h, p, F32])?,
+                    bytes: bytes_of(product(what, &[d, h, p])?)?,
                 });
             }
         }
         Ok(ModelPlan {
             gemm,
+            format,
             stacked,
             r_first,
             r_stride,
@@ -293,10 +303,7 @@ impl GemmShape {
     /// Workgroups of the variant's dispatch.
     pub fn grid(self, variant: GemmVariant) -> [u64; 3] {
         match variant {
-            GemmVariant::Tiled => {
-                let tile = shaders::INPUT_PROJECTION_TILE as u64;
-                [self.n.div_ceil(tile), self.rows.div_ceil(tile), 1]
-            }
+            GemmVariant::Tiled { m, n, .. } => [self.n.div_ceil(n as u64), self.rows.div_ceil(m as u64), 1],
             GemmVariant::RegisterBlocked => {
                 let columns = (shaders::INPUT_PROJECTION_BLOCKED_COLUMNS
                     * shaders::INPUT_PROJECTION_BLOCKED_WORKGROUP) as u64;
@@ -342,6 +349,7 @@ pub(crate) struct Resources {
     stacked: bool,
     /// The model's sizes and options, for what fits it.
     config: LstmConfig,
+    format: WeightFormat,
     layers: usize,
     gemm: GemmVariant,
     gemm_shapes: Vec<GemmShape>,
@@ -435,7 +443,7 @@ impl Resources {
                 Usage::QueryResolve,
             ));
         }
-        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(None);
+        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(model.format, None);
         let mut groups = Vec::new();
         let mut gemm_groups = Vec::new();
         let mut gemm_shapes = Vec::new();
@@ -487,7 +495,7 @@ impl Resources {
             }
             step_groups.push(groups.len());
             groups.push(GroupSpec {
-                kernel: &shaders::STEP,
+                kernel: KernelRef::Step(StepVariant::Batch1, Schedule::Layers).kernel(model.format, None),
                 label: "step",
                 entries: vec![
                     step_params,
@@ -504,12 +512,12 @@ impl Resources {
             for l in 0..nl {
                 projection_groups.push(groups.len());
                 groups.push(GroupSpec {
-                    kernel: &shaders::OUTPUT_PROJECTION,
+                    kernel: KernelRef::OutputProjection.kernel(model.format, None),
                     label: "output_projection",
                     entries: vec![
                         step_params,
-                        Resource::Weight(WeightId::Projection(l)),
                         Resource::whole(Buf::Lens),
+                        Resource::Weight(WeightId::Projection(l)),
                         Resource::whole(Buf::Work),
                         Resource::whole(Buf::Ys),
                     ],
@@ -561,6 +569,7 @@ impl Resources {
             blocks: block_count,
             stacked: model.stacked,
             config: config.clone(),
+            format: model.format,
             layers: nl,
             gemm: model.gemm,
             gemm_shapes,
@@ -692,6 +701,42 @@ impl Resources {
         Plan { variants, dispatches }
     }
 
+    /// Bytes of weights the recurrent kernels of `plan` read per timestep, as modelled: a
+    /// workgroup reads its units' columns of R for the batch elements it holds, so a variant
+    /// holding `n` elements per workgroup (or per invocation) reads each layer's R ⌈B / n⌉ times
+    /// per step; the sequence kernel streams R for each batch element every step; the
+    /// register-resident one reads it once per sequence. A wavefront's upper layers also read
+    /// their W_ih, and a projection reads W_hr for each batch element.
+    pub fn weight_bytes_per_step(&self, plan: &Plan) -> u64 {
+        let wb = self.format.weight_bytes();
+        let (d, h, p, b, t) = (
+            self.directions,
+            self.hidden,
+            self.out,
+            self.batch,
+            self.dims.seq_len as u64,
+        );
+        let r = d * p * h * 4 * wb;
+        let step = plan.variants.step;
+        let reads = match step {
+            StepVariant::Sequence => b,
+            _ => b.div_ceil(step.batch_block() as u64),
+        };
+        let layers = self.layers as u64;
+        let mut bytes = match step {
+            StepVariant::SequenceResident => layers * b * r / t.max(1),
+            _ => layers * reads * r,
+        };
+        if plan.variants.schedule == Schedule::Wavefront {
+            // Upper layers' W_ih (I = H) beside their R.
+            bytes += (layers - 1) * reads * h * h * 4 * wb;
+        }
+        if self.config.proj_size.is_some() {
+            bytes += layers * b * d * h * p * wb;
+        }
+        bytes
+    }
+
     fn gemm_dispatch(&self, layer: usize) -> Dispatch {
         Dispatch {
             kernel: KernelRef::Gemm(self.gemm),
@@ -704,16 +749,15 @@ impl Resources {
 
     /// Workgroups of a step: along units and batch, and `z` directions (or wavefront layers).
     fn step_grid(&self, step: StepVariant, z: u64) -> [u64; 3] {
+        let (units, batch) = (step.units() as u64, step.batch_block() as u64);
         match step {
-            StepVariant::SplitK => [
-                self.hidden.div_ceil(shaders::STEP_SPLITK_UNITS as u64),
-                self.batch,
-                z,
-            ],
+            // A workgroup per `units` units of `batch` elements.
+            StepVariant::SplitK { .. } | StepVariant::Tiled { .. } => {
+                [self.hidden.div_ceil(units), self.batch.div_ceil(batch), z]
+            }
             _ => [
-                self.hidden
-                    .div_ceil(step.units() as u64 * shaders::STEP_WORKGROUP as u64),
-                self.batch.div_ceil(step.batch_block() as u64),
+                self.hidden.div_ceil(units * shaders::STEP_WORKGROUP as u64),
+                self.batch.div_ceil(batch),
                 z,
             ],
         }
@@ -806,7 +850,7 @@ mod tests {
             (config(2, Direction::Bidirectional, Some(3)), false),
         ] {
             let w = LstmWeights::random(&cfg, 0).unwrap();
-            let model = ModelPlan::new(&cfg, GemmVariant::Tiled, stacked).unwrap();
+            let model = ModelPlan::new(&cfg, GemmVariant::TILED, stacked, false).unwrap();
             assert_eq!(model.stacked, stacked);
             let floats = |id| model.weights[model.index(id)].bytes / F32;
             for (l, dirs) in w.layers().iter().enumerate() {
@@ -836,7 +880,7 @@ mod tests {
     fn dispatch_counts_and_wavefront_extents() {
         let dims = Dims { seq_len: 4, batch: 3 };
         let cfg = config(3, Direction::Forward, None);
-        let model = ModelPlan::new(&cfg, GemmVariant::RegisterBlocked, true).unwrap();
+        let model = ModelPlan::new(&cfg, GemmVariant::RegisterBlocked, true, false).unwrap();
         let res = Resources::new(&cfg, &model, dims, TARGET).unwrap();
         let v = |step, schedule| Variants {
             gemm: GemmVariant::RegisterBlocked,
@@ -850,11 +894,11 @@ mod tests {
         let z: Vec<u64> = wave.dispatches[1..].iter().map(|d| d.grid[2]).collect();
         assert_eq!(z, [1, 2, 3, 3, 2, 1]);
         // Split-K has no wavefront kernel.
-        let splitk = res.plan(v(StepVariant::SplitK, Schedule::Wavefront));
+        let splitk = res.plan(v(StepVariant::ALL[5], Schedule::Wavefront));
         assert_eq!(splitk.variants.schedule, Schedule::Layers);
 
         let cfg = config(2, Direction::Bidirectional, Some(3));
-        let model = ModelPlan::new(&cfg, GemmVariant::Tiled, true).unwrap();
+        let model = ModelPlan::new(&cfg, GemmVariant::TILED, true, false).unwrap();
         assert!(!model.stacked, "a bidirectional stack cannot run as a wavefront");
         let res = Resources::new(&cfg, &model, dims, TARGET).unwrap();
         let plan = res.plan(v(StepVariant::Batch1, Schedule::Wavefront));
@@ -871,13 +915,13 @@ mod tests {
             k: 1,
         };
         assert_eq!(shape.grid(GemmVariant::RegisterBlocked)[1], 131_250);
-        assert_eq!(shape.grid(GemmVariant::Tiled)[1], 32_813);
+        assert_eq!(shape.grid(GemmVariant::TILED)[1], 32_813);
     }
 
     #[test]
     fn sizes_that_overflow_are_errors() {
         let cfg = config(1, Direction::Forward, None);
-        let model = ModelPlan::new(&cfg, GemmVariant::Tiled, false).unwrap();
+        let model = ModelPlan::new(&cfg, GemmVariant::TILED, false, false).unwrap();
         let dims = Dims {
             seq_len: 1 << 62,
             batch: 4,
@@ -891,7 +935,7 @@ mod tests {
             ..cfg
         };
         assert!(matches!(
-            ModelPlan::new(&huge, GemmVariant::Tiled, false),
+            ModelPlan::new(&huge, GemmVariant::TILED, false, false),
             Err(Error::Overflow { .. })
         ));
     }

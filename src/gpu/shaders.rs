@@ -1,13 +1,60 @@
 //! The kernel registry, the only place WGSL files are named: each kernel's source (shared snippets
 //! concatenated in front), its workgroup size, workgroup memory and bind-group layout, the WGSL
-//! constants the host mirrors and the overrides it sets. The unit tests below read all of these
-//! back from the WGSL through naga.
+//! constants the host mirrors and the overrides it sets. Every kernel that reads weights exists
+//! in each [`WeightFormat`]: its source starts with the snippet of `shaders/weights/` that
+//! declares the weights (binding 2) and the function reading them. The unit tests in
+//! `shaders_tests.rs` read all of this back from the WGSL through naga.
 
 use std::num::NonZeroU64;
 
 use super::params::{GemmParams, StepParams};
 use super::variants::{GemmVariant, Schedule, StepVariant};
-use crate::config::LstmConfig;
+use crate::config::{LstmConfig, Precision};
+
+/// How the weights are stored on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum WeightFormat {
+    F32,
+    /// f16, two to a u32, read with `unpack2x16float` (adapters without shader-f16).
+    F16,
+    /// f16 read natively (`Features::SHADER_F16`).
+    F16Native,
+}
+
+impl WeightFormat {
+    /// The format of `precision` on a device with or without shader-f16.
+    pub fn of(precision: Precision, shader_f16: bool) -> Self {
+        match (precision, shader_f16) {
+            (Precision::F32, _) => WeightFormat::F32,
+            (Precision::F16, false) => WeightFormat::F16,
+            (Precision::F16, true) => WeightFormat::F16Native,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Bytes of one weight.
+    pub fn weight_bytes(self) -> u64 {
+        match self {
+            WeightFormat::F32 => 4,
+            WeightFormat::F16 | WeightFormat::F16Native => 2,
+        }
+    }
+
+    /// Bytes of the array element a kernel reads weights through: four weights, or one (which
+    /// packed f16 reads as a u32 of two).
+    fn element(self, vec4: bool) -> u64 {
+        match (self, vec4) {
+            (WeightFormat::F32, true) => 16,
+            (WeightFormat::F32, false) => 4,
+            (_, true) => 8,
+            (WeightFormat::F16, false) => 4,
+            (WeightFormat::F16Native, false) => 2,
+        }
+    }
+}
 
 /// How one binding of a kernel is used; the host builds its bind-group layout from these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +63,9 @@ pub(crate) enum BindingKind {
     Uniform { size: u64, dynamic: bool },
     /// A storage array of elements of `element` bytes.
     Storage { read_only: bool, element: u64 },
+    /// The weights (read-only storage), read four at a time or one at a time; the element size
+    /// follows the kernel's [`WeightFormat`].
+    Weights { vec4: bool },
 }
 
 /// A compute kernel: entry point `main` in a WGSL source. The tests read every field back from
@@ -28,9 +78,11 @@ pub(crate) struct Kernel {
     pub files: &'static [&'static str],
     /// The concatenated source.
     pub source: &'static str,
+    /// How it reads weights.
+    pub format: WeightFormat,
     /// `@workgroup_size`.
     pub workgroup_size: [u32; 3],
-    /// Bytes of `var<workgroup>` memory.
+    /// Bytes of `var<workgroup>` memory, at the largest values of its overrides.
     pub workgroup_bytes: u64,
     /// Bindings 0.. of group 0.
     pub bindings: &'static [BindingKind],
@@ -42,65 +94,55 @@ pub(crate) struct Kernel {
 
 pub(crate) const ENTRY_POINT: &str = "main";
 
-macro_rules! wgsl {
-    ($($file:literal),+ $(,)?) => {
-        (
-            &[$($file),+],
-            concat!($(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)), "\n"),+),
-        )
+/// A kernel in the three weight formats: `$files` after the weights snippet `$access` ("vec4"
+/// or "scalar") of each format.
+macro_rules! kernel {
+    (
+        $(#[$doc:meta])*
+        $name:ident = $label:literal, $access:literal, [$($file:literal),+],
+        workgroup_size: $size:expr,
+        workgroup_bytes: $bytes:expr,
+        bindings: $bindings:expr,
+        consts: $consts:expr,
+        overrides: $overrides:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        pub(crate) const $name: [Kernel; 3] = [
+            kernel!(@one concat!($label), WeightFormat::F32, concat!("weights/", $access, "_f32.wgsl"),
+                [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
+            kernel!(@one concat!($label, "_f16"), WeightFormat::F16, concat!("weights/", $access, "_f16.wgsl"),
+                [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
+            kernel!(@one concat!($label, "_f16_native"), WeightFormat::F16Native,
+                concat!("weights/", $access, "_f16_native.wgsl"),
+                [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
+        ];
+    };
+    (@one $name:expr, $format:expr, $weights:expr, [$($file:literal),+], $size:expr, $bytes:expr,
+     $bindings:expr, $consts:expr, $overrides:expr) => {
+        Kernel {
+            name: $name,
+            files: &[$weights, $($file),+],
+            source: concat!(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $weights)), "\n",
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)), "\n"),+
+            ),
+            format: $format,
+            workgroup_size: $size,
+            workgroup_bytes: $bytes,
+            bindings: $bindings,
+            consts: $consts,
+            overrides: $overrides,
+        }
     };
 }
-
-const INPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "input_projection.wgsl");
-const INPUT_PROJECTION_BLOCKED_FILES: (&[&str], &str) =
-    wgsl!("shared/params.wgsl", "input_projection_blocked.wgsl");
-const OUTPUT_PROJECTION_FILES: (&[&str], &str) = wgsl!("shared/params.wgsl", "output_projection.wgsl");
-const STEP_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "step.wgsl"
-);
-const STEP_SPLITK_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "shared/splitk.wgsl",
-    "step_splitk.wgsl"
-);
-const STEP_SEQUENCE_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "step_sequence.wgsl"
-);
-const STEP_SEQUENCE_RESIDENT_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "step_sequence_resident.wgsl"
-);
-const STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "step_sequence_resident_subgroup.wgsl"
-);
-const STEP_SPLITK_SUBGROUP_FILES: (&[&str], &str) = wgsl!(
-    "shared/params.wgsl",
-    "shared/activations.wgsl",
-    "shared/cell.wgsl",
-    "shared/splitk.wgsl",
-    "step_splitk_subgroup.wgsl"
-);
 
 const F32: u64 = 4;
 const VEC4: u64 = 16;
 
-/// Side of the output tile one tiled projection workgroup computes (64×64).
-pub(crate) const INPUT_PROJECTION_TILE: u32 = 64;
-/// K slice the tiled projection stages through workgroup memory per iteration.
-const INPUT_PROJECTION_TILE_K: u32 = 16;
+/// Invocations along each side of a tiled projection workgroup.
+const INPUT_PROJECTION_WG: u32 = 16;
+/// The largest register block side of the tiled projection (tiles of up to 128).
+const INPUT_PROJECTION_MAX_BLOCK: u32 = 8;
 /// Rows of XP one register-blocked projection invocation computes.
 pub(crate) const INPUT_PROJECTION_BLOCKED_ROWS: u32 = 16;
 /// vec4 columns of XP one register-blocked projection invocation computes.
@@ -109,10 +151,24 @@ pub(crate) const INPUT_PROJECTION_BLOCKED_COLUMNS: u32 = 2;
 pub(crate) const INPUT_PROJECTION_BLOCKED_WORKGROUP: u32 = 64;
 /// Hidden units (or projected outputs) per step workgroup.
 pub(crate) const STEP_WORKGROUP: u32 = 64;
-/// Hidden units one split-K step workgroup owns.
-pub(crate) const STEP_SPLITK_UNITS: u32 = 8;
-/// Invocations of a split-K workgroup, each summing every SPLIT-th k.
-pub(crate) const STEP_SPLITK_SPLIT: u32 = 64;
+/// Invocations of a split-K workgroup, and the most batch elements one holds.
+const STEP_SPLITK_WORKGROUP: u32 = 128;
+const STEP_SPLITK_MAX_BATCH: u32 = 4;
+/// Invocations of a tiled-step workgroup, its k slice, and its largest tile.
+const STEP_TILED_WORKGROUP: u32 = 256;
+const STEP_TILED_K: u32 = 16;
+const STEP_TILED_MAX_UNITS: u32 = 16;
+const STEP_TILED_MAX_BATCH: u32 = 64;
+const STEP_TILED_MAX_PER: u32 = 4;
+/// Invocations of a sequence-kernel workgroup.
+pub(crate) const STEP_SEQUENCE_WORKGROUP: u32 = 128;
+/// Largest P the sequence kernel stages in workgroup memory.
+pub(crate) const STEP_SEQUENCE_MAX_P: u32 = 2048;
+/// Units (one per invocation) and largest P of the register-resident sequence kernel.
+pub(crate) const STEP_SEQUENCE_RESIDENT_UNITS: u32 = 128;
+/// The values of h one subgroup broadcast block holds: the subgroup kernel needs subgroups at
+/// least this large.
+pub(crate) const SEQUENCE_SUBGROUP: u32 = 8;
 
 const GEMM_UNIFORM: BindingKind = BindingKind::Uniform {
     size: std::mem::size_of::<GemmParams>() as u64,
@@ -134,41 +190,6 @@ const fn write(element: u64) -> BindingKind {
         element,
     }
 }
-
-/// `XP = X·Wᵀ + b` for all timesteps of a layer, tiled through workgroup memory.
-pub(crate) const INPUT_PROJECTION: Kernel = Kernel {
-    name: "input_projection",
-    files: INPUT_PROJECTION_FILES.0,
-    source: INPUT_PROJECTION_FILES.1,
-    workgroup_size: [16, 16, 1],
-    // Two tiles of TILE_K × TILE f32.
-    workgroup_bytes: 2 * (INPUT_PROJECTION_TILE_K * INPUT_PROJECTION_TILE) as u64 * F32,
-    // x, w, bias, xp
-    bindings: &[GEMM_UNIFORM, read(F32), read(F32), read(F32), write(F32)],
-    consts: &[
-        ("TILE", INPUT_PROJECTION_TILE),
-        ("TILE_K", INPUT_PROJECTION_TILE_K),
-        ("WG", 16),
-    ],
-    overrides: &[],
-};
-
-/// `XP = X·Wᵀ + b`, register-blocked with no workgroup memory, W transposed.
-pub(crate) const INPUT_PROJECTION_BLOCKED: Kernel = Kernel {
-    name: "input_projection_blocked",
-    files: INPUT_PROJECTION_BLOCKED_FILES.0,
-    source: INPUT_PROJECTION_BLOCKED_FILES.1,
-    workgroup_size: [INPUT_PROJECTION_BLOCKED_WORKGROUP, 1, 1],
-    workgroup_bytes: 0,
-    // x, w (transposed), bias, xp
-    bindings: &[GEMM_UNIFORM, read(F32), read(VEC4), read(VEC4), write(VEC4)],
-    consts: &[
-        ("WG", INPUT_PROJECTION_BLOCKED_WORKGROUP),
-        ("ROWS", INPUT_PROJECTION_BLOCKED_ROWS),
-        ("COLUMNS", INPUT_PROJECTION_BLOCKED_COLUMNS),
-    ],
-    overrides: &[],
-};
 
 /// The overrides of the step kernels that carry the configuration's gate options, in the order
 /// [`gate_option_constants`] gives them.
@@ -198,188 +219,201 @@ pub(crate) const GATE_OPTION_OVERRIDES: [&str; 23] = [
     "PROJECTED",
 ];
 
-/// The gate options and the variant's block sizes and schedule.
-const STEP_OVERRIDES: [&str; 26] = {
-    let mut all = [""; 26];
+/// The gate options followed by a kernel's own overrides (`M` = 23 + `N`).
+const fn with_gate_options<const N: usize, const M: usize>(own: [&'static str; N]) -> [&'static str; M] {
+    assert!(M == GATE_OPTION_OVERRIDES.len() + N);
+    let mut all = [""; M];
     let mut i = 0;
-    while i < GATE_OPTION_OVERRIDES.len() {
-        all[i] = GATE_OPTION_OVERRIDES[i];
+    while i < M {
+        all[i] = if i < GATE_OPTION_OVERRIDES.len() {
+            GATE_OPTION_OVERRIDES[i]
+        } else {
+            own[i - GATE_OPTION_OVERRIDES.len()]
+        };
         i += 1;
     }
-    all[23] = "BATCH_BLOCK";
-    all[24] = "UNITS";
-    all[25] = "WAVEFRONT";
     all
-};
+}
 
-/// xp, r, seq_lens, state, y: the bindings every step kernel shares.
+const STEP_OVERRIDES: [&str; 26] = with_gate_options(["BATCH_BLOCK", "UNITS", "WAVEFRONT"]);
+const SPLITK_OVERRIDES: [&str; 25] = with_gate_options(["SPLIT_UNITS", "SPLIT_BATCH"]);
+const TILED_OVERRIDES: [&str; 25] = with_gate_options(["TILE_UNITS", "TILE_BATCH"]);
+const SEQUENCE_RESIDENT_OVERRIDES: [&str; 24] = with_gate_options(["SEQ_P"]);
+
+/// xp, weights (R), seq_lens, state, y: the bindings every step kernel shares.
 const STEP_BINDINGS: &[BindingKind] = &[
     STEP_UNIFORM,
     read(VEC4),
-    read(VEC4),
+    BindingKind::Weights { vec4: true },
     read(4),
     write(F32),
     write(F32),
 ];
 
-/// One recurrent timestep with the cell update.
-pub(crate) const STEP: Kernel = Kernel {
-    name: "step",
-    files: STEP_FILES.0,
-    source: STEP_FILES.1,
+kernel! {
+    /// `XP = X·Wᵀ + b` for all timesteps of a layer, tiled through workgroup memory; tile sizes
+    /// are overrides (`GemmVariant::Tiled`).
+    INPUT_PROJECTION = "input_projection", "scalar", ["shared/params.wgsl", "input_projection.wgsl"],
+    workgroup_size: [INPUT_PROJECTION_WG, INPUT_PROJECTION_WG, 1],
+    // Two padded tiles of the largest shapes: 128×64×16 floats (128 + 1 and 64 + 1 per k).
+    workgroup_bytes: 16 * (129 + 65) * F32,
+    // x, weights (W), bias, xp
+    bindings: &[GEMM_UNIFORM, read(F32), BindingKind::Weights { vec4: false }, read(F32), write(F32)],
+    consts: &[("WG", INPUT_PROJECTION_WG), ("MAX_BLOCK", INPUT_PROJECTION_MAX_BLOCK)],
+    overrides: &["TILE_M", "TILE_N", "TILE_K"],
+}
+
+kernel! {
+    /// `XP = X·Wᵀ + b`, register-blocked with no workgroup memory, W transposed.
+    INPUT_PROJECTION_BLOCKED = "input_projection_blocked", "vec4",
+        ["shared/params.wgsl", "input_projection_blocked.wgsl"],
+    workgroup_size: [INPUT_PROJECTION_BLOCKED_WORKGROUP, 1, 1],
+    workgroup_bytes: 0,
+    // x, weights (W transposed), bias, xp
+    bindings: &[GEMM_UNIFORM, read(F32), BindingKind::Weights { vec4: true }, read(VEC4), write(VEC4)],
+    consts: &[
+        ("WG", INPUT_PROJECTION_BLOCKED_WORKGROUP),
+        ("ROWS", INPUT_PROJECTION_BLOCKED_ROWS),
+        ("COLUMNS", INPUT_PROJECTION_BLOCKED_COLUMNS),
+    ],
+    overrides: &[],
+}
+
+kernel! {
+    /// One recurrent timestep with the cell update, 1–8 batch elements per invocation; also the
+    /// wavefront's step.
+    STEP = "step", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step.wgsl"],
     workgroup_size: [STEP_WORKGROUP, 1, 1],
     workgroup_bytes: 0,
     bindings: STEP_BINDINGS,
     consts: &[("WG", STEP_WORKGROUP)],
     overrides: &STEP_OVERRIDES,
-};
+}
 
-/// Partial sums of one split-K workgroup: SPLIT rows of UNIT_BLOCK vec4s.
-const SPLITK_WORKGROUP_BYTES: u64 = (STEP_SPLITK_SPLIT * STEP_SPLITK_UNITS) as u64 * VEC4;
-const SPLITK_CONSTS: &[(&str, u32)] = &[("SPLIT", STEP_SPLITK_SPLIT), ("UNIT_BLOCK", STEP_SPLITK_UNITS)];
-
-/// One recurrent timestep, split over k across a workgroup (small batches).
-pub(crate) const STEP_SPLITK: Kernel = Kernel {
-    name: "step_splitk",
-    files: STEP_SPLITK_FILES.0,
-    source: STEP_SPLITK_FILES.1,
-    workgroup_size: [STEP_SPLITK_SPLIT, 1, 1],
-    workgroup_bytes: SPLITK_WORKGROUP_BYTES,
+kernel! {
+    /// One recurrent timestep, split over k across a workgroup (small batches).
+    STEP_SPLITK = "step_splitk", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_splitk.wgsl"],
+    workgroup_size: [STEP_SPLITK_WORKGROUP, 1, 1],
+    workgroup_bytes: (STEP_SPLITK_WORKGROUP * STEP_SPLITK_MAX_BATCH) as u64 * VEC4,
     bindings: STEP_BINDINGS,
-    consts: SPLITK_CONSTS,
-    overrides: &GATE_OPTION_OVERRIDES,
-};
+    consts: &[("SPLIT_WG", STEP_SPLITK_WORKGROUP), ("SPLIT_MAX_BATCH", STEP_SPLITK_MAX_BATCH)],
+    overrides: &SPLITK_OVERRIDES,
+}
 
-/// The split-K step with subgroup reductions (devices with `Features::SUBGROUP`).
-pub(crate) const STEP_SPLITK_SUBGROUP: Kernel = Kernel {
-    name: "step_splitk_subgroup",
-    files: STEP_SPLITK_SUBGROUP_FILES.0,
-    source: STEP_SPLITK_SUBGROUP_FILES.1,
-    workgroup_size: [STEP_SPLITK_SPLIT, 1, 1],
-    workgroup_bytes: SPLITK_WORKGROUP_BYTES,
+kernel! {
+    /// One recurrent timestep staging tiles of R and h in workgroup memory (large batches).
+    STEP_TILED = "step_tiled", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_tiled.wgsl"],
+    workgroup_size: [STEP_TILED_WORKGROUP, 1, 1],
+    workgroup_bytes: (STEP_TILED_K * STEP_TILED_MAX_UNITS) as u64 * VEC4
+        + (STEP_TILED_MAX_BATCH * (STEP_TILED_K + 1)) as u64 * F32,
     bindings: STEP_BINDINGS,
-    consts: SPLITK_CONSTS,
-    overrides: &GATE_OPTION_OVERRIDES,
-};
+    consts: &[
+        ("TILE_WG", STEP_TILED_WORKGROUP),
+        ("TILE_K", STEP_TILED_K),
+        ("TILE_MAX_UNITS", STEP_TILED_MAX_UNITS),
+        ("TILE_MAX_BATCH", STEP_TILED_MAX_BATCH),
+        ("TILE_MAX_PER", STEP_TILED_MAX_PER),
+    ],
+    overrides: &TILED_OVERRIDES,
+}
 
-/// Invocations of a sequence-kernel workgroup.
-pub(crate) const STEP_SEQUENCE_WORKGROUP: u32 = 128;
-/// Largest P the sequence kernel stages in workgroup memory.
-pub(crate) const STEP_SEQUENCE_MAX_P: u32 = 2048;
-/// Units (one per invocation) and largest P of the register-resident sequence kernel.
-pub(crate) const STEP_SEQUENCE_RESIDENT: u32 = 128;
-
-/// Every step of a layer in one dispatch, a workgroup per batch element and direction.
-pub(crate) const STEP_SEQUENCE: Kernel = Kernel {
-    name: "step_sequence",
-    files: STEP_SEQUENCE_FILES.0,
-    source: STEP_SEQUENCE_FILES.1,
+kernel! {
+    /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
+    STEP_SEQUENCE = "step_sequence", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence.wgsl"],
     workgroup_size: [STEP_SEQUENCE_WORKGROUP, 1, 1],
     workgroup_bytes: STEP_SEQUENCE_MAX_P as u64 * F32,
     bindings: STEP_BINDINGS,
-    consts: &[
-        ("SEQ_WG", STEP_SEQUENCE_WORKGROUP),
-        ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P),
-    ],
+    consts: &[("SEQ_WG", STEP_SEQUENCE_WORKGROUP), ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P)],
     overrides: &GATE_OPTION_OVERRIDES,
-};
+}
 
-/// The gate options and P, which the register-resident sequence kernel unrolls to.
-const SEQUENCE_RESIDENT_OVERRIDES: [&str; 24] = {
-    let mut all = [""; 24];
-    let mut i = 0;
-    while i < GATE_OPTION_OVERRIDES.len() {
-        all[i] = GATE_OPTION_OVERRIDES[i];
-        i += 1;
-    }
-    all[23] = "SEQ_P";
-    all
-};
-
-/// The sequence kernel with each invocation's column of R in registers.
-pub(crate) const STEP_SEQUENCE_RESIDENT_KERNEL: Kernel = Kernel {
-    name: "step_sequence_resident",
-    files: STEP_SEQUENCE_RESIDENT_FILES.0,
-    source: STEP_SEQUENCE_RESIDENT_FILES.1,
-    workgroup_size: [STEP_SEQUENCE_RESIDENT, 1, 1],
-    workgroup_bytes: STEP_SEQUENCE_RESIDENT as u64 * F32,
+kernel! {
+    /// The sequence kernel with each invocation's column of R in registers.
+    STEP_SEQUENCE_RESIDENT = "step_sequence_resident", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl"],
+    workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
+    workgroup_bytes: STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
     bindings: STEP_BINDINGS,
-    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT)],
+    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
     overrides: &SEQUENCE_RESIDENT_OVERRIDES,
-};
+}
 
-/// The register-resident sequence kernel with h broadcast within subgroups (devices with
-/// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations).
-pub(crate) const STEP_SEQUENCE_RESIDENT_SUBGROUP: Kernel = Kernel {
-    name: "step_sequence_resident_subgroup",
-    files: STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES.0,
-    source: STEP_SEQUENCE_RESIDENT_SUBGROUP_FILES.1,
-    workgroup_size: [STEP_SEQUENCE_RESIDENT, 1, 1],
+kernel! {
+    /// The register-resident sequence kernel with h broadcast within subgroups (devices with
+    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations).
+    STEP_SEQUENCE_RESIDENT_SUBGROUP = "step_sequence_resident_subgroup", "vec4",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl",
+         "step_sequence_resident_subgroup.wgsl"],
+    workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
     workgroup_bytes: 0,
     bindings: STEP_BINDINGS,
-    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT)],
+    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
     overrides: &SEQUENCE_RESIDENT_OVERRIDES,
-};
+}
 
-/// The values of h one subgroup broadcast block holds: the subgroup kernels need subgroups at
-/// least this large.
-pub(crate) const SEQUENCE_SUBGROUP: u32 = 8;
-
-/// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
-pub(crate) const OUTPUT_PROJECTION: Kernel = Kernel {
-    name: "output_projection",
-    files: OUTPUT_PROJECTION_FILES.0,
-    source: OUTPUT_PROJECTION_FILES.1,
+kernel! {
+    /// `h = W_hr·m` for one timestep (PyTorch `proj_size`).
+    OUTPUT_PROJECTION = "output_projection", "scalar", ["shared/params.wgsl", "output_projection.wgsl"],
     workgroup_size: [STEP_WORKGROUP, 1, 1],
     workgroup_bytes: 0,
-    // w_hr (transposed), seq_lens, state, y
-    bindings: &[STEP_UNIFORM, read(F32), read(4), write(F32), write(F32)],
+    // seq_lens, weights (W_hr transposed), state, y
+    bindings: &[STEP_UNIFORM, read(4), BindingKind::Weights { vec4: false }, write(F32), write(F32)],
     consts: &[("WG", STEP_WORKGROUP)],
     overrides: &[],
-};
+}
 
-/// Every kernel.
-pub(crate) const ALL: &[&Kernel] = &[
+/// Every kernel in every weight format.
+pub(crate) const ALL: [&[Kernel; 3]; 9] = [
     &INPUT_PROJECTION,
     &INPUT_PROJECTION_BLOCKED,
     &STEP,
     &STEP_SPLITK,
-    &STEP_SPLITK_SUBGROUP,
+    &STEP_TILED,
     &STEP_SEQUENCE,
-    &STEP_SEQUENCE_RESIDENT_KERNEL,
+    &STEP_SEQUENCE_RESIDENT,
     &STEP_SEQUENCE_RESIDENT_SUBGROUP,
     &OUTPUT_PROJECTION,
 ];
+
+/// Every kernel, formats flattened.
+pub(crate) fn all() -> impl Iterator<Item = &'static Kernel> {
+    ALL.into_iter().flatten()
+}
 
 /// A kernel as a plan dispatches it: which WGSL kernel, specialised how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum KernelRef {
     Gemm(GemmVariant),
-    /// A step variant under a schedule (split-K runs only layer by layer).
+    /// A step variant under a schedule (only `step.wgsl`'s variants run as a wavefront).
     Step(StepVariant, Schedule),
     OutputProjection,
 }
 
 impl KernelRef {
-    /// The WGSL kernel for a device whose subgroups have at least `subgroup_min` invocations
-    /// (`None` without subgroups): the split-K step reduces with subgroup operations, and the
-    /// register-resident sequence kernel broadcasts h within subgroups of 8 or more.
-    pub fn kernel(self, subgroup_min: Option<u32>) -> &'static Kernel {
-        match self {
-            KernelRef::Gemm(GemmVariant::Tiled) => &INPUT_PROJECTION,
+    /// The WGSL kernel reading weights in `format`, on a device whose subgroups have at least
+    /// `subgroup_min` invocations (`None` without subgroups): the register-resident sequence
+    /// kernel broadcasts h within subgroups of [`SEQUENCE_SUBGROUP`] or more.
+    pub fn kernel(self, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
+        let set = match self {
+            KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
-            KernelRef::Step(StepVariant::SplitK, _) if subgroup_min.is_some() => &STEP_SPLITK_SUBGROUP,
-            KernelRef::Step(StepVariant::SplitK, _) => &STEP_SPLITK,
+            KernelRef::Step(StepVariant::SplitK { .. }, _) => &STEP_SPLITK,
+            KernelRef::Step(StepVariant::Tiled { .. }, _) => &STEP_TILED,
             KernelRef::Step(StepVariant::Sequence, _) => &STEP_SEQUENCE,
             KernelRef::Step(StepVariant::SequenceResident, _)
                 if subgroup_min.is_some_and(|m| m >= SEQUENCE_SUBGROUP) =>
             {
                 &STEP_SEQUENCE_RESIDENT_SUBGROUP
             }
-            KernelRef::Step(StepVariant::SequenceResident, _) => &STEP_SEQUENCE_RESIDENT_KERNEL,
+            KernelRef::Step(StepVariant::SequenceResident, _) => &STEP_SEQUENCE_RESIDENT,
             KernelRef::Step(..) => &STEP,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
-        }
+        };
+        &set[format.index()]
     }
 
     /// Whether the kernel takes the configuration's gate options ([`gate_option_constants`]).
@@ -390,6 +424,15 @@ impl KernelRef {
     /// The overrides that select the variant (`p`: the model's P, for kernels unrolled to it).
     pub fn variant_constants(self, p: usize) -> Vec<(&'static str, f64)> {
         match self {
+            KernelRef::Gemm(GemmVariant::Tiled { m, n, k }) => {
+                vec![("TILE_M", m as f64), ("TILE_N", n as f64), ("TILE_K", k as f64)]
+            }
+            KernelRef::Step(StepVariant::SplitK { units, batch }, _) => {
+                vec![("SPLIT_UNITS", units as f64), ("SPLIT_BATCH", batch as f64)]
+            }
+            KernelRef::Step(StepVariant::Tiled { units, batch }, _) => {
+                vec![("TILE_UNITS", units as f64), ("TILE_BATCH", batch as f64)]
+            }
             KernelRef::Step(StepVariant::SequenceResident, _) => vec![("SEQ_P", p as f64)],
             KernelRef::Step(step, schedule) if step.runs_in_a_wavefront() => vec![
                 ("BATCH_BLOCK", step.batch_block() as f64),
@@ -427,24 +470,35 @@ pub(crate) fn gate_option_constants(config: &LstmConfig) -> Vec<(&'static str, f
 }
 
 impl Kernel {
+    /// Bytes of one element of binding `kind`.
+    pub fn element_bytes(&self, kind: BindingKind) -> u64 {
+        match kind {
+            BindingKind::Uniform { size, .. } => size,
+            BindingKind::Storage { element, .. } => element,
+            BindingKind::Weights { vec4 } => self.format.element(vec4),
+        }
+    }
+
     /// The bind-group layout entries for group 0.
     pub fn layout_entries(&self) -> Vec<wgpu::BindGroupLayoutEntry> {
         self.bindings
             .iter()
             .enumerate()
-            .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
+            .map(|(i, &kind)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: match *kind {
+                ty: match kind {
                     BindingKind::Uniform { size, dynamic } => wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: dynamic,
                         min_binding_size: NonZeroU64::new(size),
                     },
-                    BindingKind::Storage { read_only, element } => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only },
+                    BindingKind::Storage { .. } | BindingKind::Weights { .. } => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: !matches!(kind, BindingKind::Storage { read_only: false, .. }),
+                        },
                         has_dynamic_offset: false,
-                        min_binding_size: NonZeroU64::new(element),
+                        min_binding_size: NonZeroU64::new(self.element_bytes(kind)),
                     },
                 },
                 count: None,
@@ -456,7 +510,7 @@ impl Kernel {
     pub fn storage_buffers(&self) -> u32 {
         self.bindings
             .iter()
-            .filter(|b| matches!(b, BindingKind::Storage { .. }))
+            .filter(|b| !matches!(b, BindingKind::Uniform { .. }))
             .count() as u32
     }
 }

@@ -19,9 +19,12 @@ fn parse(kernel: &Kernel) -> naga::Module {
 fn parse_source(name: &str, source: &str) -> naga::Module {
     let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-    Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP)
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    Validator::new(
+        ValidationFlags::all(),
+        Capabilities::SUBGROUP | Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32,
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     module
 }
 
@@ -39,7 +42,7 @@ fn const_u32(module: &naga::Module, name: &str) -> Option<u32> {
 
 #[test]
 fn every_kernel_validates() {
-    for kernel in ALL {
+    for kernel in all() {
         parse(kernel);
     }
 }
@@ -48,7 +51,7 @@ fn every_kernel_validates() {
 fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let mut on_disk = BTreeSet::new();
-    for dir in [root.clone(), root.join("shared")] {
+    for dir in [root.clone(), root.join("shared"), root.join("weights")] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "wgsl") {
@@ -61,22 +64,22 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
             }
         }
     }
-    let used: BTreeSet<String> = ALL
-        .iter()
+    let used: BTreeSet<String> = all()
         .flat_map(|k| k.files.iter().map(|f| f.to_string()))
         .collect();
     assert_eq!(on_disk, used, "WGSL files on disk vs files the kernels include");
-    // Shared snippets (declarations only) must be valid WGSL after the snippets they build on.
+    // Shared snippets (declarations only) must be valid WGSL after the snippets they build on;
+    // each weights snippet alone.
     let order = [
+        "weights/vec4_f32.wgsl",
         "shared/params.wgsl",
         "shared/activations.wgsl",
         "shared/cell.wgsl",
-        "shared/splitk.wgsl",
     ];
     let shared: Vec<&String> = on_disk.iter().filter(|f| f.starts_with("shared/")).collect();
     assert_eq!(
         shared.len(),
-        order.len(),
+        order.len() - 1,
         "update the order of shared snippets: {shared:?}"
     );
     for (n, file) in order.iter().enumerate() {
@@ -87,11 +90,81 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
             .join("\n");
         parse_source(file, &src);
     }
+    for file in on_disk.iter().filter(|f| f.starts_with("weights/")) {
+        parse_source(file, &std::fs::read_to_string(root.join(file)).unwrap());
+    }
+}
+
+/// `source` with each named override made a `const` of the given value, so that naga sizes
+/// what the override sizes.
+fn with_overrides(source: &str, values: &[(&str, f64)]) -> String {
+    let mut out = source.to_string();
+    for (name, value) in values {
+        let at = out
+            .find(&format!("override {name}: "))
+            .unwrap_or_else(|| panic!("no override {name}"));
+        let end = at + out[at..].find(';').unwrap();
+        let declared = &out[at..end];
+        let (ty, literal) = if declared.contains(": u32") {
+            ("u32", format!("{}u", *value as u32))
+        } else if declared.contains(": bool") {
+            ("bool", (*value != 0.0).to_string())
+        } else {
+            ("f32", format!("{value:?}"))
+        };
+        out.replace_range(at..end, &format!("const {name}: {ty} = {literal}"));
+    }
+    out
+}
+
+/// Bytes of the module's `var<workgroup>` variables.
+fn workgroup_bytes(module: &naga::Module) -> u64 {
+    module
+        .global_variables
+        .iter()
+        .filter(|(_, v)| v.space == AddressSpace::WorkGroup)
+        .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()) as u64)
+        .sum()
+}
+
+/// Every kernel the engine dispatches, in every weight format, with the overrides that select
+/// its variant: the workgroup memory it then declares fits what the registry says (which the
+/// device's limit is checked against), and the largest variant uses all of it.
+#[test]
+fn workgroup_memory_of_every_variant_fits_the_registry() {
+    let mut refs: Vec<KernelRef> = GemmVariant::ALL.into_iter().map(KernelRef::Gemm).collect();
+    refs.extend(
+        StepVariant::ALL
+            .into_iter()
+            .map(|s| KernelRef::Step(s, Schedule::Layers)),
+    );
+    refs.push(KernelRef::OutputProjection);
+    let mut largest: std::collections::HashMap<&str, u64> = Default::default();
+    for format in [WeightFormat::F32, WeightFormat::F16, WeightFormat::F16Native] {
+        for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
+            for kernel_ref in &refs {
+                let kernel = kernel_ref.kernel(format, subgroups);
+                let source = with_overrides(kernel.source, &kernel_ref.variant_constants(100));
+                let bytes = workgroup_bytes(&parse_source(kernel.name, &source));
+                assert!(bytes <= kernel.workgroup_bytes, "{kernel_ref:?}: {bytes} bytes");
+                let max = largest.entry(kernel.name).or_default();
+                *max = (*max).max(bytes);
+            }
+        }
+    }
+    for kernel in all() {
+        assert_eq!(
+            largest.get(kernel.name),
+            Some(&kernel.workgroup_bytes),
+            "{}",
+            kernel.name
+        );
+    }
 }
 
 #[test]
 fn entry_points_match_the_host_layouts() {
-    for kernel in ALL {
+    for kernel in all() {
         let module = parse(kernel);
         let entry = module
             .entry_points
@@ -106,29 +179,29 @@ fn entry_points_match_the_host_layouts() {
         );
 
         let mut seen = Vec::new();
-        let mut workgroup_bytes = 0;
         for (_, var) in module.global_variables.iter() {
             let ty = &module.types[var.ty].inner;
-            if var.space == AddressSpace::WorkGroup {
-                workgroup_bytes += ty.size(module.to_ctx()) as u64;
-            }
             let Some(binding) = &var.binding else {
                 continue;
             };
             let name = var.name.clone().unwrap_or_default();
             assert_eq!(binding.group, 0, "{}: {name} not in group 0", kernel.name);
-            let host = kernel.bindings.get(binding.binding as usize).unwrap_or_else(|| {
+            let host = *kernel.bindings.get(binding.binding as usize).unwrap_or_else(|| {
                 panic!(
                     "{}: {name} at binding {} unknown to the host",
                     kernel.name, binding.binding
                 )
             });
-            match (*host, var.space) {
+            match (host, var.space) {
                 (BindingKind::Uniform { size, .. }, AddressSpace::Uniform) => {
                     let span = ty.size(module.to_ctx()) as u64;
                     assert_eq!(span, size, "{}: {name} uniform size", kernel.name);
                 }
-                (BindingKind::Storage { read_only, element }, AddressSpace::Storage { access }) => {
+                (
+                    BindingKind::Storage { .. } | BindingKind::Weights { .. },
+                    AddressSpace::Storage { access },
+                ) => {
+                    let read_only = !matches!(host, BindingKind::Storage { read_only: false, .. });
                     assert_eq!(
                         read_only,
                         !access.contains(StorageAccess::STORE),
@@ -138,7 +211,12 @@ fn entry_points_match_the_host_layouts() {
                     let TypeInner::Array { stride, .. } = ty else {
                         panic!("{}: {name} is not a runtime array", kernel.name)
                     };
-                    assert_eq!(*stride as u64, element, "{}: {name} element size", kernel.name);
+                    assert_eq!(
+                        *stride as u64,
+                        kernel.element_bytes(host),
+                        "{}: {name} element size",
+                        kernel.name
+                    );
                 }
                 (host, space) => panic!(
                     "{}: {name} is {space:?} in WGSL but {host:?} on the host",
@@ -154,11 +232,6 @@ fn entry_points_match_the_host_layouts() {
             "{}: bindings declared in WGSL vs host layout",
             kernel.name
         );
-        assert_eq!(
-            workgroup_bytes, kernel.workgroup_bytes,
-            "{}: workgroup memory",
-            kernel.name
-        );
     }
 }
 
@@ -166,7 +239,7 @@ fn entry_points_match_the_host_layouts() {
 /// the host's value in the WGSL.
 #[test]
 fn mirrored_constants_match_the_wgsl() {
-    for kernel in ALL {
+    for kernel in all() {
         let module = parse(kernel);
         for &(name, value) in kernel.consts {
             assert_eq!(
@@ -177,21 +250,51 @@ fn mirrored_constants_match_the_wgsl() {
             );
         }
     }
-    // A 16×16 projection workgroup with 4×4 register blocks covers the 64×64 tile.
-    let [x, y, _] = INPUT_PROJECTION.workgroup_size;
-    assert_eq!((x * 4, y * 4), (INPUT_PROJECTION_TILE, INPUT_PROJECTION_TILE));
+    // A 16×16 projection workgroup covers each tile with register blocks of at most 8×8, whose
+    // sides are multiples of 4.
+    for gemm in GemmVariant::ALL {
+        if let GemmVariant::Tiled { m, n, k } = gemm {
+            for side in [m, n] {
+                assert!(
+                    side % (4 * INPUT_PROJECTION_WG) == 0
+                        && side / INPUT_PROJECTION_WG <= INPUT_PROJECTION_MAX_BLOCK,
+                    "{gemm:?}"
+                );
+            }
+            assert!(k > 0);
+        }
+    }
+    // The split-K and tiled steps' shapes fit their workgroups.
+    for step in StepVariant::ALL {
+        match step {
+            StepVariant::SplitK { units, batch } => {
+                assert!(
+                    STEP_SPLITK_WORKGROUP.is_multiple_of(units) && batch <= STEP_SPLITK_MAX_BATCH,
+                    "{step:?}"
+                )
+            }
+            StepVariant::Tiled { units, batch } => assert!(
+                units <= STEP_TILED_MAX_UNITS
+                    && batch <= STEP_TILED_MAX_BATCH
+                    && batch * units <= STEP_TILED_WORKGROUP * STEP_TILED_MAX_PER,
+                "{step:?}"
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The overrides each kernel declares are exactly those the host sets, and the gate options are
 /// produced under the names the table gives.
 #[test]
 fn overrides_match_what_the_host_sets() {
-    for kernel in ALL {
+    for kernel in all() {
         let module = parse(kernel);
         let declared: BTreeSet<String> = module
             .overrides
             .iter()
-            .map(|(_, o)| o.name.clone().expect("named override"))
+            // Unnamed overrides are naga's own, for override expressions.
+            .filter_map(|(_, o)| o.name.clone())
             .collect();
         let host: BTreeSet<String> = kernel.overrides.iter().map(|s| s.to_string()).collect();
         assert_eq!(declared, host, "{}: overrides", kernel.name);
@@ -199,13 +302,16 @@ fn overrides_match_what_the_host_sets() {
     let config = crate::LstmConfig::default();
     let names: Vec<&str> = gate_option_constants(&config).iter().map(|(n, _)| *n).collect();
     assert_eq!(names, GATE_OPTION_OVERRIDES);
-    for kernel in [
-        KernelRef::Step(StepVariant::Batch4, Schedule::Wavefront),
-        KernelRef::Step(StepVariant::SplitK, Schedule::Layers),
-        KernelRef::Gemm(GemmVariant::Tiled),
-        KernelRef::OutputProjection,
-    ] {
-        let k = kernel.kernel(None);
+    let mut refs: Vec<KernelRef> = GemmVariant::ALL.into_iter().map(KernelRef::Gemm).collect();
+    refs.extend(
+        StepVariant::ALL
+            .into_iter()
+            .map(|s| KernelRef::Step(s, Schedule::Layers)),
+    );
+    refs.push(KernelRef::Step(StepVariant::Batch4, Schedule::Wavefront));
+    refs.push(KernelRef::OutputProjection);
+    for kernel in refs {
+        let k = kernel.kernel(WeightFormat::F32, None);
         let mut set: Vec<&str> = kernel.variant_constants(7).iter().map(|(n, _)| *n).collect();
         if kernel.takes_gate_options() {
             set.extend(GATE_OPTION_OVERRIDES);
@@ -220,7 +326,7 @@ fn overrides_match_what_the_host_sets() {
 /// The activation ids the host passes are the WGSL switch's named cases.
 #[test]
 fn activation_ids_match_the_wgsl() {
-    let module = parse(&STEP);
+    let module = parse(&STEP[0]);
     for kind in ActivationKind::ALL {
         // LeakyRelu -> LEAKY_RELU
         let mut wgsl = String::new();
@@ -238,9 +344,9 @@ fn activation_ids_match_the_wgsl() {
 /// `// GENERATED END`, in order: the unit's column of R, then z += R·h (with h from workgroup
 /// memory, or broadcast within subgroups).
 fn sequence_resident_regions(subgroup: bool) -> Vec<String> {
-    let n = STEP_SEQUENCE_RESIDENT;
+    let n = STEP_SEQUENCE_RESIDENT_UNITS;
     let loads = (0..n)
-        .map(|k| format!("    let r{k} = r[r_col + min({k}u, last_k) * hidden];"))
+        .map(|k| format!("    let r{k} = weight4(r_col + min({k}u, last_k) * hidden);"))
         .collect::<Vec<_>>()
         .join("\n");
     let products = if subgroup {
@@ -271,8 +377,8 @@ fn sequence_resident_regions(subgroup: bool) -> Vec<String> {
 #[test]
 fn generated_regions_match_their_generator() {
     for (kernel, subgroup) in [
-        (&STEP_SEQUENCE_RESIDENT_KERNEL, false),
-        (&STEP_SEQUENCE_RESIDENT_SUBGROUP, true),
+        (&STEP_SEQUENCE_RESIDENT[0], false),
+        (&STEP_SEQUENCE_RESIDENT_SUBGROUP[0], true),
     ] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("shaders")

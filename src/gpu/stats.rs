@@ -26,6 +26,8 @@ pub struct ForwardStats {
     /// Submissions the autotune made before this call's own (only the first time a shape class
     /// meets the device).
     pub autotune_submits: u32,
+    /// Host time those took, compiling the candidates included, in nanoseconds.
+    pub autotune_ns: u64,
 }
 
 impl ForwardStats {
@@ -41,6 +43,7 @@ impl ForwardStats {
             gpu_ns: None,
             variants,
             autotune_submits: 0,
+            autotune_ns: 0,
         }
     }
 }

@@ -1,10 +1,11 @@
-//! Kernel variants and their choice. The input projection has a workgroup-tiled GEMM (fast where
-//! workgroup memory is) and a register-blocked one without barriers (fast on software
-//! rasterizers); the step kernel takes 1, 2, 4 or 8 batch elements (and 1 or 2 units) per invocation, or
-//! splits the sum over k across a workgroup for small batches. A short autotune
-//! picks the fastest the first time a shape class meets a device, and the choice is kept in the
-//! device's [`PipelineCache`](super::PipelineCache). Stacked layers run one after another or as a
-//! wavefront ([`Schedule`]).
+//! Kernel variants and their choice. The input projection has workgroup-tiled GEMMs of several
+//! tile shapes (fast where workgroup memory is) and a register-blocked one without barriers (fast
+//! on software rasterizers). The recurrent step takes 1–8 batch elements (and 1 or 2 units) per
+//! invocation, splits the sum over k across a workgroup for small batches, stages tiles of R and
+//! h in workgroup memory for large batches, or runs a layer's whole sequence in one dispatch for
+//! small models. A short autotune picks the fastest the first time a shape class meets a device,
+//! and the choice is kept in the device's [`PipelineCache`](super::PipelineCache). Stacked layers
+//! run one after another or as a wavefront ([`Schedule`]).
 
 use std::fmt;
 
@@ -13,26 +14,38 @@ use crate::config::LstmConfig;
 /// How the input-projection GEMM runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GemmVariant {
-    /// 64×64 tiles staged through workgroup memory, 4×4 register blocks (`input_projection.wgsl`).
-    Tiled,
+    /// `m × n` output tiles staged through workgroup memory in slices of `k`, contiguous
+    /// `m/16 × n/16` register blocks (`input_projection.wgsl`); the shapes of [`GemmVariant::ALL`].
+    Tiled { m: u32, n: u32, k: u32 },
     /// No workgroup memory: 16 rows × 8 columns per invocation, W transposed
     /// (`input_projection_blocked.wgsl`).
     RegisterBlocked,
 }
 
-/// How the recurrent step runs: batch elements (and hidden units) per invocation; each loaded R
-/// vec4 feeds as many multiply-adds as there are batch elements.
+/// How the recurrent step runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StepVariant {
+    /// One batch element per invocation; each loaded R vec4 feeds its multiply-adds.
     Batch1,
     Batch2,
     Batch4,
     Batch8,
     /// Two hidden units and eight batch elements per invocation.
     Batch8Units2,
-    /// Matrix-vector for small batches: a workgroup per 8 units of one batch element, the sum
-    /// over k split across its 64 invocations and reduced in workgroup memory.
-    SplitK,
+    /// Matrix-vector for small batches: a workgroup per `units` hidden units of `batch` batch
+    /// elements, its 128 invocations splitting the sum over k (neighbouring invocations on
+    /// neighbouring units) and reducing in workgroup memory (`step_splitk.wgsl`).
+    SplitK {
+        units: u32,
+        batch: u32,
+    },
+    /// For large batches: a workgroup per `units` hidden units of `batch` batch elements stages
+    /// slices of R and h in workgroup memory, so R is read once per `batch` elements
+    /// (`step_tiled.wgsl`).
+    Tiled {
+        units: u32,
+        batch: u32,
+    },
     /// A layer's whole sequence in one dispatch: a workgroup per batch element and direction
     /// loops over every step, with a barrier between steps (small models, where a dispatch per
     /// step costs more than its work). Layer by layer, without projection and for P ≤ 2048.
@@ -45,12 +58,14 @@ pub enum StepVariant {
 /// How the layers of a stack are ordered in time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Schedule {
-    /// Each layer's input projection, then its T steps, then the next layer: L·(1 + T) dispatches.
+    /// Each layer's input projection, then its steps, then the next layer: L·(1 + T) dispatches
+    /// (L·2 with a sequence kernel).
     Layers,
     /// Layer l at step t runs in the same dispatch as layer l + 1 at step t − 1: one input
     /// projection (layer 0's) and T + L − 1 step dispatches, layers ≥ 1 multiplying their input
-    /// inside the step. Only for unidirectional stacks without projection and with a step that is
-    /// not split-K ([`Variants::effective`]); elsewhere the layers run one after another.
+    /// inside the step. Only for unidirectional stacks without projection and with a step that
+    /// has a wavefront kernel ([`Variants::effective`]); elsewhere the layers run one after
+    /// another.
     Wavefront,
 }
 
@@ -77,12 +92,22 @@ impl Schedule {
 }
 
 impl GemmVariant {
-    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tiled, GemmVariant::RegisterBlocked];
+    /// Every variant: four tile shapes within 16 KiB of workgroup memory, and register-blocked.
+    pub const ALL: [GemmVariant; 5] = [
+        GemmVariant::Tiled { m: 64, n: 64, k: 16 },
+        GemmVariant::Tiled { m: 128, n: 64, k: 16 },
+        GemmVariant::Tiled { m: 64, n: 128, k: 16 },
+        GemmVariant::Tiled { m: 128, n: 128, k: 8 },
+        GemmVariant::RegisterBlocked,
+    ];
 
-    pub fn name(self) -> &'static str {
+    /// The tiled GEMM of the smallest tiles.
+    pub const TILED: GemmVariant = GemmVariant::ALL[0];
+
+    pub fn name(self) -> String {
         match self {
-            GemmVariant::Tiled => "gemm-tiled-64x64",
-            GemmVariant::RegisterBlocked => "gemm-regblock-16x8",
+            GemmVariant::Tiled { m, n, k } => format!("gemm-tiled-{m}x{n}x{k}"),
+            GemmVariant::RegisterBlocked => "gemm-regblock-16x8".into(),
         }
     }
 
@@ -93,48 +118,53 @@ impl GemmVariant {
 }
 
 impl StepVariant {
-    pub const ALL: [StepVariant; 8] = [
+    /// Every variant the engine offers.
+    pub const ALL: [StepVariant; 12] = [
         StepVariant::Batch1,
         StepVariant::Batch2,
         StepVariant::Batch4,
         StepVariant::Batch8,
         StepVariant::Batch8Units2,
-        StepVariant::SplitK,
+        StepVariant::SplitK { units: 16, batch: 1 },
+        StepVariant::SplitK { units: 32, batch: 2 },
+        StepVariant::SplitK { units: 16, batch: 4 },
+        StepVariant::Tiled { units: 16, batch: 64 },
+        StepVariant::Tiled { units: 8, batch: 32 },
         StepVariant::Sequence,
         StepVariant::SequenceResident,
     ];
 
-    /// Batch elements per invocation.
+    /// Batch elements per invocation (per workgroup for split-K and tiled).
     pub fn batch_block(self) -> u32 {
         match self {
-            StepVariant::Batch1
-            | StepVariant::SplitK
-            | StepVariant::Sequence
-            | StepVariant::SequenceResident => 1,
+            StepVariant::Batch1 | StepVariant::Sequence | StepVariant::SequenceResident => 1,
             StepVariant::Batch2 => 2,
             StepVariant::Batch4 => 4,
             StepVariant::Batch8 | StepVariant::Batch8Units2 => 8,
+            StepVariant::SplitK { batch, .. } | StepVariant::Tiled { batch, .. } => batch,
         }
     }
 
-    /// Hidden units per invocation.
+    /// Hidden units per invocation (per workgroup for split-K and tiled).
     pub fn units(self) -> u32 {
         match self {
             StepVariant::Batch8Units2 => 2,
+            StepVariant::SplitK { units, .. } | StepVariant::Tiled { units, .. } => units,
             _ => 1,
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            StepVariant::Batch1 => "step-b1",
-            StepVariant::Batch2 => "step-b2",
-            StepVariant::Batch4 => "step-b4",
-            StepVariant::Batch8 => "step-b8",
-            StepVariant::Batch8Units2 => "step-b8u2",
-            StepVariant::SplitK => "step-splitk",
-            StepVariant::Sequence => "step-sequence",
-            StepVariant::SequenceResident => "step-sequence-resident",
+            StepVariant::Batch1 => "step-b1".into(),
+            StepVariant::Batch2 => "step-b2".into(),
+            StepVariant::Batch4 => "step-b4".into(),
+            StepVariant::Batch8 => "step-b8".into(),
+            StepVariant::Batch8Units2 => "step-b8u2".into(),
+            StepVariant::SplitK { units, batch } => format!("step-splitk-{units}x{batch}"),
+            StepVariant::Tiled { units, batch } => format!("step-tiled-{units}x{batch}"),
+            StepVariant::Sequence => "step-sequence".into(),
+            StepVariant::SequenceResident => "step-sequence-resident".into(),
         }
     }
 
@@ -143,9 +173,16 @@ impl StepVariant {
         Self::ALL.into_iter().find(|v| v.name() == name)
     }
 
-    /// Whether the variant has a wavefront kernel (all but split-K and the sequence kernels).
+    /// Whether the variant has a wavefront kernel (those of `step.wgsl`).
     pub fn runs_in_a_wavefront(self) -> bool {
-        !matches!(self, StepVariant::SplitK) && !self.whole_sequence()
+        matches!(
+            self,
+            StepVariant::Batch1
+                | StepVariant::Batch2
+                | StepVariant::Batch4
+                | StepVariant::Batch8
+                | StepVariant::Batch8Units2
+        )
     }
 
     /// Whether one dispatch runs every step of a layer (the sequence kernels).
@@ -183,17 +220,31 @@ pub struct Variants {
 }
 
 impl Variants {
-    /// Every combination, for `conform --all-variants` (the wavefront with every step that has
-    /// a wavefront kernel).
+    /// A set of combinations that runs every kernel variant: each GEMM with one step, and each
+    /// step (layer by layer, and as a wavefront where it has a wavefront kernel) with one GEMM,
+    /// for `conform --all-variants` and the tests.
     pub fn all() -> Vec<Variants> {
-        let mut all = Vec::new();
-        for gemm in GemmVariant::ALL {
-            for step in StepVariant::ALL {
-                for schedule in Schedule::ALL {
-                    let v = Variants { gemm, step, schedule };
-                    if schedule == Schedule::Layers || step.runs_in_a_wavefront() {
-                        all.push(v);
-                    }
+        let base = Variants {
+            gemm: GemmVariant::RegisterBlocked,
+            step: StepVariant::Batch4,
+            schedule: Schedule::Layers,
+        };
+        let mut all: Vec<Variants> = GemmVariant::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(n, gemm)| Variants {
+                gemm,
+                // The GEMMs meet different steps too.
+                step: StepVariant::ALL[n % 5],
+                ..base
+            })
+            .collect();
+        for (n, step) in StepVariant::ALL.into_iter().enumerate() {
+            let gemm = GemmVariant::ALL[n % GemmVariant::ALL.len()];
+            for schedule in Schedule::ALL {
+                let v = Variants { gemm, step, schedule };
+                if (schedule == Schedule::Layers || step.runs_in_a_wavefront()) && !all.contains(&v) {
+                    all.push(v);
                 }
             }
         }

@@ -139,7 +139,7 @@ pub(crate) fn save(tuning: &Tuning, identity: &str, path: &Path) -> Result<()> {
             .into_iter()
             .map(|(key, v)| GemmChoice {
                 key,
-                variant: v.name().into(),
+                variant: v.name(),
             })
             .collect(),
         step: tuning
@@ -147,7 +147,7 @@ pub(crate) fn save(tuning: &Tuning, identity: &str, path: &Path) -> Result<()> {
             .into_iter()
             .map(|(key, (step, schedule))| StepChoiceEntry {
                 key,
-                step: step.name().into(),
+                step: step.name(),
                 schedule: schedule.name().into(),
             })
             .collect(),

@@ -220,11 +220,17 @@ pub(crate) fn gemm(
     Ok((best.0, timer.submits))
 }
 
-/// Candidates for a batch: more elements per invocation than the batch has is no use.
+/// Candidates for a batch, each within the range it is made for: no more elements per block
+/// than the batch has; split-K for batches up to 16; the sequence kernels up to 64.
 fn step_candidates(batch: usize) -> Vec<StepVariant> {
     StepVariant::ALL
         .into_iter()
         .filter(|v| v.batch_block() as usize <= batch.max(1))
+        .filter(|v| match v {
+            StepVariant::SplitK { .. } => batch <= 16,
+            StepVariant::Sequence | StepVariant::SequenceResident => batch <= 64,
+            _ => true,
+        })
         .collect()
 }
 
