@@ -24,6 +24,11 @@ fn main(
     let unit = min(j, hidden - 1u);
     let r_col = r_base(p, l) + d * p.out_size * hidden + unit;
     let last_k = p.out_size - 1u;
+    // The unit's cell state stays in a register for the whole sequence.
+    let slot = d * p.batch + b;
+    let c_at = c_base(p, l) + slot * hidden + unit;
+    var c = state[c_at];
+    let y_col = y_base(p, l) + d * hidden + j;
     // GENERATED BEGIN: the unit's column of R
     let r0 = weight4(r_col + min(0u, last_k) * hidden);
     let r1 = weight4(r_col + min(1u, last_k) * hidden);
@@ -306,8 +311,21 @@ fn main(
         if (127u < SEQ_P) { z = fma(vec4<f32>(subgroupBroadcast(h15, 7u)), r127, z); }
         // GENERATED END
         if (j < hidden) {
-            update(j, b, d, l, s, z);
+            let h_next = h_half(p, l, (s + 1u) & 1u) + slot * p.out_size + j;
+            if (s < seq_lens[b]) {
+                let cm = cell(j, d, l, z, c);
+                c = cm.x;
+                state[h_next] = cm.y;
+                y[y_col + row * p.directions * hidden] = cm.y;
+            } else {
+                // Finished: carry h, and write 0 to the row past the length (shared/cell.wgsl).
+                state[h_next] = state[h_half(p, l, s & 1u) + slot * p.out_size + j];
+                y[y_col + seq_row(p, s, b) * p.directions * hidden] = 0.0;
+            }
         }
         storageBarrier();
+    }
+    if (j < hidden) {
+        state[c_at] = c;
     }
 }

@@ -91,7 +91,6 @@ fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c
     let slot = d * p.batch + b;
     let h_prev = h_half(p, l, s & 1u) + slot * p.out_size;
     let h_next = h_half(p, l, (s + 1u) & 1u) + slot * p.out_size;
-    let c_at = c_base(p, l) + slot * hidden + j;
     let y_at = y_base(p, l) + d * hidden + j;
 
     if (s >= len) {
@@ -102,10 +101,22 @@ fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c
         return;
     }
     let row = seq_row(p, seq_t(p, d, s, len), b);
+    let cm = cell(j, d, l, z, c_prev);
+    state[c_base(p, l) + slot * hidden + j] = cm.x;
+    if (PROJECTED) {
+        state[m_base(p, l) + slot * hidden + j] = cm.y;
+    } else {
+        state[h_next + j] = cm.y;
+        y[y_at + row * p.directions * hidden] = cm.y;
+    }
+}
 
+// The gates of unit j (direction d, layer l) from their sums z and the previous cell state:
+// the new cell state c and m = o⊙h(c), as (c, m).
+fn cell(j: u32, d: u32, l: u32, z: vec4<f32>, c_prev: f32) -> vec2<f32> {
     var peep = vec4<f32>(0.0);
     if (PEEPHOLES) {
-        peep = weight4(r_base(p, l) + p.directions * p.out_size * hidden + d * hidden + j);
+        peep = weight4(r_base(p, l) + p.directions * p.out_size * p.hidden + d * p.hidden + j);
     }
     let i = act_f(d, clip(z.x + peep.x * c_prev));
     var f = 1.0 - i;
@@ -114,12 +125,5 @@ fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c
     }
     let c = f * c_prev + i * act_g(d, clip(z.z));
     let o = act_f(d, clip(z.w + peep.z * c));
-    let m = o * act_h(d, c);
-    state[c_at] = c;
-    if (PROJECTED) {
-        state[m_base(p, l) + slot * hidden + j] = m;
-    } else {
-        state[h_next + j] = m;
-        y[y_at + row * p.directions * hidden] = m;
-    }
+    return vec2<f32>(c, o * act_h(d, c));
 }

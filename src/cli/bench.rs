@@ -9,6 +9,7 @@ use clap::Args;
 use super::progress;
 use super::{AdapterArgs, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult, SCHEMA};
+use wgpu_lstm::gpu::Variants;
 use wgpu_lstm::{Error, GpuContext, Result};
 
 #[derive(Args)]
@@ -44,12 +45,16 @@ pub struct BenchArgs {
     adapter: AdapterArgs,
     #[command(flatten)]
     tune: TuneCacheArgs,
-    /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (gemm: tiled or
-    /// regblock; step: b1, b2, b4, b8, b8u2 or splitk; an optional third part, wavefront (the
-    /// default, where the model allows it) or layers, picks how stacked layers are scheduled).
+    /// Fix the kernel variants instead of autotuning them, e.g. `regblock,b4` (see `conform
+    /// --help` for the names; an optional third part, wavefront (the default, where the model
+    /// allows it) or layers, picks how stacked layers are scheduled).
     #[arg(long, value_name = "GEMM,STEP[,SCHEDULE]")]
     variants: Option<String>,
-    /// Also write the report as JSON (schema `wgpu-lstm-bench/1`, docs/bench-report.schema.json).
+    /// Time every shape with each kernel combination that runs every variant once (the set
+    /// `conform --all-variants` uses) that applies to it, one result each.
+    #[arg(long, conflicts_with = "variants")]
+    all_variants: bool,
+    /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
@@ -85,16 +90,32 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let info = ctx.adapter_info();
     println!("adapter: {}", ctx.describe());
     args.tune.load(ctx.pipeline_cache())?;
-    let bar = progress::bar((shapes.len() * (args.warmup + args.reps + 1)) as u64, "bench");
-    let mut results = Vec::new();
-    let settings = Settings {
-        warmup: args.warmup,
-        reps: args.reps,
-        variants: args.variants.as_deref().map(super::parse_variants).transpose()?,
+    let runs: Vec<Option<Variants>> = if args.all_variants {
+        Variants::all().into_iter().map(Some).collect()
+    } else {
+        vec![args.variants.as_deref().map(super::parse_variants).transpose()?]
     };
+    let bar = progress::bar(
+        (shapes.len() * runs.len() * (args.warmup + args.reps + 1)) as u64,
+        "bench",
+    );
+    let mut results = Vec::new();
     for shape in &shapes {
-        bar.set_message(shape.label());
-        results.push(bench::time_shape(&ctx, shape, &settings, &|| bar.inc(1))?);
+        let config = shape.config()?;
+        for variants in &runs {
+            // A combination a shape cannot run is another's run, which is already listed.
+            if variants.is_some_and(|v| args.all_variants && v.effective(&config) != v) {
+                bar.inc((args.warmup + args.reps + 1) as u64);
+                continue;
+            }
+            let settings = Settings {
+                warmup: args.warmup,
+                reps: args.reps,
+                variants: *variants,
+            };
+            bar.set_message(shape.label());
+            results.push(bench::time_shape(&ctx, shape, &settings, &|| bar.inc(1))?);
+        }
     }
     bar.finish_and_clear();
     args.tune.save(ctx.pipeline_cache())?;

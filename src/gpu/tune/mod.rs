@@ -188,7 +188,7 @@ pub(crate) fn gemm(
         usage: wgpu::BufferUsages::UNIFORM,
     });
     let mut timer = Timer::new(device, queue)?;
-    let mut best = (GemmVariant::ALL[0], f64::MAX);
+    let mut times = Vec::new();
     for variant in GemmVariant::ALL {
         let kernel = KernelRef::Gemm(variant);
         let pipeline = kernels.get(kernel)?;
@@ -213,11 +213,26 @@ pub(crate) fn gemm(
                 pass.dispatch_workgroups(gx, gy, gz);
             },
         )?;
-        if time < best.1 {
-            best = (variant, time);
-        }
+        times.push((variant, time));
     }
-    Ok((best.0, timer.submits))
+    Ok((
+        clear_winner(times.into_iter()).expect("five variants"),
+        timer.submits,
+    ))
+}
+
+/// A later candidate beats an earlier one only by this factor, so that timing noise between
+/// near-equal variants does not decide: the choice is then the first in the enum's order.
+const CLEAR_WIN: f64 = 0.9;
+
+/// The candidate that no later one beats by [`CLEAR_WIN`], in the order given.
+fn clear_winner<V>(costs: impl Iterator<Item = (V, f64)>) -> Option<V> {
+    costs
+        .fold(None, |best: Option<(V, f64)>, (v, cost)| match best {
+            Some((_, best_cost)) if cost >= best_cost * CLEAR_WIN => best,
+            _ => Some((v, cost)),
+        })
+        .map(|(v, _)| v)
 }
 
 /// Candidates for a batch, each within the range it is made for: no more elements per block
@@ -306,18 +321,17 @@ pub(crate) fn step(
             continue;
         }
         let (parts, repeats, scale) = steps_of(&plan, &[0]);
-        costs.push((
-            candidate,
-            measure(&mut timer, &Slice::of(kernels, &plan, &parts, repeats)?, scale)?,
-        ));
+        let cost = measure(&mut timer, &Slice::of(kernels, &plan, &parts, repeats)?, scale)?;
+        log::debug!(
+            "autotune {:?}: {} costs {:.3} ms per layer",
+            res.dims,
+            candidate.name(),
+            cost * 1e3
+        );
+        costs.push((candidate, cost));
     }
-    let fastest = |keep: &dyn Fn(StepVariant) -> bool| {
-        costs
-            .iter()
-            .filter(|(v, _)| keep(*v))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(v, _)| *v)
-    };
+    let fastest =
+        |keep: &dyn Fn(StepVariant) -> bool| clear_winner(costs.iter().copied().filter(|(v, _)| keep(*v)));
     let step = fastest(&|_| true).ok_or_else(|| Error::DeviceLimit {
         limit: "max_compute_workgroups_per_dimension",
         needed: res.dims.batch as u64,

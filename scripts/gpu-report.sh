@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The figures of a GPU in one run, for README's Performance section and cross-vendor comparison:
+#   1. `info` (the adapters, their limits and features);
+#   2. `conform --all-variants` (every kernel variant against the CPU reference);
+#   3. `bench --batch 1,8,64,256 --seq 100` at I = H = 1024, 256 and 128 (autotuned, choices kept in
+#      a tune cache), in f32 and at H = 1024 in f16;
+#   4. every kernel variant forced in turn (`bench --all-variants`) at B = 1 and B = 256, I = H = 1024;
+#   5. `report` setting the runs side by side.
+# Each run writes one JSON report (schema wgpu-lstm-bench/2) and its printed table into OUT_DIR.
+#
+#   scripts/gpu-report.sh [OUT_DIR] [ADAPTER FLAGS, e.g. --backend vulkan --adapter NVIDIA]
+#
+# WGPU_LSTM_BIN names the binary (default target/release/wgpu-lstm, built if cargo is there);
+# REPORT_QUICK=1 shrinks the sweeps (for a try on a software adapter). On a machine without a
+# Vulkan loader (a bare GPU server), install libvulkan1 first, or unpack its .deb and run
+# `ldconfig`. Exit status is conform's: non-zero when a variant disagrees with the CPU reference.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-gpu-report}
+shift || true
+bin=${WGPU_LSTM_BIN:-target/release/wgpu-lstm}
+if [ ! -x "$bin" ] && command -v cargo >/dev/null; then
+    cargo build --release --quiet
+fi
+mkdir -p "$out"
+reps=(--warmup 2 --reps 10)
+sizes=(1024 256 128)
+batches=1,8,64,256
+cases=40
+if [ "${REPORT_QUICK:-0}" = 1 ]; then
+    reps=(--warmup 1 --reps 2)
+    sizes=(128)
+    batches=1,8
+    cases=4
+fi
+run() {
+    local name=$1
+    shift
+    echo "== $name: $bin $*"
+    "$bin" "$@" 2>&1 | tee "$out/$name.txt"
+    return "${PIPESTATUS[0]}"
+}
+
+run info info "$@"
+run conform conform --all-variants --cases "$cases" --seed 0 --json "$out/conform.json" "$@"
+status=$?
+for h in "${sizes[@]}"; do
+    run "bench-h$h" bench --batch "$batches" --seq 100 --input "$h" --hidden "$h" "${reps[@]}" \
+        --tune-cache "$out/tuning.json" --json "$out/bench-h$h.json" "$@"
+done
+run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq 100 --input "${sizes[0]}" --hidden "${sizes[0]}" \
+    --weights-precision f16 "${reps[@]}" --tune-cache "$out/tuning.json" --json "$out/bench-h${sizes[0]}-f16.json" "$@"
+run variants bench --all-variants --batch "1,${batches##*,}" --seq 100 --input "${sizes[0]}" --hidden "${sizes[0]}" \
+    "${reps[@]}" --json "$out/variants.json" "$@"
+run report report "$out"/bench-h*.json --plot "$out/throughput.svg"
+echo "== wrote $out/"
+exit "$status"
