@@ -24,14 +24,16 @@ impl GemmKey {
     }
 }
 
-/// The recurrent step's class: batch class, H and P rounded up to powers of two, and the
-/// directions; for a model whose layers can also run as a wavefront, the schedule is chosen
-/// too, and that choice also depends on the depth and the length class ([`StackClass`]).
+/// The recurrent step's class: batch class, whether the sequence is long (the sequence kernels
+/// are candidates only then), H and P rounded up to powers of two, and the directions; for a
+/// model whose layers can also run as a wavefront, the schedule is chosen too, and that choice
+/// also depends on the depth and the length class ([`StackClass`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StepKey {
     pub stack: Option<StackClass>,
     pub batch: u32,
+    pub long: bool,
     pub hidden: u64,
     pub out: u64,
     pub directions: u32,
@@ -54,12 +56,17 @@ impl StepKey {
                 seq: dims.seq_len.next_power_of_two() as u64,
             }),
             batch: batch_class(dims.batch),
+            long: dims.seq_len >= LONG_SEQUENCE,
             hidden: cfg.hidden_size.next_power_of_two() as u64,
             out: cfg.output_size().next_power_of_two() as u64,
             directions: cfg.num_directions() as u32,
         }
     }
 }
+
+/// Sequences from this length on are long: a kernel that runs a layer's steps in one dispatch
+/// can pay for the compile it costs (seconds for the register-resident one on a CPU adapter).
+pub(crate) const LONG_SEQUENCE: usize = 64;
 
 /// The batch sizes that share a step choice.
 fn batch_class(batch: usize) -> u32 {

@@ -20,6 +20,7 @@ use super::shaders::KernelRef;
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::Workspace;
 use crate::error::{Error, GpuError, Result};
+use crate::forward::Dims;
 
 pub(crate) use key::{GemmKey, StepKey};
 pub(crate) use store::{StepChoice, Tuning};
@@ -235,15 +236,19 @@ fn clear_winner<V>(costs: impl Iterator<Item = (V, f64)>) -> Option<V> {
         .map(|(v, _)| v)
 }
 
-/// Candidates for a batch, each within the range it is made for: no more elements per block
-/// than the batch has; split-K for batches up to 16; the sequence kernels up to 64.
-fn step_candidates(batch: usize) -> Vec<StepVariant> {
+/// Candidates for a shape, each within the range it is made for: no more elements per block
+/// than the batch has; split-K for batches up to 16; the sequence kernels for batches up to 64
+/// and long sequences ([`key::LONG_SEQUENCE`]).
+fn step_candidates(dims: Dims) -> Vec<StepVariant> {
+    let batch = dims.batch;
     StepVariant::ALL
         .into_iter()
         .filter(|v| v.batch_block() as usize <= batch.max(1))
         .filter(|v| match v {
             StepVariant::SplitK { .. } => batch <= 16,
-            StepVariant::Sequence | StepVariant::SequenceResident => batch <= 64,
+            StepVariant::Sequence | StepVariant::SequenceResident => {
+                batch <= 64 && dims.seq_len >= key::LONG_SEQUENCE
+            }
             _ => true,
         })
         .collect()
@@ -315,7 +320,7 @@ pub(crate) fn step(
         }
     };
     let mut costs = Vec::new();
-    for candidate in step_candidates(res.dims.batch) {
+    for candidate in step_candidates(res.dims) {
         let plan = plan_of(candidate, Schedule::Layers);
         if plan.variants.step != candidate || limits::plan(&limits, &plan).is_err() {
             continue;
