@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The figures of a GPU in one run, for README's Performance section and cross-vendor comparison:
 #   1. `info` (the adapters, their limits and features);
-#   2. `conform --all-variants` (every kernel variant against the CPU reference);
+#   2. `conform` (every kernel variant on every case against the CPU reference);
 #   3. `bench --batch 1,8,64,256 --seq 100` at I = H = 1024, 256 and 128 (autotuned, choices kept in
 #      a tune cache), in f32 and at H = 1024 in f16;
 #   4. every kernel variant forced in turn (`bench --all-variants`) at B = 1 and B = 256, I = H = 1024;
@@ -42,7 +42,7 @@ run() {
 }
 
 run info info "$@"
-run conform conform --all-variants --cases "$cases" --seed 0 --json "$out/conform.json" "$@"
+run conform conform --cases "$cases" --seed 0 --json "$out/conform.json" "$@"
 status=$?
 for h in "${sizes[@]}"; do
     run "bench-h$h" bench --batch "$batches" --seq 100 --input "$h" --hidden "$h" "${reps[@]}" \

@@ -1,7 +1,12 @@
-//! Randomized GPU-vs-CPU conformance, shared by `wgpu-lstm conform` and the test suite. A case
-//! is a configuration, a shape and a seed; running it makes random weights (round-tripped
-//! through its convention's `.safetensors` form), inputs, initial state and lengths, runs the
-//! GPU engine and the CPU reference, and returns the worst absolute difference.
+//! GPU-vs-CPU conformance, shared by `wgpu-lstm conform` and the test suite.
+//!
+//! A [`ConformCase`] is a configuration, a shape and a seed. [`ConformCase::prepare`] makes its
+//! random weights (round-tripped through its convention's `.safetensors` form), inputs, initial
+//! state and lengths and runs the CPU reference once; [`Prepared::run`] then runs the GPU engine
+//! with the autotuned kernels or with given ones and compares element by element under the
+//! case's [`ErrorBound`]. [`Prepared::variants`] lists every combination of kernels the engine
+//! could run the case with, and [`suite`] builds a run: one case of each named [`STRATA`] entry,
+//! cases at the caller's shapes, then random cases.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -9,8 +14,9 @@ use crate::activation::{Activation, ActivationKind};
 use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::Convention;
 use crate::cpu::CpuLstm;
-use crate::error::Result;
-use crate::forward::{LstmForward, Output, State};
+use crate::error::{Error, Result};
+use crate::error_model::{Comparison, ErrorBound};
+use crate::forward::{Dims, Output, State};
 use crate::gpu::{Lstm, PipelineCache, Variants};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
@@ -18,8 +24,9 @@ use crate::weights::LstmWeights;
 /// One conformance case.
 #[derive(Clone, Debug)]
 pub struct ConformCase {
-    /// The weights go through this convention's file form before use.
-    pub convention: Convention,
+    /// The weights go through this convention's file form before use; `None` uses them as made,
+    /// for combinations no file convention holds (peepholes in a stack).
+    pub convention: Option<Convention>,
     pub config: LstmConfig,
     pub batch: usize,
     pub seq_len: usize,
@@ -44,6 +51,10 @@ const GATE_ACTIVATIONS: [ActivationKind; 5] = [
 /// A random activation from `kinds`, with random parameters where it takes them.
 pub fn random_activation(rng: &mut StdRng, kinds: &[ActivationKind]) -> Activation {
     let kind = kinds[rng.random_range(0..kinds.len())];
+    with_random_parameters(rng, kind)
+}
+
+fn with_random_parameters(rng: &mut StdRng, kind: ActivationKind) -> Activation {
     let alpha = kind.takes_alpha().then(|| rng.random_range(0.2f32..1.0));
     let beta = kind.takes_beta().then(|| rng.random_range(-0.3f32..0.3));
     Activation::new(kind, alpha, beta).expect("parameters given")
@@ -69,12 +80,165 @@ pub fn random_activations(rng: &mut StdRng, config: &LstmConfig) -> Vec<Activati
 
 /// A size in 1..=max that is not a multiple of 16 (so never of a workgroup size) unless 1.
 fn irregular(rng: &mut StdRng, max: usize) -> usize {
-    let v = rng.random_range(1..=max);
-    if v % 16 == 0 {
+    irregular_in(rng, 1, max)
+}
+
+/// A size in min..=max that is not a multiple of 16 unless the range holds no other.
+fn irregular_in(rng: &mut StdRng, min: usize, max: usize) -> usize {
+    let v = rng.random_range(min..=max);
+    if v % 16 == 0 && v > min {
         v - 1
+    } else if v % 16 == 0 && v < max {
+        v + 1
     } else {
         v
     }
+}
+
+fn random_layout(rng: &mut StdRng) -> Layout {
+    if rng.random_bool(0.5) {
+        Layout::SeqMajor
+    } else {
+        Layout::BatchMajor
+    }
+}
+
+/// The random cases' cost cap: the CPU reference's multiply-adds.
+const MAX_RANDOM_MACS: usize = 200_000_000;
+
+/// The combinations every [`suite`] checks before its random cases, each with what it makes
+/// sure of. Every batch class the autotune distinguishes (1, 2–3, 4–15, 16–63, 64 and more) is
+/// among them.
+pub const STRATA: [(&str, &str); 17] = [
+    (
+        "wavefront-3-layers",
+        "a unidirectional stack of 3 or 4 layers without projection, so the layers also run as a wavefront",
+    ),
+    (
+        "peepholes-in-a-stack",
+        "peepholes in a 3-layer forward stack (weights used as made), as a wavefront too",
+    ),
+    (
+        "peepholes-bidirectional-stack",
+        "peepholes in a 2-layer bidirectional stack",
+    ),
+    (
+        "peepholes-with-clip",
+        "ONNX peepholes with a clip small enough to bind",
+    ),
+    (
+        "per-direction-activations",
+        "ONNX bidirectional, each direction with its own activations",
+    ),
+    ("activations-1", "every activation in g or h, first third"),
+    ("activations-2", "every activation in g or h, second third"),
+    ("activations-3", "every activation in g or h, last third"),
+    ("reverse-with-seq-lens", "ONNX reverse with per-sequence lengths"),
+    (
+        "projection-with-seq-lens",
+        "PyTorch proj_size in a bidirectional stack with per-sequence lengths",
+    ),
+    (
+        "batch-1-hidden-64-plus",
+        "B = 1, 64 < H < 128, 64 steps or more (where the sequence kernels are tuned)",
+    ),
+    (
+        "hidden-over-128",
+        "128 < H ≤ 200: several units per invocation in the sequence kernel",
+    ),
+    ("batch-class-2", "B = 2 or 3"),
+    ("batch-class-4", "4 ≤ B < 16, f16 weights"),
+    ("batch-class-16", "16 ≤ B < 64, input_forget"),
+    (
+        "batch-class-64",
+        "B > 128 at a modest T: the large-batch kernels' partial tiles",
+    ),
+    (
+        "f16-weights-stack",
+        "f16 weights in a bidirectional stack with projection",
+    ),
+];
+
+/// Where a case of a [`suite`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `STRATA[i]`.
+    Stratum(usize),
+    /// A shape the caller asked for.
+    Shape,
+    Random,
+}
+
+impl Origin {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::Stratum(i) => STRATA[i].0,
+            Origin::Shape => "shape",
+            Origin::Random => "random",
+        }
+    }
+}
+
+/// A production shape to check: B, T, I, H and L.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaseShape {
+    pub batch: usize,
+    pub seq_len: usize,
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+}
+
+impl std::str::FromStr for CaseShape {
+    type Err = Error;
+
+    /// `B,T,I,H` or `B,T,I,H,L`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "--shape",
+                format!("{s:?} is not B,T,I,H[,L] of positive integers"),
+            )
+        };
+        let v: Vec<usize> = s
+            .split(',')
+            .map(|p| p.trim().parse::<usize>().ok().filter(|&n| n > 0))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        match v[..] {
+            [batch, seq_len, input_size, hidden_size] | [batch, seq_len, input_size, hidden_size, _] => {
+                Ok(CaseShape {
+                    batch,
+                    seq_len,
+                    input_size,
+                    hidden_size,
+                    num_layers: v.get(4).copied().unwrap_or(1),
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A conformance run's cases: one of each of [`STRATA`], one per shape in `shapes`, then random
+/// cases until there are `cases` in all (the strata and shapes are always there). Case k has
+/// seed `seed + k`, so `seed` and k name it.
+pub fn suite(cases: usize, seed: u64, shapes: &[CaseShape]) -> Result<Vec<(Origin, ConformCase)>> {
+    let mut out: Vec<(Origin, ConformCase)> = Vec::new();
+    let next_seed = |out: &Vec<(Origin, ConformCase)>| seed + out.len() as u64;
+    for i in 0..STRATA.len() {
+        let case = ConformCase::stratum(i, next_seed(&out));
+        out.push((Origin::Stratum(i), case));
+    }
+    for shape in shapes {
+        let case = ConformCase::at_shape(*shape, next_seed(&out))?;
+        out.push((Origin::Shape, case));
+    }
+    while out.len() < cases {
+        let case = ConformCase::random(next_seed(&out));
+        out.push((Origin::Random, case));
+    }
+    Ok(out)
 }
 
 impl ConformCase {
@@ -97,18 +261,15 @@ impl ConformCase {
             direction: [Direction::Forward, Direction::Reverse, Direction::Bidirectional]
                 [rng.random_range(0..3)],
             bias: rng.random_bool(0.8),
-            layout: if rng.random_bool(0.5) {
-                Layout::SeqMajor
-            } else {
-                Layout::BatchMajor
-            },
+            layout: random_layout(&mut rng),
             ..LstmConfig::default()
         };
         let h = config.hidden_size;
         if convention == Convention::PyTorch && h > 1 && rng.random_bool(0.3) {
             config.proj_size = Some(rng.random_range(1..h));
         }
-        config.peepholes = convention == Convention::Onnx && rng.random_bool(0.4);
+        // Peepholes come with ONNX's one layer, or in a stack with weights used as made.
+        config.peepholes = rng.random_bool(if convention == Convention::Onnx { 0.4 } else { 0.15 });
         config.clip = rng.random_bool(0.3).then(|| rng.random_range(0.5f32..5.0));
         config.input_forget = rng.random_bool(0.2);
         if rng.random_bool(0.35) {
@@ -118,7 +279,7 @@ impl ConformCase {
             config.weights_precision = Precision::F16;
         }
         let mut case = ConformCase {
-            convention,
+            convention: (!(config.peepholes && convention == Convention::PyTorch)).then_some(convention),
             config,
             batch: irregular(&mut rng, 20),
             seq_len: rng.random_range(1..=40),
@@ -126,14 +287,165 @@ impl ConformCase {
             seq_lens: rng.random_bool(0.5),
             seed,
         };
-        while case.macs() > 200_000_000 {
-            if case.batch > 1 {
-                case.batch = case.batch.div_ceil(2);
+        case.shrink_to(MAX_RANDOM_MACS);
+        case
+    }
+
+    /// Halve B, then T, until one forward costs at most `macs` multiply-adds.
+    fn shrink_to(&mut self, macs: usize) {
+        while self.macs() > macs && (self.batch > 1 || self.seq_len > 1) {
+            if self.batch > 1 {
+                self.batch = self.batch.div_ceil(2);
             } else {
-                case.seq_len = case.seq_len.div_ceil(2);
+                self.seq_len = self.seq_len.div_ceil(2);
             }
         }
+    }
+
+    /// The case of `STRATA[index]`, its free choices drawn from `seed`.
+    pub fn stratum(index: usize, seed: u64) -> ConformCase {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let rng = &mut rng;
+        let mut case = ConformCase {
+            convention: Some(Convention::PyTorch),
+            config: LstmConfig {
+                input_size: irregular_in(rng, 3, 90),
+                hidden_size: irregular_in(rng, 3, 90),
+                bias: rng.random_bool(0.8),
+                layout: random_layout(rng),
+                ..LstmConfig::default()
+            },
+            batch: irregular_in(rng, 2, 9),
+            seq_len: rng.random_range(5..=16),
+            initial_state: rng.random_bool(0.7),
+            seq_lens: rng.random_bool(0.5),
+            seed,
+        };
+        let cfg = &mut case.config;
+        let name = STRATA[index].0;
+        match name {
+            "wavefront-3-layers" => {
+                cfg.num_layers = rng.random_range(3..=4);
+                cfg.clip = rng.random_bool(0.5).then(|| rng.random_range(0.5f32..3.0));
+            }
+            "peepholes-in-a-stack" | "peepholes-bidirectional-stack" => {
+                case.convention = None;
+                cfg.peepholes = true;
+                if name == "peepholes-in-a-stack" {
+                    cfg.num_layers = 3;
+                } else {
+                    cfg.num_layers = 2;
+                    cfg.direction = Direction::Bidirectional;
+                }
+            }
+            "peepholes-with-clip" => {
+                case.convention = Some(Convention::Onnx);
+                cfg.peepholes = true;
+                cfg.clip = Some(rng.random_range(0.3f32..0.9));
+                case.initial_state = true;
+                if rng.random_bool(0.5) {
+                    cfg.direction = Direction::Bidirectional;
+                }
+            }
+            "per-direction-activations" => {
+                case.convention = Some(Convention::Onnx);
+                cfg.direction = Direction::Bidirectional;
+                // f, g and h each differ between the directions.
+                while (0..3).any(|i| cfg.activations_of(0)[i] == cfg.activations_of(1)[i]) {
+                    cfg.activations = random_activations(rng, cfg);
+                }
+            }
+            "activations-1" | "activations-2" | "activations-3" => {
+                // Four slots (g and h of each direction) per case cover the eleven kinds.
+                case.convention = Some(Convention::Onnx);
+                cfg.direction = Direction::Bidirectional;
+                let part = name.as_bytes()[name.len() - 1] - b'1';
+                let kinds: Vec<ActivationKind> = (0..4)
+                    .map(|i| ActivationKind::ALL[(part as usize * 4 + i) % ActivationKind::ALL.len()])
+                    .collect();
+                cfg.activations = (0..2)
+                    .flat_map(|d| {
+                        let f = random_activation(rng, &GATE_ACTIVATIONS);
+                        [
+                            f,
+                            with_random_parameters(rng, kinds[2 * d]),
+                            with_random_parameters(rng, kinds[2 * d + 1]),
+                        ]
+                    })
+                    .collect();
+            }
+            "reverse-with-seq-lens" => {
+                case.convention = Some(Convention::Onnx);
+                cfg.direction = Direction::Reverse;
+                case.seq_lens = true;
+                case.batch = irregular_in(rng, 3, 9);
+            }
+            "projection-with-seq-lens" => {
+                cfg.num_layers = 2;
+                cfg.direction = Direction::Bidirectional;
+                cfg.hidden_size = cfg.hidden_size.max(4);
+                cfg.proj_size = Some(rng.random_range(1..cfg.hidden_size));
+                case.seq_lens = true;
+                case.batch = irregular_in(rng, 3, 9);
+            }
+            "batch-1-hidden-64-plus" => {
+                case.batch = 1;
+                cfg.hidden_size = irregular_in(rng, 65, 127);
+                case.seq_len = rng.random_range(64..=80);
+                case.seq_lens = false;
+                if rng.random_bool(0.5) {
+                    cfg.direction = Direction::Bidirectional;
+                }
+            }
+            "hidden-over-128" => {
+                cfg.hidden_size = irregular_in(rng, 129, 200);
+                case.batch = irregular_in(rng, 2, 5);
+                case.seq_len = rng.random_range(5..=10);
+            }
+            "batch-class-2" => case.batch = rng.random_range(2..=3),
+            "batch-class-4" => {
+                case.batch = irregular_in(rng, 5, 15);
+                cfg.weights_precision = Precision::F16;
+            }
+            "batch-class-16" => {
+                case.batch = irregular_in(rng, 17, 63);
+                cfg.input_forget = true;
+            }
+            "batch-class-64" => {
+                case.batch = irregular_in(rng, 129, 140);
+                case.seq_len = rng.random_range(2..=4);
+                cfg.hidden_size = irregular_in(rng, 20, 70);
+            }
+            "f16-weights-stack" => {
+                cfg.weights_precision = Precision::F16;
+                cfg.num_layers = 2;
+                cfg.direction = Direction::Bidirectional;
+                cfg.hidden_size = cfg.hidden_size.max(4);
+                cfg.proj_size = Some(rng.random_range(1..cfg.hidden_size));
+            }
+            other => unreachable!("stratum {other} has no case"),
+        }
         case
+    }
+
+    /// A plain unidirectional LSTM at a production shape, with a random initial state.
+    pub fn at_shape(shape: CaseShape, seed: u64) -> Result<ConformCase> {
+        let config = LstmConfig {
+            input_size: shape.input_size,
+            hidden_size: shape.hidden_size,
+            num_layers: shape.num_layers,
+            ..LstmConfig::default()
+        };
+        config.validate()?;
+        Ok(ConformCase {
+            convention: Some(Convention::PyTorch),
+            config,
+            batch: shape.batch,
+            seq_len: shape.seq_len,
+            initial_state: true,
+            seq_lens: false,
+            seed,
+        })
     }
 
     /// Multiply-adds of one forward, the cost of the CPU reference.
@@ -150,12 +462,19 @@ impl ConformCase {
             .sum()
     }
 
+    pub fn dims(&self) -> Dims {
+        Dims {
+            seq_len: self.seq_len,
+            batch: self.batch,
+        }
+    }
+
     /// One line: convention, shape and every option that is on.
     pub fn describe(&self) -> String {
         let c = &self.config;
         let mut s = format!(
             "{} B={} T={} I={} H={} L={} {:?} {:?}",
-            self.convention,
+            self.convention.map_or("weights-as-made", |c| c.name()),
             self.batch,
             self.seq_len,
             c.input_size,
@@ -196,27 +515,25 @@ impl ConformCase {
         s
     }
 
-    /// Run on the GPU (autotuned kernels, or `variants`) and the CPU; the worst absolute
-    /// difference over y, h_n and c_n.
-    pub fn run(&self, cache: &PipelineCache, queue: &wgpu::Queue, variants: Option<Variants>) -> Result<f32> {
+    /// The case's weights as the engines get them: random, through the convention's file form.
+    pub fn weights(&self) -> Result<LstmWeights> {
         let random = LstmWeights::random(&self.config, self.seed)?;
+        let Some(convention) = self.convention else {
+            return Ok(random);
+        };
         let (loaded, _) =
-            LstmWeights::from_safetensors(&random.to_safetensors(self.convention)?, Some(self.convention))?;
+            LstmWeights::from_safetensors(&random.to_safetensors(convention)?, Some(convention))?;
         // Files do not say "reverse" for one direction; the caller does.
-        let weights = loaded.with_direction(self.config.direction)?;
-        self.run_with_weights(cache, queue, variants, &weights)
+        loaded.with_direction(self.config.direction)
     }
 
-    /// [`ConformCase::run`] with the given weights instead of the case's random ones through its
-    /// convention's file form (for combinations no file convention holds, such as peepholes in a
-    /// stack).
-    pub fn run_with_weights(
-        &self,
-        cache: &PipelineCache,
-        queue: &wgpu::Queue,
-        variants: Option<Variants>,
-        weights: &LstmWeights,
-    ) -> Result<f32> {
+    /// Make the inputs and run the CPU reference.
+    pub fn prepare(&self) -> Result<Prepared> {
+        self.prepare_with_weights(self.weights()?)
+    }
+
+    /// [`ConformCase::prepare`] with the given weights.
+    pub fn prepare_with_weights(&self, weights: LstmWeights) -> Result<Prepared> {
         let cfg = &self.config;
         let (t, b) = (self.seq_len, self.batch);
         let shape = match cfg.layout {
@@ -241,24 +558,82 @@ impl ConformCase {
             lens[0] = t;
             lens
         });
-        // Both engines through the trait they share.
-        fn run<E: LstmForward>(
-            engine: &E,
-            x: &Tensor,
-            s: Option<&State>,
-            l: Option<&[usize]>,
-        ) -> Result<Output> {
-            engine.forward_with_lens(x, s, l)
-        }
-        let gpu = Lstm::with_variants(cache, queue, cfg, weights, variants)?;
-        let got = run(&gpu, &input, initial.as_ref(), lens.as_deref())?;
-        let expected = run(
-            &CpuLstm::new(cfg, weights)?,
-            &input,
-            initial.as_ref(),
-            lens.as_deref(),
-        )?;
-        Ok(got.max_abs_diff(&expected).unwrap_or(f32::INFINITY))
+        let expected =
+            CpuLstm::new(cfg, &weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
+        Ok(Prepared {
+            case: self.clone(),
+            bound: ErrorBound::for_model(cfg, self.dims()),
+            weights,
+            input,
+            initial,
+            lens,
+            expected,
+        })
+    }
+
+    /// Prepare and run once: [`Prepared::run`].
+    pub fn run(
+        &self,
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        variants: Option<Variants>,
+    ) -> Result<Check> {
+        self.prepare()?.run(cache, queue, variants)
+    }
+}
+
+/// A case with its inputs and the CPU reference's output, ready to run on the GPU many times.
+pub struct Prepared {
+    pub case: ConformCase,
+    pub bound: ErrorBound,
+    weights: LstmWeights,
+    input: Tensor,
+    initial: Option<State>,
+    lens: Option<Vec<usize>>,
+    expected: Output,
+}
+
+/// One GPU run of a case against the reference.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The kernels that ran (as the engine's stats report them).
+    pub variants: Variants,
+    pub comparison: Comparison,
+}
+
+impl Check {
+    pub fn passed(&self) -> bool {
+        self.comparison.passed()
+    }
+}
+
+impl Prepared {
+    /// Every combination of kernels the engine could run this case with: those of
+    /// [`Variants::all`] that apply to the model (a wavefront only where it can run one, a
+    /// sequence kernel only where it fits), together running every GEMM and step variant.
+    /// Whether each fits the device's limits at this shape shows when it runs.
+    pub fn variants(&self) -> Vec<Variants> {
+        Variants::all()
+            .into_iter()
+            .filter(|v| v.effective(&self.case.config) == *v)
+            .collect()
+    }
+
+    /// Run on the GPU (autotuned kernels, or `variants`) and compare with the reference under
+    /// [`Prepared::bound`]. A forced combination that does not fit the device at this shape is
+    /// [`Error::DeviceLimit`].
+    pub fn run(
+        &self,
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        variants: Option<Variants>,
+    ) -> Result<Check> {
+        let gpu = Lstm::with_variants(cache, queue, &self.case.config, &self.weights, variants)?;
+        let got = gpu.forward_with_lens(&self.input, self.initial.as_ref(), self.lens.as_deref())?;
+        Ok(Check {
+            variants: gpu.last_stats().variants,
+            comparison: got.compare(&self.expected, self.bound)?,
+        })
     }
 }
 
@@ -267,4 +642,116 @@ pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = shape.iter().product();
     Tensor::new(shape, (0..n).map(|_| rng.random_range(-scale..=scale)).collect()).expect("sized")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strata(seed: u64) -> Vec<ConformCase> {
+        suite(0, seed, &[]).unwrap().into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Each stratum's case has what the stratum promises, for many seeds.
+    #[test]
+    fn every_stratum_makes_its_combination() {
+        for seed in [0, 1, 77, 1000, 123_456] {
+            let cases = strata(seed);
+            assert_eq!(cases.len(), STRATA.len());
+            let named = |name: &str| &cases[STRATA.iter().position(|s| s.0 == name).unwrap()];
+            let wavefront = |c: &ConformCase| {
+                c.config.num_directions() == 1 && c.config.proj_size.is_none() && c.config.num_layers > 1
+            };
+            let c = named("wavefront-3-layers");
+            assert!(wavefront(c) && c.config.num_layers >= 3);
+            let c = named("peepholes-in-a-stack");
+            assert!(wavefront(c) && c.config.peepholes && c.convention.is_none());
+            let c = named("peepholes-bidirectional-stack");
+            assert!(c.config.peepholes && c.config.num_layers == 2 && c.config.num_directions() == 2);
+            let c = named("peepholes-with-clip");
+            assert!(c.config.peepholes && c.config.clip.is_some_and(|v| v < 1.0));
+            let c = named("per-direction-activations");
+            let [a, b] = [0, 1].map(|d| c.config.activations_of(d));
+            assert!((0..3).all(|i| a[i] != b[i]), "{}", c.describe());
+            let c = named("reverse-with-seq-lens");
+            assert!(c.config.direction == Direction::Reverse && c.seq_lens && c.batch > 1);
+            let c = named("projection-with-seq-lens");
+            assert!(c.config.proj_size.is_some() && c.seq_lens && c.batch > 1);
+            let c = named("batch-1-hidden-64-plus");
+            assert!(c.batch == 1 && (65..128).contains(&c.config.hidden_size) && c.seq_len >= 64);
+            assert!(named("hidden-over-128").config.hidden_size > 128);
+            assert!(cases.iter().any(|c| c.config.weights_precision == Precision::F16));
+            // Every batch class the autotune tells apart.
+            for class in [1..=1, 2..=3, 4..=15, 16..=63, 64..=usize::MAX] {
+                assert!(
+                    cases.iter().any(|c| class.contains(&c.batch)),
+                    "batch class {class:?}"
+                );
+            }
+            let large = named("batch-class-64");
+            assert!(large.batch > 128 && large.seq_len <= 4);
+            // Every activation in g or h.
+            for kind in ActivationKind::ALL {
+                assert!(
+                    cases
+                        .iter()
+                        .any(|c| c.config.activations.iter().any(|a| a.kind == kind)),
+                    "{kind:?}"
+                );
+            }
+            for c in &cases {
+                c.config.validate().unwrap();
+                assert!(c.macs() < 100_000_000, "{}", c.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn a_suite_holds_strata_then_shapes_then_random_cases() {
+        let shape: CaseShape = "3,7,50,40,2".parse().unwrap();
+        let cases = suite(30, 5, &[shape]).unwrap();
+        assert_eq!(cases.len(), 30);
+        assert!(cases[..STRATA.len()]
+            .iter()
+            .enumerate()
+            .all(|(i, (o, _))| *o == Origin::Stratum(i)));
+        let (origin, c) = &cases[STRATA.len()];
+        assert_eq!(*origin, Origin::Shape);
+        assert_eq!(
+            (
+                c.batch,
+                c.seq_len,
+                c.config.input_size,
+                c.config.hidden_size,
+                c.config.num_layers
+            ),
+            (3, 7, 50, 40, 2)
+        );
+        assert!(cases[STRATA.len() + 1..]
+            .iter()
+            .all(|(o, _)| *o == Origin::Random));
+        for (k, (_, c)) in cases.iter().enumerate() {
+            assert_eq!(c.seed, 5 + k as u64);
+        }
+        // Fewer cases than strata still runs every stratum.
+        assert_eq!(suite(3, 0, &[]).unwrap().len(), STRATA.len());
+    }
+
+    #[test]
+    fn shapes_parse_or_say_why_not() {
+        assert_eq!(
+            "1,307,128,128".parse::<CaseShape>().unwrap(),
+            CaseShape {
+                batch: 1,
+                seq_len: 307,
+                input_size: 128,
+                hidden_size: 128,
+                num_layers: 1
+            }
+        );
+        for bad in ["", "1,2,3", "1,2,3,4,5,6", "1,0,3,4", "a,b,c,d", "1,2,3,-4"] {
+            let e = bad.parse::<CaseShape>().unwrap_err();
+            assert!(e.to_string().contains("B,T,I,H"), "{bad}: {e}");
+        }
+    }
 }

@@ -9,9 +9,6 @@ use crate::error::{Dim, Error, Result};
 use crate::files::{replace_dir, Fs};
 use crate::tensor::Tensor;
 
-/// Largest absolute GPU-vs-CPU difference the conformance checks accept on any element.
-pub const CONFORMANCE_TOLERANCE: f32 = 1e-4;
-
 /// Recurrent state of every layer and direction (index `layer·D + direction`), as in PyTorch:
 /// `h` is `[L·D, B, P]` (P = H without projection) and `c` is `[L·D, B, H]`.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 //! either the GPU engine ([`Lstm`]) or the CPU reference ([`CpuLstm`]); both implement
 //! [`LstmForward`], take the same input ([`Tensor`], optional [`State`] and sequence lengths)
 //! and return an [`Output`]. [`gpu`] holds the embedding API (caller devices, encoders and
-//! buffers, GPU-resident state, kernel variants); [`conform`] the GPU-vs-CPU conformance cases.
+//! buffers, GPU-resident state, kernel variants); [`conform`] the GPU-vs-CPU conformance cases, compared under an [`ErrorBound`].
 
 mod activation;
 pub mod bench;
@@ -13,6 +13,7 @@ pub mod conform;
 mod convention;
 mod cpu;
 mod error;
+mod error_model;
 mod files;
 mod forward;
 pub mod gpu;
@@ -24,8 +25,11 @@ pub use config::{Direction, Layout, LstmConfig, Precision};
 pub use convention::Convention;
 pub use cpu::CpuLstm;
 pub use error::{BoxError, Dim, Error, GpuError, Result, ShapeSpec};
+pub use error_model::{
+    Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
+};
 pub use files::ReadLimits;
-pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, CONFORMANCE_TOLERANCE, OUTPUT_FILES};
+pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, OUTPUT_FILES};
 pub use gpu::{GpuContext, Lstm};
 pub use tensor::{read_lengths_npy, read_lengths_npy_with, Tensor};
 pub use weights::{DirectionWeights, LstmWeights, MAX_SAFETENSORS_HEADER};

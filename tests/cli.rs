@@ -8,7 +8,6 @@ use std::process::{Command, Output};
 
 use npyz::WriterBuilder;
 use wgpu_lstm::Tensor;
-use wgpu_lstm::CONFORMANCE_TOLERANCE;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"));
@@ -69,7 +68,7 @@ fn run_golden(device: &str) {
                 &format!("{} {device} {name}", dir.file_name().unwrap().to_string_lossy()),
                 &got,
                 &expected,
-                CONFORMANCE_TOLERANCE,
+                common::TOLERANCE,
             );
         }
     }
@@ -446,7 +445,7 @@ fn chunked_run_equals_the_one_shot_run() {
                         &format!("{case} {device} chunk {chunk} {name}"),
                         &got,
                         &expected,
-                        CONFORMANCE_TOLERANCE,
+                        common::TOLERANCE,
                     );
                 }
             }

@@ -8,9 +8,8 @@
 mod common;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use wgpu_lstm::conform::{random_activations, ConformCase};
+use wgpu_lstm::conform::{random_activations, Check, ConformCase};
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
-use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights, Precision};
 
 const INPUT_SIZES: [usize; 5] = [1, 5, 33, 100, 257];
@@ -19,6 +18,19 @@ const BATCHES: [usize; 3] = [1, 3, 17];
 const SEQ_LENS: [usize; 3] = [1, 2, 37];
 /// Keep each case's CPU reference under about a second.
 const MAX_MACS: usize = 1_000_000_000;
+
+/// A run's verdict: the worst error relative to the bound, and where.
+fn verdict(check: &Check) -> String {
+    let c = &check.comparison;
+    format!(
+        "{} {:.3} of the bound {} (max abs error {:.2e}; worst {:?})",
+        if check.passed() { "ok" } else { "FAIL" },
+        c.worst_ratio,
+        c.bound,
+        c.max_abs_error,
+        c.worst
+    )
+}
 
 /// A deterministic sweep: each option cycles with a different period, so the combinations vary.
 fn grid() -> Vec<ConformCase> {
@@ -40,7 +52,7 @@ fn grid() -> Vec<ConformCase> {
                 _ => Direction::Reverse,
             };
             let mut case = ConformCase {
-                convention,
+                convention: Some(convention),
                 config: LstmConfig {
                     input_size: INPUT_SIZES[n % 5],
                     hidden_size: HIDDEN_SIZES[(n / 5) % 5],
@@ -77,8 +89,8 @@ fn semantics_grid() -> Vec<ConformCase> {
         .enumerate()
         .map(|(n, mut case)| {
             let cfg = &mut case.config;
-            cfg.peepholes = case.convention == Convention::Onnx && n % 2 == 0;
-            if case.convention == Convention::PyTorch && n % 4 != 1 && cfg.hidden_size > 1 {
+            cfg.peepholes = case.convention == Some(Convention::Onnx) && n % 2 == 0;
+            if case.convention == Some(Convention::PyTorch) && n % 4 != 1 && cfg.hidden_size > 1 {
                 cfg.proj_size = Some(1 + (n * 7) % (cfg.hidden_size - 1));
             }
             cfg.clip = (n % 4 == 1 || n % 7 == 3).then(|| rng.random_range(0.5f32..3.0));
@@ -121,7 +133,7 @@ fn wavefront_grid() -> Vec<ConformCase> {
                 config.activations = random_activations(&mut rng, &config);
             }
             ConformCase {
-                convention: Convention::PyTorch,
+                convention: Some(Convention::PyTorch),
                 config,
                 batch: [1, 3, 17, 9][n % 4],
                 seq_len: [1, 2, 3, 37, 12][n % 5],
@@ -144,6 +156,7 @@ fn wavefront_matches_cpu_with_every_step_variant() {
     for (n, mut case) in wavefront_grid().into_iter().enumerate() {
         case.config.peepholes = n % 2 == 1;
         let weights = LstmWeights::random(&case.config, case.seed).unwrap();
+        let prepared = case.prepare_with_weights(weights).unwrap();
         for step in StepVariant::ALL {
             let variants = Variants {
                 gemm: GemmVariant::ALL[n % 2],
@@ -154,20 +167,21 @@ fn wavefront_matches_cpu_with_every_step_variant() {
                 assert!(!step.runs_in_a_wavefront(), "{step:?}: {}", case.describe());
                 continue;
             }
-            let err = case
-                .run_with_weights(ctx.pipeline_cache(), &ctx.queue, Some(variants), &weights)
+            let check = prepared
+                .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
-            worst = worst.max(err);
-            if err > CONFORMANCE_TOLERANCE {
-                failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
+            worst = worst.max(check.comparison.worst_ratio);
+            if !check.passed() {
+                failures.push(format!(
+                    "{variants} case {n} ({}): {}",
+                    case.describe(),
+                    verdict(&check)
+                ));
             }
         }
     }
-    eprintln!("worst error {worst:.3e}");
-    assert!(
-        failures.is_empty(),
-        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
-    );
+    eprintln!("worst error {worst:.3} of the bound");
+    assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
 }
 
 #[test]
@@ -185,17 +199,13 @@ fn run_grid(cases: &[ConformCase]) {
     let mut failures = Vec::new();
     let mut worst = 0.0f32;
     for (n, case) in cases.iter().enumerate() {
-        let err = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
-        worst = worst.max(err);
-        let verdict = if err <= CONFORMANCE_TOLERANCE {
-            "ok"
-        } else {
-            "FAIL"
-        };
+        let check = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
+        worst = worst.max(check.comparison.worst_ratio);
         eprintln!(
-            "case {n:2} {verdict} err {err:.2e}: {} B={} T={} I={} H={} L={} {:?} bias={} h0c0={} lens={} {:?} \
+            "case {n:2} {}: {} B={} T={} I={} H={} L={} {:?} bias={} h0c0={} lens={} {:?} \
              proj={:?} peep={} clip={:?} input_forget={} acts=[{}]",
-            case.convention,
+            verdict(&check),
+            case.convention.unwrap(),
             case.batch,
             case.seq_len,
             case.config.input_size,
@@ -210,16 +220,21 @@ fn run_grid(cases: &[ConformCase]) {
             case.config.peepholes,
             case.config.clip,
             case.config.input_forget,
-            case.config.activations.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            case.config
+                .activations
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        if err > CONFORMANCE_TOLERANCE {
-            failures.push((n, err));
+        if !check.passed() {
+            failures.push((n, verdict(&check)));
         }
     }
-    eprintln!("{} cases, worst error {worst:.3e}", cases.len());
+    eprintln!("{} cases, worst error {worst:.3} of the bound", cases.len());
     assert!(
         failures.is_empty(),
-        "cases over tolerance {CONFORMANCE_TOLERANCE:.0e} (case, worst error): {failures:?}"
+        "cases outside the error bound: {failures:#?}"
     );
 }
 
@@ -250,7 +265,7 @@ fn grid_covers_the_named_values() {
             assert!(
                 cases
                     .iter()
-                    .any(|c| c.config.direction == d && c.convention == conv),
+                    .any(|c| c.config.direction == d && c.convention == Some(conv)),
                 "{d:?} with {conv}"
             );
         }
@@ -274,7 +289,7 @@ fn grid_covers_the_named_values() {
 fn gpu_matches_cpu_at_the_largest_grid_sizes() {
     let Some(ctx) = common::gpu() else { return };
     let case = ConformCase {
-        convention: Convention::PyTorch,
+        convention: Some(Convention::PyTorch),
         config: LstmConfig {
             input_size: 100,
             hidden_size: 257,
@@ -290,12 +305,9 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
         seq_lens: true,
         seed: 77,
     };
-    let err = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
-    eprintln!("largest case: worst error {err:.3e}");
-    assert!(
-        err <= CONFORMANCE_TOLERANCE,
-        "worst error {err:.3e} over {CONFORMANCE_TOLERANCE:.0e}"
-    );
+    let check = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
+    eprintln!("largest case: {}", verdict(&check));
+    assert!(check.passed(), "{}", verdict(&check));
 }
 
 /// The option grid combines every gate option with layers, directions, lengths, states and
@@ -363,11 +375,15 @@ fn every_kernel_variant_matches_cpu() {
             .collect();
         assert!(!applicable.is_empty(), "{variants} runs on no case");
         for (n, case) in applicable.iter().enumerate() {
-            let err = case
+            let check = case
                 .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
-            if err > CONFORMANCE_TOLERANCE {
-                failures.push(format!("{variants} case {n} ({}): {err:.3e}", case.describe()));
+            if !check.passed() {
+                failures.push(format!(
+                    "{variants} case {n} ({}): {}",
+                    case.describe(),
+                    verdict(&check)
+                ));
             }
         }
         eprintln!(
@@ -376,10 +392,7 @@ fn every_kernel_variant_matches_cpu() {
             started.elapsed().as_secs_f64()
         );
     }
-    assert!(
-        failures.is_empty(),
-        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
-    );
+    assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
 }
 
 /// f16 weights: every kernel variant, reading the weights as f16 (natively where the adapter has
@@ -407,20 +420,17 @@ fn every_kernel_variant_matches_cpu_with_f16_weights() {
             .collect();
         assert!(!applicable.is_empty(), "{variants} runs on no case");
         for case in applicable {
-            let err = case
+            let check = case
                 .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
-            worst = worst.max(err);
-            if err > CONFORMANCE_TOLERANCE {
-                failures.push(format!("{variants} ({}): {err:.3e}", case.describe()));
+            worst = worst.max(check.comparison.worst_ratio);
+            if !check.passed() {
+                failures.push(format!("{variants} ({}): {}", case.describe(), verdict(&check)));
             }
         }
     }
-    eprintln!("f16 weights: worst error {worst:.3e}");
-    assert!(
-        failures.is_empty(),
-        "over tolerance {CONFORMANCE_TOLERANCE:.0e}: {failures:#?}"
-    );
+    eprintln!("f16 weights: worst error {worst:.3} of the bound");
+    assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
 
     let config = LstmConfig {
         input_size: 64,

@@ -7,7 +7,6 @@ mod common;
 use wgpu_lstm::gpu::{
     EncodeTarget, GemmVariant, PipelineCache, Schedule, StateExport, StepVariant, Variants,
 };
-use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{
     Activation, ActivationKind, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmForward,
     LstmWeights, Output, State, Tensor,
@@ -33,19 +32,9 @@ fn random_state(cfg: &LstmConfig, batch: usize, seed: u64) -> State {
 }
 
 fn assert_same(what: &str, got: &Output, expected: &Output) {
-    common::assert_close(&format!("{what} y"), &got.y, &expected.y, CONFORMANCE_TOLERANCE);
-    common::assert_close(
-        &format!("{what} h"),
-        &got.h_n,
-        &expected.h_n,
-        CONFORMANCE_TOLERANCE,
-    );
-    common::assert_close(
-        &format!("{what} c"),
-        &got.c_n,
-        &expected.c_n,
-        CONFORMANCE_TOLERANCE,
-    );
+    common::assert_close(&format!("{what} y"), &got.y, &expected.y, common::TOLERANCE);
+    common::assert_close(&format!("{what} h"), &got.h_n, &expected.h_n, common::TOLERANCE);
+    common::assert_close(&format!("{what} c"), &got.c_n, &expected.c_n, common::TOLERANCE);
 }
 
 /// Both schedules of a unidirectional stack: layer by layer and as a wavefront, where streams
@@ -326,24 +315,24 @@ fn encode_reads_and_writes_caller_buffers_and_submits_nothing() {
         Tensor::new(shape, data).unwrap()
     };
     let y = read(&output, out_off, y_bytes, vec![b, t, 18]);
-    common::assert_close("encoded y", &y, &expected.y, CONFORMANCE_TOLERANCE);
+    common::assert_close("encoded y", &y, &expected.y, common::TOLERANCE);
     common::assert_close(
         "exported h",
         &read(&h_out, 0, state_bytes, vec![4, b, 9]),
         &expected.h_n,
-        CONFORMANCE_TOLERANCE,
+        common::TOLERANCE,
     );
     common::assert_close(
         "exported c",
         &read(&c_out, 0, state_bytes, vec![4, b, 9]),
         &expected.c_n,
-        CONFORMANCE_TOLERANCE,
+        common::TOLERANCE,
     );
     common::assert_close(
         "state h",
         &lstm.read_state(&state).unwrap().h,
         &expected.h_n,
-        CONFORMANCE_TOLERANCE,
+        common::TOLERANCE,
     );
 }
 
@@ -471,7 +460,7 @@ fn engines_share_pipelines_and_run_from_several_threads() {
                     let x = common::random_tensor(vec![4, 2, 5], 1.0, (n * 10 + round) as u64);
                     let got = gpu.forward(&x, None).unwrap();
                     let expected = cpu.forward(&x, None).unwrap();
-                    assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+                    assert!(got.max_abs_diff(&expected).unwrap() <= common::TOLERANCE);
                 }
             });
         }

@@ -5,8 +5,8 @@
 mod common;
 
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
+use wgpu_lstm::Dims;
 use wgpu_lstm::{CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State, Tensor};
-use wgpu_lstm::{Dims, CONFORMANCE_TOLERANCE};
 
 fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
     LstmConfig {
@@ -57,7 +57,7 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     let x2 = common::random_tensor(vec![3, 5, 7], 1.0, 3);
     let other = lstm.forward(&x2, None).unwrap();
     let reference = CpuLstm::new(&cfg, &w).unwrap().forward(&x2, None).unwrap();
-    common::assert_close("second shape y", &other.y, &reference.y, CONFORMANCE_TOLERANCE);
+    common::assert_close("second shape y", &other.y, &reference.y, common::TOLERANCE);
 
     // The sequence kernels run each layer's steps in one dispatch: two per layer.
     for step in [StepVariant::Sequence, StepVariant::SequenceResident] {
@@ -72,7 +72,7 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
             "{step:?}"
         );
         assert!(
-            got.max_abs_diff(&reference).unwrap() <= CONFORMANCE_TOLERANCE,
+            got.max_abs_diff(&reference).unwrap() <= common::TOLERANCE,
             "{step:?}"
         );
     }
@@ -118,7 +118,7 @@ fn a_unidirectional_stack_runs_as_a_wavefront_in_t_plus_l_minus_1_steps() {
             };
             assert_eq!(stats.dispatches as usize, dispatches, "{what}");
             let err = got.max_abs_diff(&expected).unwrap();
-            assert!(err <= CONFORMANCE_TOLERANCE, "{what}: error {err:.3e}");
+            assert!(err <= common::TOLERANCE, "{what}: error {err:.3e}");
         }
 
         let tuned = Lstm::with_cache(&cache, &ctx.queue, &cfg, &w).unwrap();
@@ -130,7 +130,7 @@ fn a_unidirectional_stack_runs_as_a_wavefront_in_t_plus_l_minus_1_steps() {
             "autotuned {}",
             stats.variants
         );
-        assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+        assert!(got.max_abs_diff(&expected).unwrap() <= common::TOLERANCE);
         eprintln!(
             "{direction:?} L={layers} T={t} B={b}: autotune chose {}",
             stats.variants
@@ -174,7 +174,7 @@ fn a_wavefront_falls_back_on_layers_where_it_cannot_run() {
         assert_eq!(stats.variants.schedule, Schedule::Layers, "{cfg:?} {step:?}");
         assert_eq!(stats.variants, wavefront(step).effective(&cfg));
         let expected = CpuLstm::new(&cfg, &w).unwrap().forward(&x, None).unwrap();
-        assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+        assert!(got.max_abs_diff(&expected).unwrap() <= common::TOLERANCE);
     }
 }
 
@@ -200,7 +200,7 @@ fn a_projection_adds_one_dispatch_per_step_and_nothing_else() {
         .unwrap()
         .forward_with_lens(&x, None, Some(&[6, 2, 5]))
         .unwrap();
-    assert!(got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+    assert!(got.max_abs_diff(&expected).unwrap() <= common::TOLERANCE);
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn saturating_preactivations_give_exact_limits_not_nan() {
         ("c_n", &got.c_n, &expected.c_n),
     ] {
         common::assert_finite(what, g);
-        common::assert_close(what, g, e, CONFORMANCE_TOLERANCE);
+        common::assert_close(what, g, e, common::TOLERANCE);
     }
     assert!(got.y.data().iter().all(|v| v.abs() <= 1.0));
 }
@@ -344,7 +344,7 @@ fn sizes_beyond_device_limits_are_refused_with_the_limit_named() {
     let got = lstm.forward(&wide, None).unwrap();
     assert_ne!(lstm.last_stats().variants.step, StepVariant::Batch1);
     let expected = CpuLstm::new(&cfg, &w).unwrap().forward(&wide, None).unwrap();
-    common::assert_close("wide batch y", &got.y, &expected.y, CONFORMANCE_TOLERANCE);
+    common::assert_close("wide batch y", &got.y, &expected.y, common::TOLERANCE);
 
     // The engine still works afterwards.
     assert!(lstm.forward(&Tensor::zeros(vec![2, 3, 1]).unwrap(), None).is_ok());
@@ -431,7 +431,7 @@ fn autotune_runs_once_per_shape_class_and_reports_the_variants() {
     assert_eq!(fixed.last_stats().variants, forced);
     assert_eq!(fixed.last_stats().autotune_submits, 0);
     let expected = CpuLstm::new(&cfg, &w).unwrap().forward(&x, None).unwrap();
-    assert!(out.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE);
+    assert!(out.max_abs_diff(&expected).unwrap() <= common::TOLERANCE);
 }
 
 /// Autotune choices saved to a file are loaded by another cache on the same adapter, which then

@@ -16,7 +16,6 @@ mod common;
 use std::path::Path;
 
 use wgpu_lstm::read_lengths_npy;
-use wgpu_lstm::CONFORMANCE_TOLERANCE;
 use wgpu_lstm::{
     Activation, Convention, CpuLstm, Direction, Layout, Lstm, LstmConfig, LstmWeights, Output, State, Tensor,
 };
@@ -115,7 +114,7 @@ fn check(g: &Golden, device: &str, out: Output) {
             &format!("{} {device} {what}", g.name),
             got,
             expected,
-            CONFORMANCE_TOLERANCE,
+            common::TOLERANCE,
         );
     }
 }

@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
-use wgpu_lstm::{
-    chunk_lengths, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, Tensor,
-    CONFORMANCE_TOLERANCE,
-};
+use wgpu_lstm::{chunk_lengths, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, Tensor};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"))
@@ -158,7 +155,7 @@ fn a_dropped_async_forward_leaves_the_engine_usable() {
         let got = lstm.forward(&x, None).unwrap();
         let expected = cpu.forward(&x, None).unwrap();
         assert!(
-            got.max_abs_diff(&expected).unwrap() <= CONFORMANCE_TOLERANCE,
+            got.max_abs_diff(&expected).unwrap() <= common::TOLERANCE,
             "round {round}"
         );
     }

@@ -1,6 +1,7 @@
 //! The hardware-judging tools: `bench` (table, JSON that validates against
 //! docs/bench-report.schema.json, structural counters), `report` (table and SVG plot) and
-//! `conform` (per-case lines, the closing `N passed, M failed`, exit status, JSON).
+//! `conform` (a line per case and run, the summary per variant, the closing count, exit status,
+//! JSON, the shader override).
 
 mod common;
 
@@ -103,60 +104,186 @@ fn bench_writes_a_report_that_validates_and_report_compares_them() {
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: "));
 }
 
+/// `conform` with its defaults runs a case with every kernel combination the engine could use for
+/// it, one line each, then the summary per variant and the closing count; the JSON says the same.
+/// Case 0 is the 3- or 4-layer unidirectional stack, so the wavefront runs too.
 #[test]
-fn conform_prints_each_case_and_the_summary_and_writes_json() {
+fn conform_runs_every_variant_of_a_case_and_writes_json() {
     if common::gpu().is_none() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("conform.json");
     let o = bin()
-        .args(["conform", "--cases", "6", "--seed", "11", "--json"])
+        .args(["conform", "--seed", "11", "--only", "0", "--json"])
         .arg(&json)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(
-        out.lines()
-            .filter(|l| l.starts_with("case ") && l.contains("PASS worst error"))
-            .count(),
-        6,
+    let (_, case) = &wgpu_lstm::conform::suite(1, 11, &[]).unwrap()[0];
+    assert!(
+        out.contains(&format!(
+            "case   0 seed 11 [wavefront-3-layers] {}",
+            case.describe()
+        )),
         "{out}"
     );
-    assert_eq!(out.lines().last(), Some("6 passed, 0 failed"));
+    let expected: Vec<_> = wgpu_lstm::gpu::Variants::all()
+        .into_iter()
+        .filter(|v| v.effective(&case.config) == *v)
+        .collect();
+    assert!(expected
+        .iter()
+        .any(|v| v.schedule == wgpu_lstm::gpu::Schedule::Wavefront));
+    for v in &expected {
+        assert_eq!(
+            out.matches(&format!("    PASS {v}: ")).count(),
+            1,
+            "{v} in\n{out}"
+        );
+    }
+    for name in [
+        "step-b1",
+        "step-splitk-16x1",
+        "step-sequence",
+        "gemm-regblock-16x8",
+        "schedule-wavefront",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "summary row {name}:\n{out}"
+        );
+    }
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "{} passed, 0 failed, 0 not applicable (1 cases",
+            expected.len()
+        )),
+        "{last}"
+    );
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["passed"], 6);
-    assert_eq!(report["cases"].as_array().unwrap().len(), 6);
+    assert_eq!(report["schema"], "wgpu-lstm-conform/2");
+    assert_eq!(report["mode"], "every-variant");
+    assert_eq!(report["passed"], expected.len());
+    let runs = report["cases"][0]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), expected.len());
+    for run in runs {
+        let ratio = run["worst_ratio"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ratio), "{run}");
+    }
+    let files: Vec<&str> = report["shader_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for file in [
+        "step.wgsl",
+        "step_splitk.wgsl",
+        "input_projection.wgsl",
+        "shared/cell.wgsl",
+    ] {
+        assert!(files.contains(&file), "{file} in {files:?}");
+    }
 }
 
+/// `--autotuned` runs only the autotune's pick; `--shape` adds a case after the strata.
 #[test]
-fn conform_can_run_every_kernel_variant() {
+fn conform_checks_a_production_shape_with_the_autotuned_kernels() {
     if common::gpu().is_none() {
         return;
     }
-    // Seed 5 is a two-layer unidirectional stack (wavefront variants apply), seed 6 a
-    // bidirectional one (they do not).
+    let strata = wgpu_lstm::conform::STRATA.len().to_string();
     let o = bin()
-        .args(["conform", "--cases", "2", "--seed", "5", "--all-variants"])
+        .args([
+            "conform",
+            "--autotuned",
+            "--shape",
+            "3,5,20,30,2",
+            "--only",
+            &strata,
+        ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}");
-    let mut runs = 0;
-    let cases = [5, 6].map(wgpu_lstm::conform::ConformCase::random);
-    for v in wgpu_lstm::gpu::Variants::all() {
-        let expected = cases.iter().filter(|c| v.effective(&c.config) == v).count();
-        assert_eq!(out.matches(&format!("[{v}]")).count(), expected, "{v} in\n{out}");
-        runs += expected;
-    }
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(
-        runs > wgpu_lstm::gpu::Variants::all().len(),
-        "both cases run most variants"
+        out.contains(&format!(
+            "case  {strata} seed {strata} [shape] pytorch B=3 T=5 I=20 H=30 L=2"
+        )),
+        "{out}"
     );
     assert_eq!(
-        out.lines().last(),
-        Some(format!("{runs} passed, 0 failed").as_str())
+        out.lines().filter(|l| l.starts_with("    PASS ")).count(),
+        1,
+        "{out}"
+    );
+    let o = bin()
+        .args(["conform", "--only", "99", "--cases", "20"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cases 0 to 19"));
+}
+
+/// The shader override loads WGSL at run time: an unchanged copy passes, and a tanh 1000 ulps off
+/// (tests/mutants/25) fails the error model, on a small model.
+#[test]
+fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |dir: &Path| {
+        for sub in ["", "shared", "weights"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            for entry in std::fs::read_dir(root.join("shaders").join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    std::fs::copy(&path, dir.join(sub).join(path.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+    };
+    let conform = |dir: &Path| {
+        bin()
+            .env(wgpu_lstm::gpu::SHADER_DIR_VARIABLE, dir)
+            .args(["conform", "--autotuned", "--seed", "3", "--only", "8"])
+            .output()
+            .unwrap()
+    };
+    let clean = tmp.path().join("clean");
+    copy(&clean);
+    let o = conform(&clean);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    let mutant = tmp.path().join("mutant");
+    copy(&mutant);
+    let path = mutant.join("shared/activations.wgsl");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let find = "let t = (1.0 - e) / (1.0 + e);";
+    assert_eq!(source.matches(find).count(), 1);
+    std::fs::write(
+        &path,
+        source.replace(find, "let t = (1.0 - e) / (1.0 + e) * 1.00012;"),
+    )
+    .unwrap();
+    let o = conform(&mutant);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("    FAIL ") && out.contains("of the bound"), "{out}");
+
+    // A missing file is an error naming it.
+    std::fs::remove_file(&path).unwrap();
+    let o = conform(&mutant);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("activations.wgsl"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
     );
 }
 

@@ -8,9 +8,7 @@ use clap::Args;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::{AdapterArgs, GpuEngine, PrecisionArg};
-use wgpu_lstm::{
-    CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Result, Tensor, CONFORMANCE_TOLERANCE,
-};
+use wgpu_lstm::{CpuLstm, Dims, Direction, ErrorBound, Layout, LstmConfig, LstmWeights, Result, Tensor};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -71,10 +69,11 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let gpu = GpuEngine::open(&args.adapter, None, &config, &weights)?;
     println!("adapter : {}", gpu.ctx.describe());
     // Sizes are checked against the device before the input is made.
-    gpu.lstm.check_dims(Dims {
+    let dims = Dims {
         seq_len: args.seq,
         batch: args.batch,
-    })?;
+    };
+    gpu.lstm.check_dims(dims)?;
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
     // The device holds T·B·I floats, so the product does not overflow.
     let n = args.seq * args.batch * args.input;
@@ -120,12 +119,15 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let cpu_out = cpu.forward(&input, None)?;
     let cpu_time = start.elapsed();
 
-    let diff = gpu_out.max_abs_diff(&cpu_out).unwrap_or(f32::INFINITY);
+    let comparison = gpu_out.compare(&cpu_out, ErrorBound::for_model(&config, dims))?;
     println!("gpu     : {} per forward (median of {})", ms(gpu_time), args.reps);
     println!("cpu     : {} per forward (f64 reference)", ms(cpu_time));
-    let pass = diff <= CONFORMANCE_TOLERANCE;
+    let pass = comparison.passed();
     println!(
-        "max |gpu - cpu| = {diff:.3e} (tolerance {CONFORMANCE_TOLERANCE:.0e}): {}",
+        "max |gpu - cpu| = {:.3e}, {:.2} of the bound |gpu - cpu| <= {}: {}",
+        comparison.max_abs_error,
+        comparison.worst_ratio,
+        comparison.bound,
         if pass { "PASS" } else { "FAIL" }
     );
     Ok(if pass {

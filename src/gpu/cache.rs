@@ -39,6 +39,12 @@ impl PipelineCache {
         self.pipelines.device()
     }
 
+    /// The WGSL files (relative to the crate's `shaders/`) of every kernel compiled so far, so a
+    /// conformance run can say which it exercised.
+    pub fn shader_files(&self) -> Vec<&'static str> {
+        self.pipelines.files().into_iter().collect()
+    }
+
     pub(crate) fn pipelines(&self) -> Arc<Pipelines> {
         self.pipelines.clone()
     }

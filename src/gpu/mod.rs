@@ -31,6 +31,7 @@ pub use context::{
     choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest, GpuContext,
 };
 pub use engine::{EncodeTarget, Lstm, StateExport};
+pub use pipelines::SHADER_DIR_VARIABLE;
 pub use state::LstmState;
 pub use stats::{ForwardStats, KernelPart};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};

@@ -2,14 +2,20 @@
 //! pipelines, and the explicit bind-group layouts they follow: kernels with the same bindings
 //! (every step variant) share one layout, so one bind group serves them all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::plan::Plan;
 use super::scope::capture;
 use super::shaders::{self, BindingKind, Kernel, KernelRef, WeightFormat};
 use crate::config::LstmConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// A development override: read the kernels' WGSL files from this directory (laid out as
+/// `shaders/`) when pipelines are compiled, instead of the sources built into the library, so a
+/// changed shader (a mutant of `tests/mutants/`, say) runs without a rebuild.
+pub const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
 
 /// A kernel specialised by its pipeline constants (f64 values as bits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -23,6 +29,10 @@ pub(crate) struct Pipelines {
     device: wgpu::Device,
     layouts: Mutex<HashMap<(&'static [BindingKind], WeightFormat), wgpu::BindGroupLayout>>,
     compiled: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    /// The WGSL files of every kernel compiled so far.
+    files: Mutex<BTreeSet<&'static str>>,
+    /// Where the WGSL files are read from instead of the built-in sources ([`SHADER_DIR_VARIABLE`]).
+    shader_dir: Option<PathBuf>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -31,11 +41,40 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
+        let shader_dir = std::env::var_os(SHADER_DIR_VARIABLE).map(PathBuf::from);
+        if let Some(dir) = &shader_dir {
+            log::warn!(
+                "kernels are compiled from the WGSL files in {} ({SHADER_DIR_VARIABLE}), not the built-in ones",
+                dir.display()
+            );
+        }
         Pipelines {
             device: device.clone(),
             layouts: Mutex::default(),
             compiled: Mutex::default(),
+            files: Mutex::default(),
+            shader_dir,
         }
+    }
+
+    /// The WGSL files (relative to `shaders/`) of every kernel compiled so far.
+    pub fn files(&self) -> BTreeSet<&'static str> {
+        lock(&self.files).clone()
+    }
+
+    /// The kernel's source: built in, or read from the override directory.
+    fn source(&self, kernel: &Kernel) -> Result<std::borrow::Cow<'static, str>> {
+        let Some(dir) = &self.shader_dir else {
+            return Ok(kernel.source.into());
+        };
+        let mut source = String::new();
+        for file in kernel.files {
+            let path = Path::new(dir).join(file);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            source.push_str(&text);
+            source.push('\n');
+        }
+        Ok(source.into())
     }
 
     pub fn device(&self) -> &wgpu::Device {
@@ -75,23 +114,26 @@ impl Pipelines {
         if let Some(p) = lock(&self.compiled).get(&key) {
             return Ok(p.clone());
         }
+        let source = self.source(kernel)?;
         let layout = self.layout(kernel);
         let pipeline = capture(&self.device, "building pipelines", || {
-            self.compile(kernel, &layout, constants)
+            self.compile(kernel, source, &layout, constants)
         })?;
+        lock(&self.files).extend(kernel.files);
         Ok(lock(&self.compiled).entry(key).or_insert(pipeline).clone())
     }
 
     fn compile(
         &self,
         kernel: &Kernel,
+        source: std::borrow::Cow<'static, str>,
         layout: &wgpu::BindGroupLayout,
         constants: &[(&str, f64)],
     ) -> wgpu::ComputePipeline {
         let device = &self.device;
         let descriptor = wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
-            source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
+            source: wgpu::ShaderSource::Wgsl(source),
         };
         // SAFETY: every loop in these kernels is bounded by sizes from a uniform block, so the
         // loop-termination counters wgpu would inject (which cost a branch per iteration of the

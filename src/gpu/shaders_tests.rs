@@ -413,3 +413,81 @@ fn generated_regions_match_their_generator() {
         }
     }
 }
+
+/// A WGSL mutant of `tests/mutants/`: `find` (exactly once in `file`) becomes `replace`.
+struct Mutant {
+    name: String,
+    file: String,
+    find: String,
+    replace: String,
+}
+
+/// The catalog, in the format `scripts/mutants.sh` reads: `# description`, `file: PATH`,
+/// `variants: …`, then `--- find` and `--- replace` blocks.
+fn mutants() -> Vec<Mutant> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mutants");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(".mutant"), "{name}: not a .mutant file");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (header, rest) = text
+            .split_once("\n--- find\n")
+            .unwrap_or_else(|| panic!("{name}: no --- find"));
+        let (find, replace) = rest
+            .split_once("\n--- replace\n")
+            .unwrap_or_else(|| panic!("{name}: no --- replace"));
+        let field = |key: &str| {
+            header
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{name}: no {key}"))
+                .trim()
+                .to_string()
+        };
+        assert!(header.starts_with("# "), "{name}: no description");
+        field("variants:");
+        let file = field("file:");
+        out.push(Mutant {
+            name,
+            file,
+            find: find.to_string(),
+            replace: replace.trim_end_matches('\n').to_string(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Every mutant changes its file at exactly one place and leaves valid WGSL behind (so the
+/// conformance run, not the compiler, has to catch it), at least 20 of them, touching every
+/// WGSL file.
+#[test]
+fn every_mutant_applies_once_and_validates() {
+    let catalog = mutants();
+    assert!(catalog.len() >= 20, "{} mutants", catalog.len());
+    let mut touched = BTreeSet::new();
+    for m in &catalog {
+        let kernels: Vec<&Kernel> = all().filter(|k| k.files.contains(&m.file.as_str())).collect();
+        assert!(!kernels.is_empty(), "{}: no kernel uses {}", m.name, m.file);
+        assert_ne!(m.find, m.replace, "{}", m.name);
+        for kernel in kernels {
+            assert_eq!(
+                kernel.source.matches(&m.find).count(),
+                1,
+                "{}: in {}",
+                m.name,
+                kernel.name
+            );
+            let mutated = kernel.source.replacen(&m.find, &m.replace, 1);
+            parse_source(&format!("{} in {}", m.name, kernel.name), &mutated);
+        }
+        touched.insert(m.file.clone());
+    }
+    for kernel in all() {
+        for file in kernel.files {
+            assert!(touched.contains(*file), "no mutant touches {file}");
+        }
+    }
+}

@@ -6,6 +6,12 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use wgpu_lstm::{GpuContext, Tensor};
 
+/// Largest absolute GPU-vs-CPU difference the plumbing tests accept (state passing, encoding
+/// into a caller's encoder, streaming, files, the CLI, golden values): they check that the right
+/// data reaches the right place, which an error this small cannot fake. The kernels' arithmetic
+/// is held to the tighter error model (`ErrorBound`) in tests/conformance.rs and by `conform`.
+pub const TOLERANCE: f32 = 1e-4;
+
 /// The shared device, held by one test at a time. wgpu's GL backend funnels all work through
 /// one context lock and panics when a thread waits on it for over a second (gfx-rs/wgpu#5299),
 /// which long forwards on llvmpipe from parallel tests would do; CPU-only tests still run in
