@@ -51,6 +51,14 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// An `.onnx` model cannot give what was asked of it (see [`OnnxProblem`]).
+    #[error("{}: {problem}: {message}", path.display())]
+    Onnx {
+        path: PathBuf,
+        problem: OnnxProblem,
+        message: String,
+    },
+
     /// A tensor that the chosen convention needs is absent.
     #[error("missing tensor '{key}' ({convention} convention){hint}")]
     MissingTensor {
@@ -108,6 +116,46 @@ pub enum Error {
         #[source]
         source: GpuError,
     },
+}
+
+/// What kind of problem an `.onnx` model has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnnxProblem {
+    /// The bytes are not a (complete) ModelProto: truncated, corrupt or nested too deeply.
+    Protobuf,
+    /// A name the LSTM needs is defined nowhere in its graph or the graphs around it.
+    Missing,
+    /// A weight is computed by an op the loader does not evaluate (named in the message).
+    NotFoldable,
+    /// A weight depends on a graph input, so it is not known before the model runs.
+    NotConstant,
+    /// The nodes computing a weight depend on their own output.
+    Cycle,
+    /// A tensor's external data is missing, outside the model's folder, or the wrong size.
+    ExternalData,
+    /// Something the engine does not support: a dtype, an attribute, an attribute value.
+    Unsupported,
+    /// Tensor sizes that contradict each other or the node's attributes, or that are too large.
+    Size,
+    /// No LSTM node, several without `--node`, a name that matches none, or nodes that do not
+    /// stack.
+    Selection,
+}
+
+impl fmt::Display for OnnxProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnnxProblem::Protobuf => "not a valid ONNX model",
+            OnnxProblem::Missing => "undefined value",
+            OnnxProblem::NotFoldable => "weight cannot be computed at load time",
+            OnnxProblem::NotConstant => "weight is not constant",
+            OnnxProblem::Cycle => "cyclic graph",
+            OnnxProblem::ExternalData => "external data",
+            OnnxProblem::Unsupported => "unsupported",
+            OnnxProblem::Size => "sizes do not fit",
+            OnnxProblem::Selection => "LSTM node selection",
+        })
+    }
 }
 
 /// What went wrong inside wgpu.

@@ -17,6 +17,7 @@ mod error_model;
 mod files;
 mod forward;
 pub mod gpu;
+pub mod onnx;
 mod tensor;
 mod weights;
 
@@ -24,7 +25,7 @@ pub use activation::{Activation, ActivationKind};
 pub use config::{Direction, Layout, LstmConfig, Precision};
 pub use convention::Convention;
 pub use cpu::CpuLstm;
-pub use error::{BoxError, Dim, Error, GpuError, Result, ShapeSpec};
+pub use error::{BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};
 pub use error_model::{
     Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
 };

@@ -288,8 +288,11 @@ impl LstmWeights {
         config.validate()
     }
 
-    /// Load a `.safetensors` file within the default [`ReadLimits`]; the convention is detected
-    /// from the keys unless given.
+    /// Load a `.safetensors` file, or an `.onnx` model with one LSTM node (told apart by
+    /// content), within the default [`ReadLimits`]; a safetensors file's convention is detected
+    /// from the keys unless given. From an `.onnx` model only the weights are kept: its
+    /// attributes (clip, activations, layout, …) come with [`OnnxModel`](crate::onnx::OnnxModel),
+    /// which also chooses among several nodes.
     pub fn load(path: &Path, convention: Option<Convention>) -> Result<(Self, Convention)> {
         Self::load_with(path, convention, ReadLimits::DEFAULT)
     }
@@ -301,6 +304,21 @@ impl LstmWeights {
         limits: ReadLimits,
     ) -> Result<(Self, Convention)> {
         let bytes = read_regular(path, limits)?;
+        if crate::onnx::looks_like_onnx(&bytes) {
+            if convention == Some(Convention::PyTorch) {
+                return Err(Error::invalid(
+                    "convention",
+                    format!("{} is an .onnx model, not PyTorch safetensors", path.display()),
+                ));
+            }
+            let model = crate::onnx::OnnxModel::parse(
+                &bytes,
+                path.into(),
+                Some(crate::onnx::folder_of(path)),
+                limits,
+            )?;
+            return Ok((model.load(&[])?.weights, Convention::Onnx));
+        }
         Self::from_safetensors(&bytes, convention).map_err(|e| match e {
             Error::Format { message, source, .. } => Error::Format {
                 path: path.into(),
@@ -455,6 +473,44 @@ fn gather_from_onnx(src: &[f32]) -> Vec<f32> {
         .iter()
         .flat_map(|&onnx| &src[onnx * block..][..block])
         .copied()
+        .collect()
+}
+
+/// The directions of one ONNX LSTM layer in the engine's order, from the operator's W `[D, 4H, I]`,
+/// R `[D, 4H, H]`, B `[D, 8H]` and P `[D, 3H]` (gate blocks i, o, f, c; peepholes i, o, f),
+/// whose lengths the caller has checked.
+pub(crate) fn onnx_directions(
+    w: &[f32],
+    r: &[f32],
+    b: Option<&[f32]>,
+    peep: Option<&[f32]>,
+    d: usize,
+    h: usize,
+    input: usize,
+) -> Vec<DirectionWeights> {
+    (0..d)
+        .map(|k| {
+            let w_k = &w[k * 4 * h * input..][..4 * h * input];
+            let r_k = &r[k * 4 * h * h..][..4 * h * h];
+            DirectionWeights {
+                w_ih: gather_from_onnx(w_k),
+                w_hh: gather_from_onnx(r_k),
+                bias: b.map(|b| {
+                    let b_k = &b[k * 8 * h..][..8 * h];
+                    (gather_from_onnx(&b_k[..4 * h]), gather_from_onnx(&b_k[4 * h..]))
+                }),
+                // ONNX i, o, f -> engine i, f, o
+                peephole: peep.map(|p| {
+                    let p_k = &p[k * 3 * h..][..3 * h];
+                    [0, 2, 1]
+                        .iter()
+                        .flat_map(|&block| &p_k[block * h..][..h])
+                        .copied()
+                        .collect()
+                }),
+                w_hr: None,
+            }
+        })
         .collect()
 }
 
@@ -705,30 +761,7 @@ impl<'a> TensorFile<'a> {
         self.refuse_leftovers(&prefix, &used, |_| {
             "not a weight input of the ONNX LSTM operator (W, R, B, P)"
         })?;
-        let dirs = (0..d)
-            .map(|k| {
-                let w_k = &w[k * 4 * h * input..][..4 * h * input];
-                let r_k = &r[k * 4 * h * h..][..4 * h * h];
-                DirectionWeights {
-                    w_ih: gather_from_onnx(w_k),
-                    w_hh: gather_from_onnx(r_k),
-                    bias: b.as_ref().map(|b| {
-                        let b_k = &b[k * 8 * h..][..8 * h];
-                        (gather_from_onnx(&b_k[..4 * h]), gather_from_onnx(&b_k[4 * h..]))
-                    }),
-                    // ONNX i, o, f -> engine i, f, o
-                    peephole: peep.as_ref().map(|p| {
-                        let p_k = &p[k * 3 * h..][..3 * h];
-                        [0, 2, 1]
-                            .iter()
-                            .flat_map(|&block| &p_k[block * h..][..h])
-                            .copied()
-                            .collect()
-                    }),
-                    w_hr: None,
-                }
-            })
-            .collect();
+        let dirs = onnx_directions(&w, &r, b.as_deref(), peep.as_deref(), d, h, input);
         let direction = if d == 2 {
             Direction::Bidirectional
         } else {

@@ -1,5 +1,5 @@
 //! Property tests of what reads user input: arbitrary `.npy` files, arbitrary `.safetensors`
-//! bytes and arbitrary requests never panic, and never make a single allocation larger than a
+//! bytes, damaged `.onnx` models and arbitrary requests never panic, and never make a single allocation larger than a
 //! bound set by the input's own size (a counting allocator watches every allocation of the test's
 //! thread).
 
@@ -189,6 +189,32 @@ proptest! {
             }
         });
         prop_assert!(largest <= SLACK + 8 * bytes.len(), "{largest} bytes for {} bytes", bytes.len());
+    }
+
+    /// `.onnx` models with bytes flipped or cut short never panic: each is a typed error or a
+    /// model (whose nodes may then fail to load, also with a typed error).
+    #[test]
+    fn damaged_onnx_models_never_panic(
+        model in 0usize..3,
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx");
+        let path = [root.join("torch_dynamo/model.onnx"), root.join("torch_legacy/model.onnx"), root.join("bad/two_lstms.onnx")][model].clone();
+        let mut bytes = std::fs::read(path).unwrap();
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = value;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        if let Ok(model) = wgpu_lstm::onnx::OnnxModel::from_bytes(&bytes, None) {
+            let nodes = model.lstm_nodes();
+            let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            let _ = model.load(&[]);
+            let _ = model.load(&names);
+        }
     }
 
     /// Arbitrary inputs, initial states and lengths against a small model.

@@ -1,20 +1,128 @@
-//! `wgpu-lstm info`: every adapter wgpu finds, the limits that matter here, and the one chosen.
+//! `wgpu-lstm info`: every adapter wgpu finds, the limits that matter here, and the one chosen;
+//! or, with `--weights`, what a weights file or `.onnx` model holds.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
 use super::AdapterArgs;
 use wgpu_lstm::gpu::{choose_adapter, describe_adapter, enumerate_adapters, supports_compute};
-use wgpu_lstm::Result;
+use wgpu_lstm::onnx::{is_onnx_file, OnnxModel};
+use wgpu_lstm::{LstmConfig, LstmWeights, ReadLimits, Result};
 
 #[derive(Args)]
 pub struct InfoArgs {
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Describe this weights file instead: a .safetensors file's convention and sizes, or every
+    /// LSTM node of an .onnx model (name, path through subgraphs, sizes, attributes, whether its
+    /// weights resolve, where its runtime inputs come from).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Refuse a weights file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
+    max_file_bytes: u64,
+}
+
+fn describe_config(c: &LstmConfig) -> String {
+    let mut s = format!(
+        "direction {:?}, hidden_size {}, input_size {}, {:?}",
+        c.direction, c.hidden_size, c.input_size, c.layout
+    );
+    if !c.bias {
+        s.push_str(", no biases");
+    }
+    if c.peepholes {
+        s.push_str(", peepholes");
+    }
+    if let Some(clip) = c.clip {
+        s.push_str(&format!(", clip {clip}"));
+    }
+    if c.input_forget {
+        s.push_str(", input_forget");
+    }
+    if !c.activations.is_empty() {
+        let names: Vec<String> = c.activations.iter().map(|a| a.to_string()).collect();
+        s.push_str(&format!(", activations {}", names.join(",")));
+    }
+    s
+}
+
+/// What a weights file holds.
+fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
+    if !is_onnx_file(path, limits)? {
+        let (weights, convention) = LstmWeights::load_with(path, None, limits)?;
+        let c = weights.config(wgpu_lstm::Layout::SeqMajor);
+        println!("{}: .safetensors, {convention} convention", path.display());
+        println!(
+            "  {} layer(s), {}{}",
+            c.num_layers,
+            describe_config(&c),
+            c.proj_size.map_or(String::new(), |p| format!(", proj_size {p}"))
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let model = OnnxModel::open_with(path, limits)?;
+    println!(
+        "{}: ONNX model, IR version {}, opset {}, producer '{}'",
+        path.display(),
+        model.ir_version(),
+        model.opset().map_or("?".to_string(), |v| v.to_string()),
+        model.producer()
+    );
+    let nodes = model.lstm_nodes();
+    println!("{} LSTM node(s)", nodes.len());
+    for (k, node) in nodes.iter().enumerate() {
+        println!("[{k}] {}", node.name);
+        if !node.path.is_empty() {
+            println!("    in: {}", node.path.join(" / "));
+        }
+        match &node.config {
+            Ok(c) => println!("    {}", describe_config(c)),
+            Err(e) => println!("    attributes: {e}"),
+        }
+        let attributes: Vec<String> = node.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "    attributes: {}",
+            if attributes.is_empty() {
+                "none".into()
+            } else {
+                attributes.join(" ")
+            }
+        );
+        match &node.weights {
+            Ok(()) => println!(
+                "    weights: resolved (W, R{}{})",
+                if node.config.as_ref().is_ok_and(|c| c.bias) {
+                    ", B"
+                } else {
+                    ""
+                },
+                if node.config.as_ref().is_ok_and(|c| c.peepholes) {
+                    ", P"
+                } else {
+                    ""
+                }
+            ),
+            Err(e) => println!("    weights: cannot be resolved: {e}"),
+        }
+        for (role, source) in &node.inputs {
+            println!("    {role}: {source}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn info(args: &InfoArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.weights {
+        return describe_weights(
+            path,
+            ReadLimits {
+                max_bytes: args.max_file_bytes,
+            },
+        );
+    }
     let request = args.adapter.request();
     let (_instance, adapters) = enumerate_adapters(None);
     if adapters.is_empty() {

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{AdapterArgs, DeviceArg, GpuEngine, PrecisionArg, TuneCacheArgs};
+use wgpu_lstm::onnx::{is_onnx_file, OnnxLstm, OnnxModel};
 use wgpu_lstm::{
-    read_lengths_npy_with, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmWeights,
-    ReadLimits, Result, State, Tensor, OUTPUT_FILES,
+    read_lengths_npy_with, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmConfig,
+    LstmWeights, ReadLimits, Result, State, Tensor, OUTPUT_FILES,
 };
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum ConventionArg {
     Pytorch,
     Onnx,
@@ -27,9 +28,15 @@ pub enum DirectionArg {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Weights (.safetensors), PyTorch state_dict keys or ONNX W/R/B.
+    /// Weights: .safetensors (PyTorch state_dict keys or ONNX W/R/B) or an .onnx model, told
+    /// apart by content. An .onnx model's attributes set every option below, and a flag that
+    /// contradicts them is an error.
     #[arg(long)]
     weights: PathBuf,
+    /// The LSTM node(s) of an .onnx model, by name or path/name; several stack as layers in the
+    /// order given. A model with one LSTM node needs none.
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME..]")]
+    node: Vec<String>,
     /// Input sequence X (.npy, float32/float64): [T,B,I], or [B,T,I] with --batch-first.
     #[arg(long)]
     input: PathBuf,
@@ -102,66 +109,113 @@ pub struct RunArgs {
     max_file_bytes: u64,
 }
 
+fn direction_of(arg: DirectionArg) -> Direction {
+    match arg {
+        DirectionArg::Forward => Direction::Forward,
+        DirectionArg::Reverse => Direction::Reverse,
+        DirectionArg::Bidirectional => Direction::Bidirectional,
+    }
+}
+
+/// The activations the flags give, for a model with `directions` directions (`None`: no flag).
+fn flag_activations(args: &RunArgs, directions: usize) -> Result<Option<Vec<Activation>>> {
+    if args.activations.is_empty() && args.activation_alpha.is_empty() && args.activation_beta.is_empty() {
+        return Ok(None);
+    }
+    let names = if args.activations.is_empty() {
+        ["Sigmoid", "Tanh", "Tanh"]
+            .repeat(directions)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    } else {
+        args.activations.clone()
+    };
+    Activation::parse_list(&names, &args.activation_alpha, &args.activation_beta, directions).map(Some)
+}
+
+/// A flag that disagrees with an .onnx node's attribute.
+fn contradiction(flag: &str, given: impl std::fmt::Debug, model: impl std::fmt::Debug) -> Error {
+    Error::invalid(
+        flag,
+        format!("{given:?} contradicts the model's {model:?}; leave the flag out to use the model's"),
+    )
+}
+
+/// The configuration and weights from an .onnx model, with every flag checked against the
+/// node's attributes; and the initial state and lengths the model holds as constants.
+fn from_onnx(args: &RunArgs, limits: ReadLimits) -> Result<OnnxLstm> {
+    if args.convention == Some(ConventionArg::Pytorch) {
+        return Err(contradiction("--convention", "pytorch", "ONNX format"));
+    }
+    let model = OnnxModel::open_with(&args.weights, limits)?;
+    let names: Vec<&str> = args.node.iter().map(String::as_str).collect();
+    let mut lstm = model.load(&names)?;
+    let config = &lstm.config;
+    eprintln!("ONNX node(s): {}", lstm.nodes.join(", "));
+    if args.batch_first && config.layout != Layout::BatchMajor {
+        return Err(contradiction(
+            "--batch-first",
+            "batch-first",
+            "layout 0 (sequence-major)",
+        ));
+    }
+    if let Some(d) = args.direction.map(direction_of) {
+        if d != config.direction {
+            return Err(contradiction("--direction", d, config.direction));
+        }
+    }
+    if let Some(clip) = args.clip {
+        if Some(clip) != config.clip {
+            return Err(contradiction("--clip", clip, config.clip));
+        }
+    }
+    if args.input_forget && !config.input_forget {
+        return Err(contradiction("--input-forget", true, false));
+    }
+    if let Some(acts) = flag_activations(args, config.num_directions())? {
+        let model_acts: Vec<Activation> = (0..config.num_directions())
+            .flat_map(|d| config.activations_of(d))
+            .collect();
+        if acts != model_acts {
+            let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+            return Err(contradiction("--activations", show(&acts), show(&model_acts)));
+        }
+    }
+    lstm.config.weights_precision = args.weights_precision.precision();
+    Ok(lstm)
+}
+
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
-    let convention = args.convention.map(|c| match c {
-        ConventionArg::Pytorch => Convention::PyTorch,
-        ConventionArg::Onnx => Convention::Onnx,
-    });
     let limits = ReadLimits {
         max_bytes: args.max_file_bytes,
     };
-    let (mut weights, convention) = LstmWeights::load_with(&args.weights, convention, limits)?;
-    if let Some(direction) = args.direction {
-        let direction = match direction {
-            DirectionArg::Forward => Direction::Forward,
-            DirectionArg::Reverse => Direction::Reverse,
-            DirectionArg::Bidirectional => Direction::Bidirectional,
-        };
-        let have = weights.direction().num_directions();
-        weights = weights.with_direction(direction).map_err(|_| {
-            Error::invalid(
-                "--direction",
-                format!(
-                    "{direction:?} needs weights with {} direction(s); {} has {}",
-                    direction.num_directions(),
-                    args.weights.display(),
-                    have
-                ),
-            )
-        })?;
+    let onnx = is_onnx_file(&args.weights, limits)?;
+    if !onnx && !args.node.is_empty() {
+        return Err(Error::invalid(
+            "--node",
+            format!("{} is not an .onnx model", args.weights.display()),
+        ));
     }
-    let layout = if args.batch_first {
-        Layout::BatchMajor
+    let (config, weights, convention, model_initial, model_lens) = if onnx {
+        let lstm = from_onnx(args, limits)?;
+        (
+            lstm.config,
+            lstm.weights,
+            Convention::Onnx,
+            lstm.initial,
+            lstm.seq_lens,
+        )
     } else {
-        Layout::SeqMajor
+        let (config, weights, convention) = from_safetensors(args, limits)?;
+        (config, weights, convention, None, None)
     };
-    let mut config = weights.config(layout);
-    config.clip = args.clip;
-    config.input_forget = args.input_forget;
-    config.weights_precision = args.weights_precision.precision();
-    if !args.activations.is_empty() || !args.activation_alpha.is_empty() || !args.activation_beta.is_empty() {
-        let names = if args.activations.is_empty() {
-            ["Sigmoid", "Tanh", "Tanh"]
-                .repeat(config.num_directions())
-                .into_iter()
-                .map(String::from)
-                .collect()
-        } else {
-            args.activations.clone()
-        };
-        config.activations = Activation::parse_list(
-            &names,
-            &args.activation_alpha,
-            &args.activation_beta,
-            config.num_directions(),
-        )?;
-    }
-    config.validate()?;
-
+    let layout = config.layout;
+    let batch_first = layout == Layout::BatchMajor;
     let input = Tensor::read_npy_with(&args.input, limits)?;
     let (seq_len, batch) = match input.shape() {
         [a, b, i] if *i == config.input_size => {
-            if args.batch_first {
+            if batch_first {
                 (*b, *a)
             } else {
                 (*a, *b)
@@ -169,7 +223,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
         got => {
             let (t, b) = (Dim::Named("T"), Dim::Named("B"));
-            let [first, second] = if args.batch_first { [b, t] } else { [t, b] };
+            let [first, second] = if batch_first { [b, t] } else { [t, b] };
             return Err(Error::shape_pattern(
                 format!("input {}", args.input.display()),
                 vec![first, second, Dim::Known("I", config.input_size)],
@@ -198,15 +252,37 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             })
         })
         .transpose()?;
-    let seq_lens = args
-        .seq_lens
-        .as_deref()
-        .map(|p| read_lengths_npy_with(p, limits))
-        .transpose()?;
+    // An .onnx model's constant initial state and lengths, unless the flags give them.
+    let initial = match (initial, model_initial) {
+        (Some(given), _) => Some(given),
+        (None, Some(model)) => {
+            if model.h.shape()[1] != batch {
+                return Err(Error::invalid(
+                    "initial state",
+                    format!(
+                        "the model's constant initial_h is for a batch of {}, the input has {batch}",
+                        model.h.shape()[1]
+                    ),
+                ));
+            }
+            Some(model)
+        }
+        (None, None) => None,
+    };
+    let seq_lens = match args.seq_lens.as_deref() {
+        Some(p) => Some(read_lengths_npy_with(p, limits)?),
+        None => model_lens,
+    };
     if let Some(lens) = &seq_lens {
         if let Some(bad) = lens.iter().find(|&&l| l == 0 || l > seq_len) {
+            let what = args
+                .seq_lens
+                .as_ref()
+                .map_or("the model's sequence_lens".to_string(), |p| {
+                    p.display().to_string()
+                });
             return Err(Error::invalid(
-                args.seq_lens.as_ref().unwrap().display().to_string(),
+                what,
                 format!("length {bad} is outside 1..={seq_len}"),
             ));
         }
@@ -251,4 +327,41 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration and weights from a .safetensors file and the flags.
+fn from_safetensors(args: &RunArgs, limits: ReadLimits) -> Result<(LstmConfig, LstmWeights, Convention)> {
+    let convention = args.convention.map(|c| match c {
+        ConventionArg::Pytorch => Convention::PyTorch,
+        ConventionArg::Onnx => Convention::Onnx,
+    });
+    let (mut weights, convention) = LstmWeights::load_with(&args.weights, convention, limits)?;
+    if let Some(direction) = args.direction.map(direction_of) {
+        let have = weights.direction().num_directions();
+        weights = weights.with_direction(direction).map_err(|_| {
+            Error::invalid(
+                "--direction",
+                format!(
+                    "{direction:?} needs weights with {} direction(s); {} has {}",
+                    direction.num_directions(),
+                    args.weights.display(),
+                    have
+                ),
+            )
+        })?;
+    }
+    let layout = if args.batch_first {
+        Layout::BatchMajor
+    } else {
+        Layout::SeqMajor
+    };
+    let mut config = weights.config(layout);
+    config.clip = args.clip;
+    config.input_forget = args.input_forget;
+    config.weights_precision = args.weights_precision.precision();
+    if let Some(acts) = flag_activations(args, config.num_directions())? {
+        config.activations = acts;
+    }
+    config.validate()?;
+    Ok((config, weights, convention))
 }
