@@ -222,6 +222,27 @@ impl BenchReport {
     }
 
     /// Write as pretty JSON, all or nothing.
+    /// A report of this schema, created now.
+    pub fn new(
+        machine: Machine,
+        adapter: AdapterReport,
+        warmup: usize,
+        reps: usize,
+        results: Vec<ShapeResult>,
+    ) -> BenchReport {
+        BenchReport {
+            schema: SCHEMA.into(),
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            machine,
+            adapter,
+            warmup,
+            reps,
+            results,
+        }
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("reports serialize");
         crate::files::write_atomic(path, text.as_bytes())

@@ -607,7 +607,68 @@ impl Check {
     }
 }
 
+/// Which kernels a conformance run checks for each case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    /// Every combination the engine could run the case with ([`Prepared::variants`]).
+    EveryVariant,
+    /// Only the autotune's pick.
+    Autotuned,
+    /// These (made effective for each case's model).
+    Forced(Variants),
+}
+
+impl Kernels {
+    /// `every-variant`, `autotuned` or the forced kernels.
+    pub fn name(self) -> String {
+        match self {
+            Kernels::EveryVariant => "every-variant".into(),
+            Kernels::Autotuned => "autotuned".into(),
+            Kernels::Forced(v) => v.to_string(),
+        }
+    }
+}
+
+/// What one run of a case shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A forced combination that does not fit the device at this shape: not a failure.
+    NotApplicable,
+}
+
+impl Verdict {
+    /// The verdict on `result`, a run that asked for `requested` kernels (`None`: autotuned).
+    pub fn of(requested: Option<Variants>, result: &Result<Check>) -> Verdict {
+        match result {
+            Ok(check) if check.passed() => Verdict::Pass,
+            Ok(_) => Verdict::Fail,
+            Err(Error::DeviceLimit { .. }) if requested.is_some() => Verdict::NotApplicable,
+            Err(_) => Verdict::Fail,
+        }
+    }
+
+    /// `pass`, `fail` or `n/a`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable => "n/a",
+        }
+    }
+}
+
 impl Prepared {
+    /// The runs `kernels` asks of this case: each entry the kernels to force (`None`: autotuned).
+    pub fn requests(&self, kernels: Kernels) -> Vec<Option<Variants>> {
+        match kernels {
+            Kernels::EveryVariant => self.variants().into_iter().map(Some).collect(),
+            Kernels::Autotuned => vec![None],
+            Kernels::Forced(v) => vec![Some(v.effective(&self.case.config))],
+        }
+    }
+
     /// Every combination of kernels the engine could run this case with: those of
     /// [`Variants::all`] that apply to the model (a wavefront only where it can run one, a
     /// sequence kernel only where it fits), together running every GEMM and step variant.

@@ -11,6 +11,7 @@ use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
 use crate::error::{Dim, Error, Result};
 use crate::files::{read_regular, ReadLimits};
+use crate::tensor::Tensor;
 
 /// The largest `.safetensors` header (its JSON table of tensors) we parse: thousands of tensors
 /// fit in far less, and a header of millions of empty tensors is refused before it is parsed.
@@ -427,19 +428,47 @@ impl LstmWeights {
                 }
             }
         }
-        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-            .into_iter()
-            .map(|(k, s, v)| (k, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
-            .collect();
-        let views = bytes
-            .iter()
-            .map(|(k, s, b)| {
-                safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b).map(|v| (k.clone(), v))
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::invalid("safetensors", e.to_string()))?;
-        safetensors::serialize(views, None).map_err(|e| Error::invalid("safetensors", e.to_string()))
+        serialize_f32(tensors)
     }
+
+    /// From named tensors, as a state_dict holds them: PyTorch's names (any prefix) or an ONNX
+    /// LSTM's `W`, `R`, `B`, `P`, read as a `.safetensors` file of them would be
+    /// ([`LstmWeights::from_safetensors`]).
+    pub fn from_tensors(
+        tensors: &[(String, Tensor)],
+        convention: Option<Convention>,
+    ) -> Result<(Self, Convention)> {
+        let bytes = serialize_f32(
+            tensors
+                .iter()
+                .map(|(name, t)| (name.clone(), t.shape().to_vec(), t.data().to_vec()))
+                .collect(),
+        )?;
+        Self::from_safetensors(&bytes, convention).map_err(|e| match e {
+            Error::Format { message, source, .. } => Error::Format {
+                path: "<state_dict>".into(),
+                message,
+                source,
+            },
+            other => other,
+        })
+    }
+}
+
+/// `.safetensors` bytes of f32 tensors.
+fn serialize_f32(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<u8>> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(k, s, v)| (k, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(k, s, b)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b).map(|v| (k.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::invalid("safetensors", e.to_string()))?;
+    safetensors::serialize(views, None).map_err(|e| Error::invalid("safetensors", e.to_string()))
 }
 
 fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {

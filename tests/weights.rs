@@ -362,3 +362,46 @@ fn direction_override_must_keep_the_direction_count() {
     assert_eq!(rev.direction(), Direction::Reverse);
     assert!(w.with_direction(Direction::Bidirectional).is_err());
 }
+
+/// Named tensors (a state_dict, as the Python package passes it) read exactly as the same
+/// tensors in a .safetensors file; their errors are the file's, naming the key.
+#[test]
+fn named_tensors_read_like_a_file() {
+    use wgpu_lstm::Tensor;
+    for (layers, bidir, bias) in [(1, false, true), (2, true, false)] {
+        let tensors = pytorch("lstm.", layers, bidir, bias);
+        let (from_file, convention) = LstmWeights::from_safetensors(
+            &file(
+                &tensors
+                    .iter()
+                    .map(|(k, d, s, b)| (k.as_str(), *d, s.clone(), b.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            None,
+        )
+        .unwrap();
+        let named: Vec<(String, Tensor)> = tensors
+            .iter()
+            .map(|(k, _, s, b)| {
+                let data = b
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                (k.clone(), Tensor::new(s.clone(), data).unwrap())
+            })
+            .collect();
+        let (from_named, named_convention) = LstmWeights::from_tensors(&named, None).unwrap();
+        assert_eq!(from_named, from_file);
+        assert_eq!(
+            (named_convention, convention),
+            (Convention::PyTorch, Convention::PyTorch)
+        );
+        let missing: Vec<_> = named
+            .iter()
+            .filter(|(k, _)| !k.ends_with("weight_hh_l0"))
+            .cloned()
+            .collect();
+        let err = LstmWeights::from_tensors(&missing, None).unwrap_err();
+        assert!(err.to_string().contains("weight_hh_l0"), "{err}");
+    }
+}

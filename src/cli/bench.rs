@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::progress;
 use super::{AdapterArgs, PrecisionArg, TuneCacheArgs};
-use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult, SCHEMA};
+use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult};
 use wgpu_lstm::gpu::Variants;
 use wgpu_lstm::{Error, GpuContext, Result};
 
@@ -124,17 +124,13 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
     );
     if let Some(path) = &args.json {
-        let report = BenchReport {
-            schema: SCHEMA.into(),
-            created_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            machine: Machine::detect(),
-            adapter: AdapterReport::of(&info),
-            warmup: args.warmup,
-            reps: args.reps,
+        let report = BenchReport::new(
+            Machine::detect(),
+            AdapterReport::of(&info),
+            args.warmup,
+            args.reps,
             results,
-        };
+        );
         report.save(path)?;
         eprintln!("wrote {}", path.display());
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::progress;
 use super::AdapterArgs;
 use wgpu_lstm::bench::{AdapterReport, Machine};
-use wgpu_lstm::conform::{suite, CaseShape, Check, Origin, STRATA};
+use wgpu_lstm::conform::{suite, CaseShape, Check, Kernels, Origin, Verdict, STRATA};
 use wgpu_lstm::gpu::Variants;
 use wgpu_lstm::{Error, GpuContext, Result, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS};
 
@@ -113,70 +113,36 @@ struct VariantSummary {
     not_applicable: usize,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Verdict {
-    Pass,
-    Fail,
-    NotApplicable,
-}
-
-impl Verdict {
-    fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::NotApplicable => "n/a",
-        }
-    }
-}
-
 fn run_report(requested: Option<Variants>, result: Result<Check>) -> (Verdict, RunReport) {
-    match result {
+    let verdict = Verdict::of(requested, &result);
+    let run = match result {
         Ok(check) => {
             let c = &check.comparison;
-            let verdict = if check.passed() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            };
             let worst = c.worst.as_ref().map(|w| {
                 format!(
                     "{}[{}]: got {:e}, expected {:e}",
                     w.tensor, w.index, w.got, w.expected
                 )
             });
-            (
-                verdict,
-                RunReport {
-                    variants: Some(check.variants.to_string()),
-                    verdict: verdict.name(),
-                    max_abs_error: Some(c.max_abs_error),
-                    worst_ratio: Some(c.worst_ratio),
-                    worst,
-                    error: None,
-                },
-            )
+            RunReport {
+                variants: Some(check.variants.to_string()),
+                verdict: verdict.name(),
+                max_abs_error: Some(c.max_abs_error),
+                worst_ratio: Some(c.worst_ratio),
+                worst,
+                error: None,
+            }
         }
-        Err(e) => {
-            // A forced combination the device cannot hold at this shape is not a failure.
-            let verdict = if requested.is_some() && matches!(e, Error::DeviceLimit { .. }) {
-                Verdict::NotApplicable
-            } else {
-                Verdict::Fail
-            };
-            (
-                verdict,
-                RunReport {
-                    variants: requested.map(|v| v.to_string()),
-                    verdict: verdict.name(),
-                    max_abs_error: None,
-                    worst_ratio: None,
-                    worst: None,
-                    error: Some(e.to_string()),
-                },
-            )
-        }
-    }
+        Err(e) => RunReport {
+            variants: requested.map(|v| v.to_string()),
+            verdict: verdict.name(),
+            max_abs_error: None,
+            worst_ratio: None,
+            worst: None,
+            error: Some(e.to_string()),
+        },
+    };
+    (verdict, run)
 }
 
 pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
@@ -194,11 +160,12 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
     }
     let forced = args.variants.as_deref().map(super::parse_variants).transpose()?;
     let ctx = GpuContext::with_request(&args.adapter.request())?;
-    let mode = match (forced, args.autotuned) {
-        (Some(v), _) => v.to_string(),
-        (None, true) => "autotuned".to_string(),
-        (None, false) => "every-variant".to_string(),
+    let kernels = match (forced, args.autotuned) {
+        (Some(v), _) => Kernels::Forced(v),
+        (None, true) => Kernels::Autotuned,
+        (None, false) => Kernels::EveryVariant,
     };
+    let mode = kernels.name();
     println!("adapter: {}", ctx.describe());
     println!(
         "error model: |gpu - cpu| <= atol + rtol·|cpu|, atol = {ABSOLUTE_ROUNDOFFS}·u·√K·L, rtol = \
@@ -256,13 +223,8 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
         };
         report.atol = Some(prepared.bound.atol);
         report.rtol = Some(prepared.bound.rtol);
-        let runs: Vec<Option<Variants>> = match (forced, args.autotuned) {
-            (Some(v), _) => vec![Some(v.effective(&case.config))],
-            (None, true) => vec![None],
-            (None, false) => prepared.variants().into_iter().map(Some).collect(),
-        };
         let mut ran = 0;
-        for requested in runs {
+        for requested in prepared.requests(kernels) {
             let result = prepared.run(ctx.pipeline_cache(), &ctx.queue, requested);
             // The kernels that ran, or that were asked for.
             let actual = result.as_ref().ok().map(|c| c.variants).or(requested);

@@ -1,0 +1,31 @@
+"""LSTM networks on any GPU wgpu reaches (Vulkan, Metal, DX12, GL), checked against a CPU reference.
+
+    import numpy as np, wgpu_lstm
+    lstm = wgpu_lstm.LSTM.load("model.safetensors")      # or .onnx, or LSTM.from_state_dict(sd)
+    y, (h_n, c_n) = lstm(np.zeros((100, 8, lstm.input_size), np.float32))
+
+Arrays are float32 numpy arrays in the shapes of the weights' convention (PyTorch's nn.LSTM or
+the ONNX LSTM operator). The GIL is released while the engine works.
+"""
+
+from ._native import (
+    LSTM,
+    ConformResult,
+    DeviceError,
+    Stream,
+    __version__,
+    adapters,
+    bench,
+    conform,
+)
+
+__all__ = [
+    "LSTM",
+    "Stream",
+    "ConformResult",
+    "DeviceError",
+    "adapters",
+    "bench",
+    "conform",
+    "__version__",
+]

@@ -1,0 +1,175 @@
+"""Type stubs of wgpu_lstm (the extension module wgpu_lstm._native)."""
+
+from os import PathLike
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+ArrayLike = npt.ArrayLike
+F32Array = npt.NDArray[np.float32]
+
+class DeviceError(RuntimeError):
+    """No usable GPU adapter, a device that could not be opened, a request beyond the device's
+    limits, or an error the GPU reported."""
+
+class LSTM:
+    """A stacked LSTM on a GPU (or the CPU reference), shaped like torch.nn.LSTM.
+
+    Errors: ValueError for shapes, dtypes, values and malformed files; OSError (FileNotFoundError,
+    PermissionError) for files that cannot be read; DeviceError for adapters and device limits.
+    """
+
+    @staticmethod
+    def from_state_dict(
+        state_dict: Mapping[str, ArrayLike],
+        *,
+        batch_first: bool = False,
+        convention: Optional[str] = None,
+        direction: Optional[str] = None,
+        clip: Optional[float] = None,
+        input_forget: bool = False,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
+        device: str = "gpu",
+        backend: Optional[str] = None,
+        adapter: Optional[str] = None,
+        weights_precision: str = "f32",
+    ) -> "LSTM":
+        """From a mapping of names to arrays: PyTorch's (weight_ih_l0, ..., any prefix) or an
+        ONNX LSTM's (W, R, B, P); `convention` ("pytorch" or "onnx") when both could match.
+        `direction` ("forward", "reverse", "bidirectional") says what one-direction weights
+        run as; clip, input_forget and the activations are the ONNX attributes.
+        `device` is "gpu" or "cpu"; `backend` ("vulkan", "gl", "metal", "dx12") and `adapter`
+        (a substring of its name) choose the GPU, else WGPU_BACKEND / WGPU_ADAPTER_NAME."""
+
+    @staticmethod
+    def load(
+        path: Union[str, "PathLike[str]"],
+        *,
+        node: Optional[Union[str, Sequence[str]]] = None,
+        batch_first: Optional[bool] = None,
+        convention: Optional[str] = None,
+        direction: Optional[str] = None,
+        clip: Optional[float] = None,
+        input_forget: bool = False,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
+        device: str = "gpu",
+        backend: Optional[str] = None,
+        adapter: Optional[str] = None,
+        weights_precision: str = "f32",
+        max_file_bytes: Optional[int] = None,
+    ) -> "LSTM":
+        """From a .safetensors file (with the options of from_state_dict) or an .onnx model,
+        told apart by content. An ONNX node's attributes configure the model (giving them again
+        is an error); `node` picks a node by name, or a list stacks nodes as layers."""
+
+    def __call__(
+        self,
+        x: ArrayLike,
+        hx: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        seq_lens: Optional[ArrayLike] = None,
+    ) -> Tuple[F32Array, Tuple[F32Array, F32Array]]:
+        """Run whole sequences: x is (T, B, I), or (B, T, I) with batch_first; hx an optional
+        (h0, c0); seq_lens one length in 1..=T per batch element. Returns (y, (h_n, c_n)).
+
+        Shapes (D directions, L layers, P = proj_size or H):
+          PyTorch: y (T, B, D*P) [batch_first: (B, T, D*P)], h (L*D, B, P), c (L*D, B, H)
+          ONNX:    y (T, D, B, H) [layout 1: (B, T, D, H)], h and c (D, B, H) [layout 1: (B, D, H)]
+        float64 and float16 inputs are converted to float32."""
+
+    def stream(self, batch: int, hx: Optional[Tuple[ArrayLike, ArrayLike]] = None) -> "Stream":
+        """`batch` streams fed chunk by chunk, their state kept by the engine (on the GPU)."""
+
+    def last_stats(self) -> Optional[dict]:
+        """Counters of the latest GPU forward or step (dispatches, submits, readbacks,
+        bytes_uploaded, bytes_downloaded, record_us, gpu_ms, kernels); None on the CPU."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def backend(self) -> Optional[str]: ...
+    @property
+    def adapter(self) -> str: ...
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def hidden_size(self) -> int: ...
+    @property
+    def num_layers(self) -> int: ...
+    @property
+    def proj_size(self) -> int: ...
+    @property
+    def bidirectional(self) -> bool: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def batch_first(self) -> bool: ...
+    @property
+    def convention(self) -> str: ...
+    @property
+    def weights_precision(self) -> str: ...
+
+class Stream:
+    """Streams of one LSTM fed chunk by chunk (LSTM.stream)."""
+
+    def step(self, x: ArrayLike, lens: Optional[ArrayLike] = None) -> F32Array:
+        """Feed the next chunk ((T, B, I), or (B, T, I) with batch_first); lens[b] in 0..=T is
+        stream b's steps in it (0 leaves it unchanged). Returns the chunk's y."""
+
+    def reset(self, streams: Optional[Sequence[int]] = None) -> None:
+        """Zero the listed streams' state (all without a list)."""
+
+    @property
+    def state(self) -> Tuple[F32Array, F32Array]:
+        """(h, c) now, in the convention's shapes."""
+
+    @property
+    def batch(self) -> int: ...
+
+class ConformResult:
+    adapter: str
+    passed: int
+    failed: int
+    not_applicable: int
+    worst_ratio: float
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """One dict per run: case, seed, config, kernels, verdict ("pass", "fail", "n/a"),
+        max_abs_error, worst_ratio, error."""
+    def __bool__(self) -> bool: ...
+
+def adapters(backend: Optional[str] = None) -> list[dict[str, Any]]:
+    """Every adapter that can run compute shaders: name, backend, device_type, driver,
+    driver_info, vendor, device."""
+
+def conform(
+    cases: int = 50,
+    seed: int = 0,
+    *,
+    every_variant: bool = True,
+    backend: Optional[str] = None,
+    adapter: Optional[str] = None,
+) -> ConformResult:
+    """GPU-vs-CPU conformance: the cases of `wgpu-lstm conform` (named strata first, then random
+    ones), each with every kernel combination, or the autotune's pick only."""
+
+def bench(
+    shapes: Sequence[Sequence[int]],
+    *,
+    warmup: int = 2,
+    reps: int = 10,
+    bidirectional: bool = False,
+    weights_precision: str = "f32",
+    backend: Optional[str] = None,
+    adapter: Optional[str] = None,
+) -> dict[str, Any]:
+    """Time forwards of each (B, T, I, H) or (B, T, I, H, L) shape; the report as a dict
+    (schema wgpu-lstm-bench/2)."""

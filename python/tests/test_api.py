@@ -1,0 +1,96 @@
+"""The rest of the API: adapters, conformance, benchmarks, files (.safetensors and .onnx with
+node=), ONNX constants used as defaults, properties."""
+
+import numpy as np
+import pytest
+
+import wgpu_lstm
+from conftest import ONNX_DATA, assert_close
+
+
+def test_adapters():
+    found = wgpu_lstm.adapters()
+    assert found, "no adapter"
+    for a in found:
+        assert set(a) >= {"name", "backend", "device_type", "driver", "driver_info", "vendor", "device"}
+    lstm = wgpu_lstm.LSTM.from_state_dict({"weight_ih_l0": np.zeros((4, 1)), "weight_hh_l0": np.zeros((4, 1))})
+    assert lstm.device == "gpu"
+    assert lstm.backend in {a["backend"] for a in found}
+    assert any(a["name"] in lstm.adapter for a in found)
+    gl = wgpu_lstm.adapters(backend="gl")
+    assert all(a["backend"] == "gl" for a in gl)
+
+
+def test_conform():
+    result = wgpu_lstm.conform(1, seed=5, every_variant=False)
+    # The 17 named strata always run; every run passes under the error model.
+    assert result.passed >= 17 and result.failed == 0, result.runs
+    assert result and result.ok
+    assert 0 < result.worst_ratio <= 1
+    run = result.runs[0]
+    assert run["verdict"] == "pass" and run["kernels"] and run["max_abs_error"] >= 0
+    assert "ConformResult(passed=" in repr(result)
+
+
+def test_bench():
+    report = wgpu_lstm.bench([(2, 9, 5, 7), (1, 3, 4, 6, 2)], warmup=0, reps=2)
+    assert report["schema"] == "wgpu-lstm-bench/2"
+    assert [r["shape"]["layers"] for r in report["results"]] == [1, 2]
+    first = report["results"][0]
+    assert first["counters"]["submits"] == 1 and first["max_abs_error"] < 1e-4
+    with pytest.raises(ValueError, match="shapes"):
+        wgpu_lstm.bench([(1, 2, 3)])
+
+
+def test_safetensors_and_onnx_of_one_torch_module():
+    """torch.onnx.export of a 2-layer bidirectional batch_first LSTM, and its state_dict: both
+    give the module's outputs (the export transposes x to sequence-major first)."""
+    d = ONNX_DATA / "torch_dynamo"
+    x = np.load(d / "x.npy")
+    y_ref = np.load(d / "expected_y.npy")
+    from_sd = wgpu_lstm.LSTM.load(d / "state_dict.safetensors", batch_first=True)
+    assert from_sd.convention == "pytorch" and from_sd.batch_first
+    zeros = np.zeros((4, x.shape[0], 7), np.float32)
+    y, (h, c) = from_sd(x, (zeros, zeros))
+    assert_close("state_dict y", y, y_ref)
+    assert_close("state_dict h_n", h, np.load(d / "expected_h_n.npy"))
+    from_onnx = wgpu_lstm.LSTM.load(d / "model.onnx", node=["node_LSTM_112", "node_LSTM_220"])
+    assert from_onnx.convention == "onnx" and from_onnx.num_layers == 2 and from_onnx.bidirectional
+    # The model's constant initial state (zeros) is the default; ONNX's Y is (T, D, B, H).
+    y_onnx, (h_onnx, _) = from_onnx(x.transpose(1, 0, 2))
+    t, b = x.shape[1], x.shape[0]
+    assert y_onnx.shape == (t, 2, b, 7)
+    assert_close("onnx y", y_onnx.transpose(2, 0, 1, 3).reshape(b, t, 14), y_ref)
+    assert_close("onnx h_n", h_onnx, np.load(d / "expected_h_n.npy"))
+
+
+def test_silero_vad_node():
+    d = ONNX_DATA / "silero"
+    node = (d / "node").read_text().strip()
+    lstm = wgpu_lstm.LSTM.load(d / "silero_vad.onnx", node=node)
+    y, (h, c) = lstm(np.load(d / "x.npy"), (np.load(d / "h0.npy"), np.load(d / "c0.npy")))
+    assert_close("silero y", y, np.load(d / "expected_y.npy"))
+    assert_close("silero c", c, np.load(d / "expected_c_n.npy"))
+
+
+def test_properties_and_f16():
+    rng = np.random.default_rng(1)
+    sd = {
+        "lstm.weight_ih_l0": rng.uniform(-0.5, 0.5, (20, 3)),
+        "lstm.weight_hh_l0": rng.uniform(-0.5, 0.5, (20, 5)),
+        "lstm.weight_ih_l0_reverse": rng.uniform(-0.5, 0.5, (20, 3)),
+        "lstm.weight_hh_l0_reverse": rng.uniform(-0.5, 0.5, (20, 5)),
+    }
+    lstm = wgpu_lstm.LSTM.from_state_dict(sd, batch_first=True, weights_precision="f16")
+    assert (lstm.input_size, lstm.hidden_size, lstm.num_layers) == (3, 5, 1)
+    assert lstm.bidirectional and lstm.direction == "bidirectional" and lstm.batch_first
+    assert lstm.weights_precision == "f16"
+    assert repr(lstm).startswith("LSTM(3, 5, num_layers=1, direction='bidirectional', batch_first=True")
+    x = rng.uniform(-1, 1, (2, 6, 3))
+    y, _ = lstm(x)
+    assert y.shape == (2, 6, 10)
+    stats = lstm.last_stats()
+    assert stats["submits"] == 1 and stats["readbacks"] == 1 and stats["dispatches"] >= 2
+    cpu = wgpu_lstm.LSTM.from_state_dict(sd, batch_first=True, device="cpu", weights_precision="f16")
+    assert cpu.last_stats() is None and cpu.backend is None
+    assert_close("f16 gpu vs cpu", y, cpu(x)[0])
