@@ -3,8 +3,11 @@
 //! (schema `wgpu-lstm-bench/2`, specified in `docs/bench-report.schema.json`). `wgpu-lstm bench`
 //! prints it and `wgpu-lstm report` compares reports (of this schema and of `wgpu-lstm-bench/1`).
 
+// The blocking entry points are native only (see `scope`); on the web their helpers go unused.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+
 use std::path::Path;
-use std::time::Instant;
+use web_time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -291,6 +294,7 @@ impl Shape {
 
 /// Time one shape on `ctx`'s device: `warmup` untimed forwards, `reps` timed ones (median, min,
 /// max), the CPU reference once; `tick` is called after each forward.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn time_shape(
     ctx: &GpuContext,
     shape: &Shape,

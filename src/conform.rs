@@ -572,6 +572,7 @@ impl ConformCase {
     }
 
     /// Prepare and run once: [`Prepared::run`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run(
         &self,
         cache: &PipelineCache,
@@ -683,6 +684,7 @@ impl Prepared {
     /// Run on the GPU (autotuned kernels, or `variants`) and compare with the reference under
     /// [`Prepared::bound`]. A forced combination that does not fit the device at this shape is
     /// [`Error::DeviceLimit`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run(
         &self,
         cache: &PipelineCache,
@@ -691,6 +693,27 @@ impl Prepared {
     ) -> Result<Check> {
         let gpu = Lstm::with_variants(cache, queue, &self.case.config, &self.weights, variants)?;
         let got = gpu.forward_with_lens(&self.input, self.initial.as_ref(), self.lens.as_deref())?;
+        Ok(Check {
+            variants: gpu.last_stats().variants,
+            comparison: got.compare(&self.expected, self.bound)?,
+        })
+    }
+}
+
+impl Prepared {
+    /// [`Prepared::run`] without blocking, for the web: the engine is built with
+    /// [`Lstm::new_async`] (no autotune) and run with [`Lstm::forward_async`] (see there about
+    /// polling on native).
+    pub async fn run_async(
+        &self,
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        variants: Option<Variants>,
+    ) -> Result<Check> {
+        let gpu = Lstm::new_async(cache, queue, &self.case.config, &self.weights, variants).await?;
+        let got = gpu
+            .forward_async(&self.input, self.initial.as_ref(), self.lens.as_deref())
+            .await?;
         Ok(Check {
             variants: gpu.last_stats().variants,
             comparison: got.compare(&self.expected, self.bound)?,

@@ -240,10 +240,7 @@ fn install(dir: &Path, staging: &Path, steps: &dyn DirSteps) -> Result<()> {
                 Err(e) if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::DirectoryNotEmpty) => {}
                 Err(e) => return Err(Error::io(dir, e)),
             },
-            Err(e)
-                if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS))
-                    || e.kind() == ErrorKind::Unsupported =>
-            {
+            Err(e) if exchange_unsupported(&e) => {
                 return install_by_renames(dir, staging, steps);
             }
             Err(e) => return Err(Error::io(dir, e)),
@@ -253,6 +250,15 @@ fn install(dir: &Path, staging: &Path, steps: &dyn DirSteps) -> Result<()> {
         dir,
         std::io::Error::other("other writers kept replacing it; gave up after 16 tries"),
     ))
+}
+
+/// Whether the file system or kernel has no atomic exchange (then `dir` is swapped by renames).
+fn exchange_unsupported(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+        return true;
+    }
+    e.kind() == std::io::ErrorKind::Unsupported
 }
 
 /// Without an atomic exchange: `dir` aside, `staging` in, the old set back if that fails.

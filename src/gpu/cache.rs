@@ -18,6 +18,9 @@ pub struct PipelineCache {
 }
 
 impl PipelineCache {
+    // On the web wgpu's handles are neither Send nor Sync (a page has one thread); natively the
+    // cache is shared between threads.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(device: &wgpu::Device) -> Self {
         PipelineCache {
             pipelines: Arc::new(Pipelines::new(device)),

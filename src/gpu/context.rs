@@ -33,6 +33,7 @@ impl AdapterRequest {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(b) = self.backends {
@@ -50,6 +51,7 @@ impl AdapterRequest {
 }
 
 /// A wgpu instance and every adapter it sees on the requested backends, with compute support.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn enumerate_adapters(backends: Option<wgpu::Backends>) -> (wgpu::Instance, Vec<wgpu::Adapter>) {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends.unwrap_or(wgpu::Backends::all());
@@ -58,6 +60,7 @@ pub fn enumerate_adapters(backends: Option<wgpu::Backends>) -> (wgpu::Instance, 
     (instance, adapters)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn desc_backends(backends: Option<wgpu::Backends>) -> wgpu::Backends {
     backends.unwrap_or(wgpu::Backends::all())
 }
@@ -116,11 +119,14 @@ pub struct GpuContext {
 
 impl GpuContext {
     /// The adapter chosen by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, or the best one found.
+    /// (On the web: [`GpuContext::new_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         Self::with_request(&AdapterRequest::from_env())
     }
 
     /// The adapter chosen by `request`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_request(request: &AdapterRequest) -> Result<Self> {
         let (instance, mut adapters) = enumerate_adapters(request.backends);
         let index = choose_adapter(&adapters, request).ok_or_else(|| Error::NoAdapter {
@@ -130,21 +136,54 @@ impl GpuContext {
                    --device cpu",
         })?;
         let adapter = adapters.swap_remove(index);
+        pollster::block_on(Self::open(instance, adapter))
+    }
+
+    /// The adapter WebGPU offers, without blocking: how a page opens a device. (Natively: the
+    /// adapter wgpu prefers, as `request_adapter` picks it.)
+    pub async fn new_async() -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if cfg!(target_arch = "wasm32") {
+            // WebGL has no compute shaders: WebGPU or nothing.
+            desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .ok()
+            .filter(supports_compute)
+            .ok_or_else(|| Error::NoAdapter {
+                wanted: String::new(),
+                hint: "this browser offers no WebGPU adapter (Chrome or Edge 113+, Safari 26+, \
+                       Firefox 141+; on Linux Chrome needs --enable-unsafe-webgpu)",
+            })?;
+        Self::open(instance, adapter).await
+    }
+
+    async fn open(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("wgpu-lstm"),
-            // Timestamps let `bench` and the autotune time on the GPU; subgroups speed up the
-            // register-resident sequence kernel; shader-f16 reads f16 weights natively. All are
-            // optional.
-            required_features: adapter.features()
-                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16),
-            required_limits: adapter.limits(),
-            ..Default::default()
-        }))
-        .map_err(|e| Error::DeviceRequest {
-            adapter: info.name.clone(),
-            source: e,
-        })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-lstm"),
+                // Timestamps let `bench` and the autotune time on the GPU; subgroups speed up the
+                // register-resident sequence kernel; shader-f16 reads f16 weights natively. All
+                // are optional.
+                required_features: adapter.features()
+                    & (wgpu::Features::TIMESTAMP_QUERY
+                        | wgpu::Features::SUBGROUP
+                        | wgpu::Features::SHADER_F16),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::DeviceRequest {
+                adapter: info.name.clone(),
+                source: e,
+            })?;
         // Everything the engine does runs inside error scopes; anything else is logged, not panicked.
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
         log::info!("using adapter {} ({:?})", info.name, info.backend);
@@ -182,7 +221,12 @@ pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
         .join(" ");
     format!(
         "{} ({:?}, {:?}{})",
-        info.name,
+        // Browsers do not name their WebGPU adapters to wgpu.
+        if info.name.is_empty() {
+            "unnamed adapter"
+        } else {
+            &info.name
+        },
         info.backend,
         info.device_type,
         if driver.is_empty() {

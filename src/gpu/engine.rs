@@ -3,8 +3,11 @@
 //! encoder) takes one path: check, plan, record, then submit and read back, or leave both to
 //! the caller.
 
+// The blocking entry points are native only (see `scope`); on the web their helpers go unused.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use web_time::Instant;
 
 use futures_intrusive::sync::Mutex as AsyncMutex;
 
@@ -14,7 +17,7 @@ use super::model::ModelWeights;
 use super::pipelines::EngineKernels;
 use super::plan::{Buf, IoSizes, ModelPlan, Part, Plan, Resources, Target, TIMESTAMP_BYTES};
 use super::readback;
-use super::scope::capture;
+use super::scope::{self, capture};
 use super::shaders;
 use super::state::{LstmState, StateShape};
 use super::stats::{ForwardStats, KernelPart};
@@ -115,7 +118,8 @@ struct Request<'a> {
 
 impl Lstm {
     /// Build the engine on the caller's device: checks limits, compiles the kernels and uploads
-    /// the weights once.
+    /// the weights once. (On the web: [`Lstm::new_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
@@ -128,6 +132,7 @@ impl Lstm {
     /// Like [`Lstm::new`] on the cache's device, taking compiled pipelines from (and adding them
     /// to) `cache`, so engines of the same kind on one device compile their kernels once. `queue`
     /// is that device's queue.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_cache(
         cache: &PipelineCache,
         queue: &wgpu::Queue,
@@ -139,12 +144,40 @@ impl Lstm {
 
     /// Like [`Lstm::with_cache`], with the kernel variants fixed instead of autotuned (for
     /// conformance runs of every variant, and for reproducible benchmarks).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_variants(
         cache: &PipelineCache,
         queue: &wgpu::Queue,
         config: &LstmConfig,
         weights: &LstmWeights,
         variants: Option<Variants>,
+    ) -> Result<Self> {
+        Self::build(cache, queue, config, weights, variants, true)
+    }
+
+    /// [`Lstm::with_variants`] for the web (and anywhere nothing may block): errors come back
+    /// through the error scopes' futures, and nothing is autotuned (forced `variants`, choices
+    /// already in `cache`, or the defaults that [`Lstm::variants`] names).
+    pub async fn new_async(
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+        variants: Option<Variants>,
+    ) -> Result<Self> {
+        scope::entry(cache.device(), "building the engine", async {
+            Self::build(cache, queue, config, weights, variants, false)
+        })
+        .await
+    }
+
+    fn build(
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+        variants: Option<Variants>,
+        may_tune: bool,
     ) -> Result<Self> {
         let device = cache.device();
         weights.check_config(config)?;
@@ -166,9 +199,11 @@ impl Lstm {
         let tuning = cache.tuning();
         // The GEMM variant fixes the input weights' layout, so it is chosen before they upload.
         let n = config.num_directions() * 4 * config.hidden_size;
+        let key = GemmKey::new(config.input_size, n);
         model.gemm = match variants {
             Some(v) => v.gemm,
-            None => tuning.gemm(GemmKey::new(config.input_size, n), || {
+            None if !may_tune => tuning.known_gemm(key).unwrap_or(GemmVariant::TILED),
+            None => tuning.gemm(key, || {
                 capture(device, "autotuning", || {
                     tune::gemm(device, queue, &kernels, config.input_size, n)
                 })?
@@ -253,9 +288,21 @@ impl Lstm {
         Ok(resources.weight_bytes_per_step(&plan))
     }
 
-    /// Read a state back to the host (one submission and one map).
+    /// Read a state back to the host (one submission and one map). (On the web:
+    /// [`Lstm::read_state_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_state(&self, state: &LstmState) -> Result<State> {
-        state.read(&self.device, &self.queue)
+        pollster::block_on(state.read(&self.device, &self.queue, true))
+    }
+
+    /// [`Lstm::read_state`] as a future; see [`Lstm::forward_async`] about polling.
+    pub async fn read_state_async(&self, state: &LstmState) -> Result<State> {
+        scope::entry(
+            &self.device,
+            "reading the state",
+            state.read(&self.device, &self.queue, false),
+        )
+        .await
     }
 
     /// Counters of the most recent forward, stream step or encode.
@@ -276,13 +323,30 @@ impl Lstm {
         })
     }
 
+    /// [`Lstm::new_state`] with errors through the error scopes' futures (for the web).
+    pub async fn new_state_async(&self, batch: usize) -> Result<LstmState> {
+        scope::entry(&self.device, "allocating the state", async {
+            self.new_state(batch)
+        })
+        .await
+    }
+
+    /// A GPU-resident state holding `initial` (its batch is that of `initial`).
+    pub fn state_from(&self, initial: &State) -> Result<LstmState> {
+        let state = self.new_state(initial.h.shape().get(1).copied().unwrap_or(0))?;
+        state.set(&self.queue, initial)?;
+        Ok(state)
+    }
+
     /// Run every sequence to length T.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward(&self, input: &Tensor, initial: Option<&State>) -> Result<Output> {
         self.forward_with_lens(input, initial, None)
     }
 
     /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T. Blocks until
-    /// the outputs are read back.
+    /// the outputs are read back. (On the web: [`Lstm::forward_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_with_lens(
         &self,
         input: &Tensor,
@@ -307,7 +371,8 @@ impl Lstm {
     /// Feed the next chunk of each stream. The state is read and updated on the GPU; only Y of
     /// the chunk comes back. `seq_lens[b]` in 0..=T is how many steps stream b has in this
     /// chunk (0 leaves its state unchanged and its rows of Y zero). A bidirectional layer's
-    /// reverse direction runs within the chunk.
+    /// reverse direction runs within the chunk. (On the web: [`Lstm::forward_stream_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_stream(
         &self,
         input: &Tensor,
@@ -330,6 +395,7 @@ impl Lstm {
     /// Record a forward of one chunk into the caller's encoder, from and to the caller's buffers
     /// (see [`EncodeTarget`]). Nothing is submitted or mapped; the caller submits. Buffers are
     /// checked first and a wrong size, usage or alignment is an error naming the buffer.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -358,6 +424,7 @@ impl Lstm {
     /// Record `repeats` dispatches of one kernel of a forward of shape `dims` (T, B) into
     /// `encoder`, on the engine's buffers for that shape, whatever they hold: for benchmarks of
     /// single kernels; the results mean nothing.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode_kernel(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -467,6 +534,26 @@ impl Lstm {
         encoder: Option<&mut wgpu::CommandEncoder>,
         wait: bool,
     ) -> Result<Vec<u8>> {
+        let during = match request.sink {
+            Sink::Readback { state: true } => "forward",
+            Sink::Readback { state: false } => "stream step",
+            Sink::Caller(_) => "encoding a forward",
+        };
+        scope::entry(
+            &self.device,
+            during,
+            self.run_scoped(request, encoder, wait, during),
+        )
+        .await
+    }
+
+    async fn run_scoped(
+        &self,
+        request: Request<'_>,
+        encoder: Option<&mut wgpu::CommandEncoder>,
+        wait: bool,
+        during: &'static str,
+    ) -> Result<Vec<u8>> {
         let mut slot = self.workspace.lock().await;
         let ws = self.ready_workspace(&mut slot, request.dims)?;
         if let Sink::Caller(target) = request.sink {
@@ -474,7 +561,9 @@ impl Lstm {
         }
         let mut autotune_submits = 0;
         let tune_started = Instant::now();
-        let variants = self.choose(ws, encoder.is_none(), &mut autotune_submits)?;
+        // Timing kernels blocks on the device, which the web does not allow.
+        let may_tune = encoder.is_none() && cfg!(not(target_arch = "wasm32"));
+        let variants = self.choose(ws, may_tune, &mut autotune_submits)?;
         let autotune_ns = if autotune_submits > 0 {
             tune_started.elapsed().as_nanos() as u64
         } else {
@@ -501,11 +590,6 @@ impl Lstm {
             }
             Sink::Readback { state: false } => io.y,
             Sink::Caller(_) => 0,
-        };
-        let during = match request.sink {
-            Sink::Readback { state: true } => "forward",
-            Sink::Readback { state: false } => "stream step",
-            Sink::Caller(_) => "encoding a forward",
         };
         let submission = capture(&self.device, during, || -> Result<_> {
             if let Source::Host(x) = request.source {
@@ -658,6 +742,7 @@ impl Lstm {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl LstmForward for Lstm {
     type Stream = LstmState;
 
@@ -675,9 +760,7 @@ impl LstmForward for Lstm {
     }
 
     fn start_stream(&self, initial: &State) -> Result<LstmState> {
-        let state = self.new_state(initial.h.shape().get(1).copied().unwrap_or(0))?;
-        state.set(&self.queue, initial)?;
-        Ok(state)
+        self.state_from(initial)
     }
 
     fn forward_stream(

@@ -27,9 +27,9 @@ mod variants;
 mod workspace;
 
 pub use cache::PipelineCache;
-pub use context::{
-    choose_adapter, describe_adapter, enumerate_adapters, supports_compute, AdapterRequest, GpuContext,
-};
+#[cfg(not(target_arch = "wasm32"))]
+pub use context::enumerate_adapters;
+pub use context::{choose_adapter, describe_adapter, supports_compute, AdapterRequest, GpuContext};
 pub use engine::{EncodeTarget, Lstm, StateExport};
 pub use pipelines::SHADER_DIR_VARIABLE;
 pub use state::LstmState;

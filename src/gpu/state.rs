@@ -155,8 +155,9 @@ impl LstmState {
         Ok(())
     }
 
-    /// Read back to the host (one submission and one map, on demand).
-    pub fn read(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<State> {
+    /// Read back to the host (one submission and one map, on demand); with `wait`, this thread
+    /// waits for the copy in `Device::poll`.
+    pub(crate) async fn read(&self, device: &wgpu::Device, queue: &wgpu::Queue, wait: bool) -> Result<State> {
         let (h_bytes, c_bytes) = (self.shape.h_bytes()?, self.shape.c_bytes()?);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("lstm state readback"),
@@ -170,12 +171,13 @@ impl LstmState {
             encoder.copy_buffer_to_buffer(&self.c, 0, &staging, h_bytes, c_bytes);
             queue.submit([encoder.finish()])
         })?;
-        let data = pollster::block_on(readback::read(
+        let data = readback::read(
             device,
             &staging,
             h_bytes + c_bytes,
-            Some(submission),
-        ))?;
+            Some(submission).filter(|_| wait),
+        )
+        .await?;
         let (h, c) = data.split_at((h_bytes / 4) as usize);
         Ok(State {
             h: Tensor::new(

@@ -8,7 +8,7 @@ pub(crate) mod file;
 pub(crate) mod key;
 pub(crate) mod store;
 
-use std::time::Instant;
+use web_time::Instant;
 
 use wgpu::util::DeviceExt;
 

@@ -37,6 +37,11 @@ impl Tuning {
         choose(&self.step, key, tune)
     }
 
+    /// A GEMM choice already made, if any.
+    pub fn known_gemm(&self, key: GemmKey) -> Option<GemmVariant> {
+        lock(&self.gemm).get(&key).copied()
+    }
+
     /// A step choice already made, if any.
     pub fn known_step(&self, key: &StepKey) -> Option<StepChoice> {
         lock(&self.step).get(key).copied()

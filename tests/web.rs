@@ -1,0 +1,217 @@
+//! The engine in a browser: wasm32, WebGPU, run by wasm-bindgen-test in headless Chromium
+//! (`cargo test --target wasm32-unknown-unknown --no-default-features --test web`; see
+//! .cargo/config.toml and webdriver.json). Only the async API exists there: every error comes
+//! back through error-scope futures, nothing blocks, nothing is autotuned.
+//!
+//! GPU vs the CPU reference (compiled to wasm too) over the conformance strata and a grid of
+//! shapes that are not multiples of the workgroup sizes, each held to the error model; streaming
+//! equal to whole; error paths.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+use wgpu_lstm::conform::{suite, CaseShape, ConformCase, Verdict};
+use wgpu_lstm::gpu::{GpuContext, Lstm, Variants};
+use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, State, Tensor};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn context() -> GpuContext {
+    GpuContext::new_async().await.expect("a WebGPU adapter")
+}
+
+/// The browser's own description of its WebGPU adapter (wgpu leaves the name empty on the web):
+/// `navigator.gpu.requestAdapter()`'s `info`, and the browser's user agent.
+async fn browser_adapter() -> String {
+    use js_sys::{Function, Promise, Reflect};
+    let get = |object: &JsValue, key: &str| {
+        Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let navigator = get(&js_sys::global(), "navigator");
+    let gpu = get(&navigator, "gpu");
+    let request: Function = get(&gpu, "requestAdapter").into();
+    let promise: Promise = request.call0(&gpu).expect("requestAdapter").into();
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("an adapter");
+    let info = get(&adapter, "info");
+    let fields: Vec<String> = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|k| get(&info, k).as_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let agent = get(&navigator, "userAgent").as_string().unwrap_or_default();
+    format!("{} ({agent})", fields.join(" "))
+}
+
+/// The adapter is WebGPU's; the run prints which one (with --nocapture, as CI runs it).
+#[wasm_bindgen_test]
+async fn adapter_is_webgpu() {
+    let ctx = context().await;
+    let info = ctx.adapter_info();
+    console_log!(
+        "WebGPU adapter: {} [{:?}, {:?}]",
+        browser_adapter().await,
+        info.backend,
+        info.device_type
+    );
+    assert_eq!(info.backend, wgpu::Backend::BrowserWebGpu, "{info:?}");
+}
+
+async fn check_cases(ctx: &GpuContext, cases: Vec<ConformCase>, forced: &[Option<Variants>]) {
+    let (mut runs, mut worst) = (0, 0f32);
+    for case in cases {
+        let prepared = case
+            .prepare()
+            .unwrap_or_else(|e| panic!("{}: {e}", case.describe()));
+        for &variants in forced {
+            let variants = variants.map(|v| v.effective(&case.config));
+            let result = prepared
+                .run_async(ctx.pipeline_cache(), &ctx.queue, variants)
+                .await;
+            match Verdict::of(variants, &result) {
+                Verdict::Pass => {}
+                Verdict::NotApplicable => continue,
+                Verdict::Fail => panic!("{} with {variants:?}: {result:?}", case.describe()),
+            }
+            let c = result.expect("passed").comparison;
+            worst = worst.max(c.worst_ratio);
+            runs += 1;
+        }
+    }
+    console_log!("{runs} runs passed; worst error {worst:.3} of the bound");
+    assert!(runs > 0);
+}
+
+/// Every conformance stratum (the named combinations of options: directions, layers, peepholes,
+/// projections, clip, activations, lengths, layouts, f16), plus shapes of the grid.
+#[wasm_bindgen_test]
+async fn conformance_strata_and_shapes() {
+    let ctx = context().await;
+    let shapes: Vec<CaseShape> = ["1,1,1,1", "3,7,5,33", "5,17,33,65,2", "17,3,100,9", "2,40,16,130"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let cases = suite(0, 300, &shapes)
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    check_cases(&ctx, cases, &[None]).await;
+}
+
+/// Every kernel combination on a few random cases.
+#[wasm_bindgen_test]
+async fn every_kernel_variant() {
+    let ctx = context().await;
+    let forced: Vec<Option<Variants>> = Variants::all().into_iter().map(Some).collect();
+    let cases = (0..3).map(|k| ConformCase::random(900 + k)).collect();
+    check_cases(&ctx, cases, &forced).await;
+}
+
+fn model(direction: Direction, hidden: usize) -> (LstmConfig, LstmWeights) {
+    let config = LstmConfig {
+        input_size: 6,
+        hidden_size: hidden,
+        num_layers: 2,
+        direction,
+        ..LstmConfig::default()
+    };
+    let weights = LstmWeights::random(&config, 3).unwrap();
+    (config, weights)
+}
+
+fn input(t: usize, b: usize, i: usize) -> Tensor {
+    wgpu_lstm::conform::random_tensor(vec![t, b, i], 1.0, 11)
+}
+
+/// Streams fed chunk by chunk equal the whole forward (and the CPU), state read back included.
+#[wasm_bindgen_test]
+async fn streaming_equals_whole() {
+    let ctx = context().await;
+    let (config, weights) = model(Direction::Forward, 13);
+    let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None)
+        .await
+        .unwrap();
+    let (t, b) = (11, 3);
+    let x = input(t, b, 6);
+    let whole = lstm.forward_async(&x, None, None).await.unwrap();
+    let cpu = CpuLstm::new(&config, &weights)
+        .unwrap()
+        .forward(&x, None)
+        .unwrap();
+    assert!(whole.max_abs_diff(&cpu).unwrap() < 1e-4);
+    let mut state = lstm.new_state_async(b).await.unwrap();
+    let mut ys = Vec::new();
+    for (start, len) in [(0, 4), (4, 1), (5, 6)] {
+        let chunk = x.slice_axis(0, start, len).unwrap();
+        ys.push(lstm.forward_stream_async(&chunk, &mut state, None).await.unwrap());
+    }
+    let y = Tensor::concat(0, &ys).unwrap();
+    assert!(
+        y.max_abs_diff(&whole.y).unwrap() < 1e-5,
+        "{:?}",
+        y.max_abs_diff(&whole.y)
+    );
+    let State { h, c } = lstm.read_state_async(&state).await.unwrap();
+    assert!(h.max_abs_diff(&whole.h_n).unwrap() < 1e-5);
+    assert!(c.max_abs_diff(&whole.c_n).unwrap() < 1e-5);
+    // A stream from a given state continues from it.
+    let resumed = lstm.state_from(&State { h, c }).unwrap();
+    let mut resumed = resumed;
+    let next = lstm
+        .forward_stream_async(&x.slice_axis(0, 0, 2).unwrap(), &mut resumed, None)
+        .await;
+    assert!(next.is_ok());
+}
+
+/// Bad requests are typed errors; requests beyond the device's limits are DeviceLimit; GPU
+/// errors come back through the error scopes, not as panics.
+#[wasm_bindgen_test]
+async fn error_paths() {
+    let ctx = context().await;
+    let (config, weights) = model(Direction::Bidirectional, 5);
+    let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None)
+        .await
+        .unwrap();
+    let err = lstm.forward_async(&input(4, 2, 7), None, None).await.unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    let err = lstm
+        .forward_async(&input(4, 2, 6), None, Some(&[5, 1]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    let err = lstm.new_state_async(1 << 28).await.err().expect("refused");
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err}");
+    let mut state = lstm.new_state_async(2).await.unwrap();
+    let err = lstm
+        .forward_stream_async(&input(3, 3, 6), &mut state, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    // Weights that do not fit the configuration.
+    let (other, _) = model(Direction::Forward, 5);
+    let err = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &other, &weights, None)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, Error::Invalid { .. } | Error::Shape { .. }),
+        "{err}"
+    );
+    // A buffer beyond the device's limits, made directly, is caught by the scope around it.
+    let device = &ctx.device;
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let _ = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 1 << 40,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    assert!(
+        scope.pop().await.is_some(),
+        "the browser reported no error for a 1 TiB buffer"
+    );
+    // The engine still works afterwards.
+    assert!(lstm.forward_async(&input(4, 2, 6), None, None).await.is_ok());
+}

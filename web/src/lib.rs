@@ -1,0 +1,69 @@
+//! The demo page's engine (`web/index.html`): a model from `.safetensors` bytes run on WebGPU
+//! and by the CPU reference compiled to wasm, timed and compared under the error model.
+
+use wasm_bindgen::prelude::*;
+use web_time::Instant;
+use wgpu_lstm::gpu::{GpuContext, Lstm};
+use wgpu_lstm::{conform::random_tensor, CpuLstm, Dims, Error, ErrorBound, Layout, LstmWeights};
+
+/// Run the model in `model` (`.safetensors` bytes, either convention) on `seq` steps of `batch`
+/// random sequences; returns a JSON report: adapter, model, timings, the comparison with the CPU
+/// reference, and the first batch element's outputs for the plot. With no WebGPU adapter the
+/// report's `status` is `no-webgpu`.
+#[wasm_bindgen]
+pub async fn run(model: Vec<u8>, seq: usize, batch: usize) -> String {
+    match run_checked(&model, seq, batch).await {
+        Ok(report) => report.to_string(),
+        Err(Error::NoAdapter { hint, .. }) => {
+            serde_json::json!({ "status": "no-webgpu", "message": format!("no WebGPU: {hint}") }).to_string()
+        }
+        Err(e) => serde_json::json!({ "status": "error", "message": e.to_string() }).to_string(),
+    }
+}
+
+async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Result<serde_json::Value> {
+    let (weights, convention) = LstmWeights::from_safetensors(model, None)?;
+    let config = weights.config(Layout::SeqMajor);
+    let ctx = GpuContext::new_async().await?;
+    let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None).await?;
+    let x = random_tensor(vec![seq, batch, config.input_size], 1.0, 1);
+    // The first forward compiles the kernels; the second is timed.
+    let started = Instant::now();
+    lstm.forward_async(&x, None, None).await?;
+    let first_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let out = lstm.forward_async(&x, None, None).await?;
+    let gpu_ms = started.elapsed().as_secs_f64() * 1e3;
+    let stats = lstm.last_stats();
+    let started = Instant::now();
+    let reference = CpuLstm::new(&config, &weights)?.forward(&x, None)?;
+    let cpu_ms = started.elapsed().as_secs_f64() * 1e3;
+    let bound = ErrorBound::for_model(&config, Dims { seq_len: seq, batch });
+    let comparison = out.compare(&reference, bound)?;
+    // y of batch element 0: [T][features].
+    let width = out.y.shape()[2];
+    let plot: Vec<&[f32]> = (0..seq)
+        .map(|t| &out.y.data()[(t * batch) * width..][..width])
+        .collect();
+    Ok(serde_json::json!({
+        "status": if comparison.passed() { "pass" } else { "fail" },
+        "adapter": format!("{:?}, {:?}", ctx.adapter_info().backend, ctx.adapter_info().device_type),
+        "model": format!(
+            "{} convention: input {}, hidden {}, {} layer(s), {:?}",
+            convention, config.input_size, config.hidden_size, config.num_layers, config.direction
+        ),
+        "shape": { "seq": seq, "batch": batch },
+        "first_forward_ms": first_ms,
+        "gpu_ms": gpu_ms,
+        "gpu_us_per_step": gpu_ms * 1e3 / seq as f64,
+        "cpu_ms": cpu_ms,
+        "dispatches": stats.dispatches,
+        "submits": stats.submits,
+        "kernels": stats.variants.to_string(),
+        "max_abs_error": comparison.max_abs_error,
+        "worst_ratio": comparison.worst_ratio,
+        "atol": bound.atol,
+        "rtol": bound.rtol,
+        "y": plot,
+    }))
+}
