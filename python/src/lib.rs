@@ -344,27 +344,65 @@ struct Options {
 }
 
 impl Options {
-    fn given(&self) -> Vec<&'static str> {
-        let mut given = Vec::new();
-        if self.direction.is_some() {
-            given.push("direction");
+    /// The activations these options name for `directions` directions, if they name any.
+    fn activations(&self, directions: usize) -> PyResult<Option<Vec<Activation>>> {
+        if self.activations.is_none() && self.activation_alpha.is_empty() && self.activation_beta.is_empty() {
+            return Ok(None);
         }
-        if self.clip.is_some() {
-            given.push("clip");
+        let names = self.activations.clone().unwrap_or_else(|| {
+            ["Sigmoid", "Tanh", "Tanh"]
+                .repeat(directions)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        });
+        Activation::parse_list(&names, &self.activation_alpha, &self.activation_beta, directions)
+            .map(Some)
+            .py()
+    }
+
+    /// An .onnx node sets these attributes itself: options that repeat them are accepted, ones
+    /// that contradict them are errors naming both values.
+    fn agree_with(&self, config: &LstmConfig) -> PyResult<()> {
+        let contradiction = |name: &str, given: String, node: String| {
+            PyValueError::new_err(format!(
+                "{name}: {given} contradicts the node's {node}; leave {name} out to use the node's"
+            ))
+        };
+        if let Some(d) = &self.direction {
+            if direction_of(d)? != config.direction {
+                return Err(contradiction(
+                    "direction",
+                    d.clone(),
+                    format!("{:?}", config.direction),
+                ));
+            }
         }
-        if self.input_forget {
-            given.push("input_forget");
+        if let Some(clip) = self.clip.filter(|&c| Some(c) != config.clip) {
+            let node = config.clip.map_or("no clip".into(), |c| format!("clip {c}"));
+            return Err(contradiction("clip", clip.to_string(), node));
         }
-        if self.activations.is_some() {
-            given.push("activations");
+        if self.input_forget && !config.input_forget {
+            return Err(contradiction("input_forget", "True".into(), "0".into()));
         }
-        if !self.activation_alpha.is_empty() {
-            given.push("activation_alpha");
+        if let Some(given) = self.activations(config.num_directions())? {
+            let node: Vec<Activation> = (0..config.num_directions())
+                .flat_map(|d| config.activations_of(d))
+                .collect();
+            if given != node {
+                let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+                return Err(contradiction("activations", show(&given), show(&node)));
+            }
         }
-        if !self.activation_beta.is_empty() {
-            given.push("activation_beta");
+        let batch_first = config.layout == Layout::BatchMajor;
+        if self.batch_first.is_some_and(|b| b != batch_first) {
+            return Err(contradiction(
+                "batch_first",
+                format!("{}", !batch_first),
+                format!("layout {}", u8::from(batch_first)),
+            ));
         }
-        given
+        Ok(())
     }
 
     /// The configuration of `weights` with these options.
@@ -381,18 +419,8 @@ impl Options {
         let mut config = weights.config(layout);
         config.clip = self.clip;
         config.input_forget = self.input_forget;
-        if self.activations.is_some() || !self.activation_alpha.is_empty() || !self.activation_beta.is_empty()
-        {
-            let d = config.num_directions();
-            let names = self.activations.clone().unwrap_or_else(|| {
-                ["Sigmoid", "Tanh", "Tanh"]
-                    .repeat(d)
-                    .into_iter()
-                    .map(String::from)
-                    .collect()
-            });
-            config.activations =
-                Activation::parse_list(&names, &self.activation_alpha, &self.activation_beta, d).py()?;
+        if let Some(activations) = self.activations(config.num_directions())? {
+            config.activations = activations;
         }
         config.validate().py()?;
         Ok((config, weights))
@@ -502,8 +530,9 @@ impl PyLstm {
     }
 
     /// From a file: `.safetensors` (either convention, with the options of `from_state_dict`)
-    /// or an `.onnx` model (told apart by content), whose LSTM node gives every attribute;
-    /// `node` picks one node by name, or a list of names stacks nodes as layers.
+    /// or an `.onnx` model (told apart by content), whose LSTM node gives every attribute
+    /// (options that repeat them are accepted, ones that contradict them are errors); `node`
+    /// picks one node by name, or a list of names stacks nodes as layers.
     #[staticmethod]
     #[pyo3(signature = (path, *, node=None, batch_first=None, convention=None, direction=None,
         clip=None, input_forget=false, activations=None, activation_alpha=None,
@@ -552,11 +581,6 @@ impl PyLstm {
         let convention = convention_of(convention)?;
         let precision = precision_of(weights_precision)?;
         if py.detach(|| is_onnx_file(&path, limits)).py()? {
-            if let Some(given) = options.given().first() {
-                return Err(PyValueError::new_err(format!(
-                    "{given}: an .onnx model's LSTM node sets its attributes; leave {given} out"
-                )));
-            }
             if convention == Some(Convention::PyTorch) {
                 return Err(PyValueError::new_err(format!(
                     "convention: {} is an .onnx model (ONNX convention), not PyTorch's",
@@ -567,14 +591,7 @@ impl PyLstm {
             let lstm = py
                 .detach(|| OnnxModel::open_with(&path, limits).and_then(|m| m.load(&names)))
                 .py()?;
-            let model_batch_first = lstm.config.layout == Layout::BatchMajor;
-            if batch_first.is_some_and(|b| b != model_batch_first) {
-                return Err(PyValueError::new_err(format!(
-                    "batch_first: {} contradicts the node's layout {}",
-                    batch_first.unwrap_or_default(),
-                    u8::from(model_batch_first)
-                )));
-            }
+            options.agree_with(&lstm.config)?;
             let mut config = lstm.config;
             config.weights_precision = precision;
             let mut model = build(

@@ -138,9 +138,16 @@ def test_random_onnx_models_match_onnxruntime(seed, tmp_path):
         assert_close(f"seed {seed} {name} Y_c", c, c_ref)
 
 
-def test_onnx_attributes_are_not_given_twice(tmp_path):
-    path = random_model(1, tmp_path)[0]
-    with pytest.raises(ValueError, match="clip"):
+def test_options_that_contradict_the_node_are_errors(tmp_path):
+    path, _, kwargs, _, _, _ = random_model(1, tmp_path)  # layout 1, clip, activations
+    with pytest.raises(ValueError, match="clip: 2 contradicts the node's clip "):
         wgpu_lstm.LSTM.load(path, clip=2.0)
-    with pytest.raises(ValueError, match="batch_first"):
+    with pytest.raises(ValueError, match="batch_first: false contradicts the node's layout 1"):
         wgpu_lstm.LSTM.load(path, batch_first=False)
+    with pytest.raises(ValueError, match="activations: .* contradicts the node's"):
+        wgpu_lstm.LSTM.load(path, activations=["Tanh" if a != "Tanh" else "Softsign" for a in kwargs["activations"]])
+    with pytest.raises(ValueError, match="direction"):
+        wgpu_lstm.LSTM.load(path, direction="forward")
+    # The node's own values are accepted.
+    agreeing = wgpu_lstm.LSTM.load(path, **kwargs)
+    assert agreeing.batch_first and agreeing.direction == kwargs["direction"]

@@ -66,8 +66,8 @@ class LSTM:
         max_file_bytes: Optional[int] = None,
     ) -> "LSTM":
         """From a .safetensors file (with the options of from_state_dict) or an .onnx model,
-        told apart by content. An ONNX node's attributes configure the model (giving them again
-        is an error); `node` picks a node by name, or a list stacks nodes as layers."""
+        told apart by content. An ONNX node's attributes configure the model (options that repeat
+        them must agree with them); `node` picks a node by name, or a list stacks nodes as layers."""
 
     def __call__(
         self,
