@@ -233,3 +233,127 @@ impl LstmConfig {
         Ok(())
     }
 }
+
+/// The gate options a caller gives by name (CLI flags, Python keyword arguments): ONNX's clip,
+/// input_forget and activations with their alphas and betas. They configure weights that do not
+/// carry them (a `.safetensors` file), and are checked against an `.onnx` node that does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GateOptions {
+    pub clip: Option<f32>,
+    pub input_forget: bool,
+    /// f, g, h per direction; `None` with alphas or betas given means the default functions.
+    pub activations: Option<Vec<String>>,
+    pub activation_alpha: Vec<f32>,
+    pub activation_beta: Vec<f32>,
+}
+
+/// A gate option that disagrees with a model's own attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contradiction {
+    /// `clip`, `input_forget` or `activations`.
+    pub option: &'static str,
+    pub given: String,
+    pub model: String,
+}
+
+impl GateOptions {
+    /// The activations these options name for `directions` directions (`None`: none named).
+    pub fn activations(&self, directions: usize) -> Result<Option<Vec<Activation>>> {
+        if self.activations.is_none() && self.activation_alpha.is_empty() && self.activation_beta.is_empty() {
+            return Ok(None);
+        }
+        let names = self.activations.clone().unwrap_or_else(|| {
+            ["Sigmoid", "Tanh", "Tanh"]
+                .repeat(directions)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        });
+        Activation::parse_list(&names, &self.activation_alpha, &self.activation_beta, directions).map(Some)
+    }
+
+    /// Set these options in `config` (whose direction fixes how many activations they take).
+    pub fn apply(&self, config: &mut LstmConfig) -> Result<()> {
+        config.clip = self.clip;
+        config.input_forget = self.input_forget;
+        if let Some(activations) = self.activations(config.num_directions())? {
+            config.activations = activations;
+        }
+        Ok(())
+    }
+
+    /// The first option given that disagrees with `model`'s configuration (options left out,
+    /// and ones that repeat the model's value, agree).
+    pub fn contradiction(&self, model: &LstmConfig) -> Result<Option<Contradiction>> {
+        if let Some(clip) = self.clip.filter(|&c| Some(c) != model.clip) {
+            return Ok(Some(Contradiction {
+                option: "clip",
+                given: format!("{clip:?}"),
+                model: model.clip.map_or("no clip".into(), |c| format!("clip {c:?}")),
+            }));
+        }
+        if self.input_forget && !model.input_forget {
+            return Ok(Some(Contradiction {
+                option: "input_forget",
+                given: "true".into(),
+                model: "input_forget 0".into(),
+            }));
+        }
+        let directions = model.num_directions();
+        if let Some(given) = self.activations(directions)? {
+            let own: Vec<Activation> = (0..directions).flat_map(|d| model.activations_of(d)).collect();
+            if given != own {
+                let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+                return Ok(Some(Contradiction {
+                    option: "activations",
+                    given: show(&given),
+                    model: show(&own),
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options configure a model, agree with a model that has them, and name the first that
+    /// does not.
+    #[test]
+    fn gate_options_apply_and_contradict() {
+        let options = GateOptions {
+            clip: Some(2.5),
+            input_forget: true,
+            activations: Some(vec!["HardSigmoid".into(), "Tanh".into(), "Tanh".into()]),
+            activation_alpha: vec![0.3],
+            activation_beta: vec![0.4],
+        };
+        let mut config = LstmConfig::default();
+        options.apply(&mut config).unwrap();
+        assert_eq!((config.clip, config.input_forget), (Some(2.5), true));
+        assert_eq!(config.activations[0].to_string(), "HardSigmoid(0.3, 0.4)");
+        assert_eq!(options.contradiction(&config).unwrap(), None);
+        assert_eq!(GateOptions::default().contradiction(&config).unwrap(), None);
+        let other = GateOptions {
+            clip: Some(1.0),
+            ..options.clone()
+        };
+        let c = other.contradiction(&config).unwrap().expect("clip differs");
+        assert_eq!(
+            (c.option, c.given.as_str(), c.model.as_str()),
+            ("clip", "1.0", "clip 2.5")
+        );
+        // Alphas alone apply to the default functions, whose count the direction fixes.
+        let alphas = GateOptions {
+            activation_alpha: vec![0.5],
+            ..GateOptions::default()
+        };
+        assert!(
+            alphas.activations(1).is_err(),
+            "Sigmoid, Tanh, Tanh take no alpha"
+        );
+        assert_eq!(GateOptions::default().activations(2).unwrap(), None);
+    }
+}

@@ -22,7 +22,7 @@ mod tensor;
 mod weights;
 
 pub use activation::{Activation, ActivationKind};
-pub use config::{Direction, Layout, LstmConfig, Precision};
+pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;
 pub use cpu::CpuLstm;
 pub use error::{BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};

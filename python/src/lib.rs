@@ -21,11 +21,11 @@ use wgpu_lstm::bench::{time_shape, AdapterReport, BenchReport, Machine, Settings
 use wgpu_lstm::conform::{suite, Kernels, Verdict};
 use wgpu_lstm::gpu::{enumerate_adapters, supports_compute, AdapterRequest, GpuContext, LstmState};
 use wgpu_lstm::onnx::{is_onnx_file, OnnxModel};
+use wgpu_lstm::{Convention, Dims};
 use wgpu_lstm::{
-    Activation, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmForward, LstmWeights, Output,
+    CpuLstm, Direction, Error, GateOptions, Layout, Lstm, LstmConfig, LstmForward, LstmWeights, Output,
     Precision, ReadLimits, State, Tensor,
 };
-use wgpu_lstm::{Convention, Dims};
 
 create_exception!(
     wgpu_lstm,
@@ -336,31 +336,10 @@ fn convention_of(name: Option<&str>) -> PyResult<Option<Convention>> {
 struct Options {
     batch_first: Option<bool>,
     direction: Option<String>,
-    clip: Option<f32>,
-    input_forget: bool,
-    activations: Option<Vec<String>>,
-    activation_alpha: Vec<f32>,
-    activation_beta: Vec<f32>,
+    gate: GateOptions,
 }
 
 impl Options {
-    /// The activations these options name for `directions` directions, if they name any.
-    fn activations(&self, directions: usize) -> PyResult<Option<Vec<Activation>>> {
-        if self.activations.is_none() && self.activation_alpha.is_empty() && self.activation_beta.is_empty() {
-            return Ok(None);
-        }
-        let names = self.activations.clone().unwrap_or_else(|| {
-            ["Sigmoid", "Tanh", "Tanh"]
-                .repeat(directions)
-                .into_iter()
-                .map(String::from)
-                .collect()
-        });
-        Activation::parse_list(&names, &self.activation_alpha, &self.activation_beta, directions)
-            .map(Some)
-            .py()
-    }
-
     /// An .onnx node sets these attributes itself: options that repeat them are accepted, ones
     /// that contradict them are errors naming both values.
     fn agree_with(&self, config: &LstmConfig) -> PyResult<()> {
@@ -378,21 +357,8 @@ impl Options {
                 ));
             }
         }
-        if let Some(clip) = self.clip.filter(|&c| Some(c) != config.clip) {
-            let node = config.clip.map_or("no clip".into(), |c| format!("clip {c}"));
-            return Err(contradiction("clip", clip.to_string(), node));
-        }
-        if self.input_forget && !config.input_forget {
-            return Err(contradiction("input_forget", "True".into(), "0".into()));
-        }
-        if let Some(given) = self.activations(config.num_directions())? {
-            let node: Vec<Activation> = (0..config.num_directions())
-                .flat_map(|d| config.activations_of(d))
-                .collect();
-            if given != node {
-                let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-                return Err(contradiction("activations", show(&given), show(&node)));
-            }
+        if let Some(c) = self.gate.contradiction(config).py()? {
+            return Err(contradiction(c.option, c.given, c.model));
         }
         let batch_first = config.layout == Layout::BatchMajor;
         if self.batch_first.is_some_and(|b| b != batch_first) {
@@ -417,11 +383,7 @@ impl Options {
             Layout::SeqMajor
         };
         let mut config = weights.config(layout);
-        config.clip = self.clip;
-        config.input_forget = self.input_forget;
-        if let Some(activations) = self.activations(config.num_directions())? {
-            config.activations = activations;
-        }
+        self.gate.apply(&mut config).py()?;
         config.validate().py()?;
         Ok((config, weights))
     }
@@ -515,11 +477,13 @@ impl PyLstm {
         let options = Options {
             batch_first: Some(batch_first),
             direction,
-            clip,
-            input_forget,
-            activations,
-            activation_alpha: activation_alpha.unwrap_or_default(),
-            activation_beta: activation_beta.unwrap_or_default(),
+            gate: GateOptions {
+                clip,
+                input_forget,
+                activations,
+                activation_alpha: activation_alpha.unwrap_or_default(),
+                activation_beta: activation_beta.unwrap_or_default(),
+            },
         };
         let (mut config, weights) = options.config(weights)?;
         config.weights_precision = precision_of(weights_precision)?;
@@ -563,11 +527,13 @@ impl PyLstm {
         let options = Options {
             batch_first,
             direction,
-            clip,
-            input_forget,
-            activations,
-            activation_alpha: activation_alpha.unwrap_or_default(),
-            activation_beta: activation_beta.unwrap_or_default(),
+            gate: GateOptions {
+                clip,
+                input_forget,
+                activations,
+                activation_alpha: activation_alpha.unwrap_or_default(),
+                activation_beta: activation_beta.unwrap_or_default(),
+            },
         };
         let nodes: Vec<String> = match node {
             None => Vec::new(),

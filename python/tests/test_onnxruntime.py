@@ -140,7 +140,7 @@ def test_random_onnx_models_match_onnxruntime(seed, tmp_path):
 
 def test_options_that_contradict_the_node_are_errors(tmp_path):
     path, _, kwargs, _, _, _ = random_model(1, tmp_path)  # layout 1, clip, activations
-    with pytest.raises(ValueError, match="clip: 2 contradicts the node's clip "):
+    with pytest.raises(ValueError, match="clip: 2.0 contradicts the node's clip "):
         wgpu_lstm.LSTM.load(path, clip=2.0)
     with pytest.raises(ValueError, match="batch_first: false contradicts the node's layout 1"):
         wgpu_lstm.LSTM.load(path, batch_first=False)

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::{AdapterArgs, DeviceArg, GpuEngine, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::onnx::{is_onnx_file, OnnxLstm, OnnxModel};
 use wgpu_lstm::{
-    read_lengths_npy_with, Activation, Convention, CpuLstm, Dim, Direction, Error, Layout, LstmConfig,
+    read_lengths_npy_with, Convention, CpuLstm, Dim, Direction, Error, GateOptions, Layout, LstmConfig,
     LstmWeights, ReadLimits, Result, State, Tensor, OUTPUT_FILES,
 };
 
@@ -117,28 +117,22 @@ fn direction_of(arg: DirectionArg) -> Direction {
     }
 }
 
-/// The activations the flags give, for a model with `directions` directions (`None`: no flag).
-fn flag_activations(args: &RunArgs, directions: usize) -> Result<Option<Vec<Activation>>> {
-    if args.activations.is_empty() && args.activation_alpha.is_empty() && args.activation_beta.is_empty() {
-        return Ok(None);
+/// The gate options the flags give.
+fn gate_options(args: &RunArgs) -> GateOptions {
+    GateOptions {
+        clip: args.clip,
+        input_forget: args.input_forget,
+        activations: (!args.activations.is_empty()).then(|| args.activations.clone()),
+        activation_alpha: args.activation_alpha.clone(),
+        activation_beta: args.activation_beta.clone(),
     }
-    let names = if args.activations.is_empty() {
-        ["Sigmoid", "Tanh", "Tanh"]
-            .repeat(directions)
-            .into_iter()
-            .map(String::from)
-            .collect()
-    } else {
-        args.activations.clone()
-    };
-    Activation::parse_list(&names, &args.activation_alpha, &args.activation_beta, directions).map(Some)
 }
 
 /// A flag that disagrees with an .onnx node's attribute.
-fn contradiction(flag: &str, given: impl std::fmt::Debug, model: impl std::fmt::Debug) -> Error {
+fn contradiction(flag: &str, given: impl std::fmt::Display, model: impl std::fmt::Display) -> Error {
     Error::invalid(
         flag,
-        format!("{given:?} contradicts the model's {model:?}; leave the flag out to use the model's"),
+        format!("{given} contradicts the model's {model}; leave the flag out to use the model's"),
     )
 }
 
@@ -162,25 +156,16 @@ fn from_onnx(args: &RunArgs, limits: ReadLimits) -> Result<OnnxLstm> {
     }
     if let Some(d) = args.direction.map(direction_of) {
         if d != config.direction {
-            return Err(contradiction("--direction", d, config.direction));
+            return Err(contradiction(
+                "--direction",
+                format!("{d:?}"),
+                format!("{:?}", config.direction),
+            ));
         }
     }
-    if let Some(clip) = args.clip {
-        if Some(clip) != config.clip {
-            return Err(contradiction("--clip", clip, config.clip));
-        }
-    }
-    if args.input_forget && !config.input_forget {
-        return Err(contradiction("--input-forget", true, false));
-    }
-    if let Some(acts) = flag_activations(args, config.num_directions())? {
-        let model_acts: Vec<Activation> = (0..config.num_directions())
-            .flat_map(|d| config.activations_of(d))
-            .collect();
-        if acts != model_acts {
-            let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-            return Err(contradiction("--activations", show(&acts), show(&model_acts)));
-        }
+    if let Some(c) = gate_options(args).contradiction(config)? {
+        let flag = format!("--{}", c.option.replace('_', "-"));
+        return Err(contradiction(&flag, c.given, c.model));
     }
     lstm.config.weights_precision = args.weights_precision.precision();
     Ok(lstm)
@@ -356,12 +341,8 @@ fn from_safetensors(args: &RunArgs, limits: ReadLimits) -> Result<(LstmConfig, L
         Layout::SeqMajor
     };
     let mut config = weights.config(layout);
-    config.clip = args.clip;
-    config.input_forget = args.input_forget;
+    gate_options(args).apply(&mut config)?;
     config.weights_precision = args.weights_precision.precision();
-    if let Some(acts) = flag_activations(args, config.num_directions())? {
-        config.activations = acts;
-    }
     config.validate()?;
     Ok((config, weights, convention))
 }
