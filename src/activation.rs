@@ -212,6 +212,48 @@ impl Activation {
         }
     }
 
+    /// The derivative, in f64, taking the branch [`Activation::apply`] takes at kinks (the
+    /// left one where it switches on `x ≥ …`): Relu and HardSigmoid have 0 at their corners,
+    /// ThresholdedRelu 1 at alpha.
+    pub fn derivative(&self, x: f64) -> f64 {
+        let (a, b) = (self.alpha as f64, self.beta as f64);
+        match self.kind {
+            ActivationKind::Sigmoid => {
+                let s = self.apply(x);
+                s * (1.0 - s)
+            }
+            ActivationKind::Tanh => 1.0 - x.tanh().powi(2),
+            ActivationKind::Relu => f64::from(x > 0.0),
+            ActivationKind::Affine => a,
+            ActivationKind::LeakyRelu => {
+                if x >= 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+            ActivationKind::ThresholdedRelu => f64::from(x >= a),
+            ActivationKind::ScaledTanh => a * b * (1.0 - (b * x).tanh().powi(2)),
+            ActivationKind::HardSigmoid => {
+                let y = a * x + b;
+                if y > 0.0 && y < 1.0 {
+                    a
+                } else {
+                    0.0
+                }
+            }
+            ActivationKind::Elu => {
+                if x >= 0.0 {
+                    1.0
+                } else {
+                    a * x.exp()
+                }
+            }
+            ActivationKind::Softsign => 1.0 / (1.0 + x.abs()).powi(2),
+            ActivationKind::Softplus => 1.0 / (1.0 + (-x).exp()),
+        }
+    }
+
     /// Read an ONNX `activations` list with its `activation_alpha` / `activation_beta` values.
     ///
     /// The list has three functions (f, g, h) per direction. Alphas and betas are consumed in

@@ -93,6 +93,43 @@ impl Convention {
             }
         }
     }
+
+    /// Y in this convention's file shape (what [`Convention::y_to_file`] writes) into the
+    /// engine's `[T,B,D·P]` or `[B,T,D·P]`; `what` names it in errors.
+    pub fn y_from_file(self, config: &LstmConfig, what: &str, y: Tensor) -> Result<Tensor> {
+        let (d, h) = (config.num_directions(), config.output_size());
+        let s = y.shape().to_vec();
+        match (self, config.layout) {
+            (Convention::PyTorch, _) => Ok(y),
+            (Convention::Onnx, layout) => {
+                let (t_or_b, inner) = match layout {
+                    Layout::SeqMajor => ("T", [Dim::Known("D", d), Dim::Named("B")]),
+                    Layout::BatchMajor => ("B", [Dim::Named("T"), Dim::Known("D", d)]),
+                };
+                let ok = s.len() == 4
+                    && s[3] == h
+                    && match layout {
+                        Layout::SeqMajor => s[1] == d,
+                        Layout::BatchMajor => s[2] == d,
+                    };
+                if !ok {
+                    let [a, b] = inner;
+                    return Err(Error::shape_pattern(
+                        what.to_string(),
+                        vec![Dim::Named(t_or_b), a, b, Dim::Known("H", h)],
+                        &s,
+                    ));
+                }
+                let merged = match layout {
+                    // [T,D,B,H] -> [T,B,D,H]
+                    Layout::SeqMajor => y.permuted(&[0, 2, 1, 3])?,
+                    Layout::BatchMajor => y,
+                };
+                let s = merged.shape().to_vec();
+                merged.reshaped(vec![s[0], s[1], d * h])
+            }
+        }
+    }
 }
 
 impl fmt::Display for Convention {

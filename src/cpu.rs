@@ -31,6 +31,11 @@ impl CpuLstm {
         &self.config
     }
 
+    /// The weights it runs on (rounded to the configuration's precision).
+    pub fn weights(&self) -> &LstmWeights {
+        &self.weights
+    }
+
     /// Run every sequence to length T.
     pub fn forward(&self, input: &Tensor, initial: Option<&State>) -> Result<Output> {
         self.forward_with_lens(input, initial, None)

@@ -19,6 +19,7 @@ mod forward;
 pub mod gpu;
 pub mod onnx;
 mod tensor;
+pub mod train;
 mod weights;
 
 pub use activation::{Activation, ActivationKind};
@@ -33,6 +34,8 @@ pub use files::ReadLimits;
 pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, OUTPUT_FILES};
 pub use gpu::{GpuContext, Lstm};
 pub use tensor::{read_lengths_npy, read_lengths_npy_with, Tensor};
+pub use train::cpu::CpuTape;
+pub use train::{Gradients, Optimizer, OptimizerKind};
 pub use weights::{DirectionWeights, LstmWeights, MAX_SAFETENSORS_HEADER};
 
 /// Compiles and runs the README's code blocks as doc tests.
