@@ -275,3 +275,15 @@ pub(crate) fn check_output_grads(
 #[cfg(test)]
 #[path = "cpu_tests.rs"]
 mod cpu_tests;
+
+/// Every weight of `weights` in one flat array, in the order the GPU keeps them and
+/// [`Optimizer::step_host`] updates them: per layer and direction W_ih, W_hh, b_ih, b_hh,
+/// peepholes, W_hr (those present), each row-major.
+pub fn flatten(weights: &LstmWeights) -> Vec<f32> {
+    ParamLayout::of_weights(weights).flatten(weights)
+}
+
+/// The weights of `config` from a flat array in [`flatten`]'s order.
+pub fn unflatten(config: &LstmConfig, flat: &[f32]) -> Result<LstmWeights> {
+    ParamLayout::new(config)?.unflatten(config, flat)
+}

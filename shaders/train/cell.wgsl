@@ -1,0 +1,54 @@
+// The gates of one unit from its pre-activations, with their derivatives: shared by the training
+// forward and backward so that both see the same clip and activation choices.
+
+// Derivative of `activate` (shared/activations.wgsl), taking the branch it takes at kinks.
+fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
+    switch kind {
+        case SIGMOID: { let s = sigmoid(x); return s * (1.0 - s); }
+        case TANH: { let t = tanh_saturating(x); return 1.0 - t * t; }
+        case RELU: { return select(0.0, 1.0, x > 0.0); }
+        case AFFINE: { return alpha; }
+        case LEAKY_RELU: { return select(alpha, 1.0, x >= 0.0); }
+        case THRESHOLDED_RELU: { return select(0.0, 1.0, x >= alpha); }
+        case SCALED_TANH: { let t = tanh_saturating(beta * x); return alpha * beta * (1.0 - t * t); }
+        case HARD_SIGMOID: { let y = alpha * x + beta; return select(0.0, alpha, y > 0.0 && y < 1.0); }
+        case ELU: { return select(alpha * exp(min(x, 0.0)), 1.0, x >= 0.0); }
+        case SOFTSIGN: { let q = 1.0 + abs(x); return 1.0 / (q * q); }
+        case SOFTPLUS, default: { return sigmoid(x); }
+    }
+}
+
+// Activation `which` (0 f, 1 g, 2 h) of direction d at x: (value, slope).
+fn act(d: u32, which: u32, x: f32) -> vec2<f32> {
+    let at = ACT + 9u * d + 3u * which;
+    let kind = word(at);
+    let alpha = word_f32(at + 1u);
+    let beta = word_f32(at + 2u);
+    return vec2<f32>(activate(kind, alpha, beta, x), activate_slope(kind, alpha, beta, x));
+}
+
+struct Gates {
+    value: vec4<f32>, // i, f, g, o
+    slope: vec4<f32>, // d value / d pre-activation, clip included
+}
+
+fn gates(d: u32, z: vec4<f32>) -> Gates {
+    let limit = word_f32(CLIP);
+    var out: Gates;
+    for (var k = 0u; k < 4u; k++) {
+        var x = z[k];
+        var inside = 1.0;
+        if (limit > 0.0) {
+            inside = select(0.0, 1.0, abs(x) <= limit);
+            x = clamp(x, -limit, limit);
+        }
+        let a = act(d, select(0u, 1u, k == 2u), x);
+        out.value[k] = a.x;
+        out.slope[k] = a.y * inside;
+    }
+    if (word(INPUT_FORGET) == 1u) {
+        out.value[1] = 1.0 - out.value[0];
+        out.slope[1] = 0.0;
+    }
+    return out;
+}

@@ -1,0 +1,66 @@
+// Training kernels read their sizes and offsets as words of one uniform block, named here.
+// Keep in sync with src/gpu/train/words.rs.
+
+@group(0) @binding(0) var<uniform> u: array<vec4<u32>, 16>;
+
+fn word(i: u32) -> u32 {
+    return u[i / 4u][i % 4u];
+}
+
+fn word_f32(i: u32) -> f32 {
+    return bitcast<f32>(word(i));
+}
+
+// Sequence kernels (forward.wgsl, backward.wgsl).
+const SEQ_LEN: u32 = 0u;       // T
+const BATCH: u32 = 1u;         // B
+const HIDDEN: u32 = 2u;        // H
+const OUT: u32 = 3u;           // P (H without projection)
+const DIRS: u32 = 4u;          // D
+const REVERSE_MASK: u32 = 5u;  // bit d: direction d reads the sequence backwards
+const STRIDE_T: u32 = 6u;      // row of (t, b) is t·STRIDE_T + b·STRIDE_B
+const STRIDE_B: u32 = 7u;
+const INPUT_FORGET: u32 = 8u;  // 1: f = 1 − i
+const CLIP: u32 = 9u;          // f32 bits; 0 for none
+const FLAGS: u32 = 10u;        // FLAG_* below
+const STATE_SLOT: u32 = 11u;   // l·D·B: the layer's first state slot
+const H0: u32 = 12u;           // offsets in the state buffer (forward) or the state-gradient buffer (backward)
+const C0: u32 = 13u;
+const HN: u32 = 14u;
+const CN: u32 = 15u;
+const T_Y: u32 = 16u;          // offsets of this layer's record in the tape
+const T_Z: u32 = 17u;
+const T_C: u32 = 18u;
+const T_CPREV: u32 = 19u;
+const T_HPREV: u32 = 20u;
+const T_M: u32 = 21u;
+const W_DG: u32 = 22u;         // backward: offsets in the work buffer
+const W_DH: u32 = 23u;
+const W_DCARRY: u32 = 24u;
+const W_PEEP: u32 = 25u;
+const P_W_HH: u32 = 26u;       // offsets of direction d's tensors in the weights: word + d
+const P_B_IH: u32 = 28u;
+const P_B_HH: u32 = 30u;
+const P_PEEP: u32 = 32u;
+const P_W_HR: u32 = 34u;
+const ACT: u32 = 36u;          // direction d's (f, g, h): 9 words from ACT + 9·d, each kind, alpha bits, beta bits
+
+const FLAG_BIAS: u32 = 1u;
+const FLAG_PEEPHOLE: u32 = 2u;
+const FLAG_PROJECTION: u32 = 4u;
+
+const SEQ_WORKGROUP: u32 = 64u;
+
+fn has(flag: u32) -> bool {
+    return (word(FLAGS) & flag) != 0u;
+}
+
+// The timestep that step s of direction d visits in a sequence of length len.
+fn step_time(d: u32, s: u32, len: u32) -> u32 {
+    let reversed = ((word(REVERSE_MASK) >> d) & 1u) == 1u;
+    return select(s, len - 1u - s, reversed);
+}
+
+fn row_of(t: u32, b: u32) -> u32 {
+    return t * word(STRIDE_T) + b * word(STRIDE_B);
+}

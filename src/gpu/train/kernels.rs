@@ -1,0 +1,233 @@
+//! The training kernels (`shaders/train/`): their sources, the words of the uniform block each
+//! reads (mirrored from `shaders/train/params.wgsl` and checked against it by the tests), and
+//! their pipelines with bind-group layouts derived from the WGSL.
+
+use crate::error::Result;
+use crate::gpu::scope::capture;
+
+macro_rules! train_source {
+    ($($file:literal),+) => {
+        concat!($(include_str!(concat!("../../../shaders/", $file)), "\n"),+)
+    };
+}
+
+/// A training kernel: entry point `main` of its WGSL files concatenated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrainKernel {
+    Gemm,
+    Forward,
+    Backward,
+    Norm,
+    Update,
+}
+
+impl TrainKernel {
+    pub const ALL: [TrainKernel; 5] = [
+        TrainKernel::Gemm,
+        TrainKernel::Forward,
+        TrainKernel::Backward,
+        TrainKernel::Norm,
+        TrainKernel::Update,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainKernel::Gemm => "train_gemm",
+            TrainKernel::Forward => "train_forward",
+            TrainKernel::Backward => "train_backward",
+            TrainKernel::Norm => "train_norm",
+            TrainKernel::Update => "train_update",
+        }
+    }
+
+    pub fn source(self) -> &'static str {
+        match self {
+            TrainKernel::Gemm => train_source!("train/params.wgsl", "train/gemm.wgsl"),
+            TrainKernel::Forward => train_source!(
+                "train/params.wgsl",
+                "shared/activations.wgsl",
+                "train/cell.wgsl",
+                "train/forward.wgsl"
+            ),
+            TrainKernel::Backward => train_source!(
+                "train/params.wgsl",
+                "shared/activations.wgsl",
+                "train/cell.wgsl",
+                "train/backward.wgsl"
+            ),
+            TrainKernel::Norm => train_source!("train/params.wgsl", "train/norm.wgsl"),
+            TrainKernel::Update => train_source!("train/params.wgsl", "train/update.wgsl"),
+        }
+    }
+
+    /// Storage bindings after the uniform block (binding 0), and whether each is written.
+    pub fn storage(self) -> &'static [bool] {
+        match self {
+            TrainKernel::Gemm => &[false, false, true],
+            TrainKernel::Forward => &[false, false, false, true, true],
+            TrainKernel::Backward => &[false, false, false, false, true, true],
+            TrainKernel::Norm => &[false, true],
+            TrainKernel::Update => &[true, false, true, false],
+        }
+    }
+
+    /// Invocations per workgroup along x and y.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn workgroup(self) -> [u32; 2] {
+        match self {
+            TrainKernel::Gemm => [GEMM_TILE, GEMM_TILE],
+            TrainKernel::Forward | TrainKernel::Backward => [SEQ_WORKGROUP, 1],
+            TrainKernel::Norm | TrainKernel::Update => [OPT_WORKGROUP, 1],
+        }
+    }
+}
+
+/// Words in each kernel's uniform block (`array<vec4<u32>, 16>`).
+pub(crate) const WORDS: usize = 64;
+pub(crate) const GEMM_TILE: u32 = 16;
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const SEQ_WORKGROUP: u32 = 64;
+pub(crate) const OPT_WORKGROUP: u32 = 256;
+
+/// Word indices of the sequence kernels (`shaders/train/params.wgsl`).
+pub(crate) mod seq {
+    pub const SEQ_LEN: usize = 0;
+    pub const BATCH: usize = 1;
+    pub const HIDDEN: usize = 2;
+    pub const OUT: usize = 3;
+    pub const DIRS: usize = 4;
+    pub const REVERSE_MASK: usize = 5;
+    pub const STRIDE_T: usize = 6;
+    pub const STRIDE_B: usize = 7;
+    pub const INPUT_FORGET: usize = 8;
+    pub const CLIP: usize = 9;
+    pub const FLAGS: usize = 10;
+    pub const STATE_SLOT: usize = 11;
+    pub const H0: usize = 12;
+    pub const C0: usize = 13;
+    pub const HN: usize = 14;
+    pub const CN: usize = 15;
+    pub const T_Y: usize = 16;
+    pub const T_Z: usize = 17;
+    pub const T_C: usize = 18;
+    pub const T_CPREV: usize = 19;
+    pub const T_HPREV: usize = 20;
+    pub const T_M: usize = 21;
+    pub const W_DG: usize = 22;
+    pub const W_DH: usize = 23;
+    pub const W_DCARRY: usize = 24;
+    pub const W_PEEP: usize = 25;
+    pub const P_W_HH: usize = 26;
+    pub const P_B_IH: usize = 28;
+    pub const P_B_HH: usize = 30;
+    pub const P_PEEP: usize = 32;
+    pub const P_W_HR: usize = 34;
+    pub const ACT: usize = 36;
+    pub const FLAG_BIAS: u32 = 1;
+    pub const FLAG_PEEPHOLE: u32 = 2;
+    pub const FLAG_PROJECTION: u32 = 4;
+}
+
+/// Word indices of the GEMM (`shaders/train/gemm.wgsl`).
+pub(crate) mod gemm {
+    pub const M: usize = 0;
+    pub const N: usize = 1;
+    pub const K: usize = 2;
+    pub const A_OFF: usize = 3;
+    pub const A_RS: usize = 4;
+    pub const A_CS: usize = 5;
+    pub const B_OFF: usize = 6;
+    pub const B_RS: usize = 7;
+    pub const B_CS: usize = 8;
+    pub const C_OFF: usize = 9;
+    pub const C_RS: usize = 10;
+    pub const ACCUMULATE: usize = 11;
+}
+
+/// Word indices of the optimizer kernels (`norm.wgsl`, `update.wgsl`).
+pub(crate) mod opt {
+    pub const COUNT: usize = 0;
+    pub const KIND: usize = 1;
+    pub const LR: usize = 2;
+    pub const MOMENTUM: usize = 3;
+    pub const BETA2: usize = 4;
+    pub const EPS: usize = 5;
+    pub const CORRECT1: usize = 6;
+    pub const CORRECT2: usize = 7;
+    pub const MAX_NORM: usize = 8;
+    pub const ROW: usize = 9;
+}
+
+/// Compiled training pipelines with their bind-group layouts, in [`TrainKernel::ALL`] order.
+pub(crate) struct TrainPipelines {
+    pipelines: Vec<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
+}
+
+impl TrainPipelines {
+    pub fn new(device: &wgpu::Device) -> Result<Self> {
+        capture(device, "building the training pipelines", || {
+            let pipelines = TrainKernel::ALL
+                .iter()
+                .map(|&k| {
+                    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    }];
+                    for (i, &written) in k.storage().iter().enumerate() {
+                        entries.push(wgpu::BindGroupLayoutEntry {
+                            binding: i as u32 + 1,
+                            visibility: wgpu::ShaderStages::COMPUTE,
+                            ty: wgpu::BindingType::Buffer {
+                                ty: wgpu::BufferBindingType::Storage { read_only: !written },
+                                has_dynamic_offset: false,
+                                min_binding_size: None,
+                            },
+                            count: None,
+                        });
+                    }
+                    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                        label: Some(k.name()),
+                        entries: &entries,
+                    });
+                    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(k.name()),
+                        source: wgpu::ShaderSource::Wgsl(k.source().into()),
+                    });
+                    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(k.name()),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+                    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(k.name()),
+                        layout: Some(&pipeline_layout),
+                        module: &module,
+                        entry_point: Some("main"),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    });
+                    (pipeline, layout)
+                })
+                .collect();
+            TrainPipelines { pipelines }
+        })
+    }
+
+    pub fn get(&self, kernel: TrainKernel) -> &(wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+        let i = TrainKernel::ALL
+            .iter()
+            .position(|&k| k == kernel)
+            .expect("every kernel is built");
+        &self.pipelines[i]
+    }
+}
+
+#[cfg(test)]
+#[path = "kernels_tests.rs"]
+mod tests;

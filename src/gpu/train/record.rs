@@ -1,0 +1,204 @@
+//! The dispatches of a training pass, listed before anything is recorded: each with its kernel,
+//! uniform words, buffers and grid. The grid limits are checked as they are listed; the list is
+//! counted for the statistics and then recorded into one compute pass, every uniform block in one
+//! buffer.
+
+use super::kernels::{gemm, TrainKernel, TrainPipelines, GEMM_TILE, WORDS};
+use crate::error::{Error, Result};
+
+/// One dispatch.
+pub(crate) struct Dispatch<'a> {
+    kernel: TrainKernel,
+    words: [u32; WORDS],
+    buffers: Vec<&'a wgpu::Buffer>,
+    grid: [u32; 2],
+}
+
+/// A strided view of a matrix in a buffer: element (i, j) at `offset + i·rows + j·cols`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View {
+    pub offset: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl View {
+    /// A row-major matrix with `width` columns starting at `offset`.
+    pub fn rows(offset: usize, width: usize) -> View {
+        View {
+            offset,
+            rows: width,
+            cols: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix with `width` columns starting at `offset`.
+    pub fn transposed(offset: usize, width: usize) -> View {
+        View {
+            offset,
+            rows: 1,
+            cols: width,
+        }
+    }
+
+    /// A single value read for every element (a row of ones when it holds 1).
+    pub fn broadcast(offset: usize) -> View {
+        View {
+            offset,
+            rows: 0,
+            cols: 0,
+        }
+    }
+}
+
+/// The dispatches of one submission.
+pub(crate) struct Recorder<'a> {
+    max_groups: u32,
+    dispatches: Vec<Dispatch<'a>>,
+}
+
+fn word(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Overflow {
+        what: format!("{what} (offsets index with 32 bits on the GPU)"),
+    })
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(limits: &wgpu::Limits) -> Self {
+        Recorder {
+            max_groups: limits.max_compute_workgroups_per_dimension,
+            dispatches: Vec::new(),
+        }
+    }
+
+    /// Add a dispatch of `grid` workgroups.
+    pub fn push(
+        &mut self,
+        kernel: TrainKernel,
+        words: [u32; WORDS],
+        buffers: Vec<&'a wgpu::Buffer>,
+        grid: [usize; 2],
+    ) -> Result<()> {
+        let mut g = [0u32; 2];
+        for (slot, n) in g.iter_mut().zip(grid) {
+            if n as u64 > self.max_groups as u64 {
+                return Err(Error::DeviceLimit {
+                    limit: "max_compute_workgroups_per_dimension",
+                    needed: n as u64,
+                    available: self.max_groups as u64,
+                    hint: "; use a smaller batch or sequence",
+                });
+            }
+            *slot = n as u32;
+        }
+        debug_assert_eq!(buffers.len(), kernel.storage().len());
+        self.dispatches.push(Dispatch {
+            kernel,
+            words,
+            buffers,
+            grid: g,
+        });
+        Ok(())
+    }
+
+    /// C (+)= A·B for an `m`×`k` A and a `k`×`n` B.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm(
+        &mut self,
+        (m, n, k): (usize, usize, usize),
+        a: (&'a wgpu::Buffer, View),
+        b: (&'a wgpu::Buffer, View),
+        c: (&'a wgpu::Buffer, usize, usize),
+        accumulate: bool,
+    ) -> Result<()> {
+        let mut w = [0u32; WORDS];
+        let what = "a training GEMM";
+        for (i, v) in [
+            (gemm::M, m),
+            (gemm::N, n),
+            (gemm::K, k),
+            (gemm::A_OFF, a.1.offset),
+            (gemm::A_RS, a.1.rows),
+            (gemm::A_CS, a.1.cols),
+            (gemm::B_OFF, b.1.offset),
+            (gemm::B_RS, b.1.rows),
+            (gemm::B_CS, b.1.cols),
+            (gemm::C_OFF, c.1),
+            (gemm::C_RS, c.2),
+            (gemm::ACCUMULATE, accumulate as usize),
+        ] {
+            w[i] = word(what, v)?;
+        }
+        let tile = GEMM_TILE as usize;
+        self.push(
+            TrainKernel::Gemm,
+            w,
+            vec![a.0, b.0, c.0],
+            [n.div_ceil(tile), m.div_ceil(tile)],
+        )
+    }
+
+    /// Dispatches listed so far.
+    pub fn count(&self) -> u32 {
+        self.dispatches.len() as u32
+    }
+
+    /// Record every dispatch into one compute pass of `encoder`.
+    pub fn encode(
+        self,
+        device: &wgpu::Device,
+        pipelines: &TrainPipelines,
+        encoder: &mut wgpu::CommandEncoder,
+    ) {
+        const BLOCK: u64 = (WORDS * 4) as u64;
+        let align = (device.limits().min_uniform_buffer_offset_alignment as u64).max(BLOCK);
+        let mut bytes = vec![0u8; (align * self.dispatches.len().max(1) as u64) as usize];
+        for (i, d) in self.dispatches.iter().enumerate() {
+            let at = i * align as usize;
+            bytes[at..at + BLOCK as usize].copy_from_slice(bytemuck::cast_slice(&d.words));
+        }
+        let uniforms = wgpu::util::DeviceExt::create_buffer_init(
+            device,
+            &wgpu::util::BufferInitDescriptor {
+                label: Some("training uniforms"),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            },
+        );
+        let groups: Vec<wgpu::BindGroup> = self
+            .dispatches
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut entries = vec![wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &uniforms,
+                        offset: i as u64 * align,
+                        size: wgpu::BufferSize::new(BLOCK),
+                    }),
+                }];
+                for (j, b) in d.buffers.iter().enumerate() {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: j as u32 + 1,
+                        resource: b.as_entire_binding(),
+                    });
+                }
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(d.kernel.name()),
+                    layout: &pipelines.get(d.kernel).1,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("training"),
+            timestamp_writes: None,
+        });
+        for (d, group) in self.dispatches.iter().zip(&groups) {
+            pass.set_pipeline(&pipelines.get(d.kernel).0);
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(d.grid[0], d.grid[1], 1);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! [`Trainer`]: an optimizer's state on the device, and the step that runs a backward and the
+//! update of the resident weights in one submission.
+
+use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
+use super::record::Recorder;
+use super::{storage, PassStats, Tape, TrainLstm, F32};
+use crate::error::Result;
+use crate::gpu::scope::capture;
+use crate::tensor::Tensor;
+use crate::train::optim::bias_corrections;
+use crate::train::{Optimizer, OptimizerKind};
+
+/// SGD-with-momentum or Adam state for one [`TrainLstm`]'s weights.
+pub struct Trainer {
+    optimizer: Optimizer,
+    moments: wgpu::Buffer,
+    norm_sq: wgpu::Buffer,
+    steps: u32,
+}
+
+impl Trainer {
+    /// Zeroed optimizer state for `model`'s weights.
+    pub fn new(model: &TrainLstm, optimizer: Optimizer) -> Result<Trainer> {
+        optimizer.validate()?;
+        let device = &model.device;
+        let (moments, norm_sq) = capture(device, "allocating the optimizer state", || -> Result<_> {
+            Ok((
+                storage(
+                    device,
+                    "optimizer moments",
+                    model.layout.len * optimizer.state_per_weight(),
+                    wgpu::BufferUsages::empty(),
+                )?,
+                storage(device, "gradient norm", 1, wgpu::BufferUsages::empty())?,
+            ))
+        })??;
+        Ok(Trainer {
+            optimizer,
+            moments,
+            norm_sq,
+            steps: 0,
+        })
+    }
+
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// Updates made so far.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Backpropagate from `tape` (as [`TrainLstm::backward`]) and update `model`'s weights, in
+    /// one submission and without reading anything back. Blocks until the GPU is done.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn step(
+        &mut self,
+        model: &TrainLstm,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+    ) -> Result<()> {
+        let device = &model.device;
+        let n = model.layout.len;
+        let step = self.steps + 1;
+        let (backward, update, uploaded) = capture(device, "a training step", || -> Result<_> {
+            let (buffers, uploaded) = model.upload_backward(tape, dy, dh_n, dc_n)?;
+            let mut rec = Recorder::new(&device.limits());
+            model.record_backward(&mut rec, tape, &buffers)?;
+            let backward = rec.count();
+            let mut w = [0u32; WORDS];
+            w[opt::COUNT] = n as u32;
+            let o = &self.optimizer;
+            w[opt::LR] = o.learning_rate.to_bits();
+            w[opt::MAX_NORM] = o.clip_norm.unwrap_or(0.0).to_bits();
+            match o.kind {
+                OptimizerKind::Sgd { momentum } => {
+                    w[opt::KIND] = 0;
+                    w[opt::MOMENTUM] = momentum.to_bits();
+                }
+                OptimizerKind::Adam { beta1, beta2, eps } => {
+                    let (c1, c2) = bias_corrections(beta1, beta2, step);
+                    w[opt::KIND] = 1;
+                    w[opt::MOMENTUM] = beta1.to_bits();
+                    w[opt::BETA2] = beta2.to_bits();
+                    w[opt::EPS] = eps.to_bits();
+                    w[opt::CORRECT1] = c1.to_bits();
+                    w[opt::CORRECT2] = c2.to_bits();
+                }
+            }
+            let groups = n.div_ceil(OPT_WORKGROUP as usize);
+            let row = groups.min(device.limits().max_compute_workgroups_per_dimension as usize);
+            w[opt::ROW] = row as u32;
+            if o.clip_norm.is_some() {
+                rec.push(TrainKernel::Norm, w, vec![&buffers.grads, &self.norm_sq], [1, 1])?;
+            }
+            rec.push(
+                TrainKernel::Update,
+                w,
+                vec![&model.params, &buffers.grads, &self.moments, &self.norm_sq],
+                [row, groups.div_ceil(row)],
+            )?;
+            let update = rec.count() - backward;
+            let mut encoder = device.create_command_encoder(&Default::default());
+            rec.encode(device, &model.pipelines, &mut encoder);
+            let submission = model.queue.submit([encoder.finish()]);
+            device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(submission),
+                    timeout: None,
+                })
+                .map_err(|e| crate::error::Error::Gpu {
+                    during: "a training step",
+                    source: crate::error::GpuError::Poll(e),
+                })?;
+            Ok((backward, update, uploaded))
+        })??;
+        self.steps = step;
+        model.record_stats(|s| {
+            s.backward = PassStats {
+                dispatches: backward,
+                submits: 1,
+                readbacks: 0,
+                bytes_uploaded: uploaded as u64 * F32,
+                bytes_downloaded: 0,
+            };
+            s.optimizer = PassStats {
+                dispatches: update,
+                ..PassStats::default()
+            };
+        });
+        Ok(())
+    }
+}

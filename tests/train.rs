@@ -1,0 +1,383 @@
+//! Training on the GPU against the float64 CPU reference: forward outputs and every gradient over
+//! a grid of shapes (not multiples of the kernels' 16×16 GEMM tiles or 64-wide sequence
+//! workgroups) and options, masked steps, the optimizers against their host twin, the
+//! structure of a training step, and the adding problem's loss falling.
+
+mod common;
+
+use common::{gpu, random_lens, random_tensor};
+use wgpu_lstm::gpu::{TrainLstm, Trainer};
+use wgpu_lstm::{
+    Activation, ActivationKind, CpuLstm, Direction, Gradients, Layout, LstmConfig, LstmWeights, Optimizer,
+    Precision, State, Tensor,
+};
+
+/// Largest GPU-vs-CPU gradient difference, relative to the largest gradient of the case: f32
+/// sums over every timestep and sequence against f64.
+const GRAD_TOLERANCE: f32 = 1e-5;
+/// Largest GPU-vs-CPU forward output difference (absolute; outputs are O(1)).
+const OUTPUT_TOLERANCE: f32 = 1e-4;
+
+struct Case {
+    name: String,
+    config: LstmConfig,
+    seq_len: usize,
+    batch: usize,
+    lens: bool,
+    initial: bool,
+    state_grads: bool,
+}
+
+fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
+    LstmConfig {
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        direction,
+        ..LstmConfig::default()
+    }
+}
+
+fn case(name: &str, config: LstmConfig, seq_len: usize, batch: usize) -> Case {
+    Case {
+        name: name.into(),
+        config,
+        seq_len,
+        batch,
+        lens: false,
+        initial: false,
+        state_grads: false,
+    }
+}
+
+fn grid() -> Vec<Case> {
+    let mut cases = vec![
+        case("plain", config(5, 17, 1, Direction::Forward), 9, 3),
+        Case {
+            lens: true,
+            initial: true,
+            state_grads: true,
+            ..case(
+                "2 layers bidirectional, H beyond one workgroup, lengths, state",
+                config(7, 70, 2, Direction::Bidirectional),
+                6,
+                5,
+            )
+        },
+        Case {
+            lens: true,
+            initial: true,
+            ..case(
+                "batch-major, reverse",
+                LstmConfig {
+                    layout: Layout::BatchMajor,
+                    ..config(3, 9, 1, Direction::Reverse)
+                },
+                11,
+                4,
+            )
+        },
+        Case {
+            lens: true,
+            state_grads: true,
+            ..case(
+                "projection, 3 layers",
+                LstmConfig {
+                    proj_size: Some(6),
+                    ..config(4, 19, 3, Direction::Bidirectional)
+                },
+                7,
+                3,
+            )
+        },
+        Case {
+            initial: true,
+            state_grads: true,
+            ..case(
+                "peepholes, clip, input_forget, no bias",
+                LstmConfig {
+                    peepholes: true,
+                    clip: Some(0.8),
+                    input_forget: true,
+                    bias: false,
+                    ..config(6, 13, 2, Direction::Bidirectional)
+                },
+                8,
+                2,
+            )
+        },
+    ];
+    for (n, kind) in ActivationKind::ALL.into_iter().enumerate() {
+        let act = Activation::new(
+            kind,
+            kind.takes_alpha().then_some(0.6),
+            kind.takes_beta().then_some(0.4),
+        )
+        .unwrap();
+        let mut acts = Activation::DEFAULT.to_vec();
+        acts[n % 3] = act;
+        acts.extend([act, Activation::TANH, Activation::SIGMOID]);
+        cases.push(Case {
+            lens: true,
+            initial: true,
+            ..case(
+                &format!("activation {}", kind.name()),
+                LstmConfig {
+                    activations: acts,
+                    peepholes: n % 2 == 0,
+                    ..config(3, 5, 1, Direction::Bidirectional)
+                },
+                5,
+                2,
+            )
+        });
+    }
+    cases
+}
+
+fn inputs(case: &Case, seed: u64) -> (Tensor, Option<State>, Option<Vec<usize>>) {
+    let cfg = &case.config;
+    let x_shape = match cfg.layout {
+        Layout::SeqMajor => vec![case.seq_len, case.batch, cfg.input_size],
+        Layout::BatchMajor => vec![case.batch, case.seq_len, cfg.input_size],
+    };
+    let ld = cfg.num_layers * cfg.num_directions();
+    let state = case.initial.then(|| State {
+        h: random_tensor(vec![ld, case.batch, cfg.output_size()], 1.0, seed + 1),
+        c: random_tensor(vec![ld, case.batch, cfg.hidden_size], 1.0, seed + 2),
+    });
+    let lens = case.lens.then(|| random_lens(case.batch, case.seq_len, seed + 3));
+    (random_tensor(x_shape, 1.0, seed), state, lens)
+}
+
+/// Worst |a − b| over every gradient, relative to the largest CPU gradient, with where it is.
+fn relative_error(gpu: &Gradients, cpu: &Gradients) -> (f32, f32) {
+    let largest = [
+        cpu.max_abs_weight(),
+        cpu.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+        cpu.dh0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+        cpu.dc0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+    ]
+    .into_iter()
+    .fold(0.0f32, f32::max);
+    let diff = gpu.max_abs_diff(cpu).expect("same shapes");
+    (diff / largest, largest)
+}
+
+#[test]
+fn gpu_gradients_match_the_cpu_reference_over_a_grid() {
+    let Some(gpu) = gpu() else { return };
+    let mut worst = (0.0f32, String::new());
+    for (k, case) in grid().iter().enumerate() {
+        let cfg = &case.config;
+        let weights = LstmWeights::random(cfg, 10 + k as u64).unwrap();
+        let (x, initial, lens) = inputs(case, 100 + k as u64);
+        let cpu = CpuLstm::new(cfg, &weights).unwrap();
+        let model = TrainLstm::new(&gpu.device, &gpu.queue, cfg, &weights).unwrap();
+        let (cpu_out, cpu_tape) = cpu.forward_train(&x, initial.as_ref(), lens.as_deref()).unwrap();
+        let (gpu_out, gpu_tape) = model
+            .forward_train(&x, initial.as_ref(), lens.as_deref())
+            .unwrap();
+        let out_err = gpu_out.max_abs_diff(&cpu_out).unwrap();
+        assert!(
+            out_err <= OUTPUT_TOLERANCE,
+            "{}: forward outputs differ by {out_err:e} (tolerance {OUTPUT_TOLERANCE:e})",
+            case.name
+        );
+        // The training forward is the inference forward.
+        let plain = cpu
+            .forward_with_lens(&x, initial.as_ref(), lens.as_deref())
+            .unwrap();
+        assert!(
+            plain.max_abs_diff(&cpu_out).unwrap() <= OUTPUT_TOLERANCE,
+            "{}",
+            case.name
+        );
+
+        let dy = random_tensor(cpu_out.y.shape().to_vec(), 1.0, 200 + k as u64);
+        let dh_n = case
+            .state_grads
+            .then(|| random_tensor(cpu_out.h_n.shape().to_vec(), 1.0, 300));
+        let dc_n = case
+            .state_grads
+            .then(|| random_tensor(cpu_out.c_n.shape().to_vec(), 1.0, 301));
+        let want = cpu
+            .backward(&cpu_tape, &dy, dh_n.as_ref(), dc_n.as_ref())
+            .unwrap();
+        let got = model
+            .backward(&gpu_tape, &dy, dh_n.as_ref(), dc_n.as_ref())
+            .unwrap();
+        let (err, largest) = relative_error(&got, &want);
+        eprintln!(
+            "{}: worst gradient error {err:.2e} of the largest ({largest:.3})",
+            case.name
+        );
+        assert!(
+            err <= GRAD_TOLERANCE,
+            "{}: worst gradient error {err:e} relative to the largest gradient {largest} (tolerance {GRAD_TOLERANCE:e})",
+            case.name
+        );
+        if err > worst.0 {
+            worst = (err, case.name.clone());
+        }
+    }
+    eprintln!("worst over the grid: {:.2e} ({})", worst.0, worst.1);
+}
+
+#[test]
+fn masked_steps_have_exactly_zero_gradients_on_the_gpu() {
+    let Some(gpu) = gpu() else { return };
+    let cfg = LstmConfig {
+        proj_size: Some(3),
+        ..config(4, 6, 2, Direction::Bidirectional)
+    };
+    let weights = LstmWeights::random(&cfg, 5).unwrap();
+    let model = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
+    let (t, b) = (7, 3);
+    let lens = [7, 2, 5];
+    let x = random_tensor(vec![t, b, 4], 1.0, 1);
+    let (out, tape) = model.forward_train(&x, None, Some(&lens)).unwrap();
+    for (bb, &len) in lens.iter().enumerate() {
+        for tt in len..t {
+            let row = &out.y.data()[(tt * b + bb) * 6..][..6];
+            assert!(row.iter().all(|&v| v == 0.0), "y at masked ({tt}, {bb})");
+        }
+    }
+    let mut dy = random_tensor(out.y.shape().to_vec(), 1.0, 2);
+    let g1 = model.backward(&tape, &dy, None, None).unwrap();
+    for (bb, &len) in lens.iter().enumerate() {
+        for tt in len..t {
+            assert!(
+                g1.dx.data()[(tt * b + bb) * 4..][..4].iter().all(|&v| v == 0.0),
+                "dx at masked ({tt}, {bb})"
+            );
+        }
+    }
+    // dy at masked steps changes nothing.
+    let data: Vec<f32> = dy
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (tt, bb) = (i / 6 / b, i / 6 % b);
+            if tt >= lens[bb] {
+                1e3
+            } else {
+                v
+            }
+        })
+        .collect();
+    dy = Tensor::new(dy.shape().to_vec(), data).unwrap();
+    let g2 = model.backward(&tape, &dy, None, None).unwrap();
+    assert_eq!(g1, g2);
+}
+
+#[test]
+fn one_training_step_is_one_submission_per_pass() {
+    let Some(gpu) = gpu() else { return };
+    let cfg = config(3, 10, 2, Direction::Bidirectional);
+    let weights = LstmWeights::random(&cfg, 5).unwrap();
+    let model = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
+    let mut trainer = Trainer::new(&model, Optimizer::adam(1e-2).with_clip_norm(1.0)).unwrap();
+    let x = random_tensor(vec![6, 4, 3], 1.0, 1);
+    let (out, tape) = model.forward_train(&x, None, None).unwrap();
+    let dy = random_tensor(out.y.shape().to_vec(), 1.0, 2);
+    trainer.step(&model, &tape, &dy, None, None).unwrap();
+    let s = model.last_stats();
+    // Forward: per layer, one input-projection GEMM per direction and one sequence kernel.
+    assert_eq!(
+        (s.forward.dispatches, s.forward.submits, s.forward.readbacks),
+        (2 * (2 + 1), 1, 1)
+    );
+    // Backward: per layer, one sequence kernel, and per direction dW, dR, two db and dx.
+    assert_eq!(
+        (s.backward.dispatches, s.backward.submits, s.backward.readbacks),
+        (2 * (1 + 2 * 5), 1, 0)
+    );
+    // Optimizer: the norm and the update, in the backward's submission.
+    assert_eq!((s.optimizer.dispatches, s.optimizer.submits), (2, 0));
+    assert_eq!(trainer.steps(), 1);
+}
+
+#[test]
+fn gpu_optimizers_match_their_host_twin() {
+    let Some(gpu) = gpu() else { return };
+    let cfg = LstmConfig {
+        peepholes: true,
+        ..config(3, 5, 1, Direction::Forward)
+    };
+    let weights = LstmWeights::random(&cfg, 9).unwrap();
+    let x = random_tensor(vec![4, 2, 3], 1.0, 3);
+    for optimizer in [
+        Optimizer::adam(0.05),
+        Optimizer::adam(0.05).with_clip_norm(0.1),
+        Optimizer::sgd(0.1, 0.9),
+        Optimizer::sgd(0.1, 0.0).with_clip_norm(0.05),
+    ] {
+        let model = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
+        let cpu = CpuLstm::new(&cfg, &weights).unwrap();
+        let mut trainer = Trainer::new(&model, optimizer).unwrap();
+        let mut host = wgpu_lstm::train::flatten(&weights);
+        let mut state = vec![0.0; host.len() * optimizer.state_per_weight()];
+        let mut cpu = cpu;
+        for step in 1..=3 {
+            let (out, tape) = model.forward_train(&x, None, None).unwrap();
+            let dy = out.y.clone(); // L = ½‖y‖²
+            let (_, cpu_tape) = cpu.forward_train(&x, None, None).unwrap();
+            let grads = cpu.backward(&cpu_tape, &dy, None, None).unwrap();
+            trainer.step(&model, &tape, &dy, None, None).unwrap();
+            optimizer
+                .step_host(
+                    step,
+                    &mut host,
+                    &wgpu_lstm::train::flatten(&grads.weights),
+                    &mut state,
+                )
+                .unwrap();
+            let updated = wgpu_lstm::train::unflatten(&cfg, &host).unwrap();
+            cpu = CpuLstm::new(&cfg, &updated).unwrap();
+        }
+        let got = wgpu_lstm::train::flatten(&model.weights().unwrap());
+        let err = got
+            .iter()
+            .zip(&host)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err <= 1e-4,
+            "{optimizer:?}: weights differ by {err:e} after 3 steps"
+        );
+        assert!(
+            got != wgpu_lstm::train::flatten(&weights),
+            "{optimizer:?}: nothing moved"
+        );
+    }
+}
+
+#[test]
+fn training_refuses_f16_weights_and_bad_gradients() {
+    let Some(gpu) = gpu() else { return };
+    let cfg = LstmConfig {
+        weights_precision: Precision::F16,
+        ..config(3, 4, 1, Direction::Forward)
+    };
+    let weights = LstmWeights::random(&cfg, 1).unwrap();
+    let err = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights)
+        .err()
+        .expect("f16 refused");
+    assert!(err.to_string().contains("f16"), "{err}");
+    let cfg = config(3, 4, 1, Direction::Forward);
+    let model = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
+    let x = random_tensor(vec![5, 2, 3], 1.0, 1);
+    let (out, tape) = model.forward_train(&x, None, None).unwrap();
+    let wrong = Tensor::zeros(vec![5, 2, 3]).unwrap();
+    let err = model.backward(&tape, &wrong, None, None).unwrap_err();
+    assert!(err.to_string().contains("dy"), "{err}");
+    let mut nan = out.y.clone().into_data();
+    nan[3] = f32::NAN;
+    let nan = Tensor::new(out.y.shape().to_vec(), nan).unwrap();
+    let err = model.backward(&tape, &nan, None, None).unwrap_err();
+    assert!(err.to_string().contains("not finite"), "{err}");
+    let bad_state = Tensor::zeros(vec![2, 2, 4]).unwrap();
+    let err = model.backward(&tape, &out.y, Some(&bad_state), None).unwrap_err();
+    assert!(err.to_string().contains("dh_n"), "{err}");
+}
