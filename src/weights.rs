@@ -362,6 +362,43 @@ impl LstmWeights {
 
     /// Serialize to `.safetensors` bytes in the given convention (f32). ONNX holds one layer.
     pub fn to_safetensors(&self, convention: Convention) -> Result<Vec<u8>> {
+        self.to_safetensors_prefixed(convention, "")
+    }
+
+    /// The key prefix of the LSTM in a `.safetensors` file of `convention` (`"lstm."` for a
+    /// state_dict saved from a module holding the LSTM as `lstm`; empty when the keys are bare).
+    pub fn key_prefix(bytes: &[u8], convention: Convention) -> Result<String> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
+            path: "<safetensors>".into(),
+            message: format!("not a valid .safetensors file: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        let file = TensorFile::new(&st);
+        match convention {
+            Convention::PyTorch => file.single_prefix("weight_ih_l0", false, "pytorch"),
+            Convention::Onnx => file.single_prefix("W", true, "onnx"),
+        }
+    }
+
+    /// [`LstmWeights::key_prefix`] of the file at `path` (empty for an `.onnx` model), read
+    /// within `limits`.
+    pub fn key_prefix_of_file(path: &Path, convention: Convention, limits: ReadLimits) -> Result<String> {
+        let bytes = read_regular(path, limits)?;
+        if crate::onnx::looks_like_onnx(&bytes) {
+            return Ok(String::new());
+        }
+        Self::key_prefix(&bytes, convention).map_err(|e| match e {
+            Error::Format { message, source, .. } => Error::Format {
+                path: path.into(),
+                message,
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// [`LstmWeights::to_safetensors`] with every key behind `prefix`.
+    pub fn to_safetensors_prefixed(&self, convention: Convention, prefix: &str) -> Result<Vec<u8>> {
         let (h, p) = (self.hidden_size, self.proj_size.unwrap_or(self.hidden_size));
         let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         match convention {
@@ -428,7 +465,12 @@ impl LstmWeights {
                 }
             }
         }
-        serialize_f32(tensors)
+        serialize_f32(
+            tensors
+                .into_iter()
+                .map(|(k, shape, v)| (format!("{prefix}{k}"), shape, v))
+                .collect(),
+        )
     }
 
     /// From named tensors, as a state_dict holds them: PyTorch's names (any prefix) or an ONNX

@@ -1,12 +1,14 @@
-//! Command-line interface: argument parsing and the subcommands `info`, `run` and `demo`.
+//! Command-line interface: argument parsing and the subcommands.
 
 mod bench;
 mod conform;
 mod demo;
+mod grad;
 mod info;
 mod progress;
 mod report;
 mod run;
+mod train_demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,11 @@ enum Command {
     Info(info::InfoArgs),
     /// Run a forward on weights and inputs from files and write y, h_n and c_n as .npy.
     Run(run::RunArgs),
+    /// Gradients of a loss given as dL/dy (and dL/dh_n, dL/dc_n) with respect to the weights,
+    /// the input and the initial state: grads.safetensors, dx.npy, dh0.npy, dc0.npy.
+    Grad(grad::GradArgs),
+    /// Learn the adding problem (T = 100) on the GPU until the held-out MSE is below 0.01.
+    TrainDemo(train_demo::TrainDemoArgs),
     /// Run a random LSTM on the GPU and the CPU reference and compare: time and max difference.
     Demo(demo::DemoArgs),
     /// Time forwards over a sweep of shapes, with the CPU reference and the structure of a forward.
@@ -236,6 +243,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::info(&args),
         Command::Run(args) => run::run(&args),
+        Command::Grad(args) => grad::grad(&args),
+        Command::TrainDemo(args) => train_demo::train_demo(&args),
         Command::Demo(args) => demo::demo(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Report(args) => report::report(&args),

@@ -26,13 +26,14 @@ pub enum DirectionArg {
     Bidirectional,
 }
 
+/// What a forward reads: the model, its options, the input and initial state (`run` and `grad`).
 #[derive(Args)]
-pub struct RunArgs {
+pub struct InputArgs {
     /// Weights: .safetensors (PyTorch state_dict keys or ONNX W/R/B) or an .onnx model, told
     /// apart by content. An .onnx model's attributes set every option below, and a flag that
     /// contradicts them is an error.
     #[arg(long)]
-    weights: PathBuf,
+    pub weights: PathBuf,
     /// The LSTM node(s) of an .onnx model, by name or path/name; several stack as layers in the
     /// order given. A model with one LSTM node needs none.
     #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME..]")]
@@ -86,13 +87,23 @@ pub struct RunArgs {
     activation_beta: Vec<f32>,
     /// Where to run.
     #[arg(long, value_enum, default_value = "gpu")]
-    device: DeviceArg,
+    pub device: DeviceArg,
     /// How the GPU stores the weights: f16 halves their memory and bandwidth (accumulation and
     /// state stay f32); the CPU reference then rounds the weights the same way.
     #[arg(long, value_enum, default_value = "f32")]
     weights_precision: PrecisionArg,
     #[command(flatten)]
-    adapter: AdapterArgs,
+    pub adapter: AdapterArgs,
+    /// Refuse input files (weights, input, h0, c0, seq_lens, and grad's dy, dh_n, dc_n) larger
+    /// than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
+    pub max_file_bytes: u64,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
     #[command(flatten)]
     tune: TuneCacheArgs,
     /// Feed the sequence through the streaming API in chunks of N timesteps (the state stays on
@@ -104,9 +115,6 @@ pub struct RunArgs {
     /// it may hold nothing else.
     #[arg(long)]
     out: PathBuf,
-    /// Refuse input files (weights, input, h0, c0, seq_lens) larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
-    max_file_bytes: u64,
 }
 
 fn direction_of(arg: DirectionArg) -> Direction {
@@ -118,7 +126,7 @@ fn direction_of(arg: DirectionArg) -> Direction {
 }
 
 /// The gate options the flags give.
-fn gate_options(args: &RunArgs) -> GateOptions {
+fn gate_options(args: &InputArgs) -> GateOptions {
     GateOptions {
         clip: args.clip,
         input_forget: args.input_forget,
@@ -138,7 +146,7 @@ fn contradiction(flag: &str, given: impl std::fmt::Display, model: impl std::fmt
 
 /// The configuration and weights from an .onnx model, with every flag checked against the
 /// node's attributes; and the initial state and lengths the model holds as constants.
-fn from_onnx(args: &RunArgs, limits: ReadLimits) -> Result<OnnxLstm> {
+fn from_onnx(args: &InputArgs, limits: ReadLimits) -> Result<OnnxLstm> {
     if args.convention == Some(ConventionArg::Pytorch) {
         return Err(contradiction("--convention", "pytorch", "ONNX format"));
     }
@@ -171,7 +179,19 @@ fn from_onnx(args: &RunArgs, limits: ReadLimits) -> Result<OnnxLstm> {
     Ok(lstm)
 }
 
-pub fn run(args: &RunArgs) -> Result<ExitCode> {
+/// A forward's request, read and checked: the model and what it runs on.
+pub struct Request {
+    pub config: LstmConfig,
+    pub weights: LstmWeights,
+    pub convention: Convention,
+    pub input: Tensor,
+    pub initial: Option<State>,
+    pub seq_lens: Option<Vec<usize>>,
+    pub limits: ReadLimits,
+}
+
+/// Read the model, the input, the initial state and the lengths the flags name.
+pub fn read_request(args: &InputArgs) -> Result<Request> {
     let limits = ReadLimits {
         max_bytes: args.max_file_bytes,
     };
@@ -272,13 +292,33 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             ));
         }
     }
+    Ok(Request {
+        config,
+        weights,
+        convention,
+        input,
+        initial,
+        seq_lens,
+        limits,
+    })
+}
 
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let Request {
+        config,
+        weights,
+        convention,
+        input,
+        initial,
+        seq_lens,
+        ..
+    } = read_request(&args.inputs)?;
     if args.chunk == Some(0) {
         return Err(Error::invalid("--chunk", "must be at least 1"));
     }
-    let (output, engine, tuned) = match args.device {
+    let (output, engine, tuned) = match args.inputs.device {
         DeviceArg::Gpu => {
-            let gpu = GpuEngine::open(&args.adapter, Some(&args.tune), &config, &weights)?;
+            let gpu = GpuEngine::open(&args.inputs.adapter, Some(&args.tune), &config, &weights)?;
             let output = super::forward(
                 &gpu.lstm,
                 &input,
@@ -315,7 +355,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
 }
 
 /// The configuration and weights from a .safetensors file and the flags.
-fn from_safetensors(args: &RunArgs, limits: ReadLimits) -> Result<(LstmConfig, LstmWeights, Convention)> {
+fn from_safetensors(args: &InputArgs, limits: ReadLimits) -> Result<(LstmConfig, LstmWeights, Convention)> {
     let convention = args.convention.map(|c| match c {
         ConventionArg::Pytorch => Convention::PyTorch,
         ConventionArg::Onnx => Convention::Onnx,

@@ -12,6 +12,7 @@
 //! dL/dc_n and returns the rest. What the backward supports is every option the forward does
 //! except f16 weights ([`check_trainable`]); streaming (`forward_stream`) is inference only.
 
+pub mod adding;
 pub(crate) mod cpu;
 pub mod optim;
 
@@ -87,10 +88,11 @@ impl Gradients {
     }
 
     /// Write `grads.safetensors` (the weight gradients under the keys, shapes and convention of
-    /// a weights file) and `dx.npy`, `dh0.npy`, `dc0.npy` (f32, in the convention's shapes) into
-    /// `dir`, all or nothing, as [`Output::save_npy`](crate::Output::save_npy) does.
-    pub fn save(self, dir: &Path, config: &LstmConfig, convention: Convention) -> Result<()> {
-        let grads = self.weights.to_safetensors(convention)?;
+    /// a weights file, each key behind `prefix`) and `dx.npy`, `dh0.npy`, `dc0.npy` (f32, in the
+    /// convention's shapes) into `dir`, all or nothing, as
+    /// [`Output::save_npy`](crate::Output::save_npy) does.
+    pub fn save(self, dir: &Path, config: &LstmConfig, convention: Convention, prefix: &str) -> Result<()> {
+        let grads = self.weights.to_safetensors_prefixed(convention, prefix)?;
         check_input(config, &self.dx)?;
         let tensors = [
             self.dx,
