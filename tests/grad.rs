@@ -26,7 +26,9 @@ fn bin() -> Command {
 }
 
 fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
 }
 
 type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
@@ -56,7 +58,8 @@ fn write_safetensors(path: &Path, tensors: &Tensors) {
         .map(|(k, (shape, data))| {
             (
                 k.clone(),
-                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data)).unwrap(),
+                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
+                    .unwrap(),
             )
         })
         .collect();
@@ -93,7 +96,10 @@ impl Case {
 
     /// Arguments naming the model and inputs.
     fn args(&self) -> Vec<String> {
-        let mut a = vec!["--weights".to_string(), self.path("weights.safetensors").display().to_string()];
+        let mut a = vec![
+            "--weights".to_string(),
+            self.path("weights.safetensors").display().to_string(),
+        ];
         a.extend(["--input".into(), self.path("x.npy").display().to_string()]);
         for (flag, f) in [("--h0", "h0.npy"), ("--c0", "c0.npy"), ("--seq-lens", "lens.npy")] {
             if self.path(f).exists() {
@@ -146,12 +152,22 @@ fn loss(outputs: &[Tensor; 3], upstream: &[Tensor; 3]) -> f64 {
     outputs
         .iter()
         .zip(upstream)
-        .map(|(o, u)| o.data().iter().zip(u.data()).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>())
+        .map(|(o, u)| {
+            o.data()
+                .iter()
+                .zip(u.data())
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum::<f64>()
+        })
         .sum()
 }
 
 fn random_like(t: &Tensor, rng: &mut StdRng) -> Tensor {
-    Tensor::new(t.shape().to_vec(), (0..t.data().len()).map(|_| rng.random_range(-1.0..1.0)).collect()).unwrap()
+    Tensor::new(
+        t.shape().to_vec(),
+        (0..t.data().len()).map(|_| rng.random_range(-1.0..1.0)).collect(),
+    )
+    .unwrap()
 }
 
 /// `grad` on `case` against finite differences of `run` at a few entries of every weight tensor
@@ -202,7 +218,9 @@ fn check(name: &str, case: &Case) {
         }
     };
     for (key, (_, g)) in &weights_grad {
-        let top = (0..g.len()).max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs())).unwrap();
+        let top = (0..g.len())
+            .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
+            .unwrap();
         for i in [top, rng.random_range(0..g.len()), rng.random_range(0..g.len())] {
             probe(format!("{key}[{i}]"), g[i], &|delta| {
                 let mut t = original.clone();
@@ -216,15 +234,24 @@ fn check(name: &str, case: &Case) {
             continue;
         }
         let orig = Tensor::read_npy(&case.path(file)).unwrap();
-        for i in [rng.random_range(0..g.data().len()), rng.random_range(0..g.data().len())] {
+        for i in [
+            rng.random_range(0..g.data().len()),
+            rng.random_range(0..g.data().len()),
+        ] {
             probe(format!("{file}[{i}]"), g.data()[i], &|delta| {
                 let mut d = orig.data().to_vec();
                 d[i] += delta;
-                Tensor::new(orig.shape().to_vec(), d).unwrap().write_npy(&case.path(file)).unwrap();
+                Tensor::new(orig.shape().to_vec(), d)
+                    .unwrap()
+                    .write_npy(&case.path(file))
+                    .unwrap();
             });
         }
     }
-    eprintln!("{name}: worst finite-difference error {:.2e} of the largest gradient ({})", worst.0, worst.1);
+    eprintln!(
+        "{name}: worst finite-difference error {:.2e} of the largest gradient ({})",
+        worst.0, worst.1
+    );
     assert!(worst.0 <= FD_TOLERANCE, "{name}: {}", worst.1);
 }
 
@@ -259,10 +286,14 @@ fn grad_keeps_the_key_prefix_and_zero_initial_state() {
     };
     std::fs::write(
         case.path("weights.safetensors"),
-        weights.to_safetensors_prefixed(Convention::PyTorch, "model.lstm.").unwrap(),
+        weights
+            .to_safetensors_prefixed(Convention::PyTorch, "model.lstm.")
+            .unwrap(),
     )
     .unwrap();
-    common::random_tensor(vec![6, 2, 3], 1.0, 3).write_npy(&case.path("x.npy")).unwrap();
+    common::random_tensor(vec![6, 2, 3], 1.0, 3)
+        .write_npy(&case.path("x.npy"))
+        .unwrap();
     check("prefixed, no initial state", &case);
     let (_, [_, dh0, dc0]) = case.grad("gpu", &case.run().map(|t| t));
     assert_eq!((dh0.shape(), dc0.shape()), (&[4, 2, 5][..], &[4, 2, 5][..]));
@@ -274,16 +305,25 @@ fn bad_grad_input_gets_one_line_and_no_output() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("g");
     let y = case.run();
-    Tensor::zeros(vec![1, 2, 3]).unwrap().write_npy(&case.path("bad.npy")).unwrap();
+    Tensor::zeros(vec![1, 2, 3])
+        .unwrap()
+        .write_npy(&case.path("bad.npy"))
+        .unwrap();
     y[0].write_npy(&case.path("dy.npy")).unwrap();
     let dy = case.path("dy.npy").display().to_string();
     let bad = case.path("bad.npy").display().to_string();
     for (extra, needle) in [
         (vec!["--dy".to_string(), bad.clone()], "--dy"),
-        (vec!["--dy".into(), dy.clone(), "--dh-n".into(), bad.clone()], "--dh-n"),
+        (
+            vec!["--dy".into(), dy.clone(), "--dh-n".into(), bad.clone()],
+            "--dh-n",
+        ),
         (vec!["--dy".into(), dy.clone(), "--dc-n".into(), bad], "--dc-n"),
         (vec!["--dy".into(), "/nonexistent/dy.npy".into()], "dy.npy"),
-        (vec!["--dy".into(), dy, "--weights-precision".into(), "f16".into()], "f16"),
+        (
+            vec!["--dy".into(), dy, "--weights-precision".into(), "f16".into()],
+            "f16",
+        ),
     ] {
         let o = bin()
             .arg("grad")

@@ -1,25 +1,11 @@
-// C = A·B (or C += A·B) over strided views, in 16×16 tiles: the training GEMMs (the hoisted input
-// projection, dW, dR, db, dW_hr and dx over all timesteps at once) are this one kernel on
-// different views of the tape, the gradients and the weights.
-// A[m, k] = a[A_OFF + m·A_RS + k·A_CS], B[k, n] = b[B_OFF + k·B_RS + n·B_CS],
-// C[m, n] = c[C_OFF + m·C_RS + n].
+// C = A·B (or C += A·B) over strided views (see params.wgsl), in 16×16 tiles through workgroup
+// memory: the training GEMMs (the hoisted input projection, dW, dR, db, dW_hr and dx over all
+// timesteps at once) whose sides are all long enough to reuse a tile. The others run
+// gemm_direct.wgsl.
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-
-const G_M: u32 = 0u;
-const G_N: u32 = 1u;
-const G_K: u32 = 2u;
-const A_OFF: u32 = 3u;
-const A_RS: u32 = 4u;
-const A_CS: u32 = 5u;
-const B_OFF: u32 = 6u;
-const B_RS: u32 = 7u;
-const B_CS: u32 = 8u;
-const C_OFF: u32 = 9u;
-const C_RS: u32 = 10u;
-const ACCUMULATE: u32 = 11u;
 
 const TILE: u32 = 16u;
 

@@ -64,3 +64,19 @@ fn step_time(d: u32, s: u32, len: u32) -> u32 {
 fn row_of(t: u32, b: u32) -> u32 {
     return t * word(STRIDE_T) + b * word(STRIDE_B);
 }
+
+// GEMMs (gemm.wgsl, gemm_direct.wgsl): C = A·B or C += A·B over strided views,
+// A[m, k] = a[A_OFF + m·A_RS + k·A_CS], B[k, n] = b[B_OFF + k·B_RS + n·B_CS],
+// C[m, n] = c[C_OFF + m·C_RS + n].
+const G_M: u32 = 0u;
+const G_N: u32 = 1u;
+const G_K: u32 = 2u;
+const A_OFF: u32 = 3u;
+const A_RS: u32 = 4u;
+const A_CS: u32 = 5u;
+const B_OFF: u32 = 6u;
+const B_RS: u32 = 7u;
+const B_CS: u32 = 8u;
+const C_OFF: u32 = 9u;
+const C_RS: u32 = 10u;
+const ACCUMULATE: u32 = 11u;

@@ -59,7 +59,11 @@ pub fn grad(args: &GradArgs) -> Result<ExitCode> {
         let t = Tensor::read_npy_with(path, limits)?;
         let expected = convention.state_shape(&config, batch, width);
         if t.shape() != expected.as_slice() {
-            return Err(Error::shape(format!("{flag} {}", path.display()), &expected, t.shape()));
+            return Err(Error::shape(
+                format!("{flag} {}", path.display()),
+                &expected,
+                t.shape(),
+            ));
         }
         Ok(Some(convention.state_from_file(config.layout, t)?))
     };

@@ -78,7 +78,10 @@ pub fn train_demo(args: &TrainDemoArgs) -> Result<ExitCode> {
     let report = adding::train(&ctx.device, &ctx.queue, &settings, |p, _| {
         if let Some(e) = p.eval {
             last_eval = e;
-            bar.println(format!("step {:5}  batch MSE {:.4}  held-out MSE {e:.4}", p.step, p.loss));
+            bar.println(format!(
+                "step {:5}  batch MSE {:.4}  held-out MSE {e:.4}",
+                p.step, p.loss
+            ));
         }
         bar.set_position(p.step as u64);
         bar.set_message(format!("MSE {:.4} (held-out {last_eval:.4})", p.loss));
@@ -136,22 +139,36 @@ fn plot(path: &Path, report: &Report, settings: &Settings) -> Result<()> {
     let series = [
         (
             "batch MSE",
-            report.curve.iter().map(|&(s, l)| (s as f64, clamp(l))).collect::<Vec<_>>(),
+            report
+                .curve
+                .iter()
+                .map(|&(s, l)| (s as f64, clamp(l)))
+                .collect::<Vec<_>>(),
             BLUE.mix(0.35).stroke_width(1),
         ),
         (
             "held-out MSE",
-            report.eval_curve.iter().map(|&(s, l)| (s as f64, clamp(l))).collect(),
+            report
+                .eval_curve
+                .iter()
+                .map(|&(s, l)| (s as f64, clamp(l)))
+                .collect(),
             RED.stroke_width(3),
         ),
         (
             "answering 1 always",
-            vec![(0.0, adding::BASELINE_MSE as f64), (steps, adding::BASELINE_MSE as f64)],
+            vec![
+                (0.0, adding::BASELINE_MSE as f64),
+                (steps, adding::BASELINE_MSE as f64),
+            ],
             BLACK.mix(0.6).stroke_width(1),
         ),
         (
             "target",
-            vec![(0.0, settings.target_mse as f64), (steps, settings.target_mse as f64)],
+            vec![
+                (0.0, settings.target_mse as f64),
+                (steps, settings.target_mse as f64),
+            ],
             GREEN.stroke_width(1),
         ),
     ];

@@ -82,7 +82,7 @@ pub struct Report {
     pub solved: bool,
     /// (update, batch MSE) of every update.
     pub curve: Vec<(usize, f32)>,
-    /// (update, held-out MSE) of every scoring.
+    /// (update, held-out MSE) of every scoring, from update 0 (before training).
     pub eval_curve: Vec<(usize, f32)>,
     /// The trained LSTM and head (weights, then bias).
     pub weights: LstmWeights,
@@ -107,7 +107,12 @@ pub fn batch(rng: &mut StdRng, seq_len: usize, batch: usize) -> Result<(Tensor, 
         for t in [first, second] {
             x[(t * batch + b) * 2 + 1] = 1.0;
         }
-        targets[b] = x[(first * batch + b) * 2] + if second != first { x[(second * batch + b) * 2] } else { 0.0 };
+        targets[b] = x[(first * batch + b) * 2]
+            + if second != first {
+                x[(second * batch + b) * 2]
+            } else {
+                0.0
+            };
     }
     Ok((Tensor::new(vec![seq_len, batch, 2], x)?, targets))
 }
@@ -129,7 +134,11 @@ fn predict(head: &[f32], h: &[f32], hidden: usize) -> Vec<f32> {
 }
 
 fn mse(pred: &[f32], targets: &[f32]) -> f32 {
-    pred.iter().zip(targets).map(|(p, y)| (p - y) * (p - y)).sum::<f32>() / targets.len() as f32
+    pred.iter()
+        .zip(targets)
+        .map(|(p, y)| (p - y) * (p - y))
+        .sum::<f32>()
+        / targets.len() as f32
 }
 
 /// Train until the held-out MSE is below `settings.target_mse` or `settings.steps` updates are
@@ -147,7 +156,9 @@ pub fn train(
     // nn.LSTM's initialisation, with the forget gate's bias at 1 so that memory starts long.
     let mut flat = flatten(&LstmWeights::random(&cfg, settings.seed)?);
     if let Some(b_ih) = &ParamLayout::new(&cfg)?.slots[0].b_ih {
-        flat[b_ih.start + h..b_ih.start + 2 * h].iter_mut().for_each(|b| *b = 1.0);
+        flat[b_ih.start + h..b_ih.start + 2 * h]
+            .iter_mut()
+            .for_each(|b| *b = 1.0);
     }
     let model = TrainLstm::new(device, queue, &cfg, &unflatten(&cfg, &flat)?)?;
     let optimizer = Optimizer::adam(settings.learning_rate).with_clip_norm(settings.clip_norm);
@@ -169,6 +180,11 @@ pub fn train(
         weights: unflatten(&cfg, &flat)?,
         head: Vec::new(),
     };
+    let evaluate = |head: &[f32]| -> Result<f32> {
+        let (out, _) = model.forward_train(&eval_x, None, None)?;
+        Ok(mse(&predict(head, out.h_n.data(), h), &eval_y))
+    };
+    report.eval_curve.push((0, evaluate(&head)?));
     for step in 1..=settings.steps {
         let (x, targets) = batch(&mut rng, settings.seq_len, settings.batch)?;
         let (out, tape) = model.forward_train(&x, None, None)?;
@@ -198,8 +214,7 @@ pub fn train(
         report.curve.push((step, loss));
         let mut eval = None;
         if step % settings.eval_every == 0 || step == settings.steps {
-            let (out, _) = model.forward_train(&eval_x, None, None)?;
-            let e = mse(&predict(&head, out.h_n.data(), h), &eval_y);
+            let e = evaluate(&head)?;
             report.eval_curve.push((step, e));
             report.eval_mse = e;
             eval = Some(e);

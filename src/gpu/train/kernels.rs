@@ -14,7 +14,10 @@ macro_rules! train_source {
 /// A training kernel: entry point `main` of its WGSL files concatenated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TrainKernel {
+    /// 16×16 tiles through workgroup memory.
     Gemm,
+    /// One output per invocation, no workgroup memory: for GEMMs with a short side.
+    GemmDirect,
     Forward,
     Backward,
     Norm,
@@ -22,8 +25,9 @@ pub(crate) enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 5] = [
+    pub const ALL: [TrainKernel; 6] = [
         TrainKernel::Gemm,
+        TrainKernel::GemmDirect,
         TrainKernel::Forward,
         TrainKernel::Backward,
         TrainKernel::Norm,
@@ -33,6 +37,7 @@ impl TrainKernel {
     pub fn name(self) -> &'static str {
         match self {
             TrainKernel::Gemm => "train_gemm",
+            TrainKernel::GemmDirect => "train_gemm_direct",
             TrainKernel::Forward => "train_forward",
             TrainKernel::Backward => "train_backward",
             TrainKernel::Norm => "train_norm",
@@ -43,6 +48,7 @@ impl TrainKernel {
     pub fn source(self) -> &'static str {
         match self {
             TrainKernel::Gemm => train_source!("train/params.wgsl", "train/gemm.wgsl"),
+            TrainKernel::GemmDirect => train_source!("train/params.wgsl", "train/gemm_direct.wgsl"),
             TrainKernel::Forward => train_source!(
                 "train/params.wgsl",
                 "shared/activations.wgsl",
@@ -63,7 +69,7 @@ impl TrainKernel {
     /// Storage bindings after the uniform block (binding 0), and whether each is written.
     pub fn storage(self) -> &'static [bool] {
         match self {
-            TrainKernel::Gemm => &[false, false, true],
+            TrainKernel::Gemm | TrainKernel::GemmDirect => &[false, false, true],
             TrainKernel::Forward => &[false, false, false, true, true],
             TrainKernel::Backward => &[false, false, false, false, true, true],
             TrainKernel::Norm => &[false, true],
@@ -75,7 +81,7 @@ impl TrainKernel {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn workgroup(self) -> [u32; 2] {
         match self {
-            TrainKernel::Gemm => [GEMM_TILE, GEMM_TILE],
+            TrainKernel::Gemm | TrainKernel::GemmDirect => [GEMM_TILE, GEMM_TILE],
             TrainKernel::Forward | TrainKernel::Backward => [SEQ_WORKGROUP, 1],
             TrainKernel::Norm | TrainKernel::Update => [OPT_WORKGROUP, 1],
         }
@@ -85,6 +91,8 @@ impl TrainKernel {
 /// Words in each kernel's uniform block (`array<vec4<u32>, 16>`).
 pub(crate) const WORDS: usize = 64;
 pub(crate) const GEMM_TILE: u32 = 16;
+/// A GEMM runs in tiles when each of M, N and K is at least this; otherwise direct.
+pub(crate) const TILED_MIN: usize = 64;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const SEQ_WORKGROUP: u32 = 64;
 pub(crate) const OPT_WORKGROUP: u32 = 256;

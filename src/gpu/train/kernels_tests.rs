@@ -104,23 +104,25 @@ fn training_kernels_validate_and_agree_with_the_host() {
     }
     // Direction 1's words stay inside the block.
     const { assert!(seq::ACT + 9 * 2 <= WORDS) };
-    let g = module(TrainKernel::Gemm);
-    for (name, value) in [
-        ("G_M", gemm::M),
-        ("G_N", gemm::N),
-        ("G_K", gemm::K),
-        ("A_OFF", gemm::A_OFF),
-        ("A_RS", gemm::A_RS),
-        ("A_CS", gemm::A_CS),
-        ("B_OFF", gemm::B_OFF),
-        ("B_RS", gemm::B_RS),
-        ("B_CS", gemm::B_CS),
-        ("C_OFF", gemm::C_OFF),
-        ("C_RS", gemm::C_RS),
-        ("ACCUMULATE", gemm::ACCUMULATE),
-        ("TILE", GEMM_TILE as usize),
-    ] {
-        assert_eq!(const_u32(&g, name) as usize, value, "{name}");
+    for kernel in [TrainKernel::Gemm, TrainKernel::GemmDirect] {
+        let g = module(kernel);
+        for (name, value) in [
+            ("G_M", gemm::M),
+            ("G_N", gemm::N),
+            ("G_K", gemm::K),
+            ("A_OFF", gemm::A_OFF),
+            ("A_RS", gemm::A_RS),
+            ("A_CS", gemm::A_CS),
+            ("B_OFF", gemm::B_OFF),
+            ("B_RS", gemm::B_RS),
+            ("B_CS", gemm::B_CS),
+            ("C_OFF", gemm::C_OFF),
+            ("C_RS", gemm::C_RS),
+            ("ACCUMULATE", gemm::ACCUMULATE),
+            ("TILE", GEMM_TILE as usize),
+        ] {
+            assert_eq!(const_u32(&g, name) as usize, value, "{name}");
+        }
     }
     let u = module(TrainKernel::Update);
     for (name, value) in [

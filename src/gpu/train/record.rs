@@ -3,7 +3,7 @@
 //! counted for the statistics and then recorded into one compute pass, every uniform block in one
 //! buffer.
 
-use super::kernels::{gemm, TrainKernel, TrainPipelines, GEMM_TILE, WORDS};
+use super::kernels::{gemm, TrainKernel, TrainPipelines, GEMM_TILE, TILED_MIN, WORDS};
 use crate::error::{Error, Result};
 
 /// One dispatch.
@@ -101,7 +101,8 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// C (+)= A·B for an `m`×`k` A and a `k`×`n` B.
+    /// C (+)= A·B for an `m`×`k` A and a `k`×`n` B: in tiles when every side is at least
+    /// [`TILED_MIN`], directly otherwise.
     #[allow(clippy::too_many_arguments)]
     pub fn gemm(
         &mut self,
@@ -130,8 +131,13 @@ impl<'a> Recorder<'a> {
             w[i] = word(what, v)?;
         }
         let tile = GEMM_TILE as usize;
+        let kernel = if m.min(n).min(k) >= TILED_MIN {
+            TrainKernel::Gemm
+        } else {
+            TrainKernel::GemmDirect
+        };
         self.push(
-            TrainKernel::Gemm,
+            kernel,
             w,
             vec![a.0, b.0, c.0],
             [n.div_ceil(tile), m.div_ceil(tile)],

@@ -1,0 +1,35 @@
+// C = A·B (or C += A·B) over strided views (see params.wgsl), one output per invocation looping
+// over k without workgroup memory or barriers: for the GEMMs with a short side (a narrow input, a
+// small output such as db, or a short reduction), where tiles would be mostly empty.
+
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+const TILE: u32 = 16u;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let m = word(G_M);
+    let n = word(G_N);
+    let k_len = word(G_K);
+    let row = wid.y * TILE + lid.y;
+    let col = wid.x * TILE + lid.x;
+    if (row >= m || col >= n) { return; }
+    var acc = 0.0;
+    var ia = word(A_OFF) + row * word(A_RS);
+    var ib = word(B_OFF) + col * word(B_CS);
+    let sa = word(A_CS);
+    let sb = word(B_RS);
+    for (var k = 0u; k < k_len; k++) {
+        acc += a[ia] * b[ib];
+        ia += sa;
+        ib += sb;
+    }
+    let at = word(C_OFF) + row * word(C_RS) + col;
+    if (word(ACCUMULATE) == 1u) {
+        c[at] += acc;
+    } else {
+        c[at] = acc;
+    }
+}
