@@ -398,3 +398,86 @@ pub fn time_shape(
         forward_ms,
     })
 }
+
+/// One shape timed as training steps ([`time_train_shape`]).
+#[derive(Clone, Debug)]
+pub struct TrainResult {
+    pub shape: Shape,
+    /// One step: `TrainLstm::forward_train` (upload, dispatches, readback of the outputs) and
+    /// `Trainer::step` (backward and Adam with clipping, one submission), weights resident.
+    pub step_ms: Spread,
+    /// The CPU reference's forward and backward (f64), once.
+    pub cpu_ms: f64,
+    /// Largest difference between the GPU's and the CPU's gradients (one backward), relative to
+    /// the largest gradient.
+    pub gradient_error: f64,
+    pub forward: Counters,
+    pub backward: Counters,
+    /// Dispatches of the optimizer (recorded in the backward's submission).
+    pub optimizer_dispatches: u32,
+}
+
+/// Time training steps of one shape on `ctx`'s device: `warmup` untimed steps, `reps` timed
+/// ones (forward, backward and an Adam update of the resident weights; the loss is
+/// L = Σ dy⊙y for a fixed random dy), then one backward against the CPU reference.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn time_train_shape(
+    ctx: &GpuContext,
+    shape: &Shape,
+    warmup: usize,
+    reps: usize,
+    tick: &dyn Fn(),
+) -> Result<TrainResult> {
+    use crate::gpu::{PassStats, TrainLstm, Trainer};
+    if reps == 0 {
+        return Err(Error::invalid("reps", "must be at least 1"));
+    }
+    let config = shape.config()?;
+    let weights = LstmWeights::random(&config, 0)?;
+    let model = TrainLstm::new(&ctx.device, &ctx.queue, &config, &weights)?;
+    let mut trainer = Trainer::new(&model, crate::train::Optimizer::adam(1e-3).with_clip_norm(1.0))?;
+    let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
+    let width = config.num_directions() * config.output_size();
+    let dy = random_tensor(vec![shape.seq, shape.batch, width], 1.0, 2);
+    // Gradients of the untouched weights, for the comparison with the CPU.
+    let (_, tape) = model.forward_train(&x, None, None)?;
+    let gpu_grads = model.backward(&tape, &dy, None, None)?;
+    drop(tape);
+    let mut wall = Vec::new();
+    for n in 0..warmup + reps {
+        let start = Instant::now();
+        let (_, tape) = model.forward_train(&x, None, None)?;
+        trainer.step(&model, &tape, &dy, None, None)?;
+        if n >= warmup {
+            wall.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        tick();
+    }
+    let stats = model.last_stats();
+    let start = Instant::now();
+    let cpu = CpuLstm::new(&config, &weights)?;
+    let (_, cpu_tape) = cpu.forward_train(&x, None, None)?;
+    let cpu_grads = cpu.backward(&cpu_tape, &dy, None, None)?;
+    let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
+    tick();
+    let largest = cpu_grads
+        .max_abs_weight()
+        .max(cpu_grads.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())));
+    let diff = gpu_grads.max_abs_diff(&cpu_grads).unwrap_or(f32::INFINITY);
+    let counters = |p: PassStats| Counters {
+        dispatches: p.dispatches,
+        submits: p.submits,
+        readbacks: p.readbacks,
+        bytes_uploaded: p.bytes_uploaded,
+        bytes_downloaded: p.bytes_downloaded,
+    };
+    Ok(TrainResult {
+        shape: shape.clone(),
+        step_ms: Spread::of(wall),
+        cpu_ms,
+        gradient_error: (diff / largest.max(f32::MIN_POSITIVE)) as f64,
+        forward: counters(stats.forward),
+        backward: counters(stats.backward),
+        optimizer_dispatches: stats.optimizer.dispatches,
+    })
+}

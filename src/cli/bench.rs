@@ -54,6 +54,11 @@ pub struct BenchArgs {
     /// `conform --all-variants` uses) that applies to it, one result each.
     #[arg(long, conflicts_with = "variants")]
     all_variants: bool,
+    /// Time training steps instead of forwards: forward with its tape, backward, and an Adam
+    /// update (with gradient clipping) of the resident weights, per batch; the CPU column is the
+    /// f64 reference's forward and backward, the error that of the gradients.
+    #[arg(long, conflicts_with_all = ["variants", "all_variants", "json"])]
+    train: bool,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -89,6 +94,9 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let ctx = GpuContext::with_request(&args.adapter.request())?;
     let info = ctx.adapter_info();
     println!("adapter: {}", ctx.describe());
+    if args.train {
+        return bench_train(args, &ctx, &shapes);
+    }
     args.tune.load(ctx.pipeline_cache())?;
     let runs: Vec<Option<Variants>> = if args.all_variants {
         Variants::all().into_iter().map(Some).collect()
@@ -134,6 +142,52 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         report.save(path)?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench --train`: each shape timed as training steps.
+fn bench_train(args: &BenchArgs, ctx: &GpuContext, shapes: &[Shape]) -> Result<ExitCode> {
+    let bar = progress::bar(
+        (shapes.len() * (args.warmup + args.reps + 1)) as u64,
+        "bench --train",
+    );
+    let mut results = Vec::new();
+    for shape in shapes {
+        bar.set_message(shape.label());
+        results.push(bench::time_train_shape(
+            ctx,
+            shape,
+            args.warmup,
+            args.reps,
+            &|| bar.inc(1),
+        )?);
+    }
+    bar.finish_and_clear();
+    println!(
+        "{:<28} {:>12} {:>10} {:>10} {:>10} {:>13} {:>13} {:>7} {:>9}",
+        "shape", "median ms", "min ms", "max ms", "CPU ms", "fwd d/s/rb", "bwd d/s/rb", "opt d", "grad err"
+    );
+    for r in &results {
+        println!(
+            "{:<28} {:>12.3} {:>10.3} {:>10.3} {:>10.1} {:>13} {:>13} {:>7} {:>9.1e}",
+            r.shape.label(),
+            r.step_ms.median,
+            r.step_ms.min,
+            r.step_ms.max,
+            r.cpu_ms,
+            format!(
+                "{}/{}/{}",
+                r.forward.dispatches, r.forward.submits, r.forward.readbacks
+            ),
+            format!(
+                "{}/{}/{}",
+                r.backward.dispatches, r.backward.submits, r.backward.readbacks
+            ),
+            r.optimizer_dispatches,
+            r.gradient_error
+        );
+    }
+    println!("median ms: one training step (forward with its tape, backward, Adam); grad err: relative to the largest gradient");
     Ok(ExitCode::SUCCESS)
 }
 

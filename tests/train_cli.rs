@@ -1,6 +1,7 @@
-//! `wgpu-lstm grad`: its gradients against central finite differences of `wgpu-lstm run` (a loss
-//! L = Σ dy⊙y + Σ dh_n⊙h_n + Σ dc_n⊙c_n over run's output files), GPU against CPU, the keys and
-//! shapes of grads.safetensors, and bad input (one line, nothing written).
+//! The training commands. `wgpu-lstm grad`: its gradients against central finite differences of
+//! `wgpu-lstm run` (a loss L = Σ dy⊙y + Σ dh_n⊙h_n + Σ dc_n⊙c_n over run's output files), GPU
+//! against CPU, the keys and shapes of grads.safetensors, and bad input (one line, nothing
+//! written). `train-demo` on a short adding problem, with its plot; `bench --train`.
 
 mod common;
 
@@ -339,4 +340,47 @@ fn bad_grad_input_gets_one_line_and_no_output() {
         assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
         assert!(!target.exists(), "{extra:?} left output");
     }
+}
+
+#[test]
+fn train_demo_solves_a_short_adding_problem_and_plots_it() {
+    common::gpu().expect("a GPU");
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("curve.svg");
+    let o = bin()
+        .args(["train-demo", "--seq-len", "8", "--max-steps", "600", "--plot"])
+        .arg(&plot)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("solved in"), "{out}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("held-out MSE"), "{svg}");
+    let o = bin().args(["train-demo", "--seq-len", "0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--seq-len") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn bench_train_times_steps_and_checks_the_gradients() {
+    common::gpu().expect("a GPU");
+    let o = bin()
+        .args([
+            "bench", "--train", "--batch", "3", "--seq", "7", "--input", "5", "--hidden", "9",
+        ])
+        .args(["--layers", "2", "--bidirectional", "--reps", "2", "--warmup", "1"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let row = out.lines().find(|l| l.starts_with("B3 T7 I5 H9 L2")).expect(&out);
+    // Forward: 2 layers × (2 GEMMs + 1 sequence kernel); backward: 2 × (1 + 2 × 5); Adam: norm
+    // and update.
+    assert!(row.contains(" 6/1/1 ") && row.contains(" 22/1/0 "), "{row}");
+    let err: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(err < 1e-5, "{row}");
 }
