@@ -61,7 +61,7 @@ pub fn train_demo(args: &TrainDemoArgs) -> Result<ExitCode> {
             return Err(Error::invalid(flag, "must be at least 1"));
         }
     }
-    if !(settings.target_mse > 0.0) {
+    if settings.target_mse.is_nan() || settings.target_mse <= 0.0 {
         return Err(Error::invalid("--target-mse", "must be positive"));
     }
     let ctx = GpuContext::with_request(&args.adapter.request())?;

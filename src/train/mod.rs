@@ -12,6 +12,7 @@
 //! dL/dc_n and returns the rest. What the backward supports is every option the forward does
 //! except f16 weights ([`check_trainable`]); streaming (`forward_stream`) is inference only.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod adding;
 pub(crate) mod cpu;
 pub mod optim;

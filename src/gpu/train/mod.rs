@@ -26,7 +26,10 @@ pub use trainer::Trainer;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
-use crate::gpu::{limits, readback, scope::capture};
+use crate::gpu::{
+    limits, readback,
+    scope::{self, capture},
+};
 use crate::tensor::Tensor;
 use crate::train::{check_output_grads, check_trainable, Gradients, ParamLayout};
 use crate::weights::LstmWeights;
@@ -295,32 +298,53 @@ impl TrainLstm {
         f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// The current weights, read back.
+    /// The current weights, read back. (On the web: [`TrainLstm::weights_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn weights(&self) -> Result<LstmWeights> {
-        let staging = staging(&self.device, self.layout.len);
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        copy(&mut encoder, &self.params, 0, &staging, 0, self.layout.len);
-        let flat = self.submit_and_read(encoder, &staging, self.layout.len)?;
-        self.layout.unflatten(&self.config, &flat)
+        pollster::block_on(self.read_weights(true))
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
-    fn submit_and_read(
+    /// [`TrainLstm::weights`] as a future (see [`Lstm::forward_async`](crate::Lstm::forward_async)
+    /// about polling).
+    pub async fn weights_async(&self) -> Result<LstmWeights> {
+        self.read_weights(false).await
+    }
+
+    async fn read_weights(&self, wait: bool) -> Result<LstmWeights> {
+        scope::entry(&self.device, "reading the weights", async {
+            let (encoder, staging) = capture(&self.device, "reading the weights", || {
+                let staging = staging(&self.device, self.layout.len);
+                let mut encoder = self.device.create_command_encoder(&Default::default());
+                copy(&mut encoder, &self.params, 0, &staging, 0, self.layout.len);
+                (encoder, staging)
+            })?;
+            let flat = self
+                .submit_and_read(encoder, &staging, self.layout.len, wait)
+                .await?;
+            self.layout.unflatten(&self.config, &flat)
+        })
+        .await
+    }
+
+    /// Submit `encoder` and read `len` f32s of `staging` back; `wait` blocks until the GPU is
+    /// done (natively), else the future resolves when the device is polled.
+    async fn submit_and_read(
         &self,
         encoder: wgpu::CommandEncoder,
         staging: &wgpu::Buffer,
         len: usize,
+        wait: bool,
     ) -> Result<Vec<f32>> {
         let submission = capture(&self.device, "running a training pass", || {
             self.queue.submit([encoder.finish()])
         })?;
-        pollster::block_on(readback::read(
+        readback::read(
             &self.device,
             staging,
             len as u64 * F32,
-            Some(submission),
-        ))
+            wait.then_some(submission),
+        )
+        .await
     }
 
     /// The sequence-kernel words shared by forward and backward for layer `l`.
@@ -385,13 +409,49 @@ impl TrainLstm {
     }
 
     /// A forward that leaves on the device what [`TrainLstm::backward`] needs, returning the
-    /// outputs (one submission, one readback).
+    /// outputs (one submission, one readback). (On the web: [`TrainLstm::forward_train_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_train(
         &self,
         input: &Tensor,
         initial: Option<&State>,
         seq_lens: Option<&[usize]>,
+    ) -> Result<(Output, Tape)> {
+        pollster::block_on(self.forward_scoped(input, initial, seq_lens, true))
+    }
+
+    /// [`TrainLstm::forward_train`] as a future (see
+    /// [`Lstm::forward_async`](crate::Lstm::forward_async) about polling).
+    pub async fn forward_train_async(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<(Output, Tape)> {
+        self.forward_scoped(input, initial, seq_lens, false).await
+    }
+
+    async fn forward_scoped(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+        wait: bool,
+    ) -> Result<(Output, Tape)> {
+        scope::entry(
+            &self.device,
+            "the training forward",
+            self.forward_inner(input, initial, seq_lens, wait),
+        )
+        .await
+    }
+
+    async fn forward_inner(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+        wait: bool,
     ) -> Result<(Output, Tape)> {
         let cfg = &self.config;
         let dims = check_request(cfg, input, initial, seq_lens)?;
@@ -405,88 +465,94 @@ impl TrainLstm {
             Some(l) => l.iter().map(|&v| v as u32).collect(),
             None => vec![dims.seq_len as u32; dims.batch],
         };
-        let (out, tape, dispatches, uploaded) = capture(device, "the training forward", || -> Result<_> {
-            let tape = storage(
-                device,
-                "training tape",
-                plan.tape_len,
-                wgpu::BufferUsages::COPY_SRC,
-            )?;
-            let state = storage(device, "training state", state_len, wgpu::BufferUsages::COPY_SRC)?;
-            let xp = storage(
-                device,
-                "training input projection",
-                plan.xp_len,
-                wgpu::BufferUsages::empty(),
-            )?;
-            let lens_buf = storage(
-                device,
-                "sequence lengths",
-                dims.batch,
-                wgpu::BufferUsages::empty(),
-            )?;
-            let staging = staging(device, out_len);
-            let mut uploaded = input.data().len() + lens.len();
-            self.queue
-                .write_buffer(&tape, 0, bytemuck::cast_slice(input.data()));
-            self.queue.write_buffer(&lens_buf, 0, bytemuck::cast_slice(&lens));
-            if let Some(s) = initial {
+        let (encoder, staging, tape, dispatches, uploaded) =
+            capture(device, "the training forward", || -> Result<_> {
+                let tape = storage(
+                    device,
+                    "training tape",
+                    plan.tape_len,
+                    wgpu::BufferUsages::COPY_SRC,
+                )?;
+                let state = storage(device, "training state", state_len, wgpu::BufferUsages::COPY_SRC)?;
+                let xp = storage(
+                    device,
+                    "training input projection",
+                    plan.xp_len,
+                    wgpu::BufferUsages::empty(),
+                )?;
+                let lens_buf = storage(
+                    device,
+                    "sequence lengths",
+                    dims.batch,
+                    wgpu::BufferUsages::empty(),
+                )?;
+                let staging = staging(device, out_len);
+                let mut uploaded = input.data().len() + lens.len();
                 self.queue
-                    .write_buffer(&state, 0, bytemuck::cast_slice(s.h.data()));
-                self.queue
-                    .write_buffer(&state, (states[1] as u64) * F32, bytemuck::cast_slice(s.c.data()));
-                uploaded += s.h.data().len() + s.c.data().len();
-            }
-            let mut rec = Recorder::new(&device.limits());
-            for (l, layer) in plan.layers.iter().enumerate() {
-                let inp = cfg.layer_input_size(l);
-                for d in 0..nd {
-                    let slot = &self.layout.slots[l * nd + d];
-                    // XP[row, d·4H + r] = Σ_i X[row, i]·W[r, i]
-                    rec.gemm(
-                        (plan.rows, 4 * h, inp),
-                        (&tape, View::rows(layer.input, inp)),
-                        (&self.params, View::transposed(slot.w_ih.start, inp)),
-                        (&xp, d * 4 * h, nd * 4 * h),
-                        false,
+                    .write_buffer(&tape, 0, bytemuck::cast_slice(input.data()));
+                self.queue.write_buffer(&lens_buf, 0, bytemuck::cast_slice(&lens));
+                if let Some(s) = initial {
+                    self.queue
+                        .write_buffer(&state, 0, bytemuck::cast_slice(s.h.data()));
+                    self.queue.write_buffer(
+                        &state,
+                        (states[1] as u64) * F32,
+                        bytemuck::cast_slice(s.c.data()),
+                    );
+                    uploaded += s.h.data().len() + s.c.data().len();
+                }
+                let mut rec = Recorder::new(&device.limits());
+                for (l, layer) in plan.layers.iter().enumerate() {
+                    let inp = cfg.layer_input_size(l);
+                    for d in 0..nd {
+                        let slot = &self.layout.slots[l * nd + d];
+                        // XP[row, d·4H + r] = Σ_i X[row, i]·W[r, i]
+                        rec.gemm(
+                            (plan.rows, 4 * h, inp),
+                            (&tape, View::rows(layer.input, inp)),
+                            (&self.params, View::transposed(slot.w_ih.start, inp)),
+                            (&xp, d * 4 * h, nd * 4 * h),
+                            false,
+                        )?;
+                    }
+                    let mut w = self.seq_words(&plan, dims, l)?;
+                    for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
+                        w[i] = at as u32;
+                    }
+                    rec.push(
+                        TrainKernel::Forward,
+                        w,
+                        vec![&self.params, &xp, &lens_buf, &tape, &state],
+                        [nd * dims.batch, 1],
                     )?;
                 }
-                let mut w = self.seq_words(&plan, dims, l)?;
-                for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
-                    w[i] = at as u32;
-                }
-                rec.push(
-                    TrainKernel::Forward,
-                    w,
-                    vec![&self.params, &xp, &lens_buf, &tape, &state],
-                    [nd * dims.batch, 1],
-                )?;
-            }
-            let dispatches = rec.count();
-            let mut encoder = device.create_command_encoder(&Default::default());
-            rec.encode(device, &self.pipelines, &mut encoder);
-            let top = plan.layers.last().expect("at least one layer");
-            copy(&mut encoder, &tape, top.y, &staging, 0, y_len);
-            copy(
-                &mut encoder,
-                &state,
-                states[2],
-                &staging,
-                y_len,
-                plan.h_states + plan.c_states,
-            );
-            Ok((
-                self.submit_and_read(encoder, &staging, out_len)?,
-                Tape {
-                    dims,
-                    plan: plan.clone(),
-                    tape,
-                    lens: lens_buf,
-                },
-                dispatches,
-                uploaded,
-            ))
-        })??;
+                let dispatches = rec.count();
+                let mut encoder = device.create_command_encoder(&Default::default());
+                rec.encode(device, &self.pipelines, &mut encoder);
+                let top = plan.layers.last().expect("at least one layer");
+                copy(&mut encoder, &tape, top.y, &staging, 0, y_len);
+                copy(
+                    &mut encoder,
+                    &state,
+                    states[2],
+                    &staging,
+                    y_len,
+                    plan.h_states + plan.c_states,
+                );
+                Ok((
+                    encoder,
+                    staging,
+                    Tape {
+                        dims,
+                        plan: plan.clone(),
+                        tape,
+                        lens: lens_buf,
+                    },
+                    dispatches,
+                    uploaded,
+                ))
+            })??;
+        let out = self.submit_and_read(encoder, &staging, out_len, wait).await?;
         self.record_stats(|s| {
             s.forward = PassStats {
                 dispatches,
@@ -671,7 +737,7 @@ impl TrainLstm {
 
     /// Backpropagation through time from `tape`: the gradients of
     /// L = Σ dy⊙y + Σ dh_n⊙h_n + Σ dc_n⊙c_n (absent `dh_n`/`dc_n` are zero), read back (one
-    /// submission, one readback).
+    /// submission, one readback). (On the web: [`TrainLstm::backward_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn backward(
         &self,
@@ -679,6 +745,45 @@ impl TrainLstm {
         dy: &Tensor,
         dh_n: Option<&Tensor>,
         dc_n: Option<&Tensor>,
+    ) -> Result<Gradients> {
+        pollster::block_on(self.backward_scoped(tape, dy, dh_n, dc_n, true))
+    }
+
+    /// [`TrainLstm::backward`] as a future (see
+    /// [`Lstm::forward_async`](crate::Lstm::forward_async) about polling).
+    pub async fn backward_async(
+        &self,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+    ) -> Result<Gradients> {
+        self.backward_scoped(tape, dy, dh_n, dc_n, false).await
+    }
+
+    async fn backward_scoped(
+        &self,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+        wait: bool,
+    ) -> Result<Gradients> {
+        scope::entry(
+            &self.device,
+            "the training backward",
+            self.backward_inner(tape, dy, dh_n, dc_n, wait),
+        )
+        .await
+    }
+
+    async fn backward_inner(
+        &self,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+        wait: bool,
     ) -> Result<Gradients> {
         let cfg = &self.config;
         let dims = tape.dims;
@@ -688,30 +793,28 @@ impl TrainLstm {
         let n = self.layout.len;
         let dx_len = plan.rows * cfg.input_size;
         let total = n + dx_len + plan.h_states + plan.c_states;
-        let (flat, dispatches, uploaded) = capture(device, "the training backward", || -> Result<_> {
-            let (buffers, uploaded) = self.upload_backward(tape, dy, dh_n, dc_n)?;
-            let staging = staging(device, total);
-            let mut rec = Recorder::new(&device.limits());
-            self.record_backward(&mut rec, tape, &buffers)?;
-            let dispatches = rec.count();
-            let mut encoder = device.create_command_encoder(&Default::default());
-            rec.encode(device, &self.pipelines, &mut encoder);
-            copy(&mut encoder, &buffers.grads, 0, &staging, 0, n);
-            copy(&mut encoder, &buffers.dx, 0, &staging, n, dx_len);
-            copy(
-                &mut encoder,
-                &buffers.dstate,
-                states[2],
-                &staging,
-                n + dx_len,
-                plan.h_states + plan.c_states,
-            );
-            Ok((
-                self.submit_and_read(encoder, &staging, total)?,
-                dispatches,
-                uploaded,
-            ))
-        })??;
+        let (encoder, staging, _buffers, dispatches, uploaded) =
+            capture(device, "the training backward", || -> Result<_> {
+                let (buffers, uploaded) = self.upload_backward(tape, dy, dh_n, dc_n)?;
+                let staging = staging(device, total);
+                let mut rec = Recorder::new(&device.limits());
+                self.record_backward(&mut rec, tape, &buffers)?;
+                let dispatches = rec.count();
+                let mut encoder = device.create_command_encoder(&Default::default());
+                rec.encode(device, &self.pipelines, &mut encoder);
+                copy(&mut encoder, &buffers.grads, 0, &staging, 0, n);
+                copy(&mut encoder, &buffers.dx, 0, &staging, n, dx_len);
+                copy(
+                    &mut encoder,
+                    &buffers.dstate,
+                    states[2],
+                    &staging,
+                    n + dx_len,
+                    plan.h_states + plan.c_states,
+                );
+                Ok((encoder, staging, buffers, dispatches, uploaded))
+            })??;
+        let flat = self.submit_and_read(encoder, &staging, total, wait).await?;
         self.record_stats(|s| {
             s.backward = PassStats {
                 dispatches,

@@ -5,7 +5,9 @@ use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
 use super::record::Recorder;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
 use crate::error::Result;
-use crate::gpu::scope::capture;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::error::{Error, GpuError};
+use crate::gpu::scope::{self, capture};
 use crate::tensor::Tensor;
 use crate::train::optim::bias_corrections;
 use crate::train::{Optimizer, OptimizerKind};
@@ -52,7 +54,8 @@ impl Trainer {
     }
 
     /// Backpropagate from `tape` (as [`TrainLstm::backward`]) and update `model`'s weights, in
-    /// one submission and without reading anything back. Blocks until the GPU is done.
+    /// one submission and without reading anything back. Blocks until the GPU is done. (On the
+    /// web: [`Trainer::step_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn step(
         &mut self,
@@ -62,61 +65,92 @@ impl Trainer {
         dh_n: Option<&Tensor>,
         dc_n: Option<&Tensor>,
     ) -> Result<()> {
+        let submission = self.submit_step(model, tape, dy, dh_n, dc_n)?;
+        model
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu {
+                during: "a training step",
+                source: GpuError::Poll(e),
+            })?;
+        Ok(())
+    }
+
+    /// [`Trainer::step`] without waiting: it returns once the work is submitted (the next
+    /// readback, such as [`TrainLstm::forward_train_async`], sees the updated weights).
+    pub async fn step_async(
+        &mut self,
+        model: &TrainLstm,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+    ) -> Result<()> {
+        let device = model.device.clone();
+        scope::entry(&device, "a training step", async {
+            self.submit_step(model, tape, dy, dh_n, dc_n).map(|_| ())
+        })
+        .await
+    }
+
+    fn submit_step(
+        &mut self,
+        model: &TrainLstm,
+        tape: &Tape,
+        dy: &Tensor,
+        dh_n: Option<&Tensor>,
+        dc_n: Option<&Tensor>,
+    ) -> Result<wgpu::SubmissionIndex> {
         let device = &model.device;
         let n = model.layout.len;
         let step = self.steps + 1;
-        let (backward, update, uploaded) = capture(device, "a training step", || -> Result<_> {
-            let (buffers, uploaded) = model.upload_backward(tape, dy, dh_n, dc_n)?;
-            let mut rec = Recorder::new(&device.limits());
-            model.record_backward(&mut rec, tape, &buffers)?;
-            let backward = rec.count();
-            let mut w = [0u32; WORDS];
-            w[opt::COUNT] = n as u32;
-            let o = &self.optimizer;
-            w[opt::LR] = o.learning_rate.to_bits();
-            w[opt::MAX_NORM] = o.clip_norm.unwrap_or(0.0).to_bits();
-            match o.kind {
-                OptimizerKind::Sgd { momentum } => {
-                    w[opt::KIND] = 0;
-                    w[opt::MOMENTUM] = momentum.to_bits();
+        let (submission, backward, update, uploaded) =
+            capture(device, "a training step", || -> Result<_> {
+                let (buffers, uploaded) = model.upload_backward(tape, dy, dh_n, dc_n)?;
+                let mut rec = Recorder::new(&device.limits());
+                model.record_backward(&mut rec, tape, &buffers)?;
+                let backward = rec.count();
+                let mut w = [0u32; WORDS];
+                w[opt::COUNT] = n as u32;
+                let o = &self.optimizer;
+                w[opt::LR] = o.learning_rate.to_bits();
+                w[opt::MAX_NORM] = o.clip_norm.unwrap_or(0.0).to_bits();
+                match o.kind {
+                    OptimizerKind::Sgd { momentum } => {
+                        w[opt::KIND] = 0;
+                        w[opt::MOMENTUM] = momentum.to_bits();
+                    }
+                    OptimizerKind::Adam { beta1, beta2, eps } => {
+                        let (c1, c2) = bias_corrections(beta1, beta2, step);
+                        w[opt::KIND] = 1;
+                        w[opt::MOMENTUM] = beta1.to_bits();
+                        w[opt::BETA2] = beta2.to_bits();
+                        w[opt::EPS] = eps.to_bits();
+                        w[opt::CORRECT1] = c1.to_bits();
+                        w[opt::CORRECT2] = c2.to_bits();
+                    }
                 }
-                OptimizerKind::Adam { beta1, beta2, eps } => {
-                    let (c1, c2) = bias_corrections(beta1, beta2, step);
-                    w[opt::KIND] = 1;
-                    w[opt::MOMENTUM] = beta1.to_bits();
-                    w[opt::BETA2] = beta2.to_bits();
-                    w[opt::EPS] = eps.to_bits();
-                    w[opt::CORRECT1] = c1.to_bits();
-                    w[opt::CORRECT2] = c2.to_bits();
+                let groups = n.div_ceil(OPT_WORKGROUP as usize);
+                let row = groups.min(device.limits().max_compute_workgroups_per_dimension as usize);
+                w[opt::ROW] = row as u32;
+                if o.clip_norm.is_some() {
+                    rec.push(TrainKernel::Norm, w, vec![&buffers.grads, &self.norm_sq], [1, 1])?;
                 }
-            }
-            let groups = n.div_ceil(OPT_WORKGROUP as usize);
-            let row = groups.min(device.limits().max_compute_workgroups_per_dimension as usize);
-            w[opt::ROW] = row as u32;
-            if o.clip_norm.is_some() {
-                rec.push(TrainKernel::Norm, w, vec![&buffers.grads, &self.norm_sq], [1, 1])?;
-            }
-            rec.push(
-                TrainKernel::Update,
-                w,
-                vec![&model.params, &buffers.grads, &self.moments, &self.norm_sq],
-                [row, groups.div_ceil(row)],
-            )?;
-            let update = rec.count() - backward;
-            let mut encoder = device.create_command_encoder(&Default::default());
-            rec.encode(device, &model.pipelines, &mut encoder);
-            let submission = model.queue.submit([encoder.finish()]);
-            device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(submission),
-                    timeout: None,
-                })
-                .map_err(|e| crate::error::Error::Gpu {
-                    during: "a training step",
-                    source: crate::error::GpuError::Poll(e),
-                })?;
-            Ok((backward, update, uploaded))
-        })??;
+                rec.push(
+                    TrainKernel::Update,
+                    w,
+                    vec![&model.params, &buffers.grads, &self.moments, &self.norm_sq],
+                    [row, groups.div_ceil(row)],
+                )?;
+                let update = rec.count() - backward;
+                let mut encoder = device.create_command_encoder(&Default::default());
+                rec.encode(device, &model.pipelines, &mut encoder);
+                let submission = model.queue.submit([encoder.finish()]);
+                Ok((submission, backward, update, uploaded))
+            })??;
         self.steps = step;
         model.record_stats(|s| {
             s.backward = PassStats {
@@ -131,6 +165,6 @@ impl Trainer {
                 ..PassStats::default()
             };
         });
-        Ok(())
+        Ok(submission)
     }
 }
