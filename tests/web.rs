@@ -5,14 +5,15 @@
 //!
 //! GPU vs the CPU reference (compiled to wasm too) over the conformance strata and a grid of
 //! shapes that are not multiples of the workgroup sizes, each held to the error model; streaming
-//! equal to whole; error paths.
+//! equal to whole; training (gradients against the CPU's f64 backward, an optimizer step); error
+//! paths.
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wgpu_lstm::conform::{suite, CaseShape, ConformCase, Verdict};
-use wgpu_lstm::gpu::{GpuContext, Lstm, Variants};
-use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, State, Tensor};
+use wgpu_lstm::gpu::{GpuContext, Lstm, TrainLstm, Trainer, Variants};
+use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, Optimizer, State, Tensor};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -214,4 +215,50 @@ async fn error_paths() {
     );
     // The engine still works afterwards.
     assert!(lstm.forward_async(&input(4, 2, 6), None, None).await.is_ok());
+}
+
+/// Largest GPU-vs-CPU gradient difference, relative to the largest gradient (as natively,
+/// tests/train.rs).
+const GRAD_TOLERANCE: f32 = 1e-5;
+
+/// Training on WebGPU: forward_train_async and backward_async against the CPU's f64 backward
+/// (two bidirectional layers with a projection, lengths, initial state, H beyond one
+/// workgroup), then an Adam step that moves the weights.
+#[wasm_bindgen_test]
+async fn training_gradients_match_the_cpu() {
+    let ctx = context().await;
+    let config = LstmConfig {
+        input_size: 5,
+        hidden_size: 70,
+        num_layers: 2,
+        direction: Direction::Bidirectional,
+        proj_size: Some(6),
+        ..LstmConfig::default()
+    };
+    let weights = LstmWeights::random(&config, 3).unwrap();
+    let (t, b) = (9, 3);
+    let x = wgpu_lstm::conform::random_tensor(vec![t, b, 5], 1.0, 1);
+    let initial = State {
+        h: wgpu_lstm::conform::random_tensor(vec![4, b, 6], 1.0, 2),
+        c: wgpu_lstm::conform::random_tensor(vec![4, b, 70], 1.0, 3),
+    };
+    let lens = [9, 4, 7];
+    let model = TrainLstm::new(&ctx.device, &ctx.queue, &config, &weights).unwrap();
+    let (out, tape) = model.forward_train_async(&x, Some(&initial), Some(&lens)).await.unwrap();
+    let cpu = CpuLstm::new(&config, &weights).unwrap();
+    let (cpu_out, cpu_tape) = cpu.forward_train(&x, Some(&initial), Some(&lens)).unwrap();
+    assert!(out.max_abs_diff(&cpu_out).unwrap() < 1e-4);
+    let dy = wgpu_lstm::conform::random_tensor(out.y.shape().to_vec(), 1.0, 4);
+    let dh_n = wgpu_lstm::conform::random_tensor(out.h_n.shape().to_vec(), 1.0, 5);
+    let got = model.backward_async(&tape, &dy, Some(&dh_n), None).await.unwrap();
+    let want = cpu.backward(&cpu_tape, &dy, Some(&dh_n), None).unwrap();
+    let largest = want.max_abs_weight();
+    let err = got.max_abs_diff(&want).unwrap() / largest;
+    console_log!("training on WebGPU: worst gradient error {err:.2e} of the largest ({largest:.3})");
+    assert!(err <= GRAD_TOLERANCE, "gradient error {err:e} of the largest gradient");
+    let mut trainer = Trainer::new(&model, Optimizer::adam(0.01).with_clip_norm(1.0)).unwrap();
+    trainer.step_async(&model, &tape, &dy, Some(&dh_n), None).await.unwrap();
+    let moved = model.weights_async().await.unwrap();
+    assert_ne!(moved, weights);
+    assert_eq!(model.last_stats().optimizer.dispatches, 2);
 }
