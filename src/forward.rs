@@ -90,6 +90,14 @@ pub(crate) fn state_shape(config: &LstmConfig, batch: usize, width: usize) -> Ve
     vec![config.num_layers * config.num_directions(), batch, width]
 }
 
+/// `[T, B, I]` or `[B, T, I]`: the engine's X.
+pub(crate) fn x_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
+    match config.layout {
+        Layout::SeqMajor => vec![dims.seq_len, dims.batch, config.input_size],
+        Layout::BatchMajor => vec![dims.batch, dims.seq_len, config.input_size],
+    }
+}
+
 /// `[T, B, D·P]` or `[B, T, D·P]`: the engine's Y.
 pub(crate) fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
     let width = config.num_directions() * config.output_size();

@@ -244,7 +244,10 @@ async fn training_gradients_match_the_cpu() {
     };
     let lens = [9, 4, 7];
     let model = TrainLstm::new(&ctx.device, &ctx.queue, &config, &weights).unwrap();
-    let (out, tape) = model.forward_train_async(&x, Some(&initial), Some(&lens)).await.unwrap();
+    let (out, tape) = model
+        .forward_train_async(&x, Some(&initial), Some(&lens))
+        .await
+        .unwrap();
     let cpu = CpuLstm::new(&config, &weights).unwrap();
     let (cpu_out, cpu_tape) = cpu.forward_train(&x, Some(&initial), Some(&lens)).unwrap();
     assert!(out.max_abs_diff(&cpu_out).unwrap() < 1e-4);
@@ -255,9 +258,15 @@ async fn training_gradients_match_the_cpu() {
     let largest = want.max_abs_weight();
     let err = got.max_abs_diff(&want).unwrap() / largest;
     console_log!("training on WebGPU: worst gradient error {err:.2e} of the largest ({largest:.3})");
-    assert!(err <= GRAD_TOLERANCE, "gradient error {err:e} of the largest gradient");
+    assert!(
+        err <= GRAD_TOLERANCE,
+        "gradient error {err:e} of the largest gradient"
+    );
     let mut trainer = Trainer::new(&model, Optimizer::adam(0.01).with_clip_norm(1.0)).unwrap();
-    trainer.step_async(&model, &tape, &dy, Some(&dh_n), None).await.unwrap();
+    trainer
+        .step_async(&model, &tape, &dy, Some(&dh_n), None)
+        .await
+        .unwrap();
     let moved = model.weights_async().await.unwrap();
     assert_ne!(moved, weights);
     assert_eq!(model.last_stats().optimizer.dispatches, 2);

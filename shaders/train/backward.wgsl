@@ -12,8 +12,6 @@
 @group(0) @binding(5) var<storage, read_write> work: array<f32>;  // dgates, dh, dc carry, peephole sums
 @group(0) @binding(6) var<storage, read_write> dstate: array<f32>; // dh_n, dc_n in; dh0, dc0 out
 
-var<workgroup> wg_len: u32;
-
 // Rᵀ·dgates at (row, direction) `at`: the gradient reaching h of the step before it, unit q.
 fn recurrent(d: u32, at: u32, q: u32) -> f32 {
     let hid = word(HIDDEN);
@@ -29,16 +27,14 @@ fn recurrent(d: u32, at: u32, q: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let batch = word(BATCH);
-    let d = wid.x / batch;
-    let b = wid.x % batch;
+    let seq = sequence(wid, lid);
+    let d = seq.d;
+    let b = seq.b;
+    let len = seq.len;
     let nd = word(DIRS);
     let hid = word(HIDDEN);
     let out = word(OUT);
     let proj = has(FLAG_PROJECTION);
-    if (lid == 0u) {
-        wg_len = lens[b];
-    }
-    let len = workgroupUniformLoad(&wg_len);
     let slot = word(STATE_SLOT) + d * batch + b; // in dstate
     let local = d * batch + b;                   // in the work buffer's per-sequence parts
 

@@ -1,5 +1,6 @@
-// The gates of one unit from its pre-activations, with their derivatives: shared by the training
-// forward and backward so that both see the same clip and activation choices.
+// What the training forward and backward share: the gates of one unit from its pre-activations,
+// with their derivatives (so that both see the same clip and activation choices), and which
+// sequence a workgroup runs.
 
 // Derivative of `activate` (shared/activations.wgsl), taking the branch it takes at kinks.
 fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
@@ -51,4 +52,23 @@ fn gates(d: u32, z: vec4<f32>) -> Gates {
         out.slope[1] = 0.0;
     }
     return out;
+}
+
+// The (direction, sequence) of a sequence kernel's workgroup (one per pair, direction-major) and
+// that sequence's length, read from the kernel's `lens` binding and shared as a uniform value.
+struct Sequence {
+    d: u32,
+    b: u32,
+    len: u32,
+}
+
+var<workgroup> wg_len: u32;
+
+fn sequence(wid: vec3<u32>, lid: u32) -> Sequence {
+    let batch = word(BATCH);
+    let b = wid.x % batch;
+    if (lid == 0u) {
+        wg_len = lens[b];
+    }
+    return Sequence(wid.x / batch, b, workgroupUniformLoad(&wg_len));
 }

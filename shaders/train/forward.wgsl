@@ -11,21 +11,17 @@
 @group(0) @binding(4) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state: array<f32>; // h0, c0 in; h_n, c_n out
 
-var<workgroup> wg_len: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let batch = word(BATCH);
-    let d = wid.x / batch;
-    let b = wid.x % batch;
+    let seq = sequence(wid, lid);
+    let d = seq.d;
+    let b = seq.b;
+    let len = seq.len;
     let nd = word(DIRS);
     let hid = word(HIDDEN);
     let out = word(OUT);
     let proj = has(FLAG_PROJECTION);
-    if (lid == 0u) {
-        wg_len = lens[b];
-    }
-    let len = workgroupUniformLoad(&wg_len);
     let slot = word(STATE_SLOT) + d * batch + b;
 
     // Steps past the sequence's end hold zeros (y there is 0 by definition).

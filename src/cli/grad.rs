@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::run::{read_request, InputArgs, Request};
+use super::run::{read_request, report_written, InputArgs, Request};
 use super::DeviceArg;
 use wgpu_lstm::gpu::TrainLstm;
 use wgpu_lstm::train::{check_trainable, GRADIENT_FILES};
@@ -86,15 +86,6 @@ pub fn grad(args: &GradArgs) -> Result<ExitCode> {
         }
     };
     grads.save(&args.out, &config, convention, &prefix)?;
-    eprintln!(
-        "wrote {} ({} convention, {} device)",
-        GRADIENT_FILES
-            .iter()
-            .map(|n| args.out.join(n).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        convention,
-        engine
-    );
+    report_written(&args.out, &GRADIENT_FILES, convention, &engine);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! `wgpu-lstm run`: weights and inputs from files, outputs to `.npy` files in the weights'
 //! convention. Outputs appear only when the whole forward succeeded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -335,16 +335,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     };
     output.save_npy(&args.out, &config, convention)?;
-    eprintln!(
-        "wrote {} ({} convention, {} device)",
-        OUTPUT_FILES
-            .iter()
-            .map(|n| args.out.join(n).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        convention,
-        engine
-    );
+    report_written(&args.out, &OUTPUT_FILES, convention, &engine);
     // The outputs are written first: a tune cache that cannot be saved loses nothing else.
     if let Some(ctx) = tuned {
         if let Err(e) = args.tune.save(ctx.pipeline_cache()) {
@@ -352,6 +343,18 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Say which files a command wrote into `dir`, in which convention, on which device.
+pub fn report_written(dir: &Path, names: &[&str], convention: Convention, engine: &str) {
+    eprintln!(
+        "wrote {} ({convention} convention, {engine} device)",
+        names
+            .iter()
+            .map(|n| dir.join(n).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 /// The configuration and weights from a .safetensors file and the flags.

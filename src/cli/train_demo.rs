@@ -78,10 +78,13 @@ pub fn train_demo(args: &TrainDemoArgs) -> Result<ExitCode> {
     let report = adding::train(&ctx.device, &ctx.queue, &settings, |p, _| {
         if let Some(e) = p.eval {
             last_eval = e;
-            bar.println(format!(
-                "step {:5}  batch MSE {:.4}  held-out MSE {e:.4}",
-                p.step, p.loss
-            ));
+            let line = format!("step {:5}  batch MSE {:.4}  held-out MSE {e:.4}", p.step, p.loss);
+            // A hidden bar (stdout not a terminal) prints nothing itself.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
         bar.set_position(p.step as u64);
         bar.set_message(format!("MSE {:.4} (held-out {last_eval:.4})", p.loss));

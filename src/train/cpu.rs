@@ -7,7 +7,7 @@ use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
 use crate::config::LstmConfig;
 use crate::cpu::CpuLstm;
 use crate::error::Result;
-use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
+use crate::forward::{check_request, state_shape, x_shape, y_shape, Dims, Output, State};
 use crate::tensor::Tensor;
 
 /// What the CPU backward needs of a forward ([`CpuLstm::forward_train`]).
@@ -392,13 +392,9 @@ impl CpuLstm {
             tape.seq_lens.as_deref(),
         );
         let flat: Vec<f32> = grads.iter().map(|&v| v as f32).collect();
-        let x_shape = match cfg.layout {
-            crate::config::Layout::SeqMajor => vec![dims.seq_len, dims.batch, cfg.input_size],
-            crate::config::Layout::BatchMajor => vec![dims.batch, dims.seq_len, cfg.input_size],
-        };
         Ok(Gradients {
             weights: layout.unflatten(cfg, &flat)?,
-            dx: tensor(x_shape, &dx)?,
+            dx: tensor(x_shape(cfg, dims), &dx)?,
             dh0: tensor(hs, &dh0)?,
             dc0: tensor(cs, &dc0)?,
         })

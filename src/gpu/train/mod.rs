@@ -25,7 +25,7 @@ pub use trainer::Trainer;
 
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
+use crate::forward::{check_request, state_shape, x_shape, y_shape, Dims, Output, State};
 use crate::gpu::{
     limits, readback,
     scope::{self, capture},
@@ -44,6 +44,20 @@ pub struct PassStats {
     pub readbacks: u32,
     pub bytes_uploaded: u64,
     pub bytes_downloaded: u64,
+}
+
+impl PassStats {
+    /// One submission of `dispatches` and one readback of `downloaded` f32s, after uploading
+    /// `uploaded` f32s.
+    fn read_once(dispatches: u32, uploaded: usize, downloaded: usize) -> PassStats {
+        PassStats {
+            dispatches,
+            submits: 1,
+            readbacks: 1,
+            bytes_uploaded: uploaded as u64 * F32,
+            bytes_downloaded: downloaded as u64 * F32,
+        }
+    }
 }
 
 /// The last forward, backward and optimizer step of a [`TrainLstm`].
@@ -553,15 +567,7 @@ impl TrainLstm {
                 ))
             })??;
         let out = self.submit_and_read(encoder, &staging, out_len, wait).await?;
-        self.record_stats(|s| {
-            s.forward = PassStats {
-                dispatches,
-                submits: 1,
-                readbacks: 1,
-                bytes_uploaded: uploaded as u64 * F32,
-                bytes_downloaded: out_len as u64 * F32,
-            }
-        });
+        self.record_stats(|s| s.forward = PassStats::read_once(dispatches, uploaded, out_len));
         let mut out = out;
         let c_n = out.split_off(y_len + plan.h_states);
         let h_n = out.split_off(y_len);
@@ -815,26 +821,14 @@ impl TrainLstm {
                 Ok((encoder, staging, buffers, dispatches, uploaded))
             })??;
         let flat = self.submit_and_read(encoder, &staging, total, wait).await?;
-        self.record_stats(|s| {
-            s.backward = PassStats {
-                dispatches,
-                submits: 1,
-                readbacks: 1,
-                bytes_uploaded: uploaded as u64 * F32,
-                bytes_downloaded: total as u64 * F32,
-            }
-        });
-        let x_shape = match cfg.layout {
-            crate::config::Layout::SeqMajor => vec![dims.seq_len, dims.batch, cfg.input_size],
-            crate::config::Layout::BatchMajor => vec![dims.batch, dims.seq_len, cfg.input_size],
-        };
+        self.record_stats(|s| s.backward = PassStats::read_once(dispatches, uploaded, total));
         let mut flat = flat;
         let dc0 = flat.split_off(n + dx_len + plan.h_states);
         let dh0 = flat.split_off(n + dx_len);
         let dx = flat.split_off(n);
         Ok(Gradients {
             weights: self.layout.unflatten(cfg, &flat)?,
-            dx: Tensor::new(x_shape, dx)?,
+            dx: Tensor::new(x_shape(cfg, dims), dx)?,
             dh0: Tensor::new(state_shape(cfg, dims.batch, cfg.output_size()), dh0)?,
             dc0: Tensor::new(state_shape(cfg, dims.batch, cfg.hidden_size), dc0)?,
         })
