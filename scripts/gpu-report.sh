@@ -5,7 +5,9 @@
 #   3. `bench --batch 1,8,64,256 --seq 100` at I = H = 1024, 256 and 128 (autotuned, choices kept in
 #      a tune cache), in f32 and at H = 1024 in f16;
 #   4. every kernel variant forced in turn (`bench --all-variants`) at B = 1 and B = 256, I = H = 1024;
-#   5. `report` setting the runs side by side.
+#   5. `report` setting the runs side by side;
+#   6. training steps (`bench --train`: forward with tape, backward, Adam) at T = 100, I = H = 256
+#      (the smallest size of the sweep in quick mode), B = 1 and 64.
 # Each run writes one JSON report (schema wgpu-lstm-bench/2) and its printed table into OUT_DIR.
 #
 #   scripts/gpu-report.sh [OUT_DIR] [ADAPTER FLAGS, e.g. --backend vulkan --adapter NVIDIA]
@@ -53,5 +55,7 @@ run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq 100 --input "${sizes
 run variants bench --all-variants --batch "1,${batches##*,}" --seq 100 --input "${sizes[0]}" --hidden "${sizes[0]}" \
     "${reps[@]}" --json "$out/variants.json" "$@"
 run report report "$out"/bench-h*.json --plot "$out/throughput.svg"
+train=${sizes[1]:-${sizes[0]}}
+run train bench --train --batch 1,64 --seq 100 --input "$train" --hidden "$train" "${reps[@]}" "$@"
 echo "== wrote $out/"
 exit "$status"

@@ -134,6 +134,7 @@ fn plot(path: &Path, report: &Report, settings: &Settings) -> Result<()> {
         .map_err(|e| draw_err(e.to_string()))?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("update")
         .y_desc("MSE")
         .draw()
