@@ -355,7 +355,7 @@ fn gpu_optimizers_match_their_host_twin() {
 }
 
 #[test]
-fn training_refuses_f16_weights_and_bad_gradients() {
+fn training_refuses_f16_weights_bad_gradients_and_stale_tapes() {
     let Some(gpu) = gpu() else { return };
     let cfg = LstmConfig {
         weights_precision: Precision::F16,
@@ -381,6 +381,16 @@ fn training_refuses_f16_weights_and_bad_gradients() {
     let bad_state = Tensor::zeros(vec![2, 2, 4]).unwrap();
     let err = model.backward(&tape, &out.y, Some(&bad_state), None).unwrap_err();
     assert!(err.to_string().contains("dh_n"), "{err}");
+    // A tape belongs to its model and to the weights it saw.
+    let other = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
+    let err = other.backward(&tape, &out.y, None, None).unwrap_err();
+    assert!(err.to_string().contains("another TrainLstm"), "{err}");
+    let mut trainer = Trainer::new(&model, Optimizer::sgd(0.1, 0.0)).unwrap();
+    trainer.step(&model, &tape, &out.y, None, None).unwrap();
+    let err = trainer.step(&model, &tape, &out.y, None, None).unwrap_err();
+    assert!(err.to_string().contains("forward_train again"), "{err}");
+    let err = model.backward(&tape, &out.y, None, None).unwrap_err();
+    assert!(err.to_string().contains("forward_train again"), "{err}");
 }
 
 #[test]

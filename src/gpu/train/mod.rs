@@ -17,6 +17,7 @@ mod kernels;
 mod record;
 mod trainer;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kernels::{seq, TrainKernel, TrainPipelines, WORDS};
@@ -79,10 +80,19 @@ pub struct TrainLstm {
     params: wgpu::Buffer,
     pipelines: Arc<TrainPipelines>,
     stats: Mutex<TrainStats>,
+    /// Tells its tapes from other models'.
+    id: u64,
+    /// Bumped by every optimizer step: a tape recorded before it no longer describes the weights.
+    version: AtomicU64,
 }
+
+static NEXT_MODEL: AtomicU64 = AtomicU64::new(0);
 
 /// What the backward needs of a forward, resident on the device ([`TrainLstm::forward_train`]).
 pub struct Tape {
+    /// The model that recorded it, and the version of its weights then.
+    model: u64,
+    version: u64,
     dims: Dims,
     plan: TapePlan,
     tape: wgpu::Buffer,
@@ -291,6 +301,8 @@ impl TrainLstm {
             params,
             pipelines,
             stats: Mutex::new(TrainStats::default()),
+            id: NEXT_MODEL.fetch_add(1, Ordering::Relaxed),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -557,6 +569,8 @@ impl TrainLstm {
                     encoder,
                     staging,
                     Tape {
+                        model: self.id,
+                        version: self.version.load(Ordering::Relaxed),
                         dims,
                         plan: plan.clone(),
                         tape,
@@ -589,6 +603,15 @@ impl TrainLstm {
         dh_n: Option<&Tensor>,
         dc_n: Option<&Tensor>,
     ) -> Result<(BackwardBuffers, usize)> {
+        if tape.model != self.id {
+            return Err(Error::invalid("tape", "was recorded by another TrainLstm"));
+        }
+        if tape.version != self.version.load(Ordering::Relaxed) {
+            return Err(Error::invalid(
+                "tape",
+                "was recorded before an optimizer step changed the weights; run forward_train again",
+            ));
+        }
         check_output_grads(&self.config, tape.dims, dy, dh_n, dc_n)?;
         let plan = &tape.plan;
         let device = &self.device;

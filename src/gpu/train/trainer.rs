@@ -1,6 +1,8 @@
 //! [`Trainer`]: an optimizer's state on the device, and the step that runs a backward and the
 //! update of the resident weights in one submission.
 
+use std::sync::atomic::Ordering;
+
 use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
 use super::record::Recorder;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
@@ -152,6 +154,7 @@ impl Trainer {
                 Ok((submission, backward, update, uploaded))
             })??;
         self.steps = step;
+        model.version.fetch_add(1, Ordering::Relaxed);
         model.record_stats(|s| {
             s.backward = PassStats {
                 dispatches: backward,
