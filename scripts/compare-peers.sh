@@ -4,10 +4,22 @@
 # stacked layers on Vulkan under each schedule (layer by layer, wavefront).
 #   BURN_PEER=path/to/burn-lstm-peer ORT_PY="python path/to/ort_time.py" scripts/compare-peers.sh
 # Either peer may be left unset. Prints one line per measurement; nothing is asserted.
+# With --train, training steps instead (forward, backward, Adam) at the same shapes on Vulkan:
+# `wgpu-lstm bench --train` beside Burn's autodiff LSTM, the program in scripts/peers/burn-lstm-train
+# (build it with `cargo build --release` in a copy of that folder outside the project):
+#   BURN_TRAIN_PEER=path/to/burn-lstm-train-peer scripts/compare-peers.sh --train
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 shape=(--seq 100 --input 256 --hidden 256 --reps 5 --warmup 2)
+if [ "${1:-}" = --train ]; then
+    echo "== wgpu-lstm bench --train (vulkan)"
+    target/release/wgpu-lstm bench --train --batch 1,64 "${shape[@]}" --backend vulkan
+    for b in 1 64; do
+        if [ -n "${BURN_TRAIN_PEER:-}" ]; then echo "burn training step B=$b: $("$BURN_TRAIN_PEER" "$b" 100 256 256 5)"; fi
+    done
+    exit 0
+fi
 for backend in vulkan gl; do
     echo "== wgpu-lstm bench ($backend)"
     target/release/wgpu-lstm bench --batch 1,64 "${shape[@]}" --backend "$backend" --json "target/peers-$backend.json"

@@ -1,6 +1,6 @@
 //! Training on the GPU against the float64 CPU reference: forward outputs and every gradient over
-//! a grid of shapes (not multiples of the kernels' 16×16 GEMM tiles or 64-wide sequence
-//! workgroups) and options, masked steps, the optimizers against their host twin, the
+//! a grid of shapes (not multiples of the kernels' GEMM tiles, 64-wide sequence workgroups or
+//! groups of 8 sequences; batches below 8 run the single-sequence kernels) and options, masked steps, the optimizers against their host twin, the
 //! structure of a training step, and the adding problem's loss falling.
 
 mod common;
@@ -69,13 +69,13 @@ fn grid() -> Vec<Case> {
             lens: true,
             initial: true,
             ..case(
-                "batch-major, reverse",
+                "batch-major, reverse, two groups of sequences",
                 LstmConfig {
                     layout: Layout::BatchMajor,
                     ..config(3, 9, 1, Direction::Reverse)
                 },
                 11,
-                4,
+                13,
             )
         },
         Case {
@@ -88,7 +88,7 @@ fn grid() -> Vec<Case> {
                     ..config(4, 19, 3, Direction::Bidirectional)
                 },
                 7,
-                3,
+                9,
             )
         },
         Case {
@@ -104,7 +104,7 @@ fn grid() -> Vec<Case> {
                     ..config(6, 13, 2, Direction::Bidirectional)
                 },
                 8,
-                2,
+                10,
             )
         },
     ];
@@ -234,8 +234,8 @@ fn masked_steps_have_exactly_zero_gradients_on_the_gpu() {
     };
     let weights = LstmWeights::random(&cfg, 5).unwrap();
     let model = TrainLstm::new(&gpu.device, &gpu.queue, &cfg, &weights).unwrap();
-    let (t, b) = (7, 3);
-    let lens = [7, 2, 5];
+    let (t, b) = (7, 10);
+    let lens = [7, 2, 5, 7, 1, 3, 6, 4, 7, 2];
     let x = random_tensor(vec![t, b, 4], 1.0, 1);
     let (out, tape) = model.forward_train(&x, None, Some(&lens)).unwrap();
     for (bb, &len) in lens.iter().enumerate() {
@@ -285,10 +285,11 @@ fn one_training_step_is_one_submission_per_pass() {
     let dy = random_tensor(out.y.shape().to_vec(), 1.0, 2);
     trainer.step(&model, &tape, &dy, None, None).unwrap();
     let s = model.last_stats();
-    // Forward: per layer, one input-projection GEMM per direction and one sequence kernel.
+    // Forward: per layer, one input-projection GEMM and one transpose of R per direction, and one
+    // sequence kernel.
     assert_eq!(
         (s.forward.dispatches, s.forward.submits, s.forward.readbacks),
-        (2 * (2 + 1), 1, 1)
+        (2 * (2 + 2 + 1), 1, 1)
     );
     // Backward: per layer, one sequence kernel, and per direction dW, dR, two db and dx.
     assert_eq!(

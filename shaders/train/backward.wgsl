@@ -1,9 +1,11 @@
-// The fused reverse-time pass of one layer: one workgroup per (direction, sequence), both
-// directions in one dispatch, walking the steps backwards. At each step it forms dh (dy plus
-// Rᵀ·dgates of the step after it, or dh_n at the last step), takes it through the projection,
-// and differentiates the gates elementwise, writing dgates (the GEMMs for dW, dR, db and dx read
-// them afterwards), dh (for dW_hr) and carrying dc. The peephole gradients of each sequence are
-// summed here. At the end it writes dh0 and dc0.
+// The fused reverse-time pass of one layer: one workgroup per (direction, group of up to
+// SEQ_GROUP sequences), both directions in one dispatch, walking the steps backwards. At each
+// step it forms dh (dy plus Rᵀ·dgates of the step after it, or dh_n at the last step), takes it
+// through the projection, and differentiates the gates elementwise, writing dgates (the GEMMs for
+// dW, dR, db and dx read them afterwards), dh (for dW_hr) and carrying dc. Each weight read serves
+// every sequence of the group. The peephole gradients of each sequence are summed here. At the
+// end it writes dh0 and dc0. Sequences of a group have their own lengths: backward step n is
+// step len − 1 − n of each, and nothing for a sequence shorter than n + 1.
 
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> tape: array<f32>;
@@ -12,14 +14,23 @@
 @group(0) @binding(5) var<storage, read_write> work: array<f32>;  // dgates, dh, dc carry, peephole sums
 @group(0) @binding(6) var<storage, read_write> dstate: array<f32>; // dh_n, dc_n in; dh0, dc0 out
 
-// Rᵀ·dgates at (row, direction) `at`: the gradient reaching h of the step before it, unit q.
-fn recurrent(d: u32, at: u32, q: u32) -> f32 {
+// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
+fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
+    return row_of(step_time(d, s, len), b) * word(DIRS) + d;
+}
+
+// Rᵀ·dgates at the (row, direction) `at[g]` of each sequence of the group: the gradient reaching
+// unit q of h at the step before.
+fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP> {
     let hid = word(HIDDEN);
     let out = word(OUT);
     let w_hh = word(P_W_HH + d);
-    var acc = 0.0;
+    var acc: array<f32, SEQ_GROUP>;
     for (var r = 0u; r < 4u * hid; r++) {
-        acc += params[w_hh + r * out + q] * work[word(W_DG) + at * 4u * hid + r];
+        let w = params[w_hh + r * out + q];
+        for (var g = 0u; g < SEQ_GROUP; g++) {
+            acc[g] += w * work[word(W_DG) + at[g] * 4u * hid + r];
+        }
     }
     return acc;
 }
@@ -27,97 +38,144 @@ fn recurrent(d: u32, at: u32, q: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let batch = word(BATCH);
-    let seq = sequence(wid, lid);
-    let d = seq.d;
-    let b = seq.b;
-    let len = seq.len;
+    let group = sequence_group(wid, lid);
+    let d = group.d;
     let nd = word(DIRS);
     let hid = word(HIDDEN);
     let out = word(OUT);
     let proj = has(FLAG_PROJECTION);
-    let slot = word(STATE_SLOT) + d * batch + b; // in dstate
-    let local = d * batch + b;                   // in the work buffer's per-sequence parts
 
-    for (var t = len; t < word(SEQ_LEN); t++) {
-        let at = row_of(t, b) * nd + d;
-        for (var r = lid; r < 4u * hid; r += SEQ_WORKGROUP) {
-            work[word(W_DG) + at * 4u * hid + r] = 0.0;
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        if (!writes(group, g)) {
+            continue;
         }
-        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-            work[word(W_DH) + at * out + q] = 0.0;
-        }
-    }
-    for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-        work[word(W_DCARRY) + local * hid + j] = dstate[word(CN) + slot * hid + j];
-        for (var k = 0u; k < 3u; k++) {
-            work[word(W_PEEP) + local * 3u * hid + k * hid + j] = 0.0;
-        }
-    }
-
-    var next_at = 0u;
-    for (var n = 0u; n < len; n++) {
-        let s = len - 1u - n;
-        let row = row_of(step_time(d, s, len), b);
-        let at = row * nd + d;
-        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-            var carry = dstate[word(HN) + slot * out + q];
-            if (n > 0u) {
-                carry = recurrent(d, next_at, q);
+        let b = member(group, g);
+        let slot = word(STATE_SLOT) + d * batch + b; // in dstate
+        let local = d * batch + b;                   // in the work buffer's per-sequence parts
+        for (var t = lens[b]; t < word(SEQ_LEN); t++) {
+            let at = row_of(t, b) * nd + d;
+            for (var r = lid; r < 4u * hid; r += SEQ_WORKGROUP) {
+                work[word(W_DG) + at * 4u * hid + r] = 0.0;
             }
-            work[word(W_DH) + at * out + q] = dy[at * out + q] + carry;
+            for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+                work[word(W_DH) + at * out + q] = 0.0;
+            }
+        }
+        for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
+            work[word(W_DCARRY) + local * hid + j] = dstate[word(CN) + slot * hid + j];
+            for (var k = 0u; k < 3u; k++) {
+                work[word(W_PEEP) + local * 3u * hid + k * hid + j] = 0.0;
+            }
+        }
+    }
+
+    for (var n = 0u; n < group.longest; n++) {
+        // This step's (row, direction) of each sequence, and the one of the step after it.
+        var at: array<u32, SEQ_GROUP>;
+        var after: array<u32, SEQ_GROUP>;
+        for (var g = 0u; g < SEQ_GROUP; g++) {
+            let len = lens[member(group, g)];
+            let s = len - 1u - min(n, len - 1u);
+            at[g] = at_step(d, member(group, g), s, len);
+            after[g] = at_step(d, member(group, g), min(s + 1u, len - 1u), len);
+        }
+        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+            var carry: array<f32, SEQ_GROUP>;
+            if (n > 0u) {
+                carry = recurrent(d, after, q);
+            }
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                let b = member(group, g);
+                if (!writes(group, g) || n >= lens[b]) {
+                    continue;
+                }
+                var from_after = carry[g];
+                if (n == 0u) {
+                    from_after = dstate[word(HN) + (word(STATE_SLOT) + d * batch + b) * out + q];
+                }
+                work[word(W_DH) + at[g] * out + q] = dy[at[g] * out + q] + from_after;
+            }
         }
         storageBarrier();
         var peep = vec3<f32>(0.0);
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            var dm = 0.0;
+            var dm: array<f32, SEQ_GROUP>;
             if (proj) {
                 let w_hr = word(P_W_HR + d);
                 for (var q = 0u; q < out; q++) {
-                    dm += params[w_hr + q * hid + j] * work[word(W_DH) + at * out + q];
+                    let w = params[w_hr + q * hid + j];
+                    for (var g = 0u; g < SEQ_GROUP; g++) {
+                        dm[g] += w * work[word(W_DH) + at[g] * out + q];
+                    }
                 }
             } else {
-                dm = work[word(W_DH) + at * out + j];
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    dm[g] = work[word(W_DH) + at[g] * out + j];
+                }
             }
-            var z: vec4<f32>;
-            for (var k = 0u; k < 4u; k++) {
-                z[k] = tape[word(T_Z) + at * 4u * hid + k * hid + j];
-            }
-            let c = tape[word(T_C) + at * hid + j];
-            let c_prev = tape[word(T_CPREV) + at * hid + j];
             if (has(FLAG_PEEPHOLE)) {
                 let p = word(P_PEEP + d);
                 peep = vec3<f32>(params[p + j], params[p + hid + j], params[p + 2u * hid + j]);
             }
-            let g = gates(d, z);
-            let h = act(d, 2u, c);
-            let dz_o = dm * h.x * g.slope[3];
-            let dc = work[word(W_DCARRY) + local * hid + j] + dm * g.value[3] * h.y + dz_o * peep.z;
-            var di = dc * g.value[2];
-            let df = dc * c_prev;
-            if (word(INPUT_FORGET) == 1u) {
-                di -= df;
-            }
-            let dz = vec4<f32>(di * g.slope[0], df * g.slope[1], dc * g.value[0] * g.slope[2], dz_o);
-            for (var k = 0u; k < 4u; k++) {
-                work[word(W_DG) + at * 4u * hid + k * hid + j] = dz[k];
-            }
-            work[word(W_DCARRY) + local * hid + j] = dc * g.value[1] + dz[0] * peep.x + dz[1] * peep.y;
-            if (has(FLAG_PEEPHOLE)) {
-                let sums = word(W_PEEP) + local * 3u * hid + j;
-                work[sums] += dz[0] * c_prev;
-                work[sums + hid] += dz[1] * c_prev;
-                work[sums + 2u * hid] += dz[3] * c;
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                let b = member(group, g);
+                if (!writes(group, g) || n >= lens[b]) {
+                    continue;
+                }
+                let local = d * batch + b;
+                var z: vec4<f32>;
+                for (var k = 0u; k < 4u; k++) {
+                    z[k] = tape[word(T_Z) + at[g] * 4u * hid + k * hid + j];
+                }
+                let c = tape[word(T_C) + at[g] * hid + j];
+                let c_prev = tape[word(T_CPREV) + at[g] * hid + j];
+                let gv = gates(d, z);
+                let h = act(d, 2u, c);
+                let dz_o = dm[g] * h.x * gv.slope[3];
+                let dc = work[word(W_DCARRY) + local * hid + j] + dm[g] * gv.value[3] * h.y + dz_o * peep.z;
+                var di = dc * gv.value[2];
+                let df = dc * c_prev;
+                if (word(INPUT_FORGET) == 1u) {
+                    di -= df;
+                }
+                let dz = vec4<f32>(di * gv.slope[0], df * gv.slope[1], dc * gv.value[0] * gv.slope[2], dz_o);
+                for (var k = 0u; k < 4u; k++) {
+                    work[word(W_DG) + at[g] * 4u * hid + k * hid + j] = dz[k];
+                }
+                work[word(W_DCARRY) + local * hid + j] = dc * gv.value[1] + dz[0] * peep.x + dz[1] * peep.y;
+                if (has(FLAG_PEEPHOLE)) {
+                    let sums = word(W_PEEP) + local * 3u * hid + j;
+                    work[sums] += dz[0] * c_prev;
+                    work[sums + hid] += dz[1] * c_prev;
+                    work[sums + 2u * hid] += dz[3] * c;
+                }
             }
         }
         storageBarrier();
-        next_at = at;
     }
 
     // The step before the first: dh0 = Rᵀ·dgates of step 0, dc0 the carried dc.
-    for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-        dstate[word(H0) + slot * out + q] = recurrent(d, next_at, q);
+    var first: array<u32, SEQ_GROUP>;
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        let len = lens[member(group, g)];
+        first[g] = at_step(d, member(group, g), 0u, len);
     }
-    for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-        dstate[word(C0) + slot * hid + j] = work[word(W_DCARRY) + local * hid + j];
+    for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+        let dh0 = recurrent(d, first, q);
+        for (var g = 0u; g < SEQ_GROUP; g++) {
+            if (writes(group, g)) {
+                dstate[word(H0) + (word(STATE_SLOT) + d * batch + group.b0 + g) * out + q] = dh0[g];
+            }
+        }
+    }
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        if (!writes(group, g)) {
+            continue;
+        }
+        let b = member(group, g);
+        let local = d * batch + b;
+        for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
+            dstate[word(C0) + (word(STATE_SLOT) + d * batch + b) * hid + j] = work[word(W_DCARRY) + local * hid + j];
+        }
     }
 }

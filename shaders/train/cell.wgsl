@@ -54,21 +54,42 @@ fn gates(d: u32, z: vec4<f32>) -> Gates {
     return out;
 }
 
-// The (direction, sequence) of a sequence kernel's workgroup (one per pair, direction-major) and
-// that sequence's length, read from the kernel's `lens` binding and shared as a uniform value.
-struct Sequence {
+// The direction and group of sequences of a sequence kernel's workgroup (one per pair,
+// direction-major; groups of SEQ_GROUP consecutive sequences, the last one shorter), and the
+// length of the group's longest sequence, read from the kernel's `lens` binding and shared as a
+// uniform value (the step loops run to it, with barriers).
+struct SequenceGroup {
     d: u32,
-    b: u32,
-    len: u32,
+    b0: u32,
+    count: u32,
+    longest: u32,
 }
 
-var<workgroup> wg_len: u32;
+var<workgroup> wg_longest: u32;
 
-fn sequence(wid: vec3<u32>, lid: u32) -> Sequence {
+fn sequence_group(wid: vec3<u32>, lid: u32) -> SequenceGroup {
     let batch = word(BATCH);
-    let b = wid.x % batch;
+    let groups = (batch + SEQ_GROUP - 1u) / SEQ_GROUP;
+    let b0 = (wid.x % groups) * SEQ_GROUP;
+    let count = min(SEQ_GROUP, batch - b0);
     if (lid == 0u) {
-        wg_len = lens[b];
+        var longest = 0u;
+        for (var g = 0u; g < count; g++) {
+            longest = max(longest, lens[b0 + g]);
+        }
+        wg_longest = longest;
     }
-    return Sequence(wid.x / batch, b, workgroupUniformLoad(&wg_len));
+    return SequenceGroup(wid.x / groups, b0, count, workgroupUniformLoad(&wg_longest));
+}
+
+// Sequence g of a group; past the group's last (a shorter last group), the last again, so that
+// loops over a whole group (constant trip counts, which the compiler unrolls into registers) read
+// valid rows. Such duplicates must not write: see `writes`.
+fn member(group: SequenceGroup, g: u32) -> u32 {
+    return group.b0 + min(g, group.count - 1u);
+}
+
+// Whether slot g of the group is a sequence of its own (not a duplicate of the last).
+fn writes(group: SequenceGroup, g: u32) -> bool {
+    return g < group.count;
 }

@@ -1,121 +1,177 @@
-// The training forward of one layer over the whole sequence: one workgroup per (direction,
-// sequence), both directions in one dispatch. Step by step it adds R·h_{t−1}, the biases and the
-// peepholes to the hoisted input projection XP, applies the gates, and records what the backward
-// needs in the tape: pre-activations z (before clip), c_t, c_{t−1}, h_{t−1}, o⊙h(c_t) (with a
-// projection) and the layer's output y. Threads of the workgroup share h_{t−1} through the tape,
-// ordered by storage barriers; each thread keeps the same units j across steps.
+// The training forward of one layer over the whole sequence: one workgroup per (direction, group
+// of up to SEQ_GROUP sequences), both directions in one dispatch. Step by step it adds R·h_{t−1},
+// the biases and the peepholes to the hoisted input projection XP, applies the gates, and records
+// what the backward needs in the tape: pre-activations z (before clip), c_t, c_{t−1}, h_{t−1},
+// o⊙h(c_t) (with a projection) and the layer's output y. Each weight read serves every sequence
+// of the group; R and W_hr are read transposed (`packed`, filled by transpose.wgsl) so that
+// neighbouring invocations read neighbouring weights. Invocations share h_{t−1} through the tape,
+// ordered by storage barriers; each keeps the same units j across steps. Sequences of a group
+// have their own lengths: step s of a sequence shorter than s does nothing.
 
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;      // [rows, D·4H]
 @group(0) @binding(3) var<storage, read> lens: array<u32>;    // [B]
 @group(0) @binding(4) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state: array<f32>; // h0, c0 in; h_n, c_n out
+@group(0) @binding(6) var<storage, read> packed: array<f32>;  // per direction Rᵀ [P][4H], then W_hrᵀ [H][P]
+
+// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
+fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
+    return row_of(step_time(d, s, len), b) * word(DIRS) + d;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let batch = word(BATCH);
-    let seq = sequence(wid, lid);
-    let d = seq.d;
-    let b = seq.b;
-    let len = seq.len;
+    let group = sequence_group(wid, lid);
+    let d = group.d;
     let nd = word(DIRS);
     let hid = word(HIDDEN);
     let out = word(OUT);
     let proj = has(FLAG_PROJECTION);
-    let slot = word(STATE_SLOT) + d * batch + b;
+    let r_t = d * (out * 4u * hid + hid * out); // this direction's Rᵀ in `packed`
+    let w_hr_t = r_t + out * 4u * hid;
 
-    // Steps past the sequence's end hold zeros (y there is 0 by definition).
-    for (var t = len; t < word(SEQ_LEN); t++) {
-        let at = row_of(t, b) * nd + d;
-        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-            tape[word(T_Y) + at * out + q] = 0.0;
-            tape[word(T_HPREV) + at * out + q] = 0.0;
+    // Steps past a sequence's end hold zeros (y there is 0 by definition).
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        if (!writes(group, g)) {
+            continue;
         }
-        for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            for (var k = 0u; k < 4u; k++) {
-                tape[word(T_Z) + at * 4u * hid + k * hid + j] = 0.0;
+        let b = member(group, g);
+        for (var t = lens[b]; t < word(SEQ_LEN); t++) {
+            let at = row_of(t, b) * nd + d;
+            for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+                tape[word(T_Y) + at * out + q] = 0.0;
+                tape[word(T_HPREV) + at * out + q] = 0.0;
             }
-            tape[word(T_C) + at * hid + j] = 0.0;
-            tape[word(T_CPREV) + at * hid + j] = 0.0;
-            if (proj) {
-                tape[word(T_M) + at * hid + j] = 0.0;
+            for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
+                for (var k = 0u; k < 4u; k++) {
+                    tape[word(T_Z) + at * 4u * hid + k * hid + j] = 0.0;
+                }
+                tape[word(T_C) + at * hid + j] = 0.0;
+                tape[word(T_CPREV) + at * hid + j] = 0.0;
+                if (proj) {
+                    tape[word(T_M) + at * hid + j] = 0.0;
+                }
             }
         }
     }
 
-    let w_hh = word(P_W_HH + d);
-    var prev_at = 0u;
-    for (var s = 0u; s < len; s++) {
-        let row = row_of(step_time(d, s, len), b);
-        let at = row * nd + d;
-        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-            var h_prev = state[word(H0) + slot * out + q];
-            if (s > 0u) {
-                h_prev = tape[word(T_Y) + prev_at * out + q];
+    for (var s = 0u; s < group.longest; s++) {
+        // h_{t−1} of every sequence of the group into the tape.
+        for (var g = 0u; g < SEQ_GROUP; g++) {
+            let b = member(group, g);
+            let len = lens[b];
+            if (writes(group, g) && s < len) {
+                let at = at_step(d, b, s, len);
+                let slot = word(STATE_SLOT) + d * batch + b;
+                for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+                    var h_prev = state[word(H0) + slot * out + q];
+                    if (s > 0u) {
+                        h_prev = tape[word(T_Y) + at_step(d, b, s - 1u, len) * out + q];
+                    }
+                    tape[word(T_HPREV) + at * out + q] = h_prev;
+                }
             }
-            tape[word(T_HPREV) + at * out + q] = h_prev;
         }
         storageBarrier();
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            var z = vec4<f32>(0.0);
-            for (var k = 0u; k < 4u; k++) {
-                let r = k * hid + j;
-                var acc = xp[(row * nd + d) * 4u * hid + r];
-                if (has(FLAG_BIAS)) {
-                    acc += params[word(P_B_IH + d) + r] + params[word(P_B_HH + d) + r];
-                }
-                for (var q = 0u; q < out; q++) {
-                    acc += params[w_hh + r * out + q] * tape[word(T_HPREV) + at * out + q];
-                }
-                z[k] = acc;
+            // R·h_{t−1} for the four gates of unit j, every sequence of the group.
+            var rh: array<vec4<f32>, SEQ_GROUP>;
+            var at: array<u32, SEQ_GROUP>;
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                let b = member(group, g);
+                at[g] = at_step(d, b, min(s, lens[b] - 1u), lens[b]);
             }
-            var c_prev = state[word(C0) + slot * hid + j];
-            if (s > 0u) {
-                c_prev = tape[word(T_C) + prev_at * hid + j];
+            for (var q = 0u; q < out; q++) {
+                let w = r_t + q * 4u * hid + j;
+                let r = vec4<f32>(packed[w], packed[w + hid], packed[w + 2u * hid], packed[w + 3u * hid]);
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    rh[g] += r * tape[word(T_HPREV) + at[g] * out + q];
+                }
             }
             var peep = vec3<f32>(0.0);
             if (has(FLAG_PEEPHOLE)) {
                 let p = word(P_PEEP + d);
                 peep = vec3<f32>(params[p + j], params[p + hid + j], params[p + 2u * hid + j]);
             }
-            z[0] += peep.x * c_prev;
-            z[1] += peep.y * c_prev;
-            let first = gates(d, z);
-            let c = first.value[1] * c_prev + first.value[0] * first.value[2];
-            z[3] += peep.z * c;
-            let g = gates(d, z);
-            let m = g.value[3] * act(d, 2u, c).x;
-            for (var k = 0u; k < 4u; k++) {
-                tape[word(T_Z) + at * 4u * hid + k * hid + j] = z[k];
-            }
-            tape[word(T_C) + at * hid + j] = c;
-            tape[word(T_CPREV) + at * hid + j] = c_prev;
-            if (proj) {
-                tape[word(T_M) + at * hid + j] = m;
-            } else {
-                tape[word(T_Y) + at * out + j] = m;
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                let b = member(group, g);
+                let len = lens[b];
+                if (!writes(group, g) || s >= len) {
+                    continue;
+                }
+                let row = at[g] / nd;
+                var z = rh[g];
+                for (var k = 0u; k < 4u; k++) {
+                    let r = k * hid + j;
+                    z[k] += xp[(row * nd + d) * 4u * hid + r];
+                    if (has(FLAG_BIAS)) {
+                        z[k] += params[word(P_B_IH + d) + r] + params[word(P_B_HH + d) + r];
+                    }
+                }
+                var c_prev = state[word(C0) + (word(STATE_SLOT) + d * batch + b) * hid + j];
+                if (s > 0u) {
+                    c_prev = tape[word(T_C) + at_step(d, b, s - 1u, len) * hid + j];
+                }
+                z[0] += peep.x * c_prev;
+                z[1] += peep.y * c_prev;
+                let first = gates(d, z);
+                let c = first.value[1] * c_prev + first.value[0] * first.value[2];
+                z[3] += peep.z * c;
+                let gv = gates(d, z);
+                let m = gv.value[3] * act(d, 2u, c).x;
+                for (var k = 0u; k < 4u; k++) {
+                    tape[word(T_Z) + at[g] * 4u * hid + k * hid + j] = z[k];
+                }
+                tape[word(T_C) + at[g] * hid + j] = c;
+                tape[word(T_CPREV) + at[g] * hid + j] = c_prev;
+                if (proj) {
+                    tape[word(T_M) + at[g] * hid + j] = m;
+                } else {
+                    tape[word(T_Y) + at[g] * out + j] = m;
+                }
             }
         }
         if (proj) {
             storageBarrier();
-            let w_hr = word(P_W_HR + d);
             for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-                var acc = 0.0;
-                for (var j = 0u; j < hid; j++) {
-                    acc += params[w_hr + q * hid + j] * tape[word(T_M) + at * hid + j];
+                var acc: array<f32, SEQ_GROUP>;
+                var at: array<u32, SEQ_GROUP>;
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    let b = member(group, g);
+                    at[g] = at_step(d, b, min(s, lens[b] - 1u), lens[b]);
                 }
-                tape[word(T_Y) + at * out + q] = acc;
+                for (var j = 0u; j < hid; j++) {
+                    let w = packed[w_hr_t + j * out + q];
+                    for (var g = 0u; g < SEQ_GROUP; g++) {
+                        acc[g] += w * tape[word(T_M) + at[g] * hid + j];
+                    }
+                }
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    if (writes(group, g) && s < lens[member(group, g)]) {
+                        tape[word(T_Y) + at[g] * out + q] = acc[g];
+                    }
+                }
             }
         }
         storageBarrier();
-        prev_at = at;
     }
 
-    // The final state, at the sequence's last valid step.
-    for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-        state[word(HN) + slot * out + q] = tape[word(T_Y) + prev_at * out + q];
-    }
-    for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-        state[word(CN) + slot * hid + j] = tape[word(T_C) + prev_at * hid + j];
+    // The final state, at each sequence's last valid step.
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        if (!writes(group, g)) {
+            continue;
+        }
+        let b = member(group, g);
+        let len = lens[b];
+        let at = at_step(d, b, len - 1u, len);
+        let slot = word(STATE_SLOT) + d * batch + b;
+        for (var q = lid; q < out; q += SEQ_WORKGROUP) {
+            state[word(HN) + slot * out + q] = tape[word(T_Y) + at * out + q];
+        }
+        for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
+            state[word(CN) + slot * hid + j] = tape[word(T_C) + at * hid + j];
+        }
     }
 }

@@ -1,50 +1,92 @@
-// C = A·B (or C += A·B) over strided views (see params.wgsl), in 16×16 tiles through workgroup
-// memory: the training GEMMs (the hoisted input projection, dW, dR, db, dW_hr and dx over all
-// timesteps at once) whose sides are all long enough to reuse a tile. The others run
+// C = A·B (or C += A·B) over strided views (see params.wgsl) for the training GEMMs whose sides
+// are all long (the hoisted input projection, dW, dR, dW_hr and dx at real sizes): 64×64 output
+// tiles, each invocation 4×4 outputs, k in steps of 16 through workgroup memory. Tiles are
+// loaded along whichever side of A and B is contiguous (dW and dR read dgates transposed), so
+// neighbouring invocations read neighbouring addresses either way. The others run
 // gemm_direct.wgsl.
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-const TILE: u32 = 16u;
+const TILE: u32 = 16u;  // invocations per side
+const BLOCK: u32 = 4u;  // outputs per invocation per side
+const WIDE: u32 = 64u;  // TILE·BLOCK: the output tile's side
+const DEPTH: u32 = 16u; // k per step
+const THREADS: u32 = 256u;
 
-var<workgroup> tile_a: array<f32, 256>;
-var<workgroup> tile_b: array<f32, 256>;
+var<workgroup> tile_a: array<f32, 1024>; // [WIDE m][DEPTH k]
+var<workgroup> tile_b: array<f32, 1024>; // [DEPTH k][WIDE n]
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) index: u32,
+) {
     let m = word(G_M);
     let n = word(G_N);
     let k_len = word(G_K);
-    let row = wid.y * TILE + lid.y;
-    let col = wid.x * TILE + lid.x;
-    var acc = 0.0;
-    for (var k0 = 0u; k0 < k_len; k0 += TILE) {
-        let ka = k0 + lid.x;
-        var va = 0.0;
-        if (row < m && ka < k_len) {
-            va = a[word(A_OFF) + row * word(A_RS) + ka * word(A_CS)];
+    let m0 = wid.y * WIDE;
+    let n0 = wid.x * WIDE;
+    // A is read along m where its rows are adjacent (a transposed view), else along k; B along
+    // n where its columns are adjacent, else along k.
+    let a_along_m = word(A_RS) == 1u && word(A_CS) != 1u;
+    let b_along_k = word(B_RS) == 1u && word(B_CS) != 1u;
+    var acc: array<f32, 16>;
+    for (var k0 = 0u; k0 < k_len; k0 += DEPTH) {
+        for (var e = 0u; e < WIDE * DEPTH / THREADS; e++) {
+            let at = index + e * THREADS;
+            var ml = at / DEPTH;
+            var kl = at % DEPTH;
+            if (a_along_m) {
+                ml = at % WIDE;
+                kl = at / WIDE;
+            }
+            var va = 0.0;
+            if (m0 + ml < m && k0 + kl < k_len) {
+                va = a[word(A_OFF) + (m0 + ml) * word(A_RS) + (k0 + kl) * word(A_CS)];
+            }
+            tile_a[ml * DEPTH + kl] = va;
+            var kb = at / WIDE;
+            var nl = at % WIDE;
+            if (b_along_k) {
+                kb = at % DEPTH;
+                nl = at / DEPTH;
+            }
+            var vb = 0.0;
+            if (k0 + kb < k_len && n0 + nl < n) {
+                vb = b[word(B_OFF) + (k0 + kb) * word(B_RS) + (n0 + nl) * word(B_CS)];
+            }
+            tile_b[kb * WIDE + nl] = vb;
         }
-        tile_a[lid.y * TILE + lid.x] = va;
-        let kb = k0 + lid.y;
-        var vb = 0.0;
-        if (kb < k_len && col < n) {
-            vb = b[word(B_OFF) + kb * word(B_RS) + col * word(B_CS)];
-        }
-        tile_b[lid.y * TILE + lid.x] = vb;
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE; kk++) {
-            acc += tile_a[lid.y * TILE + kk] * tile_b[kk * TILE + lid.x];
+        for (var kk = 0u; kk < DEPTH; kk++) {
+            var bv: array<f32, 4>;
+            for (var j = 0u; j < BLOCK; j++) {
+                bv[j] = tile_b[kk * WIDE + lid.x + j * TILE];
+            }
+            for (var i = 0u; i < BLOCK; i++) {
+                let av = tile_a[(lid.y + i * TILE) * DEPTH + kk];
+                for (var j = 0u; j < BLOCK; j++) {
+                    acc[i * BLOCK + j] += av * bv[j];
+                }
+            }
         }
         workgroupBarrier();
     }
-    if (row < m && col < n) {
-        let at = word(C_OFF) + row * word(C_RS) + col;
-        if (word(ACCUMULATE) == 1u) {
-            c[at] += acc;
-        } else {
-            c[at] = acc;
+    for (var i = 0u; i < BLOCK; i++) {
+        let row = m0 + lid.y + i * TILE;
+        for (var j = 0u; j < BLOCK; j++) {
+            let col = n0 + lid.x + j * TILE;
+            if (row < m && col < n) {
+                let at = word(C_OFF) + row * word(C_RS) + col;
+                if (word(ACCUMULATE) == 1u) {
+                    c[at] += acc[i * BLOCK + j];
+                } else {
+                    c[at] = acc[i * BLOCK + j];
+                }
+            }
         }
     }
 }

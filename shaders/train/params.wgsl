@@ -50,6 +50,7 @@ const FLAG_PEEPHOLE: u32 = 2u;
 const FLAG_PROJECTION: u32 = 4u;
 
 const SEQ_WORKGROUP: u32 = 64u;
+const SEQ_GROUP: u32 = 8u;     // sequences per workgroup of the sequence kernels
 
 fn has(flag: u32) -> bool {
     return (word(FLAGS) & flag) != 0u;

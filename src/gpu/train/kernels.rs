@@ -18,44 +18,67 @@ pub(crate) enum TrainKernel {
     Gemm,
     /// One output per invocation, no workgroup memory: for GEMMs with a short side.
     GemmDirect,
-    Forward,
-    Backward,
+    /// The sequence kernels, running groups of this many sequences per workgroup (1 or
+    /// [`SEQ_GROUP`]).
+    Forward(usize),
+    Backward(usize),
     Norm,
     Update,
+    /// Weights transposed for the forward.
+    Transpose,
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 6] = [
+    pub const ALL: [TrainKernel; 9] = [
         TrainKernel::Gemm,
         TrainKernel::GemmDirect,
-        TrainKernel::Forward,
-        TrainKernel::Backward,
+        TrainKernel::Forward(1),
+        TrainKernel::Forward(SEQ_GROUP),
+        TrainKernel::Backward(1),
+        TrainKernel::Backward(SEQ_GROUP),
         TrainKernel::Norm,
         TrainKernel::Update,
+        TrainKernel::Transpose,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             TrainKernel::Gemm => "train_gemm",
             TrainKernel::GemmDirect => "train_gemm_direct",
-            TrainKernel::Forward => "train_forward",
-            TrainKernel::Backward => "train_backward",
+            TrainKernel::Forward(1) => "train_forward_single",
+            TrainKernel::Forward(_) => "train_forward",
+            TrainKernel::Backward(1) => "train_backward_single",
+            TrainKernel::Backward(_) => "train_backward",
             TrainKernel::Norm => "train_norm",
             TrainKernel::Update => "train_update",
+            TrainKernel::Transpose => "train_transpose",
         }
     }
 
-    pub fn source(self) -> &'static str {
+    /// The WGSL; the single-sequence kernels are the grouped ones with `SEQ_GROUP` set to 1.
+    pub fn source(self) -> std::borrow::Cow<'static, str> {
+        let grouped = self.grouped_source();
+        match self {
+            TrainKernel::Forward(1) | TrainKernel::Backward(1) => {
+                let single = grouped.replace(SEQ_GROUP_DECLARATION, "const SEQ_GROUP: u32 = 1u;");
+                debug_assert_ne!(single, grouped, "params.wgsl declares SEQ_GROUP");
+                single.into()
+            }
+            _ => grouped.into(),
+        }
+    }
+
+    fn grouped_source(self) -> &'static str {
         match self {
             TrainKernel::Gemm => train_source!("train/params.wgsl", "train/gemm.wgsl"),
             TrainKernel::GemmDirect => train_source!("train/params.wgsl", "train/gemm_direct.wgsl"),
-            TrainKernel::Forward => train_source!(
+            TrainKernel::Forward(_) => train_source!(
                 "train/params.wgsl",
                 "shared/activations.wgsl",
                 "train/cell.wgsl",
                 "train/forward.wgsl"
             ),
-            TrainKernel::Backward => train_source!(
+            TrainKernel::Backward(_) => train_source!(
                 "train/params.wgsl",
                 "shared/activations.wgsl",
                 "train/cell.wgsl",
@@ -63,6 +86,7 @@ impl TrainKernel {
             ),
             TrainKernel::Norm => train_source!("train/params.wgsl", "train/norm.wgsl"),
             TrainKernel::Update => train_source!("train/params.wgsl", "train/update.wgsl"),
+            TrainKernel::Transpose => train_source!("train/params.wgsl", "train/transpose.wgsl"),
         }
     }
 
@@ -70,10 +94,11 @@ impl TrainKernel {
     pub fn storage(self) -> &'static [bool] {
         match self {
             TrainKernel::Gemm | TrainKernel::GemmDirect => &[false, false, true],
-            TrainKernel::Forward => &[false, false, false, true, true],
-            TrainKernel::Backward => &[false, false, false, false, true, true],
+            TrainKernel::Forward(_) => &[false, false, false, true, true, false],
+            TrainKernel::Backward(_) => &[false, false, false, false, true, true],
             TrainKernel::Norm => &[false, true],
             TrainKernel::Update => &[true, false, true, false],
+            TrainKernel::Transpose => &[false, true],
         }
     }
 
@@ -81,8 +106,8 @@ impl TrainKernel {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn workgroup(self) -> [u32; 2] {
         match self {
-            TrainKernel::Gemm | TrainKernel::GemmDirect => [GEMM_TILE, GEMM_TILE],
-            TrainKernel::Forward | TrainKernel::Backward => [SEQ_WORKGROUP, 1],
+            TrainKernel::Gemm | TrainKernel::GemmDirect | TrainKernel::Transpose => [GEMM_TILE, GEMM_TILE],
+            TrainKernel::Forward(_) | TrainKernel::Backward(_) => [SEQ_WORKGROUP, 1],
             TrainKernel::Norm | TrainKernel::Update => [OPT_WORKGROUP, 1],
         }
     }
@@ -91,10 +116,17 @@ impl TrainKernel {
 /// Words in each kernel's uniform block (`array<vec4<u32>, 16>`).
 pub(crate) const WORDS: usize = 64;
 pub(crate) const GEMM_TILE: u32 = 16;
+/// The tiled GEMM's output tile side (16 invocations × 4 outputs).
+pub(crate) const GEMM_WIDE: u32 = 64;
 /// A GEMM runs in tiles when each of M, N and K is at least this; otherwise direct.
 pub(crate) const TILED_MIN: usize = 64;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const SEQ_WORKGROUP: u32 = 64;
+/// Sequences one workgroup of a sequence kernel runs together, sharing each weight read, from
+/// batches of this size up (smaller batches run one sequence per workgroup).
+pub(crate) const SEQ_GROUP: usize = 8;
+/// How params.wgsl declares it.
+const SEQ_GROUP_DECLARATION: &str = "const SEQ_GROUP: u32 = 8u;";
 pub(crate) const OPT_WORKGROUP: u32 = 256;
 
 /// Word indices of the sequence kernels (`shaders/train/params.wgsl`).
@@ -152,6 +184,14 @@ pub(crate) mod gemm {
     pub const ACCUMULATE: usize = 11;
 }
 
+/// Word indices of the transpose (`shaders/train/transpose.wgsl`).
+pub(crate) mod transpose {
+    pub const ROWS: usize = 0;
+    pub const COLS: usize = 1;
+    pub const SRC: usize = 2;
+    pub const DST: usize = 3;
+}
+
 /// Word indices of the optimizer kernels (`norm.wgsl`, `update.wgsl`).
 pub(crate) mod opt {
     pub const COUNT: usize = 0;
@@ -205,7 +245,7 @@ impl TrainPipelines {
                     });
                     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(k.name()),
-                        source: wgpu::ShaderSource::Wgsl(k.source().into()),
+                        source: wgpu::ShaderSource::Wgsl(k.source()),
                     });
                     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                         label: Some(k.name()),

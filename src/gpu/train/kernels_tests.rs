@@ -9,11 +9,11 @@ use super::*;
 
 fn module(kernel: TrainKernel) -> naga::Module {
     let source = kernel.source();
-    let module = naga::front::wgsl::parse_str(source)
-        .unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(source)));
+    let module = naga::front::wgsl::parse_str(&source)
+        .unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(&source)));
     Validator::new(ValidationFlags::all(), Capabilities::empty())
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(source)));
+        .unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(&source)));
     module
 }
 
@@ -57,7 +57,20 @@ fn training_kernels_validate_and_agree_with_the_host() {
             .collect();
         assert_eq!(storage, expected, "{}: storage bindings", kernel.name());
     }
-    let seq_module = module(TrainKernel::Backward);
+    for (kernel, group) in [
+        (TrainKernel::Forward(1), 1),
+        (TrainKernel::Backward(1), 1),
+        (TrainKernel::Forward(SEQ_GROUP), SEQ_GROUP),
+        (TrainKernel::Backward(SEQ_GROUP), SEQ_GROUP),
+    ] {
+        assert_eq!(
+            const_u32(&module(kernel), "SEQ_GROUP") as usize,
+            group,
+            "{}",
+            kernel.name()
+        );
+    }
+    let seq_module = module(TrainKernel::Backward(SEQ_GROUP));
     for (name, value) in [
         ("SEQ_LEN", seq::SEQ_LEN),
         ("BATCH", seq::BATCH),
@@ -139,6 +152,15 @@ fn training_kernels_validate_and_agree_with_the_host() {
         ("UPDATE_WORKGROUP", OPT_WORKGROUP as usize),
     ] {
         assert_eq!(const_u32(&u, name) as usize, value, "{name}");
+    }
+    let t = module(TrainKernel::Transpose);
+    for (name, value) in [
+        ("X_ROWS", transpose::ROWS),
+        ("X_COLS", transpose::COLS),
+        ("X_SRC", transpose::SRC),
+        ("X_DST", transpose::DST),
+    ] {
+        assert_eq!(const_u32(&t, name) as usize, value, "{name}");
     }
     let n = module(TrainKernel::Norm);
     assert_eq!(const_u32(&n, "O_COUNT") as usize, opt::COUNT);

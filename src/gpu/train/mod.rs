@@ -20,7 +20,7 @@ mod trainer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use kernels::{seq, TrainKernel, TrainPipelines, WORDS};
+use kernels::{seq, TrainKernel, TrainPipelines, SEQ_GROUP, WORDS};
 use record::{Recorder, View};
 pub use trainer::Trainer;
 
@@ -127,6 +127,13 @@ struct TapePlan {
     h_states: usize,
     c_states: usize,
     xp_len: usize,
+    /// One layer's recurrent and projection weights transposed, per direction: Rᵀ `[P][4H]`,
+    /// then W_hrᵀ `[H][P]`.
+    packed_len: usize,
+    /// Sequences per workgroup of the sequence kernels (1 below a batch of SEQ_GROUP), and their
+    /// workgroups: D × groups.
+    group: usize,
+    sequence_groups: usize,
     /// The backward's work buffer: dgates, dh, the dc carry and the peephole sums.
     work_dg: usize,
     work_dh: usize,
@@ -188,6 +195,7 @@ impl TapePlan {
             input = y;
         }
         let slots = checked(what, &[config.num_layers, nd, dims.batch])?;
+        let group = if dims.batch >= SEQ_GROUP { SEQ_GROUP } else { 1 };
         let mut work = Offsets(0);
         let work_dg = work.take(checked(what, &[rows, nd, 4, h])?)?;
         let work_dh = work.take(checked(what, &[rows, nd, p])?)?;
@@ -200,6 +208,9 @@ impl TapePlan {
             h_states: checked(what, &[slots, p])?,
             c_states: checked(what, &[slots, h])?,
             xp_len: checked(what, &[rows, nd, 4, h])?,
+            packed_len: checked(what, &[nd, p, 5, h])?,
+            group,
+            sequence_groups: checked(what, &[nd, dims.batch.div_ceil(group)])?,
             work_dg,
             work_dh,
             work_dcarry,
@@ -506,6 +517,12 @@ impl TrainLstm {
                     plan.xp_len,
                     wgpu::BufferUsages::empty(),
                 )?;
+                let packed = storage(
+                    device,
+                    "transposed weights",
+                    plan.packed_len,
+                    wgpu::BufferUsages::empty(),
+                )?;
                 let lens_buf = storage(
                     device,
                     "sequence lengths",
@@ -541,15 +558,23 @@ impl TrainLstm {
                             false,
                         )?;
                     }
+                    for d in 0..nd {
+                        let slot = &self.layout.slots[l * nd + d];
+                        let at = d * 5 * h * p;
+                        rec.transpose((4 * h, p), (&self.params, slot.w_hh.start), (&packed, at))?;
+                        if let Some(w_hr) = &slot.w_hr {
+                            rec.transpose((p, h), (&self.params, w_hr.start), (&packed, at + 4 * h * p))?;
+                        }
+                    }
                     let mut w = self.seq_words(&plan, dims, l)?;
                     for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
                         w[i] = at as u32;
                     }
                     rec.push(
-                        TrainKernel::Forward,
+                        TrainKernel::Forward(plan.group),
                         w,
-                        vec![&self.params, &xp, &lens_buf, &tape, &state],
-                        [nd * dims.batch, 1],
+                        vec![&self.params, &xp, &lens_buf, &tape, &state, &packed],
+                        [plan.sequence_groups, 1],
                     )?;
                 }
                 let dispatches = rec.count();
@@ -694,10 +719,10 @@ impl TrainLstm {
                 w[i] = at as u32;
             }
             rec.push(
-                TrainKernel::Backward,
+                TrainKernel::Backward(plan.group),
                 w,
                 vec![&self.params, &tape.tape, dy_in, &tape.lens, &b.work, &b.dstate],
-                [nd * dims.batch, 1],
+                [plan.sequence_groups, 1],
             )?;
             let g4 = nd * 4 * h;
             for d in 0..nd {

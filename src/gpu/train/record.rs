@@ -3,7 +3,7 @@
 //! counted for the statistics and then recorded into one compute pass, every uniform block in one
 //! buffer.
 
-use super::kernels::{gemm, TrainKernel, TrainPipelines, GEMM_TILE, TILED_MIN, WORDS};
+use super::kernels::{gemm, transpose, TrainKernel, TrainPipelines, GEMM_TILE, GEMM_WIDE, TILED_MIN, WORDS};
 use crate::error::{Error, Result};
 
 /// One dispatch.
@@ -130,17 +130,41 @@ impl<'a> Recorder<'a> {
         ] {
             w[i] = word(what, v)?;
         }
-        let tile = GEMM_TILE as usize;
-        let kernel = if m.min(n).min(k) >= TILED_MIN {
-            TrainKernel::Gemm
+        let (kernel, tile) = if m.min(n).min(k) >= TILED_MIN {
+            (TrainKernel::Gemm, GEMM_WIDE as usize)
         } else {
-            TrainKernel::GemmDirect
+            (TrainKernel::GemmDirect, GEMM_TILE as usize)
         };
         self.push(
             kernel,
             w,
             vec![a.0, b.0, c.0],
             [n.div_ceil(tile), m.div_ceil(tile)],
+        )
+    }
+
+    /// `dst` at `to` = the transpose of the `rows`×`cols` row-major matrix at `from` in `src`.
+    pub fn transpose(
+        &mut self,
+        (rows, cols): (usize, usize),
+        (src, from): (&'a wgpu::Buffer, usize),
+        (dst, to): (&'a wgpu::Buffer, usize),
+    ) -> Result<()> {
+        let mut w = [0u32; WORDS];
+        for (i, v) in [
+            (transpose::ROWS, rows),
+            (transpose::COLS, cols),
+            (transpose::SRC, from),
+            (transpose::DST, to),
+        ] {
+            w[i] = word("a transpose", v)?;
+        }
+        let tile = GEMM_TILE as usize;
+        self.push(
+            TrainKernel::Transpose,
+            w,
+            vec![src, dst],
+            [cols.div_ceil(tile), rows.div_ceil(tile)],
         )
     }
 
