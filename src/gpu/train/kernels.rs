@@ -243,10 +243,20 @@ impl TrainPipelines {
                         label: Some(k.name()),
                         entries: &entries,
                     });
-                    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    let descriptor = wgpu::ShaderModuleDescriptor {
                         label: Some(k.name()),
                         source: wgpu::ShaderSource::Wgsl(k.source()),
-                    });
+                    };
+                    // SAFETY: every loop in these kernels is bounded by sizes from the uniform
+                    // block or by sequence lengths checked against them, so the loop-termination
+                    // counters wgpu would inject (a branch per iteration, and inner loops the
+                    // compiler no longer unrolls) are not needed. Bounds checks on buffer
+                    // accesses stay on. (As the inference kernels, src/gpu/pipelines.rs.)
+                    let checks = wgpu::ShaderRuntimeChecks {
+                        force_loop_bounding: false,
+                        ..wgpu::ShaderRuntimeChecks::checked()
+                    };
+                    let module = unsafe { device.create_shader_module_trusted(descriptor, checks) };
                     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                         label: Some(k.name()),
                         bind_group_layouts: &[Some(&layout)],
