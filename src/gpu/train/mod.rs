@@ -271,12 +271,17 @@ fn copy(
 
 /// The backward's buffers, kept for the optimizer when a [`Trainer`] records both.
 pub(crate) struct BackwardBuffers {
+    /// Every weight's gradient, in the flat layout.
     grads: wgpu::Buffer,
-    /// dL/dx after the first layer, dh0/dc0 in `dstate`.
+    /// dL/dy between layers in two buffers taking turns: `dx` ends up holding dL/dx of the
+    /// first layer (the top layer reads dy from `other` with an odd number of layers).
     dx: wgpu::Buffer,
-    dstate: wgpu::Buffer,
-    work: wgpu::Buffer,
     other: wgpu::Buffer,
+    /// dh_n, dc_n in; dh0, dc0 out.
+    dstate: wgpu::Buffer,
+    /// dgates, dh, the dc carry and the peephole sums (`TapePlan::work_*`).
+    work: wgpu::Buffer,
+    /// A single 1.0: the row of ones the bias and peephole sums multiply by.
     one: wgpu::Buffer,
 }
 
@@ -620,7 +625,8 @@ impl TrainLstm {
         ))
     }
 
-    /// Record the backward of `tape` into `rec` (buffers returned to keep them alive).
+    /// Check a backward's inputs against `tape`, allocate its buffers and upload dy, dh_n and
+    /// dc_n; returns the buffers and the f32s uploaded.
     fn upload_backward(
         &self,
         tape: &Tape,
