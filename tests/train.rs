@@ -80,6 +80,20 @@ fn grid() -> Vec<Case> {
         },
         Case {
             lens: true,
+            initial: true,
+            state_grads: true,
+            ..case(
+                "projection, one sequence per workgroup, H beyond one workgroup",
+                LstmConfig {
+                    proj_size: Some(6),
+                    ..config(5, 70, 2, Direction::Bidirectional)
+                },
+                9,
+                3,
+            )
+        },
+        Case {
+            lens: true,
             state_grads: true,
             ..case(
                 "projection, 3 layers",

@@ -250,6 +250,18 @@ async fn training_gradients_match_the_cpu() {
         .unwrap();
     let cpu = CpuLstm::new(&config, &weights).unwrap();
     let (cpu_out, cpu_tape) = cpu.forward_train(&x, Some(&initial), Some(&lens)).unwrap();
+    console_log!(
+        "training forward on WebGPU: y {:e}, h_n {:e}, c_n {:e} from the CPU",
+        out.y.max_abs_diff(&cpu_out.y).unwrap(),
+        out.h_n.max_abs_diff(&cpu_out.h_n).unwrap(),
+        out.c_n.max_abs_diff(&cpu_out.c_n).unwrap()
+    );
+    console_log!(
+        "training forward on WebGPU: y {:e}, h_n {:e}, c_n {:e} from the CPU",
+        out.y.max_abs_diff(&cpu_out.y).unwrap(),
+        out.h_n.max_abs_diff(&cpu_out.h_n).unwrap(),
+        out.c_n.max_abs_diff(&cpu_out.c_n).unwrap()
+    );
     assert!(out.max_abs_diff(&cpu_out).unwrap() < 1e-4);
     let dy = wgpu_lstm::conform::random_tensor(out.y.shape().to_vec(), 1.0, 4);
     let dh_n = wgpu_lstm::conform::random_tensor(out.h_n.shape().to_vec(), 1.0, 5);

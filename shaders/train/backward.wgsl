@@ -26,6 +26,9 @@ fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP>
     let out = word(OUT);
     let w_hh = word(P_W_HH + d);
     var acc: array<f32, SEQ_GROUP>;
+    for (var g = 0u; g < SEQ_GROUP; g++) {
+        acc[g] = 0.0; // explicitly: see forward.wgsl
+    }
     for (var r = 0u; r < 4u * hid; r++) {
         let w = params[w_hh + r * out + q];
         for (var g = 0u; g < SEQ_GROUP; g++) {
@@ -81,6 +84,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         for (var q = lid; q < out; q += SEQ_WORKGROUP) {
             var carry: array<f32, SEQ_GROUP>;
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                carry[g] = 0.0; // explicitly: see forward.wgsl
+            }
             if (n > 0u) {
                 carry = recurrent(d, after, q);
             }
@@ -100,6 +106,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         var peep = vec3<f32>(0.0);
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
             var dm: array<f32, SEQ_GROUP>;
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                dm[g] = 0.0; // explicitly: see forward.wgsl
+            }
             if (proj) {
                 let w_hr = word(P_W_HR + d);
                 for (var q = 0u; q < out; q++) {

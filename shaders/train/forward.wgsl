@@ -77,11 +77,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         storageBarrier();
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
             // R·h_{t−1} for the four gates of unit j, every sequence of the group.
+            // Accumulators are zeroed explicitly: some compilers hoist a loop body's `var` and
+            // initialise it once (WebGPU in Chromium 156 on SwiftShader does), though WGSL zeroes
+            // it each time.
             var rh: array<vec4<f32>, SEQ_GROUP>;
             var at: array<u32, SEQ_GROUP>;
             for (var g = 0u; g < SEQ_GROUP; g++) {
                 let b = member(group, g);
                 at[g] = at_step(d, b, min(s, lens[b] - 1u), lens[b]);
+                rh[g] = vec4<f32>(0.0);
             }
             for (var q = 0u; q < out; q++) {
                 let w = r_t + q * 4u * hid + j;
@@ -141,6 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 for (var g = 0u; g < SEQ_GROUP; g++) {
                     let b = member(group, g);
                     at[g] = at_step(d, b, min(s, lens[b] - 1u), lens[b]);
+                    acc[g] = 0.0;
                 }
                 for (var j = 0u; j < hid; j++) {
                     let w = packed[w_hr_t + j * out + q];
