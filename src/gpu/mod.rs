@@ -7,6 +7,8 @@
 //! `pipelines` (compiled pipelines by kernel and constants), `readback`, `state`
 //! ([`LstmState`]), `model` (resident weights), `workspace`, `tune` (autotune, its keys, store
 //! and file), `cache` ([`PipelineCache`]), `context` ([`GpuContext`]) and `engine` ([`Lstm`]).
+//! Training stands beside the engine: `train` ([`TrainLstm`], [`Trainer`]), its own kernels and
+//! the list of dispatches each pass records, on `scope`, `limits` and `readback`.
 
 mod cache;
 mod context;
