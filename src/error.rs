@@ -267,4 +267,17 @@ impl Error {
             source: None,
         }
     }
+
+    /// A format error found in bytes, named after where they came from (`path`); other
+    /// errors as they are.
+    pub(crate) fn in_file(self, path: impl Into<PathBuf>) -> Self {
+        match self {
+            Error::Format { message, source, .. } => Error::Format {
+                path: path.into(),
+                message,
+                source,
+            },
+            other => other,
+        }
+    }
 }

@@ -320,14 +320,7 @@ impl LstmWeights {
             )?;
             return Ok((model.load(&[])?.weights, Convention::Onnx));
         }
-        Self::from_safetensors(&bytes, convention).map_err(|e| match e {
-            Error::Format { message, source, .. } => Error::Format {
-                path: path.into(),
-                message,
-                source,
-            },
-            other => other,
-        })
+        Self::from_safetensors(&bytes, convention).map_err(|e| e.in_file(path))
     }
 
     /// Parse `.safetensors` bytes; the convention is detected from the keys unless given. The
@@ -387,14 +380,7 @@ impl LstmWeights {
         if crate::onnx::looks_like_onnx(&bytes) {
             return Ok(String::new());
         }
-        Self::key_prefix(&bytes, convention).map_err(|e| match e {
-            Error::Format { message, source, .. } => Error::Format {
-                path: path.into(),
-                message,
-                source,
-            },
-            other => other,
-        })
+        Self::key_prefix(&bytes, convention).map_err(|e| e.in_file(path))
     }
 
     /// [`LstmWeights::to_safetensors`] with every key behind `prefix`.
@@ -486,14 +472,7 @@ impl LstmWeights {
                 .map(|(name, t)| (name.clone(), t.shape().to_vec(), t.data().to_vec()))
                 .collect(),
         )?;
-        Self::from_safetensors(&bytes, convention).map_err(|e| match e {
-            Error::Format { message, source, .. } => Error::Format {
-                path: "<state_dict>".into(),
-                message,
-                source,
-            },
-            other => other,
-        })
+        Self::from_safetensors(&bytes, convention).map_err(|e| e.in_file("<state_dict>"))
     }
 }
 
