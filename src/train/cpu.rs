@@ -7,7 +7,7 @@ use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
 use crate::config::LstmConfig;
 use crate::cpu::CpuLstm;
 use crate::error::Result;
-use crate::forward::{check_request, state_shape, x_shape, y_shape, Dims, Output, State};
+use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
 use crate::tensor::Tensor;
 
 /// What the CPU backward needs of a forward ([`CpuLstm::forward_train`]).
@@ -316,8 +316,12 @@ fn to64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
+fn to32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
 fn tensor(shape: Vec<usize>, v: &[f64]) -> Result<Tensor> {
-    Tensor::new(shape, v.iter().map(|&x| x as f32).collect())
+    Tensor::new(shape, to32(v))
 }
 
 impl CpuLstm {
@@ -391,12 +395,12 @@ impl CpuLstm {
             dims,
             tape.seq_lens.as_deref(),
         );
-        let flat: Vec<f32> = grads.iter().map(|&v| v as f32).collect();
-        Ok(Gradients {
-            weights: layout.unflatten(cfg, &flat)?,
-            dx: tensor(x_shape(cfg, dims), &dx)?,
-            dh0: tensor(hs, &dh0)?,
-            dc0: tensor(cs, &dc0)?,
-        })
+        Gradients::from_parts(
+            &layout,
+            cfg,
+            dims,
+            &to32(&grads),
+            [to32(&dx), to32(&dh0), to32(&dc0)],
+        )
     }
 }

@@ -26,7 +26,7 @@ use crate::config::{LstmConfig, Precision};
 use crate::convention::Convention;
 use crate::error::{Error, Result};
 use crate::files::{replace_dir, Fs};
-use crate::forward::{check_input, state_shape, y_shape, Dims};
+use crate::forward::{check_input, state_shape, x_shape, y_shape, Dims};
 use crate::tensor::Tensor;
 use crate::weights::{DirectionWeights, LstmWeights};
 
@@ -62,6 +62,23 @@ pub struct Gradients {
 }
 
 impl Gradients {
+    /// Gradients of `config`'s weights in `layout`'s flat order, and dx, dh0, dc0 as the
+    /// engine shapes them for a forward of `dims`.
+    pub(crate) fn from_parts(
+        layout: &ParamLayout,
+        config: &LstmConfig,
+        dims: Dims,
+        weights: &[f32],
+        [dx, dh0, dc0]: [Vec<f32>; 3],
+    ) -> Result<Gradients> {
+        Ok(Gradients {
+            weights: layout.unflatten(config, weights)?,
+            dx: Tensor::new(x_shape(config, dims), dx)?,
+            dh0: Tensor::new(state_shape(config, dims.batch, config.output_size()), dh0)?,
+            dc0: Tensor::new(state_shape(config, dims.batch, config.hidden_size), dc0)?,
+        })
+    }
+
     /// Largest |value| over every gradient of the weights.
     pub fn max_abs_weight(&self) -> f32 {
         let layout = ParamLayout::of_weights(&self.weights);

@@ -26,7 +26,7 @@ pub use trainer::Trainer;
 
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::{check_request, state_shape, x_shape, y_shape, Dims, Output, State};
+use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
 use crate::gpu::{
     limits, readback,
     scope::{self, capture},
@@ -874,17 +874,11 @@ impl TrainLstm {
                 );
                 Ok((encoder, staging, buffers, dispatches, uploaded))
             })??;
-        let flat = self.submit_and_read(encoder, &staging, total, wait).await?;
+        let mut flat = self.submit_and_read(encoder, &staging, total, wait).await?;
         self.record_stats(|s| s.backward = PassStats::read_once(dispatches, uploaded, total));
-        let mut flat = flat;
         let dc0 = flat.split_off(n + dx_len + plan.h_states);
         let dh0 = flat.split_off(n + dx_len);
         let dx = flat.split_off(n);
-        Ok(Gradients {
-            weights: self.layout.unflatten(cfg, &flat)?,
-            dx: Tensor::new(x_shape(cfg, dims), dx)?,
-            dh0: Tensor::new(state_shape(cfg, dims.batch, cfg.output_size()), dh0)?,
-            dc0: Tensor::new(state_shape(cfg, dims.batch, cfg.hidden_size), dc0)?,
-        })
+        Gradients::from_parts(&self.layout, cfg, dims, &flat, [dx, dh0, dc0])
     }
 }
