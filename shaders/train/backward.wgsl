@@ -14,11 +14,6 @@
 @group(0) @binding(5) var<storage, read_write> work: array<f32>;  // dgates, dh, dc carry, peephole sums
 @group(0) @binding(6) var<storage, read_write> dstate: array<f32>; // dh_n, dc_n in; dh0, dc0 out
 
-// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
-fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
-    return row_of(step_time(d, s, len), b) * word(DIRS) + d;
-}
-
 // Rᵀ·dgates at the (row, direction) `at[g]` of each sequence of the group: the gradient reaching
 // unit q of h at the step before.
 fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP> {

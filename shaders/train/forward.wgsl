@@ -15,11 +15,6 @@
 @group(0) @binding(5) var<storage, read_write> state: array<f32>; // h0, c0 in; h_n, c_n out
 @group(0) @binding(6) var<storage, read> packed: array<f32>;  // per direction Rᵀ [P][4H], then W_hrᵀ [H][P]
 
-// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
-fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
-    return row_of(step_time(d, s, len), b) * word(DIRS) + d;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let batch = word(BATCH);

@@ -66,6 +66,11 @@ fn row_of(t: u32, b: u32) -> u32 {
     return t * word(STRIDE_T) + b * word(STRIDE_B);
 }
 
+// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
+fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
+    return row_of(step_time(d, s, len), b) * word(DIRS) + d;
+}
+
 // GEMMs (gemm.wgsl, gemm_direct.wgsl): C = A·B or C += A·B over strided views,
 // A[m, k] = a[A_OFF + m·A_RS + k·A_CS], B[k, n] = b[B_OFF + k·B_RS + n·B_CS],
 // C[m, n] = c[C_OFF + m·C_RS + n].
