@@ -4,21 +4,11 @@
 
 mod common;
 
+use common::config;
+
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
 use wgpu_lstm::Dims;
-use wgpu_lstm::{CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, State, Tensor};
-
-fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
-    LstmConfig {
-        input_size: input,
-        hidden_size: hidden,
-        num_layers: layers,
-        direction,
-        bias: true,
-        layout: Layout::SeqMajor,
-        ..LstmConfig::default()
-    }
-}
+use wgpu_lstm::{CpuLstm, Direction, Error, Lstm, LstmConfig, LstmWeights, State, Tensor};
 
 #[test]
 fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{gpu, random_lens, random_tensor};
+use common::{config, gpu, random_lens, random_tensor};
 use wgpu_lstm::gpu::{TrainLstm, Trainer};
 use wgpu_lstm::train::adding;
 use wgpu_lstm::{
@@ -27,16 +27,6 @@ struct Case {
     lens: bool,
     initial: bool,
     state_grads: bool,
-}
-
-fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
-    LstmConfig {
-        input_size: input,
-        hidden_size: hidden,
-        num_layers: layers,
-        direction,
-        ..LstmConfig::default()
-    }
 }
 
 fn case(name: &str, config: LstmConfig, seq_len: usize, batch: usize) -> Case {

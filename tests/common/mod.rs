@@ -4,7 +4,7 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use wgpu_lstm::{GpuContext, Tensor};
+use wgpu_lstm::{Direction, GpuContext, LstmConfig, Tensor};
 
 /// Largest absolute GPU-vs-CPU difference the plumbing tests accept (state passing, encoding
 /// into a caller's encoder, streaming, files, the CLI, golden values): they check that the right
@@ -159,5 +159,17 @@ pub fn expected_dispatches(
         (Schedule::Layers, StepVariant::Sequence | StepVariant::SequenceResident) => 2 * layers,
         (Schedule::Layers, _) if projected => layers * (1 + 2 * t),
         (Schedule::Layers, _) => layers * (1 + t),
+    }
+}
+
+/// A configuration of the given sizes and direction with every other option at its default
+/// (biases, seq-major, standard activations).
+pub fn config(input: usize, hidden: usize, layers: usize, direction: Direction) -> LstmConfig {
+    LstmConfig {
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        direction,
+        ..LstmConfig::default()
     }
 }
