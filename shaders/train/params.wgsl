@@ -1,5 +1,7 @@
 // Training kernels read their sizes and offsets as words of one uniform block, named here.
-// Keep in sync with src/gpu/train/words.rs.
+// Keep in sync with src/gpu/train/kernels.rs. SEQ_GROUP, the sequences one workgroup of a
+// sequence kernel runs, comes from the part the registry composes in front: seq_group_1.wgsl or
+// seq_group_8.wgsl.
 
 @group(0) @binding(0) var<uniform> u: array<vec4<u32>, 16>;
 
@@ -50,7 +52,6 @@ const FLAG_PEEPHOLE: u32 = 2u;
 const FLAG_PROJECTION: u32 = 4u;
 
 const SEQ_WORKGROUP: u32 = 64u;
-const SEQ_GROUP: u32 = 8u;     // sequences per workgroup of the sequence kernels
 
 fn has(flag: u32) -> bool {
     return (word(FLAGS) & flag) != 0u;

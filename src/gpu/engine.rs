@@ -182,7 +182,7 @@ impl Lstm {
         let device = cache.device();
         weights.check_config(config)?;
         let limits = device.limits();
-        for kernel in shaders::all() {
+        for kernel in shaders::inference() {
             limits::kernel(&limits, kernel)?;
         }
         // Stacked weights let the layers run as a wavefront, where the model allows it and they

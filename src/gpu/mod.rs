@@ -7,8 +7,9 @@
 //! `pipelines` (compiled pipelines by kernel and constants), `readback`, `state`
 //! ([`LstmState`]), `model` (resident weights), `workspace`, `tune` (autotune, its keys, store
 //! and file), `cache` ([`PipelineCache`]), `context` ([`GpuContext`]) and `engine` ([`Lstm`]).
-//! Training stands beside the engine: `train` ([`TrainLstm`], [`Trainer`]), its own kernels and
-//! the list of dispatches each pass records, on `scope`, `limits` and `readback`.
+//! Training stands beside the engine: `train` ([`TrainLstm`], [`Trainer`]) and the list of
+//! dispatches each pass records, with its kernels in the same registry and its pipelines from
+//! the same [`PipelineCache`].
 
 mod cache;
 mod context;
@@ -34,7 +35,7 @@ pub use cache::PipelineCache;
 pub use context::enumerate_adapters;
 pub use context::{choose_adapter, describe_adapter, supports_compute, AdapterRequest, GpuContext};
 pub use engine::{EncodeTarget, Lstm, StateExport};
-pub use pipelines::SHADER_DIR_VARIABLE;
+pub use shaders::SHADER_DIR_VARIABLE;
 pub use state::LstmState;
 pub use stats::{ForwardStats, KernelPart};
 pub use train::{PassStats, Tape, TrainLstm, TrainStats, Trainer};

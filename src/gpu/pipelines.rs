@@ -2,20 +2,16 @@
 //! pipelines, and the explicit bind-group layouts they follow: kernels with the same bindings
 //! (every step variant) share one layout, so one bind group serves them all.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::plan::Plan;
 use super::scope::capture;
-use super::shaders::{self, BindingKind, Kernel, KernelRef, WeightFormat};
+use super::shaders::{self, BindingKind, Kernel, KernelRef, WeightFormat, SHADER_DIR_VARIABLE};
 use crate::config::LstmConfig;
-use crate::error::{Error, Result};
-
-/// A development override: read the kernels' WGSL files from this directory (laid out as
-/// `shaders/`) when pipelines are compiled, instead of the sources built into the library, so a
-/// changed shader (a mutant of `tests/mutants/`, say) runs without a rebuild.
-pub const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
+use crate::error::Result;
 
 /// A kernel specialised by its pipeline constants (f64 values as bits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -62,21 +58,6 @@ impl Pipelines {
         lock(&self.files).clone()
     }
 
-    /// The kernel's source: built in, or read from the override directory.
-    fn source(&self, kernel: &Kernel) -> Result<std::borrow::Cow<'static, str>> {
-        let Some(dir) = &self.shader_dir else {
-            return Ok(kernel.source.into());
-        };
-        let mut source = String::new();
-        for file in kernel.files {
-            let path = Path::new(dir).join(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            source.push_str(&text);
-            source.push('\n');
-        }
-        Ok(source.into())
-    }
-
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
@@ -114,7 +95,7 @@ impl Pipelines {
         if let Some(p) = lock(&self.compiled).get(&key) {
             return Ok(p.clone());
         }
-        let source = self.source(kernel)?;
+        let source = shaders::source(kernel, self.shader_dir.as_deref())?;
         let layout = self.layout(kernel);
         let pipeline = capture(&self.device, "building pipelines", || {
             self.compile(kernel, source, &layout, constants)
@@ -126,7 +107,7 @@ impl Pipelines {
     fn compile(
         &self,
         kernel: &Kernel,
-        source: std::borrow::Cow<'static, str>,
+        source: Cow<'static, str>,
         layout: &wgpu::BindGroupLayout,
         constants: &[(&str, f64)],
     ) -> wgpu::ComputePipeline {

@@ -20,13 +20,16 @@ mod trainer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use kernels::{seq, TrainKernel, TrainPipelines, SEQ_GROUP, WORDS};
+use crate::gpu::cache::PipelineCache;
+use crate::gpu::pipelines::Pipelines;
+use kernels::{seq, TrainKernel, SEQ_GROUP, WORDS};
 use record::{Recorder, View};
 pub use trainer::Trainer;
 
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
+use crate::gpu::shaders::TRAINING;
 use crate::gpu::{
     limits, readback,
     scope::{self, capture},
@@ -78,7 +81,7 @@ pub struct TrainLstm {
     config: LstmConfig,
     layout: ParamLayout,
     params: wgpu::Buffer,
-    pipelines: Arc<TrainPipelines>,
+    pipelines: Arc<Pipelines>,
     stats: Mutex<TrainStats>,
     /// Tells its tapes from other models'.
     id: u64,
@@ -294,10 +297,27 @@ impl TrainLstm {
         config: &LstmConfig,
         weights: &LstmWeights,
     ) -> Result<Self> {
+        Self::with_cache(&PipelineCache::new(device), queue, config, weights)
+    }
+
+    /// Like [`TrainLstm::new`] on the cache's device, taking compiled pipelines from (and adding
+    /// them to) `cache`, which inference engines ([`Lstm::with_cache`](crate::gpu::Lstm::with_cache))
+    /// share too. The kernels compile when a pass first records them.
+    pub fn with_cache(
+        cache: &PipelineCache,
+        queue: &wgpu::Queue,
+        config: &LstmConfig,
+        weights: &LstmWeights,
+    ) -> Result<Self> {
+        let device = cache.device();
         check_trainable(config)?;
         weights.check_config(config)?;
+        let device_limits = device.limits();
+        for kernel in TRAINING {
+            limits::kernel(&device_limits, kernel)?;
+        }
         let layout = ParamLayout::new(config)?;
-        let pipelines = Arc::new(TrainPipelines::new(device)?);
+        let pipelines = cache.pipelines();
         let flat = layout.flatten(weights);
         let params = capture(device, "uploading the weights", || {
             let params = storage(
@@ -584,7 +604,7 @@ impl TrainLstm {
                 }
                 let dispatches = rec.count();
                 let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(device, &self.pipelines, &mut encoder);
+                rec.encode(&self.pipelines, &mut encoder)?;
                 let top = plan.layers.last().expect("at least one layer");
                 copy(&mut encoder, &tape, top.y, &staging, 0, y_len);
                 copy(
@@ -861,7 +881,7 @@ impl TrainLstm {
                 self.record_backward(&mut rec, tape, &buffers)?;
                 let dispatches = rec.count();
                 let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(device, &self.pipelines, &mut encoder);
+                rec.encode(&self.pipelines, &mut encoder)?;
                 copy(&mut encoder, &buffers.grads, 0, &staging, 0, n);
                 copy(&mut encoder, &buffers.dx, 0, &staging, n, dx_len);
                 copy(

@@ -3,8 +3,9 @@
 //! counted for the statistics and then recorded into one compute pass, every uniform block in one
 //! buffer.
 
-use super::kernels::{gemm, transpose, TrainKernel, TrainPipelines, GEMM_TILE, GEMM_WIDE, TILED_MIN, WORDS};
+use super::kernels::{gemm, transpose, TrainKernel, GEMM_TILE, GEMM_WIDE, TILED_MIN, WORDS};
 use crate::error::{Error, Result};
+use crate::gpu::pipelines::{bind_group, Pipelines};
 
 /// One dispatch.
 pub(crate) struct Dispatch<'a> {
@@ -91,7 +92,7 @@ impl<'a> Recorder<'a> {
             }
             *slot = n as u32;
         }
-        debug_assert_eq!(buffers.len(), kernel.storage().len());
+        debug_assert_eq!(buffers.len() + 1, kernel.kernel().bindings.len());
         self.dispatches.push(Dispatch {
             kernel,
             words,
@@ -173,13 +174,10 @@ impl<'a> Recorder<'a> {
         self.dispatches.len() as u32
     }
 
-    /// Record every dispatch into one compute pass of `encoder`.
-    pub fn encode(
-        self,
-        device: &wgpu::Device,
-        pipelines: &TrainPipelines,
-        encoder: &mut wgpu::CommandEncoder,
-    ) {
+    /// Record every dispatch into one compute pass of `encoder`, compiling (through the
+    /// device's pipeline store) the kernels not compiled yet.
+    pub fn encode(self, pipelines: &Pipelines, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let device = pipelines.device();
         const BLOCK: u64 = (WORDS * 4) as u64;
         let align = (device.limits().min_uniform_buffer_offset_alignment as u64).max(BLOCK);
         let mut bytes = vec![0u8; (align * self.dispatches.len().max(1) as u64) as usize];
@@ -195,40 +193,28 @@ impl<'a> Recorder<'a> {
                 usage: wgpu::BufferUsages::UNIFORM,
             },
         );
-        let groups: Vec<wgpu::BindGroup> = self
-            .dispatches
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let mut entries = vec![wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &uniforms,
-                        offset: i as u64 * align,
-                        size: wgpu::BufferSize::new(BLOCK),
-                    }),
-                }];
-                for (j, b) in d.buffers.iter().enumerate() {
-                    entries.push(wgpu::BindGroupEntry {
-                        binding: j as u32 + 1,
-                        resource: b.as_entire_binding(),
-                    });
-                }
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(d.kernel.name()),
-                    layout: &pipelines.get(d.kernel).1,
-                    entries: &entries,
-                })
-            })
-            .collect();
+        let mut recorded = Vec::with_capacity(self.dispatches.len());
+        for (i, d) in self.dispatches.iter().enumerate() {
+            let kernel = d.kernel.kernel();
+            let pipeline = pipelines.get(kernel, &[])?;
+            let mut resources = vec![wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &uniforms,
+                offset: i as u64 * align,
+                size: wgpu::BufferSize::new(BLOCK),
+            })];
+            resources.extend(d.buffers.iter().map(|b| b.as_entire_binding()));
+            let group = bind_group(device, &pipelines.layout(kernel), kernel.name, &resources);
+            recorded.push((pipeline, group, d.grid));
+        }
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("training"),
             timestamp_writes: None,
         });
-        for (d, group) in self.dispatches.iter().zip(&groups) {
-            pass.set_pipeline(&pipelines.get(d.kernel).0);
+        for (pipeline, group, grid) in &recorded {
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
-            pass.dispatch_workgroups(d.grid[0], d.grid[1], 1);
+            pass.dispatch_workgroups(grid[0], grid[1], 1);
         }
+        Ok(())
     }
 }

@@ -149,7 +149,7 @@ impl Trainer {
                 )?;
                 let update = rec.count() - backward;
                 let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(device, &model.pipelines, &mut encoder);
+                rec.encode(&model.pipelines, &mut encoder)?;
                 let submission = model.queue.submit([encoder.finish()]);
                 Ok((submission, backward, update, uploaded))
             })??;

@@ -5,11 +5,14 @@
 //! declares the weights (binding 2) and the function reading them. The unit tests in
 //! `shaders_tests.rs` read all of this back from the WGSL through naga.
 
+use std::borrow::Cow;
 use std::num::NonZeroU64;
+use std::path::Path;
 
 use super::params::{GemmParams, StepParams};
 use super::variants::{GemmVariant, Schedule, StepVariant};
 use crate::config::{LstmConfig, Precision};
+use crate::error::{Error, Result};
 
 /// How the weights are stored on the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,11 +122,14 @@ macro_rules! kernel {
     };
     (@one $name:expr, $format:expr, $weights:expr, [$($file:literal),+], $size:expr, $bytes:expr,
      $bindings:expr, $consts:expr, $overrides:expr) => {
+        kernel!(@files $name, $format, [$weights, $($file),+], $size, $bytes, $bindings, $consts, $overrides)
+    };
+    (@files $name:expr, $format:expr, [$($file:expr),+], $size:expr, $bytes:expr,
+     $bindings:expr, $consts:expr, $overrides:expr) => {
         Kernel {
             name: $name,
-            files: &[$weights, $($file),+],
+            files: &[$($file),+],
             source: concat!(
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $weights)), "\n",
                 $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)), "\n"),+
             ),
             format: $format,
@@ -379,9 +385,39 @@ pub(crate) const ALL: [&[Kernel; 3]; 9] = [
     &OUTPUT_PROJECTION,
 ];
 
-/// Every kernel, formats flattened.
-pub(crate) fn all() -> impl Iterator<Item = &'static Kernel> {
+mod training;
+pub(crate) use training::*;
+
+/// Every inference kernel, formats flattened.
+pub(crate) fn inference() -> impl Iterator<Item = &'static Kernel> {
     ALL.into_iter().flatten()
+}
+
+/// Every kernel of the registry: inference in every weight format, then training.
+#[cfg(test)]
+pub(crate) fn all() -> impl Iterator<Item = &'static Kernel> {
+    inference().chain(TRAINING)
+}
+
+/// A development override: read the kernels' WGSL files from this directory (laid out as
+/// `shaders/`) when pipelines are compiled, instead of the sources built into the library, so a
+/// changed shader (a mutant of `tests/mutants/`, say) runs without a rebuild.
+pub const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
+
+/// The kernel's source: built in, or its files read from `dir` (laid out as `shaders/`) and
+/// concatenated in the same order.
+pub(crate) fn source(kernel: &Kernel, dir: Option<&Path>) -> Result<Cow<'static, str>> {
+    let Some(dir) = dir else {
+        return Ok(kernel.source.into());
+    };
+    let mut source = String::new();
+    for file in kernel.files {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        source.push_str(&text);
+        source.push('\n');
+    }
+    Ok(source.into())
 }
 
 /// A kernel as a plan dispatches it: which WGSL kernel, specialised how.
@@ -516,5 +552,4 @@ impl Kernel {
 }
 
 #[cfg(test)]
-#[path = "shaders_tests.rs"]
 mod tests;

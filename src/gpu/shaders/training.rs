@@ -1,0 +1,194 @@
+//! The training kernels of the registry (`shaders/train/`): f32 only, each a uniform block of
+//! words (`shaders/train/params.wgsl`) followed by storage arrays. The sequence kernels exist
+//! for one sequence per workgroup and for groups of [`SEQ_GROUP`]: the registry composes
+//! `seq_group_1.wgsl` or `seq_group_8.wgsl` in front of the same body.
+
+use super::{read, write, BindingKind, Kernel, WeightFormat, F32};
+
+/// Words in each training kernel's uniform block (`array<vec4<u32>, 16>`).
+pub(crate) const TRAIN_WORDS: usize = 64;
+/// Invocations along each side of a GEMM or transpose workgroup.
+pub(crate) const TRAIN_GEMM_TILE: u32 = 16;
+/// The tiled GEMM's output tile side (16 invocations × 4 outputs).
+pub(crate) const TRAIN_GEMM_WIDE: u32 = 64;
+/// Invocations of a training sequence-kernel workgroup.
+pub(crate) const TRAIN_SEQ_WORKGROUP: u32 = 64;
+/// Sequences one workgroup of a sequence kernel runs together, sharing each weight read, from
+/// batches of this size up (smaller batches run one sequence per workgroup).
+pub(crate) const SEQ_GROUP: usize = 8;
+/// Invocations of the optimizer's workgroups.
+pub(crate) const TRAIN_OPT_WORKGROUP: u32 = 256;
+
+const TRAIN_UNIFORM: BindingKind = BindingKind::Uniform {
+    size: (TRAIN_WORDS * 4) as u64,
+    dynamic: false,
+};
+/// a, b, c (`C = A·B`, strided views).
+const GEMM_BINDINGS: &[BindingKind] = &[TRAIN_UNIFORM, read(F32), read(F32), write(F32)];
+/// params, xp, lens, tape, state, packed (Rᵀ and W_hrᵀ).
+const FORWARD_BINDINGS: &[BindingKind] = &[
+    TRAIN_UNIFORM,
+    read(F32),
+    read(F32),
+    read(4),
+    write(F32),
+    write(F32),
+    read(F32),
+];
+/// params, tape, dy, lens, work, dstate.
+const BACKWARD_BINDINGS: &[BindingKind] = &[
+    TRAIN_UNIFORM,
+    read(F32),
+    read(F32),
+    read(F32),
+    read(4),
+    write(F32),
+    write(F32),
+];
+
+macro_rules! train_kernel {
+    ($(#[$doc:meta])* $name:ident = $label:literal, [$($file:literal),+],
+     workgroup_size: $size:expr, workgroup_bytes: $bytes:expr, bindings: $bindings:expr,
+     consts: $consts:expr $(,)?) => {
+        $(#[$doc])*
+        pub(crate) const $name: Kernel = kernel!(@files $label, WeightFormat::F32, [$($file),+],
+            $size, $bytes, $bindings, $consts, &[]);
+    };
+}
+
+train_kernel! {
+    /// `C = A·B` (accumulating when asked) in 64×64 output tiles, 4×4 per invocation.
+    TRAIN_GEMM = "train_gemm", ["train/params.wgsl", "train/gemm.wgsl"],
+    workgroup_size: [TRAIN_GEMM_TILE, TRAIN_GEMM_TILE, 1],
+    // Two tiles of 64 × 16.
+    workgroup_bytes: 2 * 1024 * F32,
+    bindings: GEMM_BINDINGS,
+    consts: &[("TILE", TRAIN_GEMM_TILE), ("WIDE", TRAIN_GEMM_WIDE)],
+}
+
+train_kernel! {
+    /// `C = A·B`, one output per invocation without workgroup memory (a short side).
+    TRAIN_GEMM_DIRECT = "train_gemm_direct", ["train/params.wgsl", "train/gemm_direct.wgsl"],
+    workgroup_size: [TRAIN_GEMM_TILE, TRAIN_GEMM_TILE, 1],
+    workgroup_bytes: 0,
+    bindings: GEMM_BINDINGS,
+    consts: &[("TILE", TRAIN_GEMM_TILE)],
+}
+
+train_kernel! {
+    /// The forward with its tape over a layer's whole sequence, one sequence per workgroup.
+    TRAIN_FORWARD_SINGLE = "train_forward_single",
+        ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
+         "train/forward.wgsl"],
+    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
+    workgroup_bytes: 4,
+    bindings: FORWARD_BINDINGS,
+    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", 1)],
+}
+
+train_kernel! {
+    /// The forward with its tape, [`SEQ_GROUP`] sequences per workgroup.
+    TRAIN_FORWARD = "train_forward",
+        ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
+         "train/forward.wgsl"],
+    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
+    workgroup_bytes: 4,
+    bindings: FORWARD_BINDINGS,
+    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", SEQ_GROUP as u32)],
+}
+
+train_kernel! {
+    /// The fused reverse-time kernel of a layer, one sequence per workgroup.
+    TRAIN_BACKWARD_SINGLE = "train_backward_single",
+        ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
+         "train/backward.wgsl"],
+    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
+    workgroup_bytes: 4,
+    bindings: BACKWARD_BINDINGS,
+    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", 1)],
+}
+
+train_kernel! {
+    /// The fused reverse-time kernel, [`SEQ_GROUP`] sequences per workgroup.
+    TRAIN_BACKWARD = "train_backward",
+        ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
+         "train/backward.wgsl"],
+    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
+    workgroup_bytes: 4,
+    bindings: BACKWARD_BINDINGS,
+    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", SEQ_GROUP as u32)],
+}
+
+train_kernel! {
+    /// The squared global norm of the gradients (grads, norm_sq).
+    TRAIN_NORM = "train_norm", ["train/params.wgsl", "train/norm.wgsl"],
+    workgroup_size: [TRAIN_OPT_WORKGROUP, 1, 1],
+    workgroup_bytes: TRAIN_OPT_WORKGROUP as u64 * F32,
+    bindings: &[TRAIN_UNIFORM, read(F32), write(F32)],
+    consts: &[("NORM_WORKGROUP", TRAIN_OPT_WORKGROUP)],
+}
+
+train_kernel! {
+    /// SGD-momentum or Adam with global-norm clipping (weights, grads, moments, norm_sq).
+    TRAIN_UPDATE = "train_update", ["train/params.wgsl", "train/update.wgsl"],
+    workgroup_size: [TRAIN_OPT_WORKGROUP, 1, 1],
+    workgroup_bytes: 0,
+    bindings: &[TRAIN_UNIFORM, write(F32), read(F32), write(F32), read(F32)],
+    consts: &[("UPDATE_WORKGROUP", TRAIN_OPT_WORKGROUP)],
+}
+
+train_kernel! {
+    /// A matrix transposed (R and W_hr for the forward).
+    TRAIN_TRANSPOSE = "train_transpose", ["train/params.wgsl", "train/transpose.wgsl"],
+    workgroup_size: [TRAIN_GEMM_TILE, TRAIN_GEMM_TILE, 1],
+    workgroup_bytes: 0,
+    bindings: &[TRAIN_UNIFORM, read(F32), write(F32)],
+    consts: &[],
+}
+
+/// Every training kernel.
+pub(crate) const TRAINING: [&Kernel; 9] = [
+    &TRAIN_GEMM,
+    &TRAIN_GEMM_DIRECT,
+    &TRAIN_FORWARD_SINGLE,
+    &TRAIN_FORWARD,
+    &TRAIN_BACKWARD_SINGLE,
+    &TRAIN_BACKWARD,
+    &TRAIN_NORM,
+    &TRAIN_UPDATE,
+    &TRAIN_TRANSPOSE,
+];
+
+/// A training kernel as a pass dispatches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrainKernel {
+    /// 16×16 invocations, 64×64 tiles through workgroup memory.
+    Gemm,
+    /// One output per invocation, no workgroup memory: for GEMMs with a short side.
+    GemmDirect,
+    /// The sequence kernels, running groups of this many sequences per workgroup (1 or
+    /// [`SEQ_GROUP`]).
+    Forward(usize),
+    Backward(usize),
+    Norm,
+    Update,
+    /// Weights transposed for the forward.
+    Transpose,
+}
+
+impl TrainKernel {
+    /// The registry's kernel.
+    pub fn kernel(self) -> &'static Kernel {
+        match self {
+            TrainKernel::Gemm => &TRAIN_GEMM,
+            TrainKernel::GemmDirect => &TRAIN_GEMM_DIRECT,
+            TrainKernel::Forward(1) => &TRAIN_FORWARD_SINGLE,
+            TrainKernel::Forward(_) => &TRAIN_FORWARD,
+            TrainKernel::Backward(1) => &TRAIN_BACKWARD_SINGLE,
+            TrainKernel::Backward(_) => &TRAIN_BACKWARD,
+            TrainKernel::Norm => &TRAIN_NORM,
+            TrainKernel::Update => &TRAIN_UPDATE,
+            TrainKernel::Transpose => &TRAIN_TRANSPOSE,
+        }
+    }
+}
