@@ -29,10 +29,17 @@ var<workgroup> x_tile: array<f32, TILE_K * (TILE_M + 1u)>; // [k][m]
 var<workgroup> w_tile: array<f32, TILE_K * (TILE_N + 1u)>; // [k][n]
 
 @compute @workgroup_size(WG, WG, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let rm = TILE_M / WG;
     let rn = TILE_N / WG;
-    let m0 = wid.y * TILE_M;
+    let m0 = unfold_yz(wid, nwg, 1u).x * TILE_M;
+    if (m0 >= params.m) {
+        return;
+    }
     let n0 = wid.x * TILE_N;
     let flat = lid.y * WG + lid.x;
     let x_stride = TILE_M + 1u;

@@ -21,15 +21,19 @@ const COLUMNS: u32 = 2u;
 @group(0) @binding(4) var<storage, read_write> xp: array<vec4<f32>>;
 
 @compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let columns = params.n / 4u;
     let c0 = COLUMNS * gid.x;
-    if (c0 >= columns) {
+    let m0 = unfold_yz(wid, nwg, 1u).x * ROWS;
+    if (c0 >= columns || m0 >= params.m) {
         return;
     }
     // An odd last vec4 column is computed twice (read, never written twice).
     let c1 = min(c0 + 1u, columns - 1u);
-    let m0 = wid.y * ROWS;
     // Rows past M repeat the last row (read, never written), so the loop has no bounds checks.
     var row_at: array<u32, 16>;
     for (var r = 0u; r < ROWS; r++) {

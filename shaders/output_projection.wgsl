@@ -13,12 +13,13 @@ const WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let q = gid.x;
-    let b = gid.y;
-    let d = gid.z;
+    let bd = unfold_yz(gid, nwg, p.grid_z);
+    let b = bd.x;
+    let d = bd.y;
     let out_size = p.out_size;
-    if (q >= out_size) {
+    if (q >= out_size || b >= p.batch) {
         return;
     }
     let len = seq_lens[b];

@@ -25,19 +25,20 @@ override UNITS: u32 = 1u;
 override WAVEFRONT: bool = false;
 
 @compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j0 = gid.x * UNITS;
-    var d = gid.z;
+    let bz = unfold_yz(gid, nwg, p.grid_z);
+    var d = bz.y;
     var l = p.layer;
     var s = p.step;
     if (WAVEFRONT) {
         d = 0u;
-        l = p.layer + gid.z;
+        l = p.layer + bz.y;
         s = p.step - l;
     }
-    let b0 = gid.y * BATCH_BLOCK;
+    let b0 = bz.x * BATCH_BLOCK;
     let hidden = p.hidden;
-    if (j0 >= hidden) {
+    if (j0 >= hidden || b0 >= p.batch) {
         return;
     }
     let inline_input = WAVEFRONT && l > 0u;

@@ -15,9 +15,17 @@ const SEQ_MAX_P: u32 = 2048u;
 var<workgroup> h_step: array<f32, SEQ_MAX_P>;
 
 @compute @workgroup_size(SEQ_WG, 1, 1)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let b = wid.y;
-    let d = wid.z;
+fn main(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let bd = unfold_yz(wid, nwg, p.grid_z);
+    let b = bd.x;
+    let d = bd.y;
+    if (b >= p.batch) {
+        return;
+    }
     let l = p.layer;
     let hidden = p.hidden;
     let len = max(seq_lens[b], 1u);

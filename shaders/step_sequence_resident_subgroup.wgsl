@@ -13,10 +13,15 @@ override SEQ_P: u32 = 128u;
 fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let b = wid.y;
-    let d = wid.z;
+    let bd = unfold_yz(wid, nwg, p.grid_z);
+    let b = bd.x;
+    let d = bd.y;
+    if (b >= p.batch) {
+        return;
+    }
     let l = p.layer;
     let hidden = p.hidden;
     let len = max(seq_lens[b], 1u);

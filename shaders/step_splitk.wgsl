@@ -17,14 +17,22 @@ override SPLIT_BATCH: u32 = 1u;
 var<workgroup> partial: array<vec4<f32>, SPLIT_WG * SPLIT_MAX_BATCH>; // [s][u][bb]
 
 @compute @workgroup_size(SPLIT_WG, 1, 1)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let bd = unfold_yz(wid, nwg, p.grid_z);
+    if (bd.x * SPLIT_BATCH >= p.batch) {
+        return;
+    }
     let split_k = SPLIT_WG / SPLIT_UNITS;
     let i = lid.x;
     let u = i % SPLIT_UNITS;
     let slice = i / SPLIT_UNITS;
     let j = wid.x * SPLIT_UNITS + u;
-    let b0 = wid.y * SPLIT_BATCH;
-    let d = wid.z;
+    let b0 = bd.x * SPLIT_BATCH;
+    let d = bd.y;
     let l = p.layer;
     let s = p.step;
     let hidden = p.hidden;

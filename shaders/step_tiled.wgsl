@@ -21,15 +21,23 @@ var<workgroup> r_tile: array<vec4<f32>, TILE_K * TILE_MAX_UNITS>; // [k][u]
 var<workgroup> h_tile: array<f32, TILE_MAX_BATCH * (TILE_K + 1u)>; // [b][k]
 
 @compute @workgroup_size(TILE_WG, 1, 1)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let bd = unfold_yz(wid, nwg, p.grid_z);
+    if (bd.x * TILE_BATCH >= p.batch) {
+        return;
+    }
     let i = lid.x;
     let groups = TILE_WG / TILE_UNITS;
     let per = max(TILE_BATCH / groups, 1u);
     let u = i % TILE_UNITS;
     let g = i / TILE_UNITS;
     let j0 = wid.x * TILE_UNITS;
-    let b0 = wid.y * TILE_BATCH;
-    let d = wid.z;
+    let b0 = bd.x * TILE_BATCH;
+    let d = bd.y;
     let l = p.layer;
     let s = p.step;
     let hidden = p.hidden;

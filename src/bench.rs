@@ -11,10 +11,10 @@ use web_time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::gpu::{GpuContext, Lstm, Variants};
 use crate::conform::random_tensor;
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
-use crate::gpu::{GpuContext, Lstm, Variants};
 use crate::{CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision};
 
 /// The `schema` field of reports this version writes.
@@ -428,7 +428,7 @@ pub fn time_train_shape(
     reps: usize,
     tick: &dyn Fn(),
 ) -> Result<TrainResult> {
-    use crate::gpu::{PassStats, TrainLstm, Trainer};
+    use crate::train::gpu::{PassStats, TrainLstm, Trainer};
     if reps == 0 {
         return Err(Error::invalid("reps", "must be at least 1"));
     }

@@ -11,13 +11,13 @@
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::activation::{Activation, ActivationKind};
+use crate::backend::cpu::CpuLstm;
+use crate::backend::gpu::{Lstm, PipelineCache, Variants};
 use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::Convention;
-use crate::cpu::CpuLstm;
 use crate::error::{Error, Result};
 use crate::error_model::{Comparison, ErrorBound};
 use crate::forward::{Dims, Output, State};
-use crate::gpu::{Lstm, PipelineCache, Variants};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
 

@@ -7,38 +7,62 @@
 //! buffers, GPU-resident state, kernel variants); [`conform`] the GPU-vs-CPU conformance cases, compared under an [`ErrorBound`].
 
 mod activation;
+mod backend;
 pub mod bench;
 mod config;
 pub mod conform;
 mod convention;
-mod cpu;
 mod error;
 mod error_model;
 mod files;
 mod forward;
-pub mod gpu;
+mod model_file;
 pub mod onnx;
 mod tensor;
 pub mod train;
 mod weights;
 
 pub use activation::{Activation, ActivationKind};
+pub use backend::cpu::CpuLstm;
+pub use backend::gpu::{GpuContext, Lstm};
 pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;
-pub use cpu::CpuLstm;
 pub use error::{BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};
 pub use error_model::{
     Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
 };
 pub use files::ReadLimits;
 pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, OUTPUT_FILES};
-pub use gpu::{GpuContext, Lstm};
 pub use tensor::{read_lengths_npy, read_lengths_npy_with, Tensor};
 pub use train::cpu::CpuTape;
 pub use train::{Gradients, Optimizer, OptimizerKind};
 pub use weights::{DirectionWeights, LstmWeights, MAX_SAFETENSORS_HEADER};
 
+/// The GPU API: the engine ([`Lstm`]) and its context, caller devices, encoders and buffers,
+/// GPU-resident state, kernel variants, and training on the GPU ([`TrainLstm`], [`Trainer`]).
+/// The engine lives in the GPU backend, training on top of it; this module gathers both.
+pub mod gpu {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub use crate::backend::gpu::enumerate_adapters;
+    pub use crate::backend::gpu::{
+        choose_adapter, describe_adapter, supports_compute, AdapterRequest, EncodeTarget, ForwardStats,
+        GemmVariant, GpuContext, KernelPart, Lstm, LstmState, PipelineCache, Schedule, StateExport,
+        StepVariant, Variants, SHADER_DIR_VARIABLE,
+    };
+    pub use crate::train::gpu::{PassStats, Tape, TrainLstm, TrainStats, Trainer};
+}
+
 /// Compiles and runs the README's code blocks as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles and runs the code blocks of `docs/library.md` as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryDoctests;
+
+/// Compiles and runs the code blocks of `docs/training.md` as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/training.md")]
+pub struct TrainingDoctests;

@@ -2,7 +2,6 @@
 //! loaded from and saved to `.safetensors` in either [`Convention`].
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use safetensors::{Dtype, SafeTensors};
@@ -10,7 +9,6 @@ use safetensors::{Dtype, SafeTensors};
 use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
 use crate::error::{Dim, Error, Result};
-use crate::files::{read_regular, ReadLimits};
 use crate::tensor::Tensor;
 
 /// The largest `.safetensors` header (its JSON table of tensors) we parse: thousands of tensors
@@ -289,40 +287,6 @@ impl LstmWeights {
         config.validate()
     }
 
-    /// Load a `.safetensors` file, or an `.onnx` model with one LSTM node (told apart by
-    /// content), within the default [`ReadLimits`]; a safetensors file's convention is detected
-    /// from the keys unless given. From an `.onnx` model only the weights are kept: its
-    /// attributes (clip, activations, layout, …) come with [`OnnxModel`](crate::onnx::OnnxModel),
-    /// which also chooses among several nodes.
-    pub fn load(path: &Path, convention: Option<Convention>) -> Result<(Self, Convention)> {
-        Self::load_with(path, convention, ReadLimits::DEFAULT)
-    }
-
-    /// [`LstmWeights::load`] within `limits`. Only a regular file is read.
-    pub fn load_with(
-        path: &Path,
-        convention: Option<Convention>,
-        limits: ReadLimits,
-    ) -> Result<(Self, Convention)> {
-        let bytes = read_regular(path, limits)?;
-        if crate::onnx::looks_like_onnx(&bytes) {
-            if convention == Some(Convention::PyTorch) {
-                return Err(Error::invalid(
-                    "convention",
-                    format!("{} is an .onnx model, not PyTorch safetensors", path.display()),
-                ));
-            }
-            let model = crate::onnx::OnnxModel::parse(
-                &bytes,
-                path.into(),
-                Some(crate::onnx::folder_of(path)),
-                limits,
-            )?;
-            return Ok((model.load(&[])?.weights, Convention::Onnx));
-        }
-        Self::from_safetensors(&bytes, convention).map_err(|e| e.in_file(path))
-    }
-
     /// Parse `.safetensors` bytes; the convention is detected from the keys unless given. The
     /// header is at most [`MAX_SAFETENSORS_HEADER`] bytes.
     pub fn from_safetensors(bytes: &[u8], convention: Option<Convention>) -> Result<(Self, Convention)> {
@@ -371,16 +335,6 @@ impl LstmWeights {
             Convention::PyTorch => file.single_prefix("weight_ih_l0", false, "pytorch"),
             Convention::Onnx => file.single_prefix("W", true, "onnx"),
         }
-    }
-
-    /// [`LstmWeights::key_prefix`] of the file at `path` (empty for an `.onnx` model), read
-    /// within `limits`.
-    pub fn key_prefix_of_file(path: &Path, convention: Convention, limits: ReadLimits) -> Result<String> {
-        let bytes = read_regular(path, limits)?;
-        if crate::onnx::looks_like_onnx(&bytes) {
-            return Ok(String::new());
-        }
-        Self::key_prefix(&bytes, convention).map_err(|e| e.in_file(path))
     }
 
     /// [`LstmWeights::to_safetensors`] with every key behind `prefix`.

@@ -1,5 +1,7 @@
-//! The tree as a map of the architecture (no GPU needed): the modules of `src/gpu/` import each
-//! other without cycles, and `src/gpu/mod.rs` only declares and re-exports.
+//! The tree as a map of the architecture (no GPU needed): the crate's modules sit in layers
+//! (base, data, model, formats, backends, training, tools) and import only from their own layer
+//! or below, without cycles; within the GPU backend, the modules of `src/backend/gpu/` import
+//! each other without cycles, and its `mod.rs` only declares and re-exports.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -62,7 +64,7 @@ fn imports(source: &str, nested: bool, modules: &BTreeSet<String>) -> BTreeSet<S
 
 #[test]
 fn gpu_modules_import_each_other_without_cycles() {
-    let gpu = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu");
+    let gpu = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backend/gpu");
     let files: Vec<PathBuf> = rust_files(&gpu)
         .into_iter()
         .filter(|f| f.file_name().unwrap() != "mod.rs" || f.parent().unwrap() != gpu)
@@ -90,7 +92,10 @@ fn gpu_modules_import_each_other_without_cycles() {
             return;
         }
         if let Some(start) = path.iter().position(|p| p == m) {
-            panic!("import cycle in src/gpu: {} -> {m}", path[start..].join(" -> "));
+            panic!(
+                "import cycle in src/backend/gpu: {} -> {m}",
+                path[start..].join(" -> ")
+            );
         }
         path.push(m.to_string());
         for next in edges.get(m).into_iter().flatten() {
@@ -108,16 +113,18 @@ fn gpu_modules_import_each_other_without_cycles() {
 #[test]
 fn gpu_mod_only_declares_and_reexports() {
     let source =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu/mod.rs")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backend/gpu/mod.rs"))
+            .unwrap();
     let mut in_use = false;
     for line in source.lines().map(str::trim) {
         let ok = line.is_empty()
             || line.starts_with("//")
             || line.starts_with("mod ")
+            || line.starts_with("pub(crate) mod ")
             || line.starts_with("pub use ")
             || line.starts_with("#[cfg(")
             || in_use;
-        assert!(ok, "src/gpu/mod.rs holds code: {line}");
+        assert!(ok, "src/backend/gpu/mod.rs holds code: {line}");
         if line.starts_with("pub use ") {
             in_use = !line.ends_with(';');
         } else if in_use && line.ends_with(';') {
@@ -142,4 +149,154 @@ fn the_cycle_check_sees_imports() {
         &modules,
     );
     assert_eq!(nested, ["plan".to_string()].into());
+}
+
+/// The crate's layers, lowest first. A module may import from its own layer and those below;
+/// the CLI (`src/cli/`, part of the binary) uses only the library's public API.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("base", &["error", "files"]),
+    ("data", &["tensor", "activation", "config"]),
+    ("model", &["convention", "forward", "weights", "error_model"]),
+    ("formats", &["onnx", "model_file"]),
+    ("backends", &["backend", "backend/cpu", "backend/gpu"]),
+    ("training", &["train"]),
+    ("tools", &["bench", "conform"]),
+];
+
+/// The unit of `src/` a file belongs to: its first component (`weights.rs` → weights,
+/// `onnx/fold.rs` → onnx), or under `backend/` its first two (`backend/gpu/plan.rs` →
+/// backend/gpu).
+fn unit_of(src: &Path, file: &Path) -> String {
+    let parts: Vec<String> = file
+        .strip_prefix(src)
+        .unwrap()
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if parts[0] == "backend" && parts.len() > 2 {
+        format!("backend/{}", parts[1])
+    } else {
+        parts[0].clone()
+    }
+}
+
+/// The units a source names through `crate::` paths outside comments: `crate::weights::X`,
+/// `crate::{config::A, error::B}`, `crate::backend::gpu::Y`.
+fn crate_imports(source: &str) -> BTreeSet<String> {
+    let code: String = source
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = BTreeSet::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        let paths: Vec<String> = if let Some(list) = rest.strip_prefix('{') {
+            list[..list.find('}').unwrap_or(list.len())]
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .collect()
+        } else {
+            vec![rest
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .next()
+                .unwrap()
+                .to_string()]
+        };
+        for path in paths {
+            let mut names = path.split("::").filter(|n| !n.is_empty());
+            match names.next() {
+                Some("backend") => {
+                    if let Some(engine) = names.next() {
+                        found.insert(format!("backend/{engine}"));
+                    }
+                }
+                Some(name) if !name.is_empty() => {
+                    found.insert(name.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_crate_is_layered_without_cycles() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let layer_of = |unit: &str| LAYERS.iter().position(|(_, units)| units.contains(&unit));
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel == Path::new("lib.rs") || rel == Path::new("main.rs") || rel.starts_with("cli") {
+            continue;
+        }
+        let unit = unit_of(&src, &file);
+        let layer = layer_of(&unit).unwrap_or_else(|| panic!("{unit} ({}) is in no layer", rel.display()));
+        let source = std::fs::read_to_string(&file).unwrap();
+        for target in crate_imports(&source) {
+            if target == unit {
+                continue;
+            }
+            // Names at the crate root (re-exports in lib.rs) are not units.
+            let Some(to) = layer_of(&target) else {
+                assert!(
+                    !src.join(&target).exists() && !src.join(format!("{target}.rs")).exists(),
+                    "{target}, imported by {}, is in no layer",
+                    rel.display()
+                );
+                continue;
+            };
+            assert!(
+                to <= layer,
+                "{} ({} layer) imports {target} from the {} layer above it",
+                rel.display(),
+                LAYERS[layer].0,
+                LAYERS[to].0
+            );
+            edges.entry(unit.clone()).or_default().insert(target);
+        }
+    }
+    assert!(edges.len() >= 12, "units found: {edges:?}");
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(start) = path.iter().position(|p| p == m) {
+            panic!("import cycle in src: {} -> {m}", path[start..].join(" -> "));
+        }
+        path.push(m.to_string());
+        for next in edges.get(m).into_iter().flatten() {
+            visit(next, edges, path, done);
+        }
+        path.pop();
+        done.insert(m.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        visit(m, &edges, &mut Vec::new(), &mut done);
+    }
+}
+
+/// The layer check sees grouped, nested and commented imports as they are.
+#[test]
+fn the_layer_check_reads_imports() {
+    let found = crate_imports(
+        "use crate::{config::LstmConfig, error::Result};\nuse crate::backend::gpu::shaders::X;\n\
+         // crate::train::gpu in a comment\nlet x = crate::weights::LstmWeights::random;",
+    );
+    let want: BTreeSet<String> = ["config", "error", "backend/gpu", "weights"]
+        .map(String::from)
+        .into();
+    assert_eq!(found, want);
 }

@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::{config, gpu, random_lens, random_tensor};
+use common::{config, gpu, gradient_error, random_lens, random_tensor};
 use wgpu_lstm::gpu::{TrainLstm, Trainer};
 use wgpu_lstm::train::adding;
 use wgpu_lstm::{
-    Activation, ActivationKind, CpuLstm, Direction, Gradients, Layout, LstmConfig, LstmWeights, Optimizer,
-    Precision, State, Tensor,
+    Activation, ActivationKind, CpuLstm, Direction, Layout, LstmConfig, LstmWeights, Optimizer, Precision,
+    State, Tensor,
 };
 
 /// Largest GPU-vs-CPU gradient difference, relative to the largest gradient of the case: f32
@@ -155,20 +155,6 @@ fn inputs(case: &Case, seed: u64) -> (Tensor, Option<State>, Option<Vec<usize>>)
     (random_tensor(x_shape, 1.0, seed), state, lens)
 }
 
-/// Worst |a − b| over every gradient, relative to the largest CPU gradient, with where it is.
-fn relative_error(gpu: &Gradients, cpu: &Gradients) -> (f32, f32) {
-    let largest = [
-        cpu.max_abs_weight(),
-        cpu.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-        cpu.dh0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-        cpu.dc0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-    ]
-    .into_iter()
-    .fold(0.0f32, f32::max);
-    let diff = gpu.max_abs_diff(cpu).expect("same shapes");
-    (diff / largest, largest)
-}
-
 #[test]
 fn gpu_gradients_match_the_cpu_reference_over_a_grid() {
     let Some(gpu) = gpu() else { return };
@@ -212,7 +198,7 @@ fn gpu_gradients_match_the_cpu_reference_over_a_grid() {
         let got = model
             .backward(&gpu_tape, &dy, dh_n.as_ref(), dc_n.as_ref())
             .unwrap();
-        let (err, largest) = relative_error(&got, &want);
+        let (err, largest) = gradient_error(&got, &want);
         eprintln!(
             "{}: worst gradient error {err:.2e} of the largest ({largest:.3})",
             case.name

@@ -22,8 +22,15 @@ struct StepParams {
     y_half: u32,       // f32s in each half of the Y pair; layer l writes half l % 2
     r_first: u32,      // stacked weights (wavefront): vec4 offset of layer 1's block; 0 when each layer's are bound alone
     r_stride: u32,     // stacked weights: vec4s between the blocks of layers ≥ 1
-    _pad0: u32,
-    _pad1: u32,
+    grid_z: u32,       // the dispatch's logical z extent: D, or the layers of a wavefront dispatch
+    _pad: u32,
+}
+
+// A workgroup's logical (y, z) in a grid whose y extent the host may have folded into z past the
+// device's per-dimension limit (src/gpu/grid.rs): z then counts blocks of `grid_z` logical z
+// values. A folded grid may hold workgroups past the logical y extent; kernels skip them.
+fn unfold_yz(id: vec3<u32>, nwg: vec3<u32>, grid_z: u32) -> vec2<u32> {
+    return vec2<u32>(id.y + nwg.y * (id.z / grid_z), id.z % grid_z);
 }
 
 // State buffer: [h half 0 | h half 1 | c | m]. h halves are [L][D][B][P], c and m are [L][D][B][H];

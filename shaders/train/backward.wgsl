@@ -34,11 +34,18 @@ fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP>
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let batch = word(BATCH);
-    let group = sequence_group(wid, lid);
+    let group = sequence_group(wid, nwg, lid);
     let d = group.d;
     let nd = word(DIRS);
+    if (d >= nd) {
+        return;
+    }
     let hid = word(HIDDEN);
     let out = word(OUT);
     let proj = has(FLAG_PROJECTION);

@@ -67,10 +67,13 @@ struct SequenceGroup {
 
 var<workgroup> wg_longest: u32;
 
-fn sequence_group(wid: vec3<u32>, lid: u32) -> SequenceGroup {
+fn sequence_group(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> SequenceGroup {
     let batch = word(BATCH);
     let groups = (batch + SEQ_GROUP - 1u) / SEQ_GROUP;
-    let b0 = (wid.x % groups) * SEQ_GROUP;
+    // An x extent past the device's limit continues in y (src/gpu/grid.rs); past the last pair,
+    // d reaches DIRS and the kernel returns.
+    let pair = wid.x + nwg.x * wid.y;
+    let b0 = (pair % groups) * SEQ_GROUP;
     let count = min(SEQ_GROUP, batch - b0);
     if (lid == 0u) {
         var longest = 0u;
@@ -79,7 +82,7 @@ fn sequence_group(wid: vec3<u32>, lid: u32) -> SequenceGroup {
         }
         wg_longest = longest;
     }
-    return SequenceGroup(wid.x / groups, b0, count, workgroupUniformLoad(&wg_longest));
+    return SequenceGroup(pair / groups, b0, count, workgroupUniformLoad(&wg_longest));
 }
 
 // Sequence g of a group; past the group's last (a shorter last group), the last again, so that

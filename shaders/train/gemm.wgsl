@@ -21,13 +21,18 @@ var<workgroup> tile_b: array<f32, 1024>; // [DEPTH k][WIDE n]
 @compute @workgroup_size(16, 16)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) index: u32,
 ) {
     let m = word(G_M);
     let n = word(G_N);
     let k_len = word(G_K);
-    let m0 = wid.y * WIDE;
+    // A y extent past the device's limit continues in z (src/gpu/grid.rs).
+    let m0 = (wid.y + nwg.y * wid.z) * WIDE;
+    if (m0 >= m) {
+        return;
+    }
     let n0 = wid.x * WIDE;
     // A is read along m where its rows are adjacent (a transposed view), else along k; B along
     // n where its columns are adjacent, else along k.

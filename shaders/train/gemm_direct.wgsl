@@ -9,11 +9,16 @@
 const TILE: u32 = 16u;
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let m = word(G_M);
     let n = word(G_N);
     let k_len = word(G_K);
-    let row = wid.y * TILE + lid.y;
+    // A y extent past the device's limit continues in z (src/gpu/grid.rs).
+    let row = (wid.y + nwg.y * wid.z) * TILE + lid.y;
     let col = wid.x * TILE + lid.x;
     if (row >= m || col >= n) { return; }
     var acc = 0.0;

@@ -14,8 +14,8 @@ use web_time::Instant;
 use super::{flatten, unflatten, Optimizer, ParamLayout};
 use crate::config::LstmConfig;
 use crate::error::Result;
-use crate::gpu::{TrainLstm, Trainer};
 use crate::tensor::Tensor;
+use crate::train::gpu::{TrainLstm, Trainer};
 use crate::weights::LstmWeights;
 
 /// MSE of always answering the mean target, 1: the variance of a sum of two U(0, 1).

@@ -4,8 +4,8 @@
 //! differences of the same forward; it shares nothing with the GPU kernels.
 
 use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
+use crate::backend::cpu::CpuLstm;
 use crate::config::LstmConfig;
-use crate::cpu::CpuLstm;
 use crate::error::Result;
 use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
 use crate::tensor::Tensor;

@@ -5,6 +5,8 @@
 //! - `ParamLayout`: every weight of a model in one flat f32 array, the form the GPU keeps its
 //!   trainable weights, gradients and optimizer state in, and the CPU reference its f64 weights.
 //! - `cpu`: the float64 reference backward ([`CpuLstm::backward`](crate::CpuLstm::backward)).
+//! - `gpu`: training on the GPU ([`TrainLstm`](crate::gpu::TrainLstm),
+//!   [`Trainer`](crate::gpu::Trainer)), on the GPU backend's registry, pipelines and limits.
 //! - [`optim`]: SGD with momentum and Adam, with clipping by global norm ([`Optimizer`]).
 //! - [`adding`]: the adding problem (`train-demo`, `examples/adding_problem.rs`, a test).
 //!
@@ -15,6 +17,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod adding;
 pub(crate) mod cpu;
+pub(crate) mod gpu;
 pub mod optim;
 
 use std::ops::Range;

@@ -4,7 +4,7 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use wgpu_lstm::{Direction, GpuContext, LstmConfig, Tensor};
+use wgpu_lstm::{Direction, GpuContext, Gradients, LstmConfig, Tensor};
 
 /// Largest absolute GPU-vs-CPU difference the plumbing tests accept (state passing, encoding
 /// into a caller's encoder, streaming, files, the CLI, golden values): they check that the right
@@ -172,4 +172,18 @@ pub fn config(input: usize, hidden: usize, layers: usize, direction: Direction) 
         direction,
         ..LstmConfig::default()
     }
+}
+
+/// Worst |a − b| over every gradient, relative to the largest CPU gradient, and that gradient.
+pub fn gradient_error(gpu: &Gradients, cpu: &Gradients) -> (f32, f32) {
+    let largest = [
+        cpu.max_abs_weight(),
+        cpu.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+        cpu.dh0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+        cpu.dc0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
+    ]
+    .into_iter()
+    .fold(0.0f32, f32::max);
+    let diff = gpu.max_abs_diff(cpu).expect("same shapes");
+    (diff / largest, largest)
 }

@@ -80,7 +80,10 @@ fn training_kernels_agree_with_the_host_words() {
         ("P_PEEP", seq::P_PEEP),
         ("P_W_HR", seq::P_W_HR),
         ("ACT", seq::ACT),
-        ("SEQ_WORKGROUP", crate::gpu::shaders::TRAIN_SEQ_WORKGROUP as usize),
+        (
+            "SEQ_WORKGROUP",
+            crate::backend::gpu::shaders::TRAIN_SEQ_WORKGROUP as usize,
+        ),
     ] {
         assert_eq!(const_u32(&seq_module, name) as usize, value, "{name}");
     }

@@ -20,20 +20,20 @@ mod trainer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::gpu::cache::PipelineCache;
-use crate::gpu::pipelines::Pipelines;
+use crate::backend::gpu::cache::PipelineCache;
+use crate::backend::gpu::pipelines::Pipelines;
 use kernels::{seq, TrainKernel, SEQ_GROUP, WORDS};
 use record::{Recorder, View};
 pub use trainer::Trainer;
 
-use crate::config::LstmConfig;
-use crate::error::{Error, Result};
-use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
-use crate::gpu::shaders::TRAINING;
-use crate::gpu::{
+use crate::backend::gpu::shaders::TRAINING;
+use crate::backend::gpu::{
     limits, readback,
     scope::{self, capture},
 };
+use crate::config::LstmConfig;
+use crate::error::{Error, Result};
+use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
 use crate::tensor::Tensor;
 use crate::train::{check_output_grads, check_trainable, Gradients, ParamLayout};
 use crate::weights::LstmWeights;

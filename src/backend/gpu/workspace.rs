@@ -24,6 +24,11 @@ pub(crate) struct Workspace {
     layers: usize,
 }
 
+/// Dispatches recorded into one compute pass; a longer plan records several passes into the same
+/// encoder. Lavapipe (Mesa 25.0) crashes executing a pass of about 65,100 dispatches or more
+/// (a sequence of T ≈ 65,000 run step by step).
+const MAX_DISPATCHES_PER_PASS: usize = 16_384;
+
 impl Workspace {
     /// Allocate what `resources` lists (already checked against the device's limits).
     pub fn new(
@@ -195,16 +200,20 @@ impl Workspace {
         encoder.copy_buffer_to_buffer(&state.h, 0, work, 0, res.io.h);
         encoder.copy_buffer_to_buffer(&state.c, 0, work, res.c_offset, res.io.c);
         let queries = self.queries.as_ref().filter(|_| timestamps);
-        {
+        let passes = plan.dispatches.chunks(MAX_DISPATCHES_PER_PASS);
+        let last = passes.len() - 1;
+        for (n, dispatches) in passes.enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("lstm forward"),
-                timestamp_writes: queries.map(|query_set| wgpu::ComputePassTimestampWrites {
-                    query_set,
-                    beginning_of_pass_write_index: Some(0),
-                    end_of_pass_write_index: Some(1),
+                timestamp_writes: queries.filter(|_| n == 0 || n == last).map(|query_set| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set,
+                        beginning_of_pass_write_index: (n == 0).then_some(0),
+                        end_of_pass_write_index: (n == last).then_some(1),
+                    }
                 }),
             });
-            for d in &plan.dispatches {
+            for d in dispatches {
                 self.dispatch(&mut pass, d, pipelines.get(d.kernel));
             }
         }

@@ -2,7 +2,7 @@
 //! and the kernels that name their own (checked against the WGSL by the tests). The kernels
 //! themselves are in the registry (`gpu::shaders`).
 
-pub(crate) use crate::gpu::shaders::{
+pub(crate) use crate::backend::gpu::shaders::{
     TrainKernel, SEQ_GROUP, TRAIN_GEMM_TILE as GEMM_TILE, TRAIN_GEMM_WIDE as GEMM_WIDE,
     TRAIN_OPT_WORKGROUP as OPT_WORKGROUP, TRAIN_WORDS as WORDS,
 };

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::key::{GemmKey, StepKey};
+use crate::backend::gpu::variants::{GemmVariant, Schedule, StepVariant};
 use crate::error::Result;
-use crate::gpu::variants::{GemmVariant, Schedule, StepVariant};
 
 /// A step variant with the schedule it runs under.
 pub(crate) type StepChoice = (StepVariant, Schedule);

@@ -30,5 +30,8 @@ pub(crate) struct StepParams {
     pub y_half: u32,
     pub r_first: u32,
     pub r_stride: u32,
-    pub _pad: [u32; 2],
+    /// The dispatch's logical z extent (D, or the layers of a wavefront dispatch), by which the
+    /// kernel unfolds a y extent folded into z (`grid.rs`).
+    pub grid_z: u32,
+    pub _pad: u32,
 }

@@ -12,6 +12,7 @@ use web_time::Instant;
 
 use wgpu::util::DeviceExt;
 
+use super::grid;
 use super::limits;
 use super::pipelines::{bind_group, EngineKernels};
 use super::plan::{Dispatch, GemmShape, Part, Plan, Resources};
@@ -205,7 +206,8 @@ pub(crate) fn gemm(
                 xp.as_entire_binding(),
             ],
         );
-        let [gx, gy, gz] = shape.grid(variant).map(|g| g as u32);
+        let max = device.limits().max_compute_workgroups_per_dimension as u64;
+        let [gx, gy, gz] = grid::fold_y(shape.grid(variant), max).map(|g| g as u32);
         let time = timer.time(
             |_| {},
             |pass| {
@@ -320,9 +322,15 @@ pub(crate) fn step(
         }
     };
     let mut costs = Vec::new();
+    // Why the last candidate that did not fit was refused, for the error when none fits.
+    let mut refused = None;
     for candidate in step_candidates(res.dims) {
         let plan = plan_of(candidate, Schedule::Layers);
-        if plan.variants.step != candidate || limits::plan(&limits, &plan).is_err() {
+        if plan.variants.step != candidate {
+            continue;
+        }
+        if let Err(e) = limits::plan(&limits, &plan) {
+            refused = Some(e);
             continue;
         }
         let (parts, repeats, scale) = steps_of(&plan, &[0]);
@@ -337,12 +345,12 @@ pub(crate) fn step(
     }
     let fastest =
         |keep: &dyn Fn(StepVariant) -> bool| clear_winner(costs.iter().copied().filter(|(v, _)| keep(*v)));
-    let step = fastest(&|_| true).ok_or_else(|| Error::DeviceLimit {
-        limit: "max_compute_workgroups_per_dimension",
-        needed: res.dims.batch as u64,
-        available: limits.max_compute_workgroups_per_dimension as u64,
-        hint: "; no step variant fits this batch on this device",
-    })?;
+    let Some(step) = fastest(&|_| true) else {
+        return Err(refused.unwrap_or_else(|| Error::Invalid {
+            what: "the step kernels".into(),
+            message: "none of them can run this shape".into(),
+        }));
+    };
     // The wavefront takes the fastest step it has a kernel for.
     let Some(wave_step) = fastest(&|v| v.runs_in_a_wavefront()) else {
         return Ok(((step, Schedule::Layers), timer.submits));

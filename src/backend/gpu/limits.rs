@@ -137,15 +137,16 @@ pub(crate) fn plan(limits: &wgpu::Limits, plan: &Plan) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use crate::backend::gpu::plan::{Buf, ModelPlan, Resources, Target};
+    use crate::backend::gpu::variants::{GemmVariant, Schedule, StepVariant, Variants};
     use crate::config::{Direction, LstmConfig};
     use crate::forward::Dims;
-    use crate::gpu::plan::{Buf, ModelPlan, Resources, Target};
-    use crate::gpu::variants::{GemmVariant, Schedule, StepVariant, Variants};
 
     const TARGET: Target = Target {
         uniform_align: 256,
         storage_align: 256,
         timestamps: false,
+        max_workgroups: 65_535,
     };
 
     proptest::proptest! {

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::key::{GemmKey, StepKey};
 use super::store::Tuning;
+use crate::backend::gpu::variants::{GemmVariant, Schedule, StepVariant};
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
-use crate::gpu::variants::{GemmVariant, Schedule, StepVariant};
 
 pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/2";
 

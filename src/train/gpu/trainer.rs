@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
 use super::record::Recorder;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
+use crate::backend::gpu::scope::{self, capture};
 use crate::error::Result;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::error::{Error, GpuError};
-use crate::gpu::scope::{self, capture};
 use crate::tensor::Tensor;
 use crate::train::optim::bias_corrections;
 use crate::train::{Optimizer, OptimizerKind};

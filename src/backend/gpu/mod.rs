@@ -3,29 +3,29 @@
 //! records it, the autotune that times slices of it, and the counters of [`ForwardStats`].
 //!
 //! Modules, leaves first: `scope` (error scopes), `params` (uniform blocks), `variants`,
-//! `stats`, `shaders` (the kernel registry), `packing` (weight layouts), `plan`, `limits`,
+//! `stats`, `shaders` (the kernel registry), `grid` (grids folded past the device's limit),
+//! `packing` (weight layouts), `plan`, `limits`,
 //! `pipelines` (compiled pipelines by kernel and constants), `readback`, `state`
 //! ([`LstmState`]), `model` (resident weights), `workspace`, `tune` (autotune, its keys, store
 //! and file), `cache` ([`PipelineCache`]), `context` ([`GpuContext`]) and `engine` ([`Lstm`]).
-//! Training stands beside the engine: `train` ([`TrainLstm`], [`Trainer`]) and the list of
-//! dispatches each pass records, with its kernels in the same registry and its pipelines from
-//! the same [`PipelineCache`].
+//! Training on the GPU builds on these (`crate::train::gpu`): its kernels are in the same
+//! registry, its pipelines come from the same [`PipelineCache`], its grids fold the same way.
 
-mod cache;
+pub(crate) mod cache;
 mod context;
 mod engine;
-mod limits;
+pub(crate) mod grid;
+pub(crate) mod limits;
 mod model;
 mod packing;
 mod params;
-mod pipelines;
+pub(crate) mod pipelines;
 mod plan;
-mod readback;
-mod scope;
-mod shaders;
+pub(crate) mod readback;
+pub(crate) mod scope;
+pub(crate) mod shaders;
 mod state;
 mod stats;
-mod train;
 mod tune;
 mod variants;
 mod workspace;
@@ -38,5 +38,4 @@ pub use engine::{EncodeTarget, Lstm, StateExport};
 pub use shaders::SHADER_DIR_VARIABLE;
 pub use state::LstmState;
 pub use stats::{ForwardStats, KernelPart};
-pub use train::{PassStats, Tape, TrainLstm, TrainStats, Trainer};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};

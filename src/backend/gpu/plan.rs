@@ -11,6 +11,7 @@
 //! the autotune (which times slices of plans) and the counters of `ForwardStats` all read these.
 //! Every size is computed with checked arithmetic, before anything is allocated.
 
+use super::grid;
 use super::params::{GemmParams, StepParams};
 use super::shaders::{self, Kernel, KernelRef, WeightFormat};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
@@ -64,6 +65,8 @@ pub(crate) struct Target {
     pub uniform_align: u64,
     pub storage_align: u64,
     pub timestamps: bool,
+    /// `max_compute_workgroups_per_dimension`: grids past it fold (`grid.rs`).
+    pub max_workgroups: u64,
 }
 
 impl Target {
@@ -73,6 +76,7 @@ impl Target {
             uniform_align: limits.min_uniform_buffer_offset_alignment as u64,
             storage_align: limits.min_storage_buffer_offset_alignment as u64,
             timestamps: device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+            max_workgroups: limits.max_compute_workgroups_per_dimension as u64,
         }
     }
 }
@@ -363,7 +367,9 @@ pub(crate) struct Resources {
     out: u64,
     batch: u64,
     directions: u64,
-    /// Fields of every [`StepParams`] block but the step and layer.
+    /// Grids past this extent fold (`grid.rs`).
+    max_workgroups: u64,
+    /// Fields of every [`StepParams`] block but the step and layer (and a wavefront's grid_z).
     step_template: StepParams,
 }
 
@@ -554,7 +560,8 @@ impl Resources {
             y_half: to_u32(what, y_half / F32)?,
             r_first: model.r_first,
             r_stride: model.r_stride,
-            _pad: [0; 2],
+            grid_z: d as u32,
+            _pad: 0,
         };
         Ok(Resources {
             dims,
@@ -581,6 +588,7 @@ impl Resources {
             out: p,
             batch: b,
             directions: d,
+            max_workgroups: target.max_workgroups,
             step_template,
         })
     }
@@ -606,15 +614,17 @@ impl Resources {
                 for n in 0..self.blocks as u32 {
                     // Layer by layer, block l·T + s is step s of layer l. Wavefront dispatch k
                     // (block L·T + k) runs from layer max(0, k − (T − 1)).
-                    let (layer, step) = if n < layer_blocks {
-                        (n / t, n % t)
+                    let (layer, step, grid_z) = if n < layer_blocks {
+                        (n / t, n % t, self.step_template.grid_z)
                     } else {
                         let k = n - layer_blocks;
-                        (k.saturating_sub(t - 1), k)
+                        let first = k.saturating_sub(t - 1);
+                        (first, k, k.min(self.layers as u32 - 1) + 1 - first)
                     };
                     let params = StepParams {
                         step,
                         layer,
+                        grid_z,
                         ..self.step_template
                     };
                     bytes[n as usize * stride..][..std::mem::size_of::<StepParams>()]
@@ -653,7 +663,7 @@ impl Resources {
                             kernel: KernelRef::Step(step, Schedule::Layers),
                             group: self.step_groups[layer],
                             offset: block(layer * t),
-                            grid: [1, self.batch, self.directions],
+                            grid: self.fold([1, self.batch, self.directions]),
                             part: Part::Sequence { layer },
                         });
                         continue;
@@ -671,11 +681,11 @@ impl Resources {
                                 kernel: KernelRef::OutputProjection,
                                 group,
                                 offset: block(layer * t + s),
-                                grid: [
+                                grid: self.fold([
                                     self.out.div_ceil(shaders::STEP_WORKGROUP as u64),
                                     self.batch,
                                     self.directions,
-                                ],
+                                ]),
                                 part: Part::OutputProjection { layer, step: s },
                             });
                         }
@@ -742,15 +752,20 @@ impl Resources {
             kernel: KernelRef::Gemm(self.gemm),
             group: self.gemm_groups[layer],
             offset: None,
-            grid: self.gemm_shapes[layer].grid(self.gemm),
+            grid: self.fold(self.gemm_shapes[layer].grid(self.gemm)),
             part: Part::InputProjection { layer },
         }
+    }
+
+    /// A logical grid as dispatched on the target: y past its limit folds into z.
+    fn fold(&self, grid: [u64; 3]) -> [u64; 3] {
+        grid::fold_y(grid, self.max_workgroups)
     }
 
     /// Workgroups of a step: along units and batch, and `z` directions (or wavefront layers).
     fn step_grid(&self, step: StepVariant, z: u64) -> [u64; 3] {
         let (units, batch) = (step.units() as u64, step.batch_block() as u64);
-        match step {
+        self.fold(match step {
             // A workgroup per `units` units of `batch` elements.
             StepVariant::SplitK { .. } | StepVariant::Tiled { .. } => {
                 [self.hidden.div_ceil(units), self.batch.div_ceil(batch), z]
@@ -760,7 +775,7 @@ impl Resources {
                 self.batch.div_ceil(batch),
                 z,
             ],
-        }
+        })
     }
 }
 
@@ -820,14 +835,15 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::gpu::packing;
     use crate::config::Direction;
-    use crate::gpu::packing;
     use crate::weights::LstmWeights;
 
     const TARGET: Target = Target {
         uniform_align: 256,
         storage_align: 256,
         timestamps: false,
+        max_workgroups: 65_535,
     };
 
     fn config(layers: usize, direction: Direction, proj: Option<usize>) -> LstmConfig {

@@ -4,15 +4,16 @@
 //! buffer.
 
 use super::kernels::{gemm, transpose, TrainKernel, GEMM_TILE, GEMM_WIDE, TILED_MIN, WORDS};
+use crate::backend::gpu::grid;
+use crate::backend::gpu::pipelines::{bind_group, Pipelines};
 use crate::error::{Error, Result};
-use crate::gpu::pipelines::{bind_group, Pipelines};
 
 /// One dispatch.
 pub(crate) struct Dispatch<'a> {
     kernel: TrainKernel,
     words: [u32; WORDS],
     buffers: Vec<&'a wgpu::Buffer>,
-    grid: [u32; 2],
+    grid: [u32; 3],
 }
 
 /// A strided view of a matrix in a buffer: element (i, j) at `offset + i·rows + j·cols`.
@@ -72,7 +73,8 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// Add a dispatch of `grid` workgroups.
+    /// Add a dispatch of `grid` workgroups: the GEMMs' rows past the device's limit fold into z,
+    /// the sequence kernels' (direction, group) pairs into y (`grid.rs`).
     pub fn push(
         &mut self,
         kernel: TrainKernel,
@@ -80,13 +82,20 @@ impl<'a> Recorder<'a> {
         buffers: Vec<&'a wgpu::Buffer>,
         grid: [usize; 2],
     ) -> Result<()> {
-        let mut g = [0u32; 2];
-        for (slot, n) in g.iter_mut().zip(grid) {
-            if n as u64 > self.max_groups as u64 {
+        let logical = [grid[0] as u64, grid[1] as u64, 1];
+        let max = self.max_groups as u64;
+        let folded = match kernel {
+            TrainKernel::Gemm | TrainKernel::GemmDirect => grid::fold_y(logical, max),
+            TrainKernel::Forward(_) | TrainKernel::Backward(_) => grid::fold_x(logical, max),
+            _ => logical,
+        };
+        let mut g = [0u32; 3];
+        for (slot, n) in g.iter_mut().zip(folded) {
+            if n > max {
                 return Err(Error::DeviceLimit {
                     limit: "max_compute_workgroups_per_dimension",
-                    needed: n as u64,
-                    available: self.max_groups as u64,
+                    needed: n,
+                    available: max,
                     hint: "; use a smaller batch or sequence",
                 });
             }
@@ -213,7 +222,7 @@ impl<'a> Recorder<'a> {
         for (pipeline, group, grid) in &recorded {
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
-            pass.dispatch_workgroups(grid[0], grid[1], 1);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         }
         Ok(())
     }
