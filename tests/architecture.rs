@@ -1,7 +1,8 @@
 //! The tree as a map of the architecture (no GPU needed): the crate's modules sit in layers
 //! (base, data, model, formats, backends, training, tools) and import only from their own layer
 //! or below, without cycles; within the GPU backend, the modules of `src/backend/gpu/` import
-//! each other without cycles, and its `mod.rs` only declares and re-exports.
+//! each other without cycles, and its `mod.rs` only declares and re-exports; no hand-written
+//! source file passes 600 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -299,4 +300,29 @@ fn the_layer_check_reads_imports() {
         .map(String::from)
         .into();
     assert_eq!(found, want);
+}
+
+/// Hand-written source files stay readable: none passes this many lines (the generated
+/// `src/onnx/proto.rs` aside).
+const MAX_FILE_LINES: usize = 600;
+
+#[test]
+fn no_hand_written_source_file_is_too_long() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = Vec::new();
+    for dir in ["src", "python/src", "web/src"] {
+        for file in rust_files(&root.join(dir)) {
+            if file.ends_with("onnx/proto.rs") {
+                continue;
+            }
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            if lines > MAX_FILE_LINES {
+                long.push(format!(
+                    "{} ({lines})",
+                    file.strip_prefix(root).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(long.is_empty(), "past {MAX_FILE_LINES} lines: {long:?}");
 }

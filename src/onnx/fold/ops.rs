@@ -1,187 +1,11 @@
-//! Constant folding: the value of a name in a graph (and the graphs around it), computed from
-//! initializers and `Constant` nodes through the ops exporters put between a weight and the
-//! LSTM: Identity, Cast, Reshape, Squeeze, Unsqueeze, Transpose, Slice, Concat, Split and
-//! Gather. Either form of each op is read (axes, starts and split sizes as inputs since opset
-//! 10/13, or as attributes before). A graph input, an op outside this list, a missing name and a
-//! cycle are typed errors naming the value and the node.
+//! The folded ops, one arm each, and the helpers they share (casts, reshapes, strided
+//! selection).
 
-use std::collections::{HashMap, HashSet};
+use super::*;
 
-use super::proto::{
-    attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, NodeProto, TensorProto,
-};
-use super::value::{decode, elements, Data, Value};
-use super::Ctx;
-use crate::error::{OnnxProblem, Result};
-
-/// Where a name is defined, found from the innermost graph outwards.
-pub(crate) enum Source<'m> {
-    Initializer(&'m TensorProto),
-    /// Output `index` of a node of the graph at `scope` (an index into the chain).
-    Node {
-        node: &'m NodeProto,
-        index: usize,
-        scope: usize,
-    },
-    /// A graph input without an initializer: known only when the model runs.
-    Input,
-}
-
-/// What `name` is in `chain` (outermost graph first): an initializer (which wins over a graph
-/// input of the same name, the form older exporters use for weights), a node's output, or a
-/// graph input.
-pub(crate) fn lookup<'m>(chain: &[&'m GraphProto], name: &str) -> Option<Source<'m>> {
-    for (scope, graph) in chain.iter().enumerate().rev() {
-        if let Some(t) = graph.initializer.iter().find(|t| t.name.as_deref() == Some(name)) {
-            return Some(Source::Initializer(t));
-        }
-        for node in &graph.node {
-            if let Some(index) = node.output.iter().position(|o| o == name) {
-                return Some(Source::Node { node, index, scope });
-            }
-        }
-        if graph.input.iter().any(|i| i.name.as_deref() == Some(name)) {
-            return Some(Source::Input);
-        }
-    }
-    None
-}
-
-/// The ops this module evaluates.
-pub(crate) const FOLDABLE: [&str; 11] = [
-    "Constant",
-    "Identity",
-    "Cast",
-    "Reshape",
-    "Squeeze",
-    "Unsqueeze",
-    "Transpose",
-    "Slice",
-    "Concat",
-    "Split",
-    "Gather",
-];
-
-/// The most nodes one evaluation walks through.
-const MAX_STEPS: usize = 100_000;
-
-pub(crate) struct Folder<'a> {
-    ctx: &'a Ctx,
-    /// What is being resolved, for messages ("W of LSTM node 'x'").
-    what: String,
-    memo: HashMap<(usize, usize, String), Value>,
-    visiting: HashSet<(usize, usize, String)>,
-    steps: usize,
-}
-
-fn node_label(node: &NodeProto) -> String {
-    let op = node.op_type.as_deref().unwrap_or("?");
-    match node.name.as_deref() {
-        Some(n) if !n.is_empty() => format!("{op} node '{n}'"),
-        _ => format!(
-            "{op} node (unnamed, output '{}')",
-            node.output.first().map_or("", |s| s.as_str())
-        ),
-    }
-}
-
-fn attribute<'m>(node: &'m NodeProto, name: &str) -> Option<&'m AttributeProto> {
-    node.attribute.iter().find(|a| a.name.as_deref() == Some(name))
-}
-
-impl<'a> Folder<'a> {
-    pub fn new(ctx: &'a Ctx, what: String) -> Self {
-        Folder {
-            ctx,
-            what,
-            memo: HashMap::new(),
-            visiting: HashSet::new(),
-            steps: 0,
-        }
-    }
-
-    fn error(&self, problem: OnnxProblem, message: String) -> crate::error::Error {
-        self.ctx.error(problem, format!("{}: {message}", self.what))
-    }
-
-    /// The value of `name` seen from the innermost graph of `chain`.
-    pub fn eval(&mut self, chain: &[&GraphProto], name: &str) -> Result<Value> {
-        let key = (chain.as_ptr() as usize, chain.len(), name.to_string());
-        if let Some(v) = self.memo.get(&key) {
-            return Ok(v.clone());
-        }
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return Err(self.error(
-                OnnxProblem::Unsupported,
-                format!("more than {MAX_STEPS} nodes to evaluate"),
-            ));
-        }
-        if !self.visiting.insert(key.clone()) {
-            return Err(self.error(OnnxProblem::Cycle, format!("'{name}' depends on itself")));
-        }
-        let value = match lookup(chain, name) {
-            None => Err(self.error(
-                OnnxProblem::Missing,
-                format!("'{name}' is neither an initializer, a node's output nor a graph input"),
-            )),
-            Some(Source::Input) if self.ctx.bound.contains_key(name) => Ok(self.ctx.bound[name].clone()),
-            Some(Source::Input) => Err(self.error(
-                OnnxProblem::NotConstant,
-                format!("'{name}' is a graph input, known only when the model runs"),
-            )),
-            Some(Source::Initializer(t)) => decode(self.ctx, t, &format!("initializer '{name}'")),
-            Some(Source::Node { node, index, scope }) => self.node(&chain[..=scope], node, index),
-        };
-        self.visiting.remove(&key);
-        let value = value?;
-        self.memo.insert(key, value.clone());
-        Ok(value)
-    }
-
-    /// Input `i` of `node`, or `None` where it is absent or `''`.
-    fn input(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Option<Value>> {
-        match node.input.get(i).map(String::as_str) {
-            None | Some("") => Ok(None),
-            Some(name) => self.eval(chain, name).map(Some),
-        }
-    }
-
-    fn required(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Value> {
-        self.input(chain, node, i)?.ok_or_else(|| {
-            self.error(
-                OnnxProblem::Unsupported,
-                format!("{} lacks its input {i}", node_label(node)),
-            )
-        })
-    }
-
-    fn int_attr(&self, node: &NodeProto, name: &str) -> Option<i64> {
-        attribute(node, name).and_then(|a| a.i)
-    }
-
-    fn ints_attr(&self, node: &NodeProto, name: &str) -> Option<Vec<i64>> {
-        attribute(node, name).map(|a| a.ints.clone())
-    }
-
-    /// An axis in `-rank..rank` as an index.
-    fn axis(&self, node: &NodeProto, axis: i64, rank: usize) -> Result<usize> {
-        let r = rank as i64;
-        if axis < -r || axis >= r {
-            return Err(self.error(
-                OnnxProblem::Size,
-                format!("{}: axis {axis} outside a rank-{rank} tensor", node_label(node)),
-            ));
-        }
-        Ok(if axis < 0 {
-            (axis + r) as usize
-        } else {
-            axis as usize
-        })
-    }
-
+impl Folder<'_> {
     /// Output `index` of `node`, whose inputs are looked up in `chain`.
-    fn node(&mut self, chain: &[&GraphProto], node: &NodeProto, index: usize) -> Result<Value> {
+    pub(super) fn node(&mut self, chain: &[&GraphProto], node: &NodeProto, index: usize) -> Result<Value> {
         let op = node.op_type.as_deref().unwrap_or("");
         let domain = node.domain.as_deref().unwrap_or("");
         if !(domain.is_empty() || domain == "ai.onnx") || !FOLDABLE.contains(&op) {
@@ -479,7 +303,7 @@ impl<'a> Folder<'a> {
         }
     }
 
-    fn constant(&mut self, node: &NodeProto) -> Result<Value> {
+    pub(super) fn constant(&mut self, node: &NodeProto) -> Result<Value> {
         let label = node_label(node);
         let a = node
             .attribute
@@ -521,7 +345,7 @@ impl<'a> Folder<'a> {
         }
     }
 
-    fn cast(&self, v: Value, to: i32, label: &str) -> Result<Value> {
+    pub(super) fn cast(&self, v: Value, to: i32, label: &str) -> Result<Value> {
         use tensor_proto::DataType as T;
         let to_type = T::try_from(to).ok();
         let data = match (to_type, v.data) {
@@ -559,14 +383,14 @@ impl<'a> Folder<'a> {
             _ => {
                 return Err(self.error(
                     OnnxProblem::Unsupported,
-                    format!("{label}: a cast to {}", super::value::type_name(to)),
+                    format!("{label}: a cast to {}", super::super::value::type_name(to)),
                 ))
             }
         };
         Ok(Value { shape: v.shape, data })
     }
 
-    fn reshaped(&self, v: Value, shape: Vec<usize>, label: &str) -> Result<Value> {
+    pub(super) fn reshaped(&self, v: Value, shape: Vec<usize>, label: &str) -> Result<Value> {
         if elements(self.ctx, label, &shape)? != v.len() {
             return Err(self.error(
                 OnnxProblem::Size,
@@ -581,7 +405,7 @@ impl<'a> Folder<'a> {
     }
 
     /// The elements at every combination of `ranges[axis]` indices, row-major.
-    fn select(&self, v: &Value, ranges: &[Vec<usize>], label: &str) -> Result<Value> {
+    pub(super) fn select(&self, v: &Value, ranges: &[Vec<usize>], label: &str) -> Result<Value> {
         let shape: Vec<usize> = ranges.iter().map(Vec::len).collect();
         let n = elements(self.ctx, label, &shape)?;
         let strides = strides(&v.shape);
@@ -639,285 +463,4 @@ fn gather_strided(v: &Value, shape: Vec<usize>, steps: &[usize], base: usize) ->
         Data::Int(src) => Data::Int(offsets.iter().map(|&o| src[o]).collect()),
     };
     Value { shape, data }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::proto::{tensor_proto::DataType, AttributeProto, GraphProto, NodeProto, TensorProto};
-    use super::*;
-
-    fn ctx() -> Ctx {
-        Ctx {
-            path: "<test>".into(),
-            dir: None,
-            limits: crate::files::ReadLimits::DEFAULT,
-            bound: Default::default(),
-        }
-    }
-
-    fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
-        TensorProto {
-            name: Some(name.into()),
-            dims: dims.to_vec(),
-            data_type: Some(DataType::Float as i32),
-            float_data: data,
-            ..Default::default()
-        }
-    }
-
-    fn ints_tensor(name: &str, data: Vec<i64>) -> TensorProto {
-        TensorProto {
-            name: Some(name.into()),
-            dims: vec![data.len() as i64],
-            data_type: Some(DataType::Int64 as i32),
-            int64_data: data,
-            ..Default::default()
-        }
-    }
-
-    fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
-        AttributeProto {
-            name: Some(name.into()),
-            r#type: Some(AttributeType::Ints as i32),
-            ints: v.to_vec(),
-            ..Default::default()
-        }
-    }
-
-    fn int_attr(name: &str, v: i64) -> AttributeProto {
-        AttributeProto {
-            name: Some(name.into()),
-            r#type: Some(AttributeType::Int as i32),
-            i: Some(v),
-            ..Default::default()
-        }
-    }
-
-    fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
-        NodeProto {
-            op_type: Some(op.into()),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: outputs.iter().map(|s| s.to_string()).collect(),
-            attribute,
-            ..Default::default()
-        }
-    }
-
-    /// `x` is [[0, 1, 2], [3, 4, 5]] (2×3).
-    fn eval(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, name: &str) -> Result<Value> {
-        let mut initializer = vec![tensor("x", &[2, 3], (0..6).map(|v| v as f32).collect())];
-        initializer.extend(inits);
-        let graph = GraphProto {
-            node: nodes,
-            initializer,
-            ..Default::default()
-        };
-        let ctx = ctx();
-        let mut f = Folder::new(&ctx, "test".into());
-        f.eval(&[&graph], name)
-    }
-
-    fn floats(v: &Value) -> Vec<f64> {
-        match &v.data {
-            Data::Float(x) => x.clone(),
-            Data::Int(x) => x.iter().map(|&i| i as f64).collect(),
-        }
-    }
-
-    #[test]
-    fn transpose_reshape_squeeze_in_both_forms() {
-        let v = eval(vec![node("Transpose", &["x"], &["t"], vec![])], vec![], "t").unwrap();
-        assert_eq!(
-            (v.shape.clone(), floats(&v)),
-            (vec![3, 2], vec![0., 3., 1., 4., 2., 5.])
-        );
-        // Reshape with 0 (copy) and -1 (infer).
-        let v = eval(
-            vec![node("Reshape", &["x", "s"], &["r"], vec![])],
-            vec![ints_tensor("s", vec![0, -1, 1])],
-            "r",
-        )
-        .unwrap();
-        assert_eq!(v.shape, [2, 3, 1]);
-        // Unsqueeze by attribute (opset < 13) and by input; Squeeze without axes drops every 1.
-        let v = eval(
-            vec![
-                node("Unsqueeze", &["x"], &["u"], vec![ints_attr("axes", &[0, -1])]),
-                node("Squeeze", &["u"], &["q"], vec![]),
-            ],
-            vec![],
-            "u",
-        )
-        .unwrap();
-        assert_eq!(v.shape, [1, 2, 3, 1]);
-        let v = eval(
-            vec![
-                node("Unsqueeze", &["x", "a"], &["u"], vec![]),
-                node("Squeeze", &["u"], &["q"], vec![]),
-            ],
-            vec![ints_tensor("a", vec![1])],
-            "q",
-        )
-        .unwrap();
-        assert_eq!(v.shape, [2, 3]);
-        // Squeezing a dimension that is not 1 is an error.
-        let e = eval(
-            vec![node("Squeeze", &["x"], &["q"], vec![ints_attr("axes", &[0])])],
-            vec![],
-            "q",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("is not 1"), "{e}");
-    }
-
-    #[test]
-    fn slice_split_gather_concat_cast() {
-        // Slice with a negative step over axis 1, inputs form: columns 2 and 1.
-        let v = eval(
-            vec![node("Slice", &["x", "s", "e", "a", "st"], &["y"], vec![])],
-            vec![
-                ints_tensor("s", vec![-1]),
-                ints_tensor("e", vec![0]),
-                ints_tensor("a", vec![1]),
-                ints_tensor("st", vec![-1]),
-            ],
-            "y",
-        )
-        .unwrap();
-        assert_eq!((v.shape.clone(), floats(&v)), (vec![2, 2], vec![2., 1., 5., 4.]));
-        // Attribute form (opset < 10), ends past the edge clamp.
-        let v = eval(
-            vec![node(
-                "Slice",
-                &["x"],
-                &["y"],
-                vec![
-                    ints_attr("starts", &[1]),
-                    ints_attr("ends", &[i64::MAX]),
-                    ints_attr("axes", &[1]),
-                ],
-            )],
-            vec![],
-            "y",
-        )
-        .unwrap();
-        assert_eq!(floats(&v), [1., 2., 4., 5.]);
-        // Split into equal parts (no sizes), second output.
-        let v = eval(
-            vec![node("Split", &["x"], &["p0", "p1"], vec![int_attr("axis", 0)])],
-            vec![],
-            "p1",
-        )
-        .unwrap();
-        assert_eq!((v.shape.clone(), floats(&v)), (vec![1, 3], vec![3., 4., 5.]));
-        // Gather with a negative index and 2-D indices.
-        let v = eval(
-            vec![node("Gather", &["x", "i"], &["g"], vec![int_attr("axis", 1)])],
-            vec![TensorProto {
-                name: Some("i".into()),
-                dims: vec![1, 2],
-                data_type: Some(DataType::Int64 as i32),
-                int64_data: vec![-1, 0],
-                ..Default::default()
-            }],
-            "g",
-        )
-        .unwrap();
-        assert_eq!(
-            (v.shape.clone(), floats(&v)),
-            (vec![2, 1, 2], vec![2., 0., 5., 3.])
-        );
-        let e = eval(
-            vec![node("Gather", &["x", "i"], &["g"], vec![])],
-            vec![ints_tensor("i", vec![2])],
-            "g",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("outside 0..2"), "{e}");
-        // Concat along axis -1, then a cast to f16 rounds.
-        let v = eval(
-            vec![
-                node("Concat", &["x", "x"], &["c"], vec![int_attr("axis", -1)]),
-                node(
-                    "Cast",
-                    &["c"],
-                    &["h"],
-                    vec![int_attr("to", DataType::Float16 as i64)],
-                ),
-            ],
-            vec![tensor("z", &[1], vec![0.1])],
-            "h",
-        )
-        .unwrap();
-        assert_eq!(v.shape, [2, 6]);
-        let v = eval(
-            vec![node(
-                "Cast",
-                &["z"],
-                &["h"],
-                vec![int_attr("to", DataType::Float16 as i64)],
-            )],
-            vec![tensor("z", &[1], vec![0.1])],
-            "h",
-        )
-        .unwrap();
-        assert_eq!(floats(&v), [half::f16::from_f32(0.1).to_f64()]);
-    }
-
-    #[test]
-    fn typed_errors_name_the_node() {
-        let e = eval(vec![node("Mul", &["x", "x"], &["m"], vec![])], vec![], "m").unwrap_err();
-        assert!(
-            matches!(
-                e,
-                crate::error::Error::Onnx {
-                    problem: OnnxProblem::NotFoldable,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        let e = eval(
-            vec![
-                node("Identity", &["b"], &["a"], vec![]),
-                node("Identity", &["a"], &["b"], vec![]),
-            ],
-            vec![],
-            "a",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                crate::error::Error::Onnx {
-                    problem: OnnxProblem::Cycle,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        let e = eval(vec![], vec![], "nowhere").unwrap_err();
-        assert!(
-            matches!(
-                e,
-                crate::error::Error::Onnx {
-                    problem: OnnxProblem::Missing,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        // Data that does not match its dims.
-        let e = eval(vec![], vec![tensor("short", &[4], vec![1.0])], "short").unwrap_err();
-        assert!(
-            matches!(
-                e,
-                crate::error::Error::Onnx {
-                    problem: OnnxProblem::Size,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-    }
 }

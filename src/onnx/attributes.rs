@@ -1,0 +1,140 @@
+//! An LSTM node's attributes: each one LSTM defines, read into the parts of a configuration
+//! and checked.
+
+use super::*;
+
+/// The attributes LSTM defines.
+pub(super) const LSTM_ATTRIBUTES: [&str; 8] = [
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "input_forget",
+    "layout",
+];
+
+/// The LSTM attributes of a node, read into the parts of a configuration.
+pub(super) struct Attributes {
+    pub(super) direction: Direction,
+    pub(super) hidden_size: Option<usize>,
+    pub(super) activations: Vec<String>,
+    pub(super) alphas: Vec<f32>,
+    pub(super) betas: Vec<f32>,
+    pub(super) clip: Option<f32>,
+    pub(super) input_forget: bool,
+    pub(super) layout: Layout,
+}
+
+impl OnnxModel {
+    pub(super) fn attributes(&self, f: &Found<'_>) -> Result<Attributes> {
+        let label = node_name(f.node);
+        let err = |message: String| {
+            self.ctx.error(
+                OnnxProblem::Unsupported,
+                format!("LSTM node '{label}': {message}"),
+            )
+        };
+        let mut a = Attributes {
+            direction: Direction::Forward,
+            hidden_size: None,
+            activations: Vec::new(),
+            alphas: Vec::new(),
+            betas: Vec::new(),
+            clip: None,
+            input_forget: false,
+            layout: Layout::SeqMajor,
+        };
+        for attr in &f.node.attribute {
+            let name = attr.name.as_deref().unwrap_or("");
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            match name {
+                "direction" => {
+                    a.direction = match attr.s.as_deref().map(text).as_deref() {
+                        Some("forward") => Direction::Forward,
+                        Some("reverse") => Direction::Reverse,
+                        Some("bidirectional") => Direction::Bidirectional,
+                        other => return Err(err(format!("direction {other:?}"))),
+                    }
+                }
+                "hidden_size" => {
+                    let h = attr.i.unwrap_or(0);
+                    if h <= 0 {
+                        return Err(err(format!("hidden_size {h}")));
+                    }
+                    a.hidden_size = Some(h as usize);
+                }
+                "activations" => a.activations = attr.strings.iter().map(|s| text(s)).collect(),
+                "activation_alpha" => a.alphas = attr.floats.clone(),
+                "activation_beta" => a.betas = attr.floats.clone(),
+                "clip" => a.clip = attr.f,
+                "input_forget" => a.input_forget = attr.i.unwrap_or(0) != 0,
+                "layout" => {
+                    a.layout = match attr.i.unwrap_or(0) {
+                        0 => Layout::SeqMajor,
+                        1 => Layout::BatchMajor,
+                        other => return Err(err(format!("layout {other}"))),
+                    }
+                }
+                other => {
+                    return Err(err(format!(
+                        "attribute '{other}' (LSTM has {})",
+                        LSTM_ATTRIBUTES.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// The options of a configuration from attributes alone (sizes unknown: 1).
+    pub(super) fn config_without_weights(&self, a: &Attributes) -> Result<LstmConfig> {
+        let mut config = LstmConfig {
+            input_size: 1,
+            hidden_size: a.hidden_size.unwrap_or(1),
+            direction: a.direction,
+            layout: a.layout,
+            ..LstmConfig::default()
+        };
+        self.apply_options(a, &mut config)?;
+        Ok(config)
+    }
+
+    pub(super) fn apply_options(&self, a: &Attributes, config: &mut LstmConfig) -> Result<()> {
+        config.clip = a.clip;
+        config.input_forget = a.input_forget;
+        if !a.activations.is_empty() || !a.alphas.is_empty() || !a.betas.is_empty() {
+            let names = if a.activations.is_empty() {
+                ["Sigmoid", "Tanh", "Tanh"]
+                    .repeat(config.num_directions())
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            } else {
+                a.activations.clone()
+            };
+            config.activations = Activation::parse_list(&names, &a.alphas, &a.betas, config.num_directions())
+                .map_err(|e| self.ctx.error(OnnxProblem::Unsupported, e.to_string()))?;
+        }
+        config
+            .validate()
+            .map_err(|e| self.ctx.error(OnnxProblem::Unsupported, e.to_string()))
+    }
+}
+
+/// An attribute's value as text.
+pub(super) fn attribute_text(a: &proto::AttributeProto) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match a.r#type.and_then(|t| AttributeType::try_from(t).ok()) {
+        Some(AttributeType::Float) => format!("{}", a.f.unwrap_or(0.0)),
+        Some(AttributeType::Int) => format!("{}", a.i.unwrap_or(0)),
+        Some(AttributeType::String) => a.s.as_deref().map(text).unwrap_or_default(),
+        Some(AttributeType::Floats) => format!("{:?}", a.floats),
+        Some(AttributeType::Ints) => format!("{:?}", a.ints),
+        Some(AttributeType::Strings) => {
+            format!("{:?}", a.strings.iter().map(|s| text(s)).collect::<Vec<_>>())
+        }
+        other => format!("({other:?})"),
+    }
+}

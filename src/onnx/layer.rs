@@ -1,0 +1,328 @@
+//! LSTM nodes into layers: each node's weights computed at load time (initializers, constants,
+//! folded chains), checked against its attributes, and several nodes stacked.
+
+use super::*;
+
+impl OnnxModel {
+    /// One node as a one-layer LSTM.
+    pub(super) fn layer(&self, f: &Found<'_>) -> Result<Layer> {
+        let label = node_name(f.node);
+        let a = self.attributes(f)?;
+        let d = a.direction.num_directions();
+        let weight = |i: usize, role: &str| -> Result<Option<Value>> {
+            match f.node.input.get(i).map(String::as_str) {
+                None | Some("") => Ok(None),
+                Some(name) => Folder::new(&self.ctx, format!("{role} of LSTM node '{label}'"))
+                    .eval(&f.chain, name)
+                    .map(Some),
+            }
+        };
+        let size_err = |message: String| {
+            self.ctx
+                .error(OnnxProblem::Size, format!("LSTM node '{label}': {message}"))
+        };
+        let w = weight(1, "W")?.ok_or_else(|| size_err("has no W".into()))?;
+        let r = weight(2, "R")?.ok_or_else(|| size_err("has no R".into()))?;
+        let h = match (a.hidden_size, r.shape.as_slice()) {
+            (Some(h), _) => h,
+            (None, [_, _, h]) => *h,
+            _ => {
+                return Err(size_err(format!(
+                    "R has shape {:?}, expected [D, 4H, H]",
+                    r.shape
+                )))
+            }
+        };
+        if r.shape != [d, 4 * h, h] {
+            return Err(size_err(format!(
+                "R has shape {:?}; direction and hidden_size {h} need [{d}, {}, {h}]",
+                r.shape,
+                4 * h
+            )));
+        }
+        let input = match w.shape.as_slice() {
+            [wd, g, i] if *wd == d && *g == 4 * h && *i > 0 => *i,
+            _ => {
+                return Err(size_err(format!(
+                    "W has shape {:?}; direction and hidden_size {h} need [{d}, {}, I]",
+                    w.shape,
+                    4 * h
+                )))
+            }
+        };
+        let b = weight(3, "B")?;
+        if let Some(b) = &b {
+            if b.shape != [d, 8 * h] {
+                return Err(size_err(format!(
+                    "B has shape {:?}, expected [{d}, {}]",
+                    b.shape,
+                    8 * h
+                )));
+            }
+        }
+        let p = weight(7, "P")?;
+        if let Some(p) = &p {
+            if p.shape != [d, 3 * h] {
+                return Err(size_err(format!(
+                    "P has shape {:?}, expected [{d}, {}]",
+                    p.shape,
+                    3 * h
+                )));
+            }
+        }
+        let floats = |v: &Value, what: &str| v.floats(&self.ctx, &format!("{what} of LSTM node '{label}'"));
+        let (w, r) = (floats(&w, "W")?, floats(&r, "R")?);
+        let b = b.map(|b| floats(&b, "B")).transpose()?;
+        let p = p.map(|p| floats(&p, "P")).transpose()?;
+        let directions = onnx_directions(&w, &r, b.as_deref(), p.as_deref(), d, h, input);
+        let mut config = LstmConfig {
+            input_size: input,
+            hidden_size: h,
+            direction: a.direction,
+            bias: b.is_some(),
+            layout: a.layout,
+            peepholes: p.is_some(),
+            ..LstmConfig::default()
+        };
+        self.apply_options(&a, &mut config)?;
+        Ok(Layer {
+            name: label,
+            config,
+            input_size: input,
+            directions,
+        })
+    }
+
+    /// The LSTM of `nodes` (names or qualified names), stacked as layers in that order; with no
+    /// names, the model's only LSTM node.
+    pub fn load(&self, nodes: &[&str]) -> Result<OnnxLstm> {
+        let found = self.found();
+        let select = |message: String| self.ctx.error(OnnxProblem::Selection, message);
+        let listing = || {
+            found
+                .iter()
+                .map(|f| {
+                    let mut p = f.path.clone();
+                    p.push(node_name(f.node));
+                    p.join("/")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let chosen: Vec<&Found<'_>> = if nodes.is_empty() {
+            match found.len() {
+                0 => return Err(select("the model has no LSTM node".into())),
+                1 => vec![&found[0]],
+                n => {
+                    return Err(select(format!(
+                        "the model has {n} LSTM nodes; choose with --node (names or path/name): {}",
+                        listing()
+                    )))
+                }
+            }
+        } else {
+            nodes
+                .iter()
+                .map(|want| {
+                    let matches: Vec<&Found<'_>> = found
+                        .iter()
+                        .filter(|f| {
+                            let name = node_name(f.node);
+                            let mut q = f.path.clone();
+                            q.push(name.clone());
+                            name == *want || q.join("/") == *want
+                        })
+                        .collect();
+                    match matches.len() {
+                        1 => Ok(matches[0]),
+                        0 => Err(select(format!(
+                            "no LSTM node is called '{want}'; the model has: {}",
+                            listing()
+                        ))),
+                        _ => Err(select(format!(
+                            "'{want}' names {} LSTM nodes; give one as path/name: {}",
+                            matches.len(),
+                            listing()
+                        ))),
+                    }
+                })
+                .collect::<Result<_>>()?
+        };
+        let layers: Vec<Layer> = chosen.iter().map(|f| self.layer(f)).collect::<Result<_>>()?;
+        let first = &layers[0];
+        for (k, l) in layers.iter().enumerate().skip(1) {
+            let below = &layers[k - 1];
+            let want = below.config.num_directions() * below.config.hidden_size;
+            if l.input_size != want {
+                return Err(select(format!(
+                    "layer {k} ('{}') takes inputs of {} values, but layer {} ('{}') gives D·H = {want}",
+                    l.name,
+                    l.input_size,
+                    k - 1,
+                    below.name
+                )));
+            }
+            let same = |c: &LstmConfig| {
+                (
+                    c.hidden_size,
+                    c.direction,
+                    c.clip.map(f32::to_bits),
+                    c.input_forget,
+                    c.layout,
+                    c.bias,
+                    c.peepholes,
+                    c.activations.clone(),
+                )
+            };
+            if same(&l.config) != same(&first.config) {
+                return Err(select(format!(
+                    "layer {k} ('{}') differs from layer 0 ('{}') in hidden_size, direction, clip, input_forget, \
+                     layout, biases, peepholes or activations; stacked layers must share them",
+                    l.name, first.name
+                )));
+            }
+        }
+        let mut config = first.config.clone();
+        config.num_layers = layers.len();
+        let direction = config.direction;
+        let stored = if direction == Direction::Reverse {
+            Direction::Forward
+        } else {
+            direction
+        };
+        let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+        let weights = LstmWeights::new(
+            first.input_size,
+            config.hidden_size,
+            stored,
+            layers.into_iter().map(|l| l.directions).collect(),
+        )
+        .and_then(|w| w.with_direction(direction))
+        .map_err(|e| self.ctx.error(OnnxProblem::Size, e.to_string()))?;
+        let (initial, seq_lens) = self.runtime_constants(&chosen, &config)?;
+        Ok(OnnxLstm {
+            config,
+            weights,
+            nodes: names,
+            initial,
+            seq_lens,
+        })
+    }
+
+    /// initial_h, initial_c and sequence_lens where the nodes hold them as constants.
+    pub(super) fn runtime_constants(
+        &self,
+        chosen: &[&Found<'_>],
+        config: &LstmConfig,
+    ) -> Result<(Option<State>, Option<Vec<usize>>)> {
+        let constant = |f: &Found<'_>, i: usize| -> Result<Option<Value>> {
+            let Some(name) = f.node.input.get(i).filter(|n| !n.is_empty()) else {
+                return Ok(None);
+            };
+            match Folder::new(
+                &self.ctx,
+                format!("input {i} of LSTM node '{}'", node_name(f.node)),
+            )
+            .eval(&f.chain, name)
+            {
+                Ok(v) => Ok(Some(v)),
+                Err(Error::Onnx {
+                    problem: OnnxProblem::NotConstant | OnnxProblem::NotFoldable,
+                    ..
+                }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (d, h) = (config.num_directions(), config.hidden_size);
+        let mut states: [Option<Vec<f32>>; 2] = [None, None];
+        let mut batch = None;
+        for (slot, input) in [(0, 5), (1, 6)] {
+            let values: Vec<Option<Value>> =
+                chosen.iter().map(|f| constant(f, input)).collect::<Result<_>>()?;
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut all = Vec::new();
+            for (k, v) in values.iter().enumerate() {
+                let v = match v {
+                    Some(v) => v,
+                    None => {
+                        return Err(self.ctx.error(
+                            OnnxProblem::Unsupported,
+                            format!(
+                                "the {} of layer {k} is not a constant while another layer's is; supply it at run time for every layer",
+                                ["initial_h", "initial_c"][slot]
+                            ),
+                        ))
+                    }
+                };
+                let shape: Vec<usize> = match config.layout {
+                    Layout::SeqMajor => v.shape.clone(),
+                    // [B, D, H] -> [D, B, H]
+                    Layout::BatchMajor => match v.shape.as_slice() {
+                        [b, dd, hh] => vec![*dd, *b, *hh],
+                        other => other.to_vec(),
+                    },
+                };
+                let b = match shape.as_slice() {
+                    [dd, b, hh] if *dd == d && *hh == h && *b > 0 => *b,
+                    _ => {
+                        return Err(self.ctx.error(
+                            OnnxProblem::Size,
+                            format!(
+                                "constant {} of shape {:?} for D = {d}, H = {h}",
+                                ["initial_h", "initial_c"][slot],
+                                v.shape
+                            ),
+                        ))
+                    }
+                };
+                if batch.is_some_and(|x| x != b) {
+                    return Err(self.ctx.error(
+                        OnnxProblem::Size,
+                        "constant initial states disagree on the batch size",
+                    ));
+                }
+                batch = Some(b);
+                let data = v.floats(&self.ctx, ["initial_h", "initial_c"][slot])?;
+                let t = Tensor::new(v.shape.clone(), data)?;
+                let t = crate::convention::Convention::Onnx.state_from_file(config.layout, t)?;
+                all.extend_from_slice(t.data());
+            }
+            states[slot] = Some(all);
+        }
+        let initial = match (states, batch) {
+            ([None, None], _) | (_, None) => None,
+            ([hs, cs], Some(b)) => {
+                let slots = config.num_layers * d;
+                let zeros = || vec![0.0; slots * b * h];
+                Some(State {
+                    h: Tensor::new(vec![slots, b, h], hs.unwrap_or_else(zeros))?,
+                    c: Tensor::new(vec![slots, b, h], cs.unwrap_or_else(zeros))?,
+                })
+            }
+        };
+        let lens: Vec<Option<Value>> = chosen.iter().map(|f| constant(f, 4)).collect::<Result<_>>()?;
+        let seq_lens = match lens.first() {
+            Some(Some(v)) => {
+                let l = v.ints(&self.ctx, "sequence_lens")?;
+                if lens.iter().any(|x| x.as_ref().map(|x| &x.data) != Some(&v.data)) {
+                    return Err(self.ctx.error(
+                        OnnxProblem::Unsupported,
+                        "the layers' sequence_lens differ; stacked layers share one",
+                    ));
+                }
+                Some(l.iter().map(|&x| x.max(0) as usize).collect())
+            }
+            _ => None,
+        };
+        Ok((initial, seq_lens))
+    }
+}
+
+pub(super) struct Layer {
+    pub(super) name: String,
+    pub(super) config: LstmConfig,
+    pub(super) input_size: usize,
+    pub(super) directions: Vec<crate::weights::DirectionWeights>,
+}

@@ -1,0 +1,363 @@
+//! `LstmWeights`: the weights of every layer and direction in the engine's gate order (i, f, g, o),
+//! loaded from and saved to `.safetensors` in either [`Convention`].
+
+use std::collections::BTreeSet;
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::{Direction, Layout, LstmConfig, Precision};
+use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
+use crate::error::{Dim, Error, Result};
+use crate::tensor::Tensor;
+
+mod safetensors_file;
+
+/// The largest `.safetensors` header (its JSON table of tensors) we parse: thousands of tensors
+/// fit in far less, and a header of millions of empty tensors is refused before it is parsed.
+pub const MAX_SAFETENSORS_HEADER: u64 = 4 << 20;
+
+/// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
+/// P below is the projection size, or H without projection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirectionWeights {
+    /// `[4H, in]`: input weights (in = I for layer 0, D·P after).
+    pub w_ih: Vec<f32>,
+    /// `[4H, P]`: recurrent weights.
+    pub w_hh: Vec<f32>,
+    /// `([4H], [4H])`: input and recurrent biases, both added; `None` for a bias-free LSTM.
+    pub bias: Option<(Vec<f32>, Vec<f32>)>,
+    /// `[3H]`: peephole weights in the order i, f, o (ONNX stores i, o, f).
+    pub peephole: Option<Vec<f32>>,
+    /// `[P, H]`: projection of `o⊙h(c)` to the P values of h (PyTorch `weight_hr`).
+    pub w_hr: Option<Vec<f32>>,
+}
+
+/// Weights of a stacked, optionally bidirectional LSTM.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmWeights {
+    input_size: usize,
+    hidden_size: usize,
+    proj_size: Option<usize>,
+    direction: Direction,
+    /// `[L][D]`.
+    layers: Vec<Vec<DirectionWeights>>,
+}
+
+impl LstmWeights {
+    /// Weights from per-layer, per-direction parts; every size is checked against the others.
+    pub fn new(
+        input_size: usize,
+        hidden_size: usize,
+        direction: Direction,
+        layers: Vec<Vec<DirectionWeights>>,
+    ) -> Result<Self> {
+        let mut weights = LstmWeights {
+            input_size,
+            hidden_size,
+            proj_size: None,
+            direction,
+            layers,
+        };
+        let first = weights
+            .layers
+            .first()
+            .and_then(|l| l.first())
+            .ok_or_else(|| Error::invalid("weights", "need at least one layer with one direction"))?;
+        let has_bias = first.bias.is_some();
+        let has_peephole = first.peephole.is_some();
+        let proj = match &first.w_hr {
+            Some(w) if hidden_size > 0 => Some(w.len() / hidden_size),
+            _ => None,
+        };
+        weights.proj_size = proj;
+        let config = weights.config(Layout::SeqMajor);
+        config.validate()?;
+        let (d, h, p) = (direction.num_directions(), hidden_size, config.output_size());
+        for (l, layer) in weights.layers.iter().enumerate() {
+            if layer.len() != d {
+                return Err(Error::invalid(
+                    format!("layer {l}"),
+                    format!("has {} directions, expected {d}", layer.len()),
+                ));
+            }
+            let inp = config.layer_input_size(l);
+            for (k, dw) in layer.iter().enumerate() {
+                let at = |what: &str| format!("layer {l} direction {k} {what}");
+                check_len(&at("w_ih"), &[4 * h, inp], dw.w_ih.len())?;
+                check_len(&at("w_hh"), &[4 * h, p], dw.w_hh.len())?;
+                let present = |what: &str, is: bool, expected: bool| -> Result<()> {
+                    if is != expected {
+                        return Err(Error::invalid(
+                            at(what),
+                            if is {
+                                "present while layer 0 direction 0 has none"
+                            } else {
+                                "missing while layer 0 direction 0 has one"
+                            },
+                        ));
+                    }
+                    Ok(())
+                };
+                present("bias", dw.bias.is_some(), has_bias)?;
+                present("peephole", dw.peephole.is_some(), has_peephole)?;
+                present("w_hr", dw.w_hr.is_some(), proj.is_some())?;
+                if let Some((bi, bh)) = &dw.bias {
+                    check_len(&at("b_ih"), &[4 * h], bi.len())?;
+                    check_len(&at("b_hh"), &[4 * h], bh.len())?;
+                }
+                if let Some(pw) = &dw.peephole {
+                    check_len(&at("peephole"), &[3 * h], pw.len())?;
+                }
+                if let Some(w) = &dw.w_hr {
+                    check_len(&at("w_hr"), &[p, h], w.len())?;
+                }
+            }
+        }
+        Ok(weights)
+    }
+
+    /// Random weights, uniform in ±1/√H as `nn.LSTM` initialises them, from a fixed seed.
+    pub fn random(config: &LstmConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (h, p) = (config.hidden_size, config.output_size());
+        let s = 1.0 / (h as f32).sqrt();
+        // validate() checked that the sizes do not overflow; the host may still lack the memory.
+        let mut vec = |n: usize| -> Result<Vec<f32>> {
+            let mut v = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| Error::HostAllocation {
+                what: "random weights".into(),
+                bytes: n as u64 * 4,
+            })?;
+            v.extend((0..n).map(|_| rng.random_range(-s..=s)));
+            Ok(v)
+        };
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for l in 0..config.num_layers {
+            let mut dirs = Vec::with_capacity(config.num_directions());
+            for _ in 0..config.num_directions() {
+                dirs.push(DirectionWeights {
+                    w_ih: vec(4 * h * config.layer_input_size(l))?,
+                    w_hh: vec(4 * h * p)?,
+                    bias: if config.bias {
+                        Some((vec(4 * h)?, vec(4 * h)?))
+                    } else {
+                        None
+                    },
+                    peephole: if config.peepholes { Some(vec(3 * h)?) } else { None },
+                    w_hr: config.proj_size.map(|p| vec(p * h)).transpose()?,
+                });
+            }
+            layers.push(dirs);
+        }
+        LstmWeights::new(config.input_size, h, config.direction, layers)
+    }
+
+    /// The same weights read in another direction of the same count: ONNX and PyTorch files
+    /// with one direction load as [`Direction::Forward`]; this turns them into
+    /// [`Direction::Reverse`] (or back).
+    pub fn with_direction(mut self, direction: Direction) -> Result<Self> {
+        if direction.num_directions() != self.direction.num_directions() {
+            return Err(Error::invalid(
+                "direction",
+                format!(
+                    "{direction:?} needs {} direction(s) of weights, these have {}",
+                    direction.num_directions(),
+                    self.direction.num_directions()
+                ),
+            ));
+        }
+        self.direction = direction;
+        Ok(self)
+    }
+
+    /// The weights as the engine holds them at `precision`: every value (W, R, W_hr and
+    /// peepholes) rounded to it, and each pair of biases summed, rounded, and held as the input
+    /// bias (the recurrent one zero), as the GPU stores their sum.
+    pub fn rounded(&self, precision: Precision) -> LstmWeights {
+        if precision == Precision::F32 {
+            return self.clone();
+        }
+        let round = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| precision.round(x)).collect() };
+        let layers = self
+            .layers
+            .iter()
+            .map(|dirs| {
+                dirs.iter()
+                    .map(|dw| DirectionWeights {
+                        w_ih: round(&dw.w_ih),
+                        w_hh: round(&dw.w_hh),
+                        bias: dw.bias.as_ref().map(|(bi, bh)| {
+                            let sum: Vec<f32> = bi.iter().zip(bh).map(|(a, b)| a + b).collect();
+                            (round(&sum), vec![0.0; bh.len()])
+                        }),
+                        peephole: dw.peephole.as_deref().map(round),
+                        w_hr: dw.w_hr.as_deref().map(round),
+                    })
+                    .collect()
+            })
+            .collect();
+        LstmWeights {
+            layers,
+            ..self.clone()
+        }
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.input_size
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    pub fn has_bias(&self) -> bool {
+        self.layers[0][0].bias.is_some()
+    }
+
+    pub fn has_peepholes(&self) -> bool {
+        self.layers[0][0].peephole.is_some()
+    }
+
+    /// P, with projection.
+    pub fn proj_size(&self) -> Option<usize> {
+        self.proj_size
+    }
+
+    /// `[L][D]` per-direction weights.
+    pub fn layers(&self) -> &[Vec<DirectionWeights>] {
+        &self.layers
+    }
+
+    /// The configuration these weights define, with the given sequence layout and the default
+    /// gate options (no clip, no input_forget, standard activations).
+    pub fn config(&self, layout: Layout) -> LstmConfig {
+        let first = self.layers.first().and_then(|l| l.first());
+        LstmConfig {
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.layers.len(),
+            direction: self.direction,
+            bias: first.is_some_and(|d| d.bias.is_some()),
+            layout,
+            proj_size: self.proj_size,
+            peepholes: first.is_some_and(|d| d.peephole.is_some()),
+            ..LstmConfig::default()
+        }
+    }
+
+    /// Refuse a config whose sizes or weight-borne options (bias, peepholes, projection,
+    /// direction) differ from what the weights define. Layout and gate options are free.
+    pub fn check_config(&self, config: &LstmConfig) -> Result<()> {
+        let own = self.config(config.layout);
+        let mine = (
+            own.input_size,
+            own.hidden_size,
+            own.num_layers,
+            own.direction,
+            own.bias,
+            own.proj_size,
+            own.peepholes,
+        );
+        let theirs = (
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.direction,
+            config.bias,
+            config.proj_size,
+            config.peepholes,
+        );
+        if mine != theirs {
+            return Err(Error::invalid(
+                "config",
+                format!(
+                    "does not match the weights: (input, hidden, layers, direction, bias, proj_size, peepholes) \
+                     is {theirs:?} in the config, {mine:?} in the weights"
+                ),
+            ));
+        }
+        config.validate()
+    }
+}
+
+fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {
+    let expected = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    if expected != Some(len) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "holds {len} values, but shape {shape:?} needs {}",
+                shape.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("·")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Engine-order row blocks (i, f, g, o) into ONNX order (i, o, f, c).
+fn scatter_to_onnx(src: &[f32]) -> Vec<f32> {
+    let block = src.len() / 4;
+    let mut out = vec![0.0; src.len()];
+    for (g, &onnx) in ONNX_BLOCK_OF_GATE.iter().enumerate() {
+        out[onnx * block..][..block].copy_from_slice(&src[g * block..][..block]);
+    }
+    out
+}
+
+/// ONNX-order row blocks (i, o, f, c) into engine order (i, f, g, o).
+fn gather_from_onnx(src: &[f32]) -> Vec<f32> {
+    let block = src.len() / 4;
+    ONNX_BLOCK_OF_GATE
+        .iter()
+        .flat_map(|&onnx| &src[onnx * block..][..block])
+        .copied()
+        .collect()
+}
+
+/// The directions of one ONNX LSTM layer in the engine's order, from the operator's W `[D, 4H, I]`,
+/// R `[D, 4H, H]`, B `[D, 8H]` and P `[D, 3H]` (gate blocks i, o, f, c; peepholes i, o, f),
+/// whose lengths the caller has checked.
+pub(crate) fn onnx_directions(
+    w: &[f32],
+    r: &[f32],
+    b: Option<&[f32]>,
+    peep: Option<&[f32]>,
+    d: usize,
+    h: usize,
+    input: usize,
+) -> Vec<DirectionWeights> {
+    (0..d)
+        .map(|k| {
+            let w_k = &w[k * 4 * h * input..][..4 * h * input];
+            let r_k = &r[k * 4 * h * h..][..4 * h * h];
+            DirectionWeights {
+                w_ih: gather_from_onnx(w_k),
+                w_hh: gather_from_onnx(r_k),
+                bias: b.map(|b| {
+                    let b_k = &b[k * 8 * h..][..8 * h];
+                    (gather_from_onnx(&b_k[..4 * h]), gather_from_onnx(&b_k[4 * h..]))
+                }),
+                // ONNX i, o, f -> engine i, f, o
+                peephole: peep.map(|p| {
+                    let p_k = &p[k * 3 * h..][..3 * h];
+                    [0, 2, 1]
+                        .iter()
+                        .flat_map(|&block| &p_k[block * h..][..h])
+                        .copied()
+                        .collect()
+                }),
+                w_hr: None,
+            }
+        })
+        .collect()
+}
