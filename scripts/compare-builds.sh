@@ -5,7 +5,7 @@
 #   scripts/compare-builds.sh OLD_BINARY NEW_BINARY [ROUNDS]
 # OLD_BINARY is typically main's release build from a worktree:
 #   git worktree add ../main-old origin/main && (cd ../main-old && cargo build --release)
-# Nothing is asserted; the figures go into README's Performance section.
+# Nothing is asserted; the figures go into docs/performance.md.
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3}
 shapes=(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The figures of a GPU in one run, for README's Performance section and cross-vendor comparison:
+# The figures of a GPU in one run, for docs/performance.md and cross-vendor comparison:
 #   1. `info` (the adapters, their limits and features);
 #   2. `conform` (every kernel variant on every case against the CPU reference);
 #   3. `bench --batch 1,8,64,256 --seq 100` at I = H = 1024, 256 and 128 (autotuned, choices kept in

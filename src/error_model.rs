@@ -9,8 +9,8 @@
 //! next, so the absolute part grows with √K and the depth L. Transcendentals (exp, log, and
 //! tanh and sigmoid built from exp) are correctly rounded to a few ulps on the adapters measured,
 //! and the cell sum adds a rounding per step, so the relative part is a modest multiple of u,
-//! growing with √T. The constants below are the measured clean-run worst cases (README:
-//! Conformance) with headroom, while a tanh 1000 ulps off (1.2·10⁻⁴ relative) exceeds the bound.
+//! growing with √T. The constants below are the measured clean-run worst cases (docs/conformance.md:
+//! Error model) with headroom, while a tanh 1000 ulps off (1.2·10⁻⁴ relative) exceeds the bound.
 
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};

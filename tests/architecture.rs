@@ -21,14 +21,14 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The child of `src/gpu/` a file belongs to (`engine.rs` → engine, `tune/key.rs` → tune).
+/// The child of `src/backend/gpu/` a file belongs to (`engine.rs` → engine, `tune/key.rs` → tune).
 fn module_of(gpu: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(gpu).unwrap();
     let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The `src/gpu/` children a file names: `super::x` from a top-level file, `super::super::x`
+/// The `src/backend/gpu/` children a file names: `super::x` from a top-level file, `super::super::x`
 /// from a nested one, and `crate::gpu::x` from either.
 fn imports(source: &str, nested: bool, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let prefixes: &[&str] = if nested {
@@ -63,6 +63,35 @@ fn imports(source: &str, nested: bool, modules: &BTreeSet<String>) -> BTreeSet<S
     found
 }
 
+/// Panics naming the cycle when the import graph `edges` has one (a depth-first search for a
+/// back edge); `tree` names the tree in the message.
+fn assert_no_cycle(edges: &BTreeMap<String, BTreeSet<String>>, tree: &str) {
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        tree: &str,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(start) = path.iter().position(|p| p == m) {
+            panic!("import cycle in {tree}: {} -> {m}", path[start..].join(" -> "));
+        }
+        path.push(m.to_string());
+        for next in edges.get(m).into_iter().flatten() {
+            visit(next, edges, path, done, tree);
+        }
+        path.pop();
+        done.insert(m.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        visit(m, edges, &mut Vec::new(), &mut done, tree);
+    }
+}
+
 #[test]
 fn gpu_modules_import_each_other_without_cycles() {
     let gpu = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backend/gpu");
@@ -82,33 +111,7 @@ fn gpu_modules_import_each_other_without_cycles() {
     }
     assert!(edges.len() >= 10, "modules found: {edges:?}");
 
-    // Depth-first search for a back edge.
-    fn visit(
-        m: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) {
-        if done.contains(m) {
-            return;
-        }
-        if let Some(start) = path.iter().position(|p| p == m) {
-            panic!(
-                "import cycle in src/backend/gpu: {} -> {m}",
-                path[start..].join(" -> ")
-            );
-        }
-        path.push(m.to_string());
-        for next in edges.get(m).into_iter().flatten() {
-            visit(next, edges, path, done);
-        }
-        path.pop();
-        done.insert(m.to_string());
-    }
-    let mut done = BTreeSet::new();
-    for m in edges.keys() {
-        visit(m, &edges, &mut Vec::new(), &mut done);
-    }
+    assert_no_cycle(&edges, "src/backend/gpu");
 }
 
 #[test]
@@ -264,29 +267,7 @@ fn the_crate_is_layered_without_cycles() {
         }
     }
     assert!(edges.len() >= 12, "units found: {edges:?}");
-    fn visit(
-        m: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) {
-        if done.contains(m) {
-            return;
-        }
-        if let Some(start) = path.iter().position(|p| p == m) {
-            panic!("import cycle in src: {} -> {m}", path[start..].join(" -> "));
-        }
-        path.push(m.to_string());
-        for next in edges.get(m).into_iter().flatten() {
-            visit(next, edges, path, done);
-        }
-        path.pop();
-        done.insert(m.to_string());
-    }
-    let mut done = BTreeSet::new();
-    for m in edges.keys() {
-        visit(m, &edges, &mut Vec::new(), &mut done);
-    }
+    assert_no_cycle(&edges, "src");
 }
 
 /// The layer check sees grouped, nested and commented imports as they are.
@@ -325,4 +306,16 @@ fn no_hand_written_source_file_is_too_long() {
         }
     }
     assert!(long.is_empty(), "past {MAX_FILE_LINES} lines: {long:?}");
+}
+
+/// The cycle search finds a cycle where there is one.
+#[test]
+#[should_panic(expected = "import cycle in example: a -> b -> a")]
+fn the_cycle_search_finds_a_cycle() {
+    let edges: BTreeMap<String, BTreeSet<String>> = [
+        ("a".to_string(), ["b".to_string()].into()),
+        ("b".to_string(), ["a".to_string()].into()),
+    ]
+    .into();
+    assert_no_cycle(&edges, "example");
 }

@@ -1,4 +1,4 @@
-//! Grids past the device's per-dimension workgroup limit fold (src/gpu/grid.rs): on a device
+//! Grids past the device's per-dimension workgroup limit fold (src/backend/gpu/grid.rs): on a device
 //! that allows only 8 workgroups per dimension, every inference kernel variant (GEMMs, per-step
 //! kernels layer by layer and as a wavefront, split-K, tiled, the sequence kernels, the output
 //! projection) and every training kernel that can need a fold runs on shapes whose grids fold,

@@ -1,4 +1,4 @@
-// Uniform parameter blocks. Keep in sync with src/gpu/params.rs.
+// Uniform parameter blocks. Keep in sync with src/backend/gpu/params.rs.
 
 struct GemmParams {
     m: u32,    // rows of X and XP: T·B
@@ -27,7 +27,7 @@ struct StepParams {
 }
 
 // A workgroup's logical (y, z) in a grid whose y extent the host may have folded into z past the
-// device's per-dimension limit (src/gpu/grid.rs): z then counts blocks of `grid_z` logical z
+// device's per-dimension limit (src/backend/gpu/grid.rs): z then counts blocks of `grid_z` logical z
 // values. A folded grid may hold workgroups past the logical y extent; kernels skip them.
 fn unfold_yz(id: vec3<u32>, nwg: vec3<u32>, grid_z: u32) -> vec2<u32> {
     return vec2<u32>(id.y + nwg.y * (id.z / grid_z), id.z % grid_z);

@@ -70,7 +70,7 @@ var<workgroup> wg_longest: u32;
 fn sequence_group(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> SequenceGroup {
     let batch = word(BATCH);
     let groups = (batch + SEQ_GROUP - 1u) / SEQ_GROUP;
-    // An x extent past the device's limit continues in y (src/gpu/grid.rs); past the last pair,
+    // An x extent past the device's limit continues in y (src/backend/gpu/grid.rs); past the last pair,
     // d reaches DIRS and the kernel returns.
     let pair = wid.x + nwg.x * wid.y;
     let b0 = (pair % groups) * SEQ_GROUP;

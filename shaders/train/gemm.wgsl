@@ -28,7 +28,7 @@ fn main(
     let m = word(G_M);
     let n = word(G_N);
     let k_len = word(G_K);
-    // A y extent past the device's limit continues in z (src/gpu/grid.rs).
+    // A y extent past the device's limit continues in z (src/backend/gpu/grid.rs).
     let m0 = (wid.y + nwg.y * wid.z) * WIDE;
     if (m0 >= m) {
         return;

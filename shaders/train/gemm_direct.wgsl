@@ -17,7 +17,7 @@ fn main(
     let m = word(G_M);
     let n = word(G_N);
     let k_len = word(G_K);
-    // A y extent past the device's limit continues in z (src/gpu/grid.rs).
+    // A y extent past the device's limit continues in z (src/backend/gpu/grid.rs).
     let row = (wid.y + nwg.y * wid.z) * TILE + lid.y;
     let col = wid.x * TILE + lid.x;
     if (row >= m || col >= n) { return; }

@@ -1,5 +1,5 @@
 // Training kernels read their sizes and offsets as words of one uniform block, named here.
-// Keep in sync with src/gpu/train/kernels.rs. SEQ_GROUP, the sequences one workgroup of a
+// Keep in sync with src/train/gpu/kernels.rs. SEQ_GROUP, the sequences one workgroup of a
 // sequence kernel runs, comes from the part the registry composes in front: seq_group_1.wgsl or
 // seq_group_8.wgsl.
 

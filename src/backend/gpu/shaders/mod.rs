@@ -3,7 +3,7 @@
 //! constants the host mirrors and the overrides it sets. Every kernel that reads weights exists
 //! in each [`WeightFormat`]: its source starts with the snippet of `shaders/weights/` that
 //! declares the weights (binding 2) and the function reading them. The unit tests in
-//! `shaders_tests.rs` read all of this back from the WGSL through naga.
+//! `tests.rs` read all of this back from the WGSL through naga.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
@@ -338,9 +338,11 @@ kernel! {
 }
 
 kernel! {
-    /// The sequence kernel with each invocation's column of R in registers.
+    /// The sequence kernel with each invocation's column of R in registers, h staged in workgroup
+    /// memory (the body, then the part that stages h).
     STEP_SEQUENCE_RESIDENT = "step_sequence_resident", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl"],
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl",
+         "step_sequence_resident_workgroup.wgsl"],
     workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
     workgroup_bytes: STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
     bindings: STEP_BINDINGS,
@@ -350,9 +352,10 @@ kernel! {
 
 kernel! {
     /// The register-resident sequence kernel with h broadcast within subgroups (devices with
-    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations).
+    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the same
+    /// body, then the part that broadcasts h.
     STEP_SEQUENCE_RESIDENT_SUBGROUP = "step_sequence_resident_subgroup", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl",
          "step_sequence_resident_subgroup.wgsl"],
     workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
     workgroup_bytes: 0,

@@ -389,77 +389,62 @@ fn activation_ids_match_the_wgsl() {
     }
 }
 
-/// The regions of the register-resident sequence kernels between `// GENERATED BEGIN` and
-/// `// GENERATED END`, in order: the unit's column of R, then z += R·h (with h from workgroup
-/// memory, or broadcast within subgroups).
-fn sequence_resident_regions(subgroup: bool) -> Vec<String> {
+/// The unrolled regions of the register-resident sequence kernel, by file: the body loads the
+/// unit's column of R, and each part adds R·h with h from workgroup memory or from subgroup
+/// broadcasts (blocks of [`SEQUENCE_SUBGROUP`] values of h, value i read by invocation i).
+fn sequence_resident_regions() -> Vec<(&'static str, String)> {
     let n = STEP_SEQUENCE_RESIDENT_UNITS;
-    let loads = (0..n)
-        .map(|k| format!("    let r{k} = weight4(r_col + min({k}u, last_k) * hidden);"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let products = if subgroup {
-        (0..n / SEQUENCE_SUBGROUP)
-            .flat_map(|block| {
-                let k0 = block * SEQUENCE_SUBGROUP;
-                std::iter::once(format!(
-                    "        let h{block} = state[h_at + min({k0}u + lane, last_k)];"
-                ))
-                .chain((0..SEQUENCE_SUBGROUP).map(move |i| {
-                    let k = k0 + i;
-                    format!(
-                        "        if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(subgroupBroadcast(h{block}, {i}u)), r{k}, z); }}"
-                    )
-                }))
-            })
-            .collect::<Vec<_>>()
-    } else {
-        (0..n)
-            .map(|k| format!("        if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(h_step[{k}]), r{k}, z); }}"))
-            .collect()
-    };
-    vec![loads, products.join("\n")]
+    let lines = |it: Box<dyn Iterator<Item = String>>| it.collect::<Vec<_>>().join("\n");
+    let loads =
+        lines(Box::new((0..n).map(|k| {
+            format!("    r[{k}] = weight4(r_col + min({k}u, last_k) * hidden);")
+        })));
+    let workgroup = lines(Box::new((0..n).map(|k| {
+        format!("    if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(h_step[{k}]), r[{k}], z); }}")
+    })));
+    let subgroup = lines(Box::new((0..n / SEQUENCE_SUBGROUP).flat_map(|block| {
+        let k0 = block * SEQUENCE_SUBGROUP;
+        std::iter::once(format!("    let h{block} = state[h_at + min({k0}u + lane, last_k)];")).chain(
+            (0..SEQUENCE_SUBGROUP).map(move |i| {
+                let k = k0 + i;
+                format!(
+                    "    if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(subgroupBroadcast(h{block}, {i}u)), r[{k}], z); }}"
+                )
+            }),
+        )
+    })));
+    vec![
+        ("step_sequence_resident.wgsl", loads),
+        ("step_sequence_resident_workgroup.wgsl", workgroup),
+        ("step_sequence_resident_subgroup.wgsl", subgroup),
+    ]
 }
 
 /// The unrolled kernels hold exactly what their generator writes (edit the generator, not the
 /// WGSL; `WGPU_LSTM_REGENERATE=1 cargo test` rewrites the regions).
 #[test]
 fn generated_regions_match_their_generator() {
-    for (kernel, subgroup) in [
-        (&STEP_SEQUENCE_RESIDENT[0], false),
-        (&STEP_SEQUENCE_RESIDENT_SUBGROUP[0], true),
-    ] {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("shaders")
-            .join(kernel.files.last().unwrap());
+    for (name, expected) in sequence_resident_regions() {
+        let file = shader_root().join(name);
         let text = std::fs::read_to_string(&file).unwrap();
-        let mut parts: Vec<&str> = Vec::new();
-        let mut rest = text.as_str();
-        while let Some(begin) = rest.find("// GENERATED BEGIN") {
-            let body_at = begin + rest[begin..].find('\n').unwrap() + 1;
-            let end = body_at + rest[body_at..].find("// GENERATED END").unwrap();
-            // Up to the indentation of the END marker's line.
-            let body_end = rest[..end].rfind('\n').unwrap();
-            parts.push(&rest[body_at..body_end]);
-            rest = &rest[end..];
-        }
-        let expected = sequence_resident_regions(subgroup);
+        let begin = text
+            .find("// GENERATED BEGIN")
+            .unwrap_or_else(|| panic!("{name}: no region"));
+        let body_at = begin + text[begin..].find('\n').unwrap() + 1;
+        let end = body_at + text[body_at..].find("// GENERATED END").unwrap();
+        // Up to the indentation of the END marker's line.
+        let body_end = text[..end].rfind('\n').unwrap();
+        let got = &text[body_at..body_end];
+        assert_eq!(
+            text.matches("// GENERATED BEGIN").count(),
+            1,
+            "{name}: one region"
+        );
         if std::env::var("WGPU_LSTM_REGENERATE").is_ok_and(|v| v == "1") {
-            let mut out = text.clone();
-            for (old, new) in parts.iter().zip(&expected) {
-                out = out.replacen(old, new, 1);
-            }
-            std::fs::write(&file, out).unwrap();
+            std::fs::write(&file, text.replacen(got, &expected, 1)).unwrap();
             continue;
         }
-        assert_eq!(parts.len(), expected.len(), "{}: regions", kernel.name);
-        for (n, (got, want)) in parts.iter().zip(&expected).enumerate() {
-            assert!(
-                got == want,
-                "{}: region {n} differs from its generator",
-                kernel.name
-            );
-        }
+        assert!(got == expected, "{name}: the region differs from its generator");
     }
 }
 
