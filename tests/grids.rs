@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{config, gpu, random_tensor, Gpu};
 use wgpu_lstm::conform::ConformCase;
-use wgpu_lstm::gpu::{GemmVariant, PipelineCache, Schedule, StepVariant, TrainLstm, Variants};
-use wgpu_lstm::{CpuLstm, Direction, Error, Lstm, LstmConfig, LstmWeights};
+use wgpu_lstm::gpu::{GemmVariant, PipelineCache, Schedule, StepVariant, TrainLstm, Trainer, Variants};
+use wgpu_lstm::train::flatten;
+use wgpu_lstm::{CpuLstm, Direction, Error, Lstm, LstmConfig, LstmWeights, Optimizer};
 
 /// Workgroups per dimension on the small-grid device.
 const MAX_WORKGROUPS: u32 = 8;
@@ -109,11 +110,12 @@ fn training_kernels_run_on_folded_grids() {
     let Some(gpu) = gpu() else { return };
     let (device, queue) = small_grid_device(&gpu);
     let cache = PipelineCache::new(&device);
-    // B = 70: 9 groups of 8 sequences per direction (18 pairs > 8), 700 rows (11 tiles of 64, 44
-    // rows of 16 in the second layer's direct GEMMs); B = 9 runs single sequences (18 pairs),
-    // 270 rows (17 of 16).
-    for (seq_len, batch, input, hidden) in [(10, 70, 70, 17), (30, 9, 3, 5)] {
-        let cfg = config(input, hidden, 2, Direction::Bidirectional);
+    // B = 70: 9 groups of 8 sequences per direction (18 pairs > 8), 700 rows (11 tiles of 64 in
+    // the tiled GEMMs), 10,496 weights (41 update workgroups); B = 9 runs single sequences (18
+    // pairs) in two layers, 270 rows (17 of 16 in the direct GEMMs).
+    let mut folded_updates = 0;
+    for (seq_len, batch, input, hidden, layers) in [(10, 70, 64, 16, 1), (30, 9, 3, 5, 2)] {
+        let cfg = config(input, hidden, layers, Direction::Bidirectional);
         let weights = LstmWeights::random(&cfg, 3).unwrap();
         let x = random_tensor(vec![seq_len, batch, input], 1.0, 4);
         let cpu = CpuLstm::new(&cfg, &weights).unwrap();
@@ -134,7 +136,27 @@ fn training_kernels_run_on_folded_grids() {
             err <= GRAD_TOLERANCE,
             "B = {batch}: gradients off by {err:e} of {largest}"
         );
+        // The optimizer's update: one workgroup per 256 weights, folded into y past 8 of them.
+        let optimizer = Optimizer::sgd(0.1, 0.9);
+        let mut host = flatten(&weights);
+        folded_updates += usize::from(host.len() > 256 * MAX_WORKGROUPS as usize);
+        let mut state = vec![0.0; host.len() * optimizer.state_per_weight()];
+        optimizer
+            .step_host(1, &mut host, &flatten(&want.weights), &mut state)
+            .unwrap();
+        let mut trainer = Trainer::new(&model, optimizer).unwrap();
+        trainer.step(&model, &gpu_tape, &dy, None, None).unwrap();
+        let stepped = flatten(&model.weights().unwrap());
+        let worst = stepped
+            .iter()
+            .zip(&host)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            worst <= common::TOLERANCE,
+            "B = {batch}: updated weights off by {worst:e}"
+        );
     }
+    assert!(folded_updates > 0, "no update's grid folded");
 }
 
 /// A grid that does not fit even folded is refused before anything runs, with its real numbers:

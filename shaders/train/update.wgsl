@@ -15,14 +15,18 @@ const O_EPS: u32 = 5u;
 const O_CORRECT1: u32 = 6u;  // 1 − β₁ᵗ
 const O_CORRECT2: u32 = 7u;  // 1 − β₂ᵗ
 const O_MAX_NORM: u32 = 8u;  // 0: no clipping
-const O_ROW: u32 = 9u;       // workgroups per row of the grid
 const CLIP_EPS: f32 = 1e-6;
 const UPDATE_WORKGROUP: u32 = 256u;
 
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let count = word(O_COUNT);
-    let i = (wid.y * word(O_ROW) + wid.x) * UPDATE_WORKGROUP + lid;
+    // Workgroups past the device's limit in x continue in y (src/backend/gpu/grid.rs).
+    let i = (wid.y * nwg.x + wid.x) * UPDATE_WORKGROUP + lid;
     if (i >= count) {
         return;
     }

@@ -52,6 +52,7 @@ impl TrainLstm {
         let cfg = &self.config;
         let dims = check_request(cfg, input, initial, seq_lens)?;
         let plan = TapePlan::new(cfg, dims)?;
+        plan.check(&self.device.limits(), dims.batch, self.layout.len)?;
         let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
         let device = &self.device;
         let (states, state_len) = plan.states();

@@ -84,7 +84,6 @@ pub(crate) mod opt {
     pub const CORRECT1: usize = 6;
     pub const CORRECT2: usize = 7;
     pub const MAX_NORM: usize = 8;
-    pub const ROW: usize = 9;
 }
 
 #[cfg(test)]

@@ -127,7 +127,6 @@ fn training_kernels_agree_with_the_host_words() {
         ("O_CORRECT1", opt::CORRECT1),
         ("O_CORRECT2", opt::CORRECT2),
         ("O_MAX_NORM", opt::MAX_NORM),
-        ("O_ROW", opt::ROW),
         ("UPDATE_WORKGROUP", OPT_WORKGROUP as usize),
     ] {
         assert_eq!(const_u32(&u, name) as usize, value, "{name}");

@@ -112,6 +112,9 @@ impl Tape {
     }
 }
 
+/// What a refusal of a request's size suggests.
+const REQUEST_HINT: &str = "; use a smaller batch or sequence";
+
 /// Create a storage buffer of `len` f32s after checking it against the device's limits.
 fn storage(
     device: &wgpu::Device,
@@ -122,7 +125,7 @@ fn storage(
     let bytes = (len.max(1) as u64)
         .checked_mul(F32)
         .ok_or_else(|| Error::Overflow { what: label.into() })?;
-    limits::storage_buffer(&device.limits(), bytes, "; use a smaller batch or sequence")?;
+    limits::storage_buffer(&device.limits(), bytes, REQUEST_HINT)?;
     Ok(device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes,

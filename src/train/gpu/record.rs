@@ -74,7 +74,8 @@ impl<'a> Recorder<'a> {
     }
 
     /// Add a dispatch of `grid` workgroups: the GEMMs' rows past the device's limit fold into z,
-    /// the sequence kernels' (direction, group) pairs into y (`grid.rs`).
+    /// the sequence kernels' (direction, group) pairs and the update's workgroups into y
+    /// (`grid.rs`).
     pub fn push(
         &mut self,
         kernel: TrainKernel,
@@ -86,7 +87,9 @@ impl<'a> Recorder<'a> {
         let max = self.max_groups as u64;
         let folded = match kernel {
             TrainKernel::Gemm | TrainKernel::GemmDirect => grid::fold_y(logical, max),
-            TrainKernel::Forward(_) | TrainKernel::Backward(_) => grid::fold_x(logical, max),
+            TrainKernel::Forward(_) | TrainKernel::Backward(_) | TrainKernel::Update => {
+                grid::fold_x(logical, max)
+            }
             _ => logical,
         };
         let mut g = [0u32; 3];

@@ -118,6 +118,36 @@ impl TapePlan {
         })
     }
 
+    /// The storage buffers a forward and its backward allocate, with their f32s (`weights`: the
+    /// trainable weights, whose gradients the backward sums).
+    pub(super) fn buffers(&self, batch: usize, weights: usize) -> [(&'static str, usize); 10] {
+        let (_, state_len) = self.states();
+        [
+            ("training tape", self.tape_len),
+            ("training state", state_len),
+            ("training input projection", self.xp_len),
+            ("transposed weights", self.packed_len),
+            ("sequence lengths", batch),
+            ("gradients", weights),
+            ("dL/dy between layers", self.dy_len),
+            ("state gradients", state_len),
+            ("backward work", self.work_len),
+            ("dL/dy between layers", self.dy_len),
+        ]
+    }
+
+    /// Every buffer of [`TapePlan::buffers`] against the device's limits, before any is
+    /// allocated: a shape too large for the device is refused before its forward starts.
+    pub(super) fn check(&self, limits: &wgpu::Limits, batch: usize, weights: usize) -> Result<()> {
+        for (what, len) in self.buffers(batch, weights) {
+            let bytes = (len.max(1) as u64)
+                .checked_mul(F32)
+                .ok_or_else(|| Error::Overflow { what: what.into() })?;
+            limits::storage_buffer(limits, bytes, REQUEST_HINT)?;
+        }
+        Ok(())
+    }
+
     /// h0, c0, h_n, c_n (or their gradients): offsets in the state buffer, and its length.
     pub(super) fn states(&self) -> ([usize; 4], usize) {
         let (hs, cs) = (self.h_states, self.c_states);

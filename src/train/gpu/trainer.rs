@@ -136,8 +136,6 @@ impl Trainer {
                     }
                 }
                 let groups = n.div_ceil(OPT_WORKGROUP as usize);
-                let row = groups.min(device.limits().max_compute_workgroups_per_dimension as usize);
-                w[opt::ROW] = row as u32;
                 if o.clip_norm.is_some() {
                     rec.push(TrainKernel::Norm, w, vec![&buffers.grads, &self.norm_sq], [1, 1])?;
                 }
@@ -145,7 +143,7 @@ impl Trainer {
                     TrainKernel::Update,
                     w,
                     vec![&model.params, &buffers.grads, &self.moments, &self.norm_sq],
-                    [row, groups.div_ceil(row)],
+                    [groups, 1],
                 )?;
                 let update = rec.count() - backward;
                 let mut encoder = device.create_command_encoder(&Default::default());
