@@ -25,7 +25,7 @@ pub struct Optimizer {
 }
 
 /// The ε of `clip_grad_norm_`: the scale is `max_norm / (‖g‖ + 1e-6)`.
-pub const CLIP_EPS: f32 = 1e-6;
+pub(crate) const CLIP_EPS: f32 = 1e-6;
 
 impl Optimizer {
     /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 1e-8).
