@@ -115,6 +115,15 @@ impl Tape {
 /// What a refusal of a request's size suggests.
 const REQUEST_HINT: &str = "; use a smaller batch or sequence";
 
+/// Bytes of a storage buffer of `len` f32s (at least one), checked against the device's limits.
+fn checked_storage(limits: &wgpu::Limits, what: &str, len: usize) -> Result<u64> {
+    let bytes = (len.max(1) as u64)
+        .checked_mul(F32)
+        .ok_or_else(|| Error::Overflow { what: what.into() })?;
+    limits::storage_buffer(limits, bytes, REQUEST_HINT)?;
+    Ok(bytes)
+}
+
 /// Create a storage buffer of `len` f32s after checking it against the device's limits.
 fn storage(
     device: &wgpu::Device,
@@ -122,10 +131,7 @@ fn storage(
     len: usize,
     extra: wgpu::BufferUsages,
 ) -> Result<wgpu::Buffer> {
-    let bytes = (len.max(1) as u64)
-        .checked_mul(F32)
-        .ok_or_else(|| Error::Overflow { what: label.into() })?;
-    limits::storage_buffer(&device.limits(), bytes, REQUEST_HINT)?;
+    let bytes = checked_storage(&device.limits(), label, len)?;
     Ok(device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes,

@@ -140,10 +140,7 @@ impl TapePlan {
     /// allocated: a shape too large for the device is refused before its forward starts.
     pub(super) fn check(&self, limits: &wgpu::Limits, batch: usize, weights: usize) -> Result<()> {
         for (what, len) in self.buffers(batch, weights) {
-            let bytes = (len.max(1) as u64)
-                .checked_mul(F32)
-                .ok_or_else(|| Error::Overflow { what: what.into() })?;
-            limits::storage_buffer(limits, bytes, REQUEST_HINT)?;
+            checked_storage(limits, what, len)?;
         }
         Ok(())
     }
