@@ -368,7 +368,7 @@ pub fn time_shape(
     let d = config.num_directions();
     let flops: f64 = (0..shape.layers)
         .map(|l| {
-            (d * 2 * shape.batch * 4 * shape.hidden * (config.layer_input_size(l) + shape.hidden) * shape.seq)
+            (d * 2 * shape.batch * config.gates() * shape.hidden * (config.layer_input_size(l) + shape.hidden) * shape.seq)
                 as f64
         })
         .sum();

@@ -1,5 +1,6 @@
 //! `LstmConfig`: the sizes and options of a stacked LSTM, independent of where it runs.
 
+use crate::cell::Cell;
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 
@@ -94,6 +95,8 @@ impl Precision {
 /// activations; weights loaded from a file give the sizes through `LstmWeights::config`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LstmConfig {
+    /// The recurrent cell ([`Cell`]): the LSTM unless said otherwise.
+    pub cell: Cell,
     /// I: features per input step.
     pub input_size: usize,
     /// H: hidden units (cell size) per direction.
@@ -123,6 +126,7 @@ pub struct LstmConfig {
 impl Default for LstmConfig {
     fn default() -> Self {
         LstmConfig {
+            cell: Cell::Lstm,
             input_size: 1,
             hidden_size: 1,
             num_layers: 1,
@@ -143,6 +147,11 @@ impl LstmConfig {
     /// D: 1 or 2.
     pub fn num_directions(&self) -> usize {
         self.direction.num_directions()
+    }
+
+    /// G: the cell's gates per hidden unit, the row blocks of W, R and the biases.
+    pub fn gates(&self) -> usize {
+        self.cell.gates()
     }
 
     /// Size of h (and of each direction's part of y): P with projection, else H.
@@ -208,7 +217,7 @@ impl LstmConfig {
         let (d, h, p) = (self.num_directions(), self.hidden_size, self.output_size());
         for l in 0..self.num_layers {
             let input = self.layer_input_size(l);
-            [d, 4, h]
+            [d, self.gates(), h]
                 .iter()
                 .try_fold(1usize, |acc, &n| acc.checked_mul(n))
                 .and_then(|rows| rows.checked_mul(input.checked_add(p)?.checked_add(2)?))
@@ -219,14 +228,16 @@ impl LstmConfig {
                 })?;
         }
         let d = self.num_directions();
-        if !self.activations.is_empty() && self.activations.len() != 3 * d {
+        let per_direction = self.cell.activations();
+        if !self.activations.is_empty() && self.activations.len() != per_direction * d {
             return Err(Error::invalid(
                 "activations",
                 format!(
-                    "{} given; {:?} takes {} (f, g, h per direction)",
+                    "{} given; {:?} takes {} ({} per direction)",
                     self.activations.len(),
                     self.direction,
-                    3 * d
+                    per_direction * d,
+                    self.cell.activation_roles()
                 ),
             ));
         }

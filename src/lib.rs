@@ -9,6 +9,7 @@
 mod activation;
 mod backend;
 pub mod bench;
+mod cell;
 mod config;
 pub mod conform;
 mod convention;
@@ -24,6 +25,7 @@ mod weights;
 
 pub use activation::{Activation, ActivationKind};
 pub use backend::cpu::CpuLstm;
+pub use cell::Cell;
 pub use backend::gpu::{GpuContext, Lstm};
 pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;

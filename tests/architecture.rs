@@ -159,7 +159,7 @@ fn the_cycle_check_sees_imports() {
 /// the CLI (`src/cli/`, part of the binary) uses only the library's public API.
 const LAYERS: &[(&str, &[&str])] = &[
     ("base", &["error", "files"]),
-    ("data", &["tensor", "activation", "config"]),
+    ("data", &["tensor", "activation", "cell", "config"]),
     ("model", &["convention", "forward", "weights", "error_model"]),
     ("formats", &["onnx", "model_file"]),
     ("backends", &["backend", "backend/cpu", "backend/gpu"]),

@@ -44,6 +44,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The WGSL files under `dir`, its folders included (`train/cells/`).
+fn wgsl_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            wgsl_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
 #[test]
 fn the_shader_dir_reaches_every_training_kernel() {
     let Some(gpu) = gpu() else { return };
@@ -59,10 +71,8 @@ fn the_shader_dir_reaches_every_training_kernel() {
         assert_eq!(a.dh0.data(), b.dh0.data());
     }
 
-    let mut files: Vec<_> = std::fs::read_dir(shaders.join("train"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files = Vec::new();
+    wgsl_files(&shaders.join("train"), &mut files);
     files.sort();
     assert!(files.len() >= 10, "{files:?}");
     for file in files {

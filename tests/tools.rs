@@ -184,6 +184,7 @@ fn conform_runs_every_variant_of_a_case_and_writes_json() {
         "step_splitk.wgsl",
         "input_projection.wgsl",
         "shared/cell.wgsl",
+        "cells/lstm.wgsl",
     ] {
         assert!(files.contains(&file), "{file} in {files:?}");
     }
@@ -238,7 +239,7 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     let copy = |dir: &Path| {
-        for sub in ["", "shared", "weights"] {
+        for sub in ["", "shared", "cells", "weights"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
             for entry in std::fs::read_dir(root.join("shaders").join(sub)).unwrap() {
                 let path = entry.unwrap().path();

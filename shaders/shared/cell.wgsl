@@ -1,4 +1,6 @@
-// What every step kernel shares: its bindings, the gate options and the cell update.
+// What every step kernel shares: its bindings, the gate options and the state update around the
+// cell body. The registry composes the cell's body (cells/<cell>.wgsl, which defines cell()) after
+// this file.
 //
 // R (the weights at binding 2, read with weight4 from shared/weights/) is gate-interleaved and
 // k-major: element (d·P + k)·H + j is the vec4 (i, f, g, o) of unit j for
@@ -109,21 +111,4 @@ fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c
         state[h_next + j] = cm.y;
         y[y_at + row * p.directions * hidden] = cm.y;
     }
-}
-
-// The gates of unit j (direction d, layer l) from their sums z and the previous cell state:
-// the new cell state c and m = o⊙h(c), as (c, m).
-fn cell(j: u32, d: u32, l: u32, z: vec4<f32>, c_prev: f32) -> vec2<f32> {
-    var peep = vec4<f32>(0.0);
-    if (PEEPHOLES) {
-        peep = weight4(r_base(p, l) + p.directions * p.out_size * p.hidden + d * p.hidden + j);
-    }
-    let i = act_f(d, clip(z.x + peep.x * c_prev));
-    var f = 1.0 - i;
-    if (!INPUT_FORGET) {
-        f = act_f(d, clip(z.y + peep.y * c_prev));
-    }
-    let c = f * c_prev + i * act_g(d, clip(z.z));
-    let o = act_f(d, clip(z.w + peep.z * c));
-    return vec2<f32>(c, o * act_h(d, c));
 }

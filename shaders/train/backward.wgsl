@@ -140,25 +140,17 @@ fn main(
                 }
                 let c = tape[word(T_C) + at[g] * hid + j];
                 let c_prev = tape[word(T_CPREV) + at[g] * hid + j];
-                let gv = gates(d, z);
-                let h = act(d, 2u, c);
-                let dz_o = dm[g] * h.x * gv.slope[3];
-                let dc = work[word(W_DCARRY) + local * hid + j] + dm[g] * gv.value[3] * h.y + dz_o * peep.z;
-                var di = dc * gv.value[2];
-                let df = dc * c_prev;
-                if (word(INPUT_FORGET) == 1u) {
-                    di -= df;
-                }
-                let dz = vec4<f32>(di * gv.slope[0], df * gv.slope[1], dc * gv.value[0] * gv.slope[2], dz_o);
+                let carry = word(W_DCARRY) + local * hid + j;
+                let unit = unit_backward(d, z, c, c_prev, peep, dm[g], work[carry]);
                 for (var k = 0u; k < 4u; k++) {
-                    work[word(W_DG) + at[g] * 4u * hid + k * hid + j] = dz[k];
+                    work[word(W_DG) + at[g] * 4u * hid + k * hid + j] = unit.dz[k];
                 }
-                work[word(W_DCARRY) + local * hid + j] = dc * gv.value[1] + dz[0] * peep.x + dz[1] * peep.y;
+                work[carry] = unit.dc_prev;
                 if (has(FLAG_PEEPHOLE)) {
                     let sums = word(W_PEEP) + local * 3u * hid + j;
-                    work[sums] += dz[0] * c_prev;
-                    work[sums + hid] += dz[1] * c_prev;
-                    work[sums + 2u * hid] += dz[3] * c;
+                    work[sums] += unit.dpeep.x;
+                    work[sums + hid] += unit.dpeep.y;
+                    work[sums + 2u * hid] += unit.dpeep.z;
                 }
             }
         }

@@ -1,6 +1,6 @@
-// What the training forward and backward share: the gates of one unit from its pre-activations,
-// with their derivatives (so that both see the same clip and activation choices), and which
-// sequence a workgroup runs.
+// What the training forward and backward share: the activations with their derivatives (so that
+// both see the same clip and activation choices, and the cell bodies in train/cells/ use them),
+// and which sequences a workgroup runs.
 
 // Derivative of `activate` (shared/activations.wgsl), taking the branch it takes at kinks.
 fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
@@ -26,32 +26,6 @@ fn act(d: u32, which: u32, x: f32) -> vec2<f32> {
     let alpha = word_f32(at + 1u);
     let beta = word_f32(at + 2u);
     return vec2<f32>(activate(kind, alpha, beta, x), activate_slope(kind, alpha, beta, x));
-}
-
-struct Gates {
-    value: vec4<f32>, // i, f, g, o
-    slope: vec4<f32>, // d value / d pre-activation, clip included
-}
-
-fn gates(d: u32, z: vec4<f32>) -> Gates {
-    let limit = word_f32(CLIP);
-    var out: Gates;
-    for (var k = 0u; k < 4u; k++) {
-        var x = z[k];
-        var inside = 1.0;
-        if (limit > 0.0) {
-            inside = select(0.0, 1.0, abs(x) <= limit);
-            x = clamp(x, -limit, limit);
-        }
-        let a = act(d, select(0u, 1u, k == 2u), x);
-        out.value[k] = a.x;
-        out.slope[k] = a.y * inside;
-    }
-    if (word(INPUT_FORGET) == 1u) {
-        out.value[1] = 1.0 - out.value[0];
-        out.slope[1] = 0.0;
-    }
-    return out;
 }
 
 // The direction and group of sequences of a sequence kernel's workgroup (one per pair,

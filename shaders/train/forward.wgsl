@@ -120,17 +120,12 @@ fn main(
                 if (s > 0u) {
                     c_prev = tape[word(T_C) + at_step(d, b, s - 1u, len) * hid + j];
                 }
-                z[0] += peep.x * c_prev;
-                z[1] += peep.y * c_prev;
-                let first = gates(d, z);
-                let c = first.value[1] * c_prev + first.value[0] * first.value[2];
-                z[3] += peep.z * c;
-                let gv = gates(d, z);
-                let m = gv.value[3] * act(d, 2u, c).x;
+                let unit = unit_forward(d, z, c_prev, peep);
+                let m = unit.m;
                 for (var k = 0u; k < 4u; k++) {
-                    tape[word(T_Z) + at[g] * 4u * hid + k * hid + j] = z[k];
+                    tape[word(T_Z) + at[g] * 4u * hid + k * hid + j] = unit.z[k];
                 }
-                tape[word(T_C) + at[g] * hid + j] = c;
+                tape[word(T_C) + at[g] * hid + j] = unit.c;
                 tape[word(T_CPREV) + at[g] * hid + j] = c_prev;
                 if (proj) {
                     tape[word(T_M) + at[g] * hid + j] = m;

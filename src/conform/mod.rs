@@ -399,7 +399,7 @@ impl ConformCase {
                 cfg.num_directions()
                     * self.batch
                     * self.seq_len
-                    * (4 * h * (cfg.layer_input_size(l) + p) + p * h)
+                    * (cfg.gates() * h * (cfg.layer_input_size(l) + p) + p * h)
             })
             .sum()
     }

@@ -162,7 +162,7 @@ pub(crate) struct ParamLayout {
 impl ParamLayout {
     pub fn new(config: &LstmConfig) -> Result<ParamLayout> {
         config.validate()?;
-        let (h, p) = (config.hidden_size, config.output_size());
+        let (g, h, p) = (config.gates(), config.hidden_size, config.output_size());
         let mut at = 0usize;
         let mut take = |n: usize| -> Result<Range<usize>> {
             let end = at.checked_add(n).ok_or_else(|| Error::Overflow {
@@ -176,10 +176,10 @@ impl ParamLayout {
         for l in 0..config.num_layers {
             let input = config.layer_input_size(l);
             for _ in 0..config.num_directions() {
-                let w_ih = take(4 * h * input)?;
-                let w_hh = take(4 * h * p)?;
+                let w_ih = take(g * h * input)?;
+                let w_hh = take(g * h * p)?;
                 let (b_ih, b_hh) = if config.bias {
-                    (Some(take(4 * h)?), Some(take(4 * h)?))
+                    (Some(take(g * h)?), Some(take(g * h)?))
                 } else {
                     (None, None)
                 };

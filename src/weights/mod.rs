@@ -74,6 +74,7 @@ impl LstmWeights {
         let config = weights.config(Layout::SeqMajor);
         config.validate()?;
         let (d, h, p) = (direction.num_directions(), hidden_size, config.output_size());
+        let g = config.gates();
         for (l, layer) in weights.layers.iter().enumerate() {
             if layer.len() != d {
                 return Err(Error::invalid(
@@ -84,8 +85,8 @@ impl LstmWeights {
             let inp = config.layer_input_size(l);
             for (k, dw) in layer.iter().enumerate() {
                 let at = |what: &str| format!("layer {l} direction {k} {what}");
-                check_len(&at("w_ih"), &[4 * h, inp], dw.w_ih.len())?;
-                check_len(&at("w_hh"), &[4 * h, p], dw.w_hh.len())?;
+                check_len(&at("w_ih"), &[g * h, inp], dw.w_ih.len())?;
+                check_len(&at("w_hh"), &[g * h, p], dw.w_hh.len())?;
                 let present = |what: &str, is: bool, expected: bool| -> Result<()> {
                     if is != expected {
                         return Err(Error::invalid(
@@ -103,8 +104,8 @@ impl LstmWeights {
                 present("peephole", dw.peephole.is_some(), has_peephole)?;
                 present("w_hr", dw.w_hr.is_some(), proj.is_some())?;
                 if let Some((bi, bh)) = &dw.bias {
-                    check_len(&at("b_ih"), &[4 * h], bi.len())?;
-                    check_len(&at("b_hh"), &[4 * h], bh.len())?;
+                    check_len(&at("b_ih"), &[g * h], bi.len())?;
+                    check_len(&at("b_hh"), &[g * h], bh.len())?;
                 }
                 if let Some(pw) = &dw.peephole {
                     check_len(&at("peephole"), &[3 * h], pw.len())?;
@@ -121,7 +122,7 @@ impl LstmWeights {
     pub fn random(config: &LstmConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
-        let (h, p) = (config.hidden_size, config.output_size());
+        let (g, h, p) = (config.gates(), config.hidden_size, config.output_size());
         let s = 1.0 / (h as f32).sqrt();
         // validate() checked that the sizes do not overflow; the host may still lack the memory.
         let mut vec = |n: usize| -> Result<Vec<f32>> {
@@ -138,10 +139,10 @@ impl LstmWeights {
             let mut dirs = Vec::with_capacity(config.num_directions());
             for _ in 0..config.num_directions() {
                 dirs.push(DirectionWeights {
-                    w_ih: vec(4 * h * config.layer_input_size(l))?,
-                    w_hh: vec(4 * h * p)?,
+                    w_ih: vec(g * h * config.layer_input_size(l))?,
+                    w_hh: vec(g * h * p)?,
                     bias: if config.bias {
-                        Some((vec(4 * h)?, vec(4 * h)?))
+                        Some((vec(g * h)?, vec(g * h)?))
                     } else {
                         None
                     },

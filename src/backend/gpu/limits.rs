@@ -90,19 +90,22 @@ pub(crate) fn model(limits: &wgpu::Limits, model: &ModelPlan) -> Result<()> {
     Ok(())
 }
 
+/// One buffer of a plan, used as `usage` (a storage buffer is bound whole unless a plan's bind
+/// groups say otherwise, which `resources` checks): every GPU job's buffers are checked through
+/// this before any is allocated.
+pub(crate) fn buffer(limits: &wgpu::Limits, bytes: u64, usage: Usage) -> Result<()> {
+    need("max_buffer_size", bytes, limits.max_buffer_size, REQUEST_HINT)?;
+    if usage == Usage::Uniform {
+        // Dynamic offsets into uniform blocks are u32.
+        need("max_buffer_size", bytes, u32::MAX as u64, REQUEST_HINT)?;
+    }
+    Ok(())
+}
+
 /// Every buffer of a forward and every binding of one, before they are allocated.
 pub(crate) fn resources(limits: &wgpu::Limits, res: &Resources) -> Result<()> {
     for spec in &res.buffers {
-        need(
-            "max_buffer_size",
-            spec.bytes,
-            limits.max_buffer_size,
-            REQUEST_HINT,
-        )?;
-        if spec.usage == Usage::Uniform {
-            // Dynamic offsets into the step parameters are u32.
-            need("max_buffer_size", spec.bytes, u32::MAX as u64, REQUEST_HINT)?;
-        }
+        buffer(limits, spec.bytes, spec.usage)?;
     }
     for group in &res.groups {
         for entry in &group.entries {

@@ -20,7 +20,7 @@ mod model;
 mod packing;
 mod params;
 pub(crate) mod pipelines;
-mod plan;
+pub(crate) mod plan;
 pub(crate) mod readback;
 pub(crate) mod scope;
 pub(crate) mod shaders;
@@ -28,7 +28,7 @@ mod state;
 mod stats;
 mod tune;
 mod variants;
-mod workspace;
+pub(crate) mod workspace;
 
 pub use cache::PipelineCache;
 #[cfg(not(target_arch = "wasm32"))]

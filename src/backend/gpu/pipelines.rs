@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::plan::Plan;
 use super::scope::capture;
 use super::shaders::{self, BindingKind, Kernel, KernelRef, WeightFormat, SHADER_DIR_VARIABLE};
+use crate::cell::Cell;
 use crate::config::LstmConfig;
 use crate::error::Result;
 
@@ -176,6 +177,7 @@ pub(crate) struct EngineKernels {
     subgroups: Option<u32>,
     /// P, for kernels unrolled to it.
     out_size: usize,
+    cell: Cell,
     format: WeightFormat,
 }
 
@@ -205,6 +207,7 @@ impl EngineKernels {
             gate_options: shaders::gate_option_constants(config),
             subgroups,
             out_size: config.output_size(),
+            cell: config.cell,
             format,
         }
     }
@@ -216,11 +219,11 @@ impl EngineKernels {
             constants.extend(&self.gate_options);
         }
         self.store
-            .get(kernel.kernel(self.format, self.subgroups), &constants)
+            .get(kernel.kernel(self.cell, self.format, self.subgroups), &constants)
     }
 
     pub fn layout(&self, kernel: KernelRef) -> wgpu::BindGroupLayout {
-        self.store.layout(kernel.kernel(self.format, self.subgroups))
+        self.store.layout(kernel.kernel(self.cell, self.format, self.subgroups))
     }
 
     pub fn store(&self) -> &Pipelines {

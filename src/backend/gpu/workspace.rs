@@ -29,6 +29,33 @@ pub(crate) struct Workspace {
 /// (a sequence of T ≈ 65,000 run step by step).
 const MAX_DISPATCHES_PER_PASS: usize = 16_384;
 
+impl Usage {
+    /// The wgpu usage flags of a buffer used so.
+    pub fn flags(self) -> wgpu::BufferUsages {
+        match self {
+            Usage::Storage => {
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
+            }
+            Usage::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            Usage::Copy => wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            Usage::Staging => wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            Usage::QueryResolve => wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        }
+    }
+}
+
+/// Allocate one buffer a plan lists, zeroed (its size already checked against the device's
+/// limits, `limits::buffer`). Every GPU job allocates through this: a forward's [`Workspace`] and
+/// a training pass's buffers.
+pub(crate) fn allocate(device: &wgpu::Device, label: &'static str, bytes: u64, usage: Usage) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes,
+        usage: usage.flags(),
+        mapped_at_creation: false,
+    })
+}
+
 impl Workspace {
     /// Allocate what `resources` lists (already checked against the device's limits).
     pub fn new(
@@ -42,30 +69,14 @@ impl Workspace {
             .buffers
             .iter()
             .map(|spec| {
-                let usage = match spec.usage {
-                    Usage::Storage => {
-                        wgpu::BufferUsages::STORAGE
-                            | wgpu::BufferUsages::COPY_DST
-                            | wgpu::BufferUsages::COPY_SRC
-                    }
-                    Usage::Uniform => wgpu::BufferUsages::UNIFORM,
-                    Usage::Copy => wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                    Usage::Staging => wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    Usage::QueryResolve => wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                };
                 if spec.usage == Usage::Uniform {
                     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                         label: Some(spec.label),
                         contents: &resources.uniform_contents(spec.buf),
-                        usage,
+                        usage: spec.usage.flags(),
                     })
                 } else {
-                    device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some(spec.label),
-                        size: spec.bytes,
-                        usage,
-                        mapped_at_creation: false,
-                    })
+                    allocate(device, spec.label, spec.bytes, spec.usage)
                 }
             })
             .collect();

@@ -4,15 +4,14 @@
 use super::*;
 
 impl TrainLstm {
-    /// Check a backward's inputs against `tape`, allocate its buffers and upload dy, dh_n and
-    /// dc_n; returns the buffers and the f32s uploaded.
-    pub(super) fn upload_backward(
+    /// Check a backward's inputs against `tape`.
+    pub(super) fn check_backward(
         &self,
         tape: &Tape,
         dy: &Tensor,
         dh_n: Option<&Tensor>,
         dc_n: Option<&Tensor>,
-    ) -> Result<(BackwardBuffers, usize)> {
+    ) -> Result<()> {
         if tape.model != self.id {
             return Err(Error::invalid("tape", "was recorded by another TrainLstm"));
         }
@@ -22,50 +21,40 @@ impl TrainLstm {
                 "was recorded before an optimizer step changed the weights; run forward_train again",
             ));
         }
-        check_output_grads(&self.config, tape.dims, dy, dh_n, dc_n)?;
+        check_output_grads(&self.config, tape.dims, dy, dh_n, dc_n)
+    }
+
+    /// Upload dy, dh_n and dc_n into the tape's workspace and record the clears the backward
+    /// starts with; returns the f32s uploaded.
+    pub(super) fn upload_backward(
+        &self,
+        tape: &Tape,
+        ws: &TrainWorkspace,
+        encoder: &mut wgpu::CommandEncoder,
+        (dy, dh_n, dc_n): (&Tensor, Option<&Tensor>, Option<&Tensor>),
+    ) -> usize {
         let plan = &tape.plan;
-        let device = &self.device;
-        let (states, state_len) = plan.states();
-        let buffers = BackwardBuffers {
-            grads: storage(device, "gradients", self.layout.len, wgpu::BufferUsages::COPY_SRC)?,
-            dx: storage(
-                device,
-                "dL/dy between layers",
-                plan.dy_len,
-                wgpu::BufferUsages::COPY_SRC,
-            )?,
-            dstate: storage(device, "state gradients", state_len, wgpu::BufferUsages::COPY_SRC)?,
-            work: storage(
-                device,
-                "backward work",
-                plan.work_len,
-                wgpu::BufferUsages::empty(),
-            )?,
-            other: storage(
-                device,
-                "dL/dy between layers",
-                plan.dy_len,
-                wgpu::BufferUsages::COPY_SRC,
-            )?,
-            one: storage(device, "one", 1, wgpu::BufferUsages::empty())?,
-        };
+        let (states, _) = plan.states();
         let q = &self.queue;
         // The top layer reads dy from the buffer that does not end up holding dx.
         let first = if self.config.num_layers % 2 == 1 {
-            &buffers.other
+            TrainBuf::Other
         } else {
-            &buffers.dx
+            TrainBuf::Dx
         };
-        q.write_buffer(first, 0, bytemuck::cast_slice(dy.data()));
-        q.write_buffer(&buffers.one, 0, bytemuck::cast_slice(&[1.0f32]));
+        q.write_buffer(ws.buffer(first), 0, bytemuck::cast_slice(dy.data()));
+        q.write_buffer(ws.buffer(TrainBuf::One), 0, bytemuck::cast_slice(&[1.0f32]));
         let mut uploaded = dy.data().len() + 1;
         for (t, at) in [(dh_n, states[0]), (dc_n, states[1])] {
             if let Some(t) = t {
-                q.write_buffer(&buffers.dstate, at as u64 * F32, bytemuck::cast_slice(t.data()));
+                q.write_buffer(ws.buffer(TrainBuf::DState), at as u64 * F32, bytemuck::cast_slice(t.data()));
                 uploaded += t.data().len();
             }
         }
-        Ok((buffers, uploaded))
+        for (buf, at, len) in plan.backward_clears(dh_n.is_some(), dc_n.is_some()) {
+            ws.clear(encoder, buf, at, len);
+        }
+        uploaded
     }
 
     /// List the backward's dispatches. The state-gradient buffer holds dh_n, dc_n (in) and
@@ -73,20 +62,27 @@ impl TrainLstm {
     pub(super) fn record_backward<'a>(
         &'a self,
         rec: &mut Recorder<'a>,
-        tape: &'a Tape,
-        b: &'a BackwardBuffers,
+        tape: &Tape,
+        ws: &'a TrainWorkspace,
     ) -> Result<()> {
         let cfg = &self.config;
+        let [tape_buf, lens, work, dstate, grads, one, dx, other] = [
+            TrainBuf::Tape,
+            TrainBuf::Lens,
+            TrainBuf::Work,
+            TrainBuf::DState,
+            TrainBuf::Grads,
+            TrainBuf::One,
+            TrainBuf::Dx,
+            TrainBuf::Other,
+        ]
+        .map(|b| ws.buffer(b));
         let plan = &tape.plan;
         let dims = tape.dims;
         let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
         let (states, _) = plan.states();
         let rows = plan.rows;
-        let (mut dy_in, mut dy_out) = if cfg.num_layers % 2 == 1 {
-            (&b.other, &b.dx)
-        } else {
-            (&b.dx, &b.other)
-        };
+        let (mut dy_in, mut dy_out) = if cfg.num_layers % 2 == 1 { (other, dx) } else { (dx, other) };
         for l in (0..cfg.num_layers).rev() {
             let layer = plan.layers[l];
             let inp = cfg.layer_input_size(l);
@@ -104,9 +100,9 @@ impl TrainLstm {
                 w[i] = at as u32;
             }
             rec.push(
-                TrainKernel::Backward(plan.group),
+                TrainKernel::Backward(cfg.cell, plan.group),
                 w,
-                vec![&self.params, &tape.tape, dy_in, &tape.lens, &b.work, &b.dstate],
+                vec![&self.params, tape_buf, dy_in, lens, work, dstate],
                 [plan.sequence_groups, 1],
             )?;
             let g4 = nd * 4 * h;
@@ -116,37 +112,37 @@ impl TrainLstm {
                 // dW[r, i] = Σ_rows dG[row, r]·X[row, i]
                 rec.gemm(
                     (4 * h, inp, rows),
-                    (&b.work, dg),
-                    (&tape.tape, View::rows(layer.input, inp)),
-                    (&b.grads, slot.w_ih.start, inp),
+                    (work, dg),
+                    (tape_buf, View::rows(layer.input, inp)),
+                    (grads, slot.w_ih.start, inp),
                     false,
                 )?;
                 // dR[r, q] = Σ_rows dG[row, r]·h_prev[row, q]
                 rec.gemm(
                     (4 * h, p, rows),
-                    (&b.work, dg),
-                    (&tape.tape, View::rows(layer.h_prev + d * p, nd * p)),
-                    (&b.grads, slot.w_hh.start, p),
+                    (work, dg),
+                    (tape_buf, View::rows(layer.h_prev + d * p, nd * p)),
+                    (grads, slot.w_hh.start, p),
                     false,
                 )?;
                 for bias in [&slot.b_ih, &slot.b_hh].into_iter().flatten() {
                     rec.gemm(
                         (1, 4 * h, rows),
-                        (&b.one, View::broadcast(0)),
-                        (&b.work, View::rows(plan.work_dg + d * 4 * h, g4)),
-                        (&b.grads, bias.start, 4 * h),
+                        (one, View::broadcast(0)),
+                        (work, View::rows(plan.work_dg + d * 4 * h, g4)),
+                        (grads, bias.start, 4 * h),
                         false,
                     )?;
                 }
                 if let Some(peep) = &slot.peephole {
                     rec.gemm(
                         (1, 3 * h, dims.batch),
-                        (&b.one, View::broadcast(0)),
+                        (one, View::broadcast(0)),
                         (
-                            &b.work,
+                            work,
                             View::rows(plan.work_peep + d * dims.batch * 3 * h, 3 * h),
                         ),
-                        (&b.grads, peep.start, 3 * h),
+                        (grads, peep.start, 3 * h),
                         false,
                     )?;
                 }
@@ -154,16 +150,16 @@ impl TrainLstm {
                     // dW_hr[q, j] = Σ_rows dh[row, q]·m[row, j]
                     rec.gemm(
                         (p, h, rows),
-                        (&b.work, View::transposed(plan.work_dh + d * p, nd * p)),
-                        (&tape.tape, View::rows(layer.m + d * h, nd * h)),
-                        (&b.grads, w_hr.start, h),
+                        (work, View::transposed(plan.work_dh + d * p, nd * p)),
+                        (tape_buf, View::rows(layer.m + d * h, nd * h)),
+                        (grads, w_hr.start, h),
                         false,
                     )?;
                 }
                 // dX[row, i] (+)= Σ_r dG[row, r]·W[r, i]
                 rec.gemm(
                     (rows, inp, 4 * h),
-                    (&b.work, View::rows(plan.work_dg + d * 4 * h, g4)),
+                    (work, View::rows(plan.work_dg + d * 4 * h, g4)),
                     (&self.params, View::rows(slot.w_ih.start, inp)),
                     (dy_out, 0, inp),
                     d > 0,
@@ -224,39 +220,52 @@ impl TrainLstm {
         dc_n: Option<&Tensor>,
         wait: bool,
     ) -> Result<Gradients> {
+        self.check_backward(tape, dy, dh_n, dc_n)?;
         let cfg = &self.config;
         let dims = tape.dims;
         let plan = &tape.plan;
         let device = &self.device;
         let (states, _) = plan.states();
         let n = self.layout.len;
-        let dx_len = plan.rows * cfg.input_size;
-        let total = n + dx_len + plan.h_states + plan.c_states;
-        let (encoder, staging, _buffers, dispatches, uploaded) =
-            capture(device, "the training backward", || -> Result<_> {
-                let (buffers, uploaded) = self.upload_backward(tape, dy, dh_n, dc_n)?;
-                let staging = staging(device, total);
-                let mut rec = Recorder::new(&device.limits());
-                self.record_backward(&mut rec, tape, &buffers)?;
-                let dispatches = rec.count();
+        let total = plan.backward_read_len(n);
+        let (staging, submission, dispatches, uploaded) = {
+            // Held until submitted: the backward's buffers serve one pass at a time.
+            let mut guard = tape.workspace();
+            let ws = guard.as_mut().expect("a tape holds its workspace until dropped");
+            let staging = ws.take_staging(device);
+            let ws = &*ws;
+            let recorded = capture(device, "the training backward", || -> Result<_> {
                 let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(&self.pipelines, &mut encoder)?;
-                copy(&mut encoder, &buffers.grads, 0, &staging, 0, n);
-                copy(&mut encoder, &buffers.dx, 0, &staging, n, dx_len);
-                copy(
-                    &mut encoder,
-                    &buffers.dstate,
-                    states[2],
-                    &staging,
-                    n + dx_len,
-                    plan.h_states + plan.c_states,
-                );
-                Ok((encoder, staging, buffers, dispatches, uploaded))
-            })??;
-        let mut flat = self.submit_and_read(encoder, &staging, total, wait).await?;
+                let uploaded = self.upload_backward(tape, ws, &mut encoder, (dy, dh_n, dc_n));
+                let mut rec = Recorder::new(&device.limits());
+                self.record_backward(&mut rec, tape, ws)?;
+                let dispatches = rec.count();
+                let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
+                rec.encode(&self.pipelines, &self.queue, &uniforms, &mut encoder)?;
+                copy(&mut encoder, ws.buffer(TrainBuf::Grads), 0, &staging, 0, n);
+                copy(&mut encoder, ws.buffer(TrainBuf::Dx), 0, &staging, n, plan.dx_len);
+                let h_c = plan.h_states + plan.c_states;
+                copy(&mut encoder, ws.buffer(TrainBuf::DState), states[2], &staging, n + plan.dx_len, h_c);
+                let submission = self.queue.submit([encoder.finish()]);
+                Ok((submission, dispatches, uploaded))
+            })
+            .and_then(|r| r);
+            match recorded {
+                Ok((submission, dispatches, uploaded)) => (staging, submission, dispatches, uploaded),
+                Err(e) => {
+                    guard.as_mut().expect("held").return_staging(staging);
+                    return Err(e);
+                }
+            }
+        };
+        let read = readback::read(device, &staging, total as u64 * F32, wait.then_some(submission)).await;
+        if let Some(ws) = tape.workspace().as_mut() {
+            ws.return_staging(staging);
+        }
+        let mut flat = read?;
         self.record_stats(|s| s.backward = PassStats::read_once(dispatches, uploaded, total));
-        let dc0 = flat.split_off(n + dx_len + plan.h_states);
-        let dh0 = flat.split_off(n + dx_len);
+        let dc0 = flat.split_off(n + plan.dx_len + plan.h_states);
+        let dh0 = flat.split_off(n + plan.dx_len);
         let dx = flat.split_off(n);
         Gradients::from_parts(&self.layout, cfg, dims, &flat, [dx, dh0, dc0])
     }

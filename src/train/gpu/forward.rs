@@ -52,131 +52,111 @@ impl TrainLstm {
         let cfg = &self.config;
         let dims = check_request(cfg, input, initial, seq_lens)?;
         let plan = TapePlan::new(cfg, dims)?;
-        plan.check(&self.device.limits(), dims.batch, self.layout.len)?;
-        let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
         let device = &self.device;
-        let (states, state_len) = plan.states();
-        let y_len = plan.rows * nd * p;
-        let out_len = y_len + plan.h_states + plan.c_states;
+        let mut ws = take_or_allocate(&self.spare, device, &plan, dims, self.layout.len)?;
+        let (states, _) = plan.states();
+        let out_len = plan.forward_read_len();
         let lens: Vec<u32> = match seq_lens {
             Some(l) => l.iter().map(|&v| v as u32).collect(),
             None => vec![dims.seq_len as u32; dims.batch],
         };
-        let (encoder, staging, tape, dispatches, uploaded) =
-            capture(device, "the training forward", || -> Result<_> {
-                let tape = storage(
-                    device,
-                    "training tape",
-                    plan.tape_len,
-                    wgpu::BufferUsages::COPY_SRC,
-                )?;
-                let state = storage(device, "training state", state_len, wgpu::BufferUsages::COPY_SRC)?;
-                let xp = storage(
-                    device,
-                    "training input projection",
-                    plan.xp_len,
-                    wgpu::BufferUsages::empty(),
-                )?;
-                let packed = storage(
-                    device,
-                    "transposed weights",
-                    plan.packed_len,
-                    wgpu::BufferUsages::empty(),
-                )?;
-                let lens_buf = storage(
-                    device,
-                    "sequence lengths",
-                    dims.batch,
-                    wgpu::BufferUsages::empty(),
-                )?;
-                let staging = staging(device, out_len);
-                let mut uploaded = input.data().len() + lens.len();
-                self.queue
-                    .write_buffer(&tape, 0, bytemuck::cast_slice(input.data()));
-                self.queue.write_buffer(&lens_buf, 0, bytemuck::cast_slice(&lens));
-                if let Some(s) = initial {
-                    self.queue
-                        .write_buffer(&state, 0, bytemuck::cast_slice(s.h.data()));
-                    self.queue.write_buffer(
-                        &state,
-                        (states[1] as u64) * F32,
-                        bytemuck::cast_slice(s.c.data()),
-                    );
-                    uploaded += s.h.data().len() + s.c.data().len();
-                }
-                let mut rec = Recorder::new(&device.limits());
-                for (l, layer) in plan.layers.iter().enumerate() {
-                    let inp = cfg.layer_input_size(l);
-                    for d in 0..nd {
-                        let slot = &self.layout.slots[l * nd + d];
-                        // XP[row, d·4H + r] = Σ_i X[row, i]·W[r, i]
-                        rec.gemm(
-                            (plan.rows, 4 * h, inp),
-                            (&tape, View::rows(layer.input, inp)),
-                            (&self.params, View::transposed(slot.w_ih.start, inp)),
-                            (&xp, d * 4 * h, nd * 4 * h),
-                            false,
-                        )?;
-                    }
-                    for d in 0..nd {
-                        let slot = &self.layout.slots[l * nd + d];
-                        let at = d * 5 * h * p;
-                        rec.transpose((4 * h, p), (&self.params, slot.w_hh.start), (&packed, at))?;
-                        if let Some(w_hr) = &slot.w_hr {
-                            rec.transpose((p, h), (&self.params, w_hr.start), (&packed, at + 4 * h * p))?;
-                        }
-                    }
-                    let mut w = self.seq_words(&plan, dims, l)?;
-                    for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
-                        w[i] = at as u32;
-                    }
-                    rec.push(
-                        TrainKernel::Forward(plan.group),
-                        w,
-                        vec![&self.params, &xp, &lens_buf, &tape, &state, &packed],
-                        [plan.sequence_groups, 1],
-                    )?;
-                }
-                let dispatches = rec.count();
-                let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(&self.pipelines, &mut encoder)?;
-                let top = plan.layers.last().expect("at least one layer");
-                copy(&mut encoder, &tape, top.y, &staging, 0, y_len);
-                copy(
-                    &mut encoder,
-                    &state,
-                    states[2],
-                    &staging,
-                    y_len,
-                    plan.h_states + plan.c_states,
-                );
-                Ok((
-                    encoder,
-                    staging,
-                    Tape {
-                        model: self.id,
-                        version: self.version.load(Ordering::Relaxed),
-                        dims,
-                        plan: plan.clone(),
-                        tape,
-                        lens: lens_buf,
-                    },
-                    dispatches,
-                    uploaded,
-                ))
-            })??;
-        let out = self.submit_and_read(encoder, &staging, out_len, wait).await?;
+        let staging = ws.take_staging(device);
+        let (encoder, dispatches, uploaded) = capture(device, "the training forward", || -> Result<_> {
+            let q = &self.queue;
+            q.write_buffer(ws.buffer(TrainBuf::Tape), 0, bytemuck::cast_slice(input.data()));
+            q.write_buffer(ws.buffer(TrainBuf::Lens), 0, bytemuck::cast_slice(&lens));
+            let mut uploaded = input.data().len() + lens.len();
+            if let Some(s) = initial {
+                let state = ws.buffer(TrainBuf::State);
+                q.write_buffer(state, 0, bytemuck::cast_slice(s.h.data()));
+                q.write_buffer(state, (states[1] as u64) * F32, bytemuck::cast_slice(s.c.data()));
+                uploaded += s.h.data().len() + s.c.data().len();
+            }
+            let mut rec = Recorder::new(&device.limits());
+            self.record_forward(&mut rec, &plan, dims, &ws)?;
+            let dispatches = rec.count();
+            let mut encoder = device.create_command_encoder(&Default::default());
+            for (buf, at, len) in plan.forward_clears(initial.is_some()) {
+                ws.clear(&mut encoder, buf, at, len);
+            }
+            let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
+            rec.encode(&self.pipelines, q, &uniforms, &mut encoder)?;
+            let top = plan.layers.last().expect("at least one layer");
+            copy(&mut encoder, ws.buffer(TrainBuf::Tape), top.y, &staging, 0, plan.y_len);
+            let (h_c, from) = (plan.h_states + plan.c_states, states[2]);
+            copy(&mut encoder, ws.buffer(TrainBuf::State), from, &staging, plan.y_len, h_c);
+            Ok((encoder, dispatches, uploaded))
+        })??;
+        let read = self.submit_and_read(encoder, &staging, out_len, wait).await;
+        ws.return_staging(staging);
+        let mut out = read?;
         self.record_stats(|s| s.forward = PassStats::read_once(dispatches, uploaded, out_len));
-        let mut out = out;
-        let c_n = out.split_off(y_len + plan.h_states);
-        let h_n = out.split_off(y_len);
+        let c_n = out.split_off(plan.y_len + plan.h_states);
+        let h_n = out.split_off(plan.y_len);
+        let (h, p) = (cfg.hidden_size, cfg.output_size());
         Ok((
             Output {
                 y: Tensor::new(y_shape(cfg, dims), out)?,
                 h_n: Tensor::new(state_shape(cfg, dims.batch, p), h_n)?,
                 c_n: Tensor::new(state_shape(cfg, dims.batch, h), c_n)?,
             },
-            tape,
+            Tape {
+                model: self.id,
+                version: self.version.load(Ordering::Relaxed),
+                dims,
+                plan,
+                ws: Mutex::new(Some(ws)),
+                spare: self.spare.clone(),
+            },
         ))
+    }
+
+    /// List a forward's dispatches: per layer the input projection of each direction, R (and
+    /// W_hr) transposed, and the sequence kernel.
+    fn record_forward<'a>(
+        &'a self,
+        rec: &mut Recorder<'a>,
+        plan: &TapePlan,
+        dims: Dims,
+        ws: &'a TrainWorkspace,
+    ) -> Result<()> {
+        let cfg = &self.config;
+        let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
+        let (states, _) = plan.states();
+        let [tape, xp, packed, lens, state] =
+            [TrainBuf::Tape, TrainBuf::Xp, TrainBuf::Packed, TrainBuf::Lens, TrainBuf::State].map(|b| ws.buffer(b));
+        for (l, layer) in plan.layers.iter().enumerate() {
+            let inp = cfg.layer_input_size(l);
+            for d in 0..nd {
+                let slot = &self.layout.slots[l * nd + d];
+                // XP[row, d·4H + r] = Σ_i X[row, i]·W[r, i]
+                rec.gemm(
+                    (plan.rows, 4 * h, inp),
+                    (tape, View::rows(layer.input, inp)),
+                    (&self.params, View::transposed(slot.w_ih.start, inp)),
+                    (xp, d * 4 * h, nd * 4 * h),
+                    false,
+                )?;
+            }
+            for d in 0..nd {
+                let slot = &self.layout.slots[l * nd + d];
+                let at = d * 5 * h * p;
+                rec.transpose((4 * h, p), (&self.params, slot.w_hh.start), (packed, at))?;
+                if let Some(w_hr) = &slot.w_hr {
+                    rec.transpose((p, h), (&self.params, w_hr.start), (packed, at + 4 * h * p))?;
+                }
+            }
+            let mut w = self.seq_words(plan, dims, l)?;
+            for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
+                w[i] = at as u32;
+            }
+            rec.push(
+                TrainKernel::Forward(cfg.cell, plan.group),
+                w,
+                vec![&self.params, xp, lens, tape, state, packed],
+                [plan.sequence_groups, 1],
+            )?;
+        }
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{Expression, Literal};
 
 use super::*;
+use crate::cell::Cell;
 
 fn module(kernel: TrainKernel) -> naga::Module {
     let source = kernel.kernel().source;
@@ -34,10 +35,10 @@ fn const_u32(module: &naga::Module, name: &str) -> u32 {
 #[test]
 fn training_kernels_agree_with_the_host_words() {
     for (kernel, group) in [
-        (TrainKernel::Forward(1), 1),
-        (TrainKernel::Backward(1), 1),
-        (TrainKernel::Forward(SEQ_GROUP), SEQ_GROUP),
-        (TrainKernel::Backward(SEQ_GROUP), SEQ_GROUP),
+        (TrainKernel::Forward(Cell::Lstm, 1), 1),
+        (TrainKernel::Backward(Cell::Lstm, 1), 1),
+        (TrainKernel::Forward(Cell::Lstm, SEQ_GROUP), SEQ_GROUP),
+        (TrainKernel::Backward(Cell::Lstm, SEQ_GROUP), SEQ_GROUP),
     ] {
         assert_eq!(
             const_u32(&module(kernel), "SEQ_GROUP") as usize,
@@ -46,7 +47,7 @@ fn training_kernels_agree_with_the_host_words() {
             kernel.kernel().name
         );
     }
-    let seq_module = module(TrainKernel::Backward(SEQ_GROUP));
+    let seq_module = module(TrainKernel::Backward(Cell::Lstm, SEQ_GROUP));
     for (name, value) in [
         ("SEQ_LEN", seq::SEQ_LEN),
         ("BATCH", seq::BATCH),

@@ -19,6 +19,7 @@ mod kernels;
 mod record;
 mod tape;
 mod trainer;
+mod workspace;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,8 +30,11 @@ use kernels::{seq, TrainKernel, SEQ_GROUP, WORDS};
 use record::{Recorder, View};
 use tape::TapePlan;
 pub use trainer::Trainer;
+use workspace::{take_or_allocate, Spare, TrainBuf, TrainWorkspace};
 
 use crate::backend::gpu::shaders::TRAINING;
+use crate::backend::gpu::plan::Usage;
+use crate::backend::gpu::workspace::allocate;
 use crate::backend::gpu::{
     limits, readback,
     scope::{self, capture},
@@ -91,24 +95,41 @@ pub struct TrainLstm {
     id: u64,
     /// Bumped by every optimizer step: a tape recorded before it no longer describes the weights.
     version: AtomicU64,
+    /// The buffers of the last shape, between tapes.
+    spare: Spare,
 }
 
 static NEXT_MODEL: AtomicU64 = AtomicU64::new(0);
 
 /// What the backward needs of a forward, resident on the device ([`TrainLstm::forward_train`]).
+/// It holds the buffers of its shape; dropping it gives them back to its model for the next
+/// forward of that shape.
 pub struct Tape {
     /// The model that recorded it, and the version of its weights then.
     model: u64,
     version: u64,
     dims: Dims,
     plan: TapePlan,
-    tape: wgpu::Buffer,
-    lens: wgpu::Buffer,
+    /// The tape and the backward's buffers (always present until dropped), locked while a
+    /// backward or optimizer step records and submits.
+    ws: Mutex<Option<TrainWorkspace>>,
+    spare: Spare,
 }
 
 impl Tape {
     pub fn dims(&self) -> Dims {
         self.dims
+    }
+
+    fn workspace(&self) -> std::sync::MutexGuard<'_, Option<TrainWorkspace>> {
+        self.ws.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Tape {
+    fn drop(&mut self) {
+        let ws = self.ws.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = ws;
     }
 }
 
@@ -124,29 +145,11 @@ fn checked_storage(limits: &wgpu::Limits, what: &str, len: usize) -> Result<u64>
     Ok(bytes)
 }
 
-/// Create a storage buffer of `len` f32s after checking it against the device's limits.
-fn storage(
-    device: &wgpu::Device,
-    label: &'static str,
-    len: usize,
-    extra: wgpu::BufferUsages,
-) -> Result<wgpu::Buffer> {
+/// Create a storage buffer of `len` f32s (the model's weights, an optimizer's state) after
+/// checking it against the device's limits.
+fn storage(device: &wgpu::Device, label: &'static str, len: usize) -> Result<wgpu::Buffer> {
     let bytes = checked_storage(&device.limits(), label, len)?;
-    Ok(device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: bytes,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | extra,
-        mapped_at_creation: false,
-    }))
-}
-
-fn staging(device: &wgpu::Device, len: usize) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("training readback"),
-        size: (len.max(1) as u64) * F32,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
+    Ok(allocate(device, label, bytes, Usage::Storage))
 }
 
 /// Copy `len` f32s from `src` at `from` to `dst` at `to`.
@@ -161,22 +164,6 @@ fn copy(
     if len > 0 {
         encoder.copy_buffer_to_buffer(src, from as u64 * F32, dst, to as u64 * F32, len as u64 * F32);
     }
-}
-
-/// The backward's buffers, kept for the optimizer when a [`Trainer`] records both.
-pub(crate) struct BackwardBuffers {
-    /// Every weight's gradient, in the flat layout.
-    grads: wgpu::Buffer,
-    /// dL/dy between layers in two buffers taking turns: `dx` ends up holding dL/dx of the
-    /// first layer (the top layer reads dy from `other` with an odd number of layers).
-    dx: wgpu::Buffer,
-    other: wgpu::Buffer,
-    /// dh_n, dc_n in; dh0, dc0 out.
-    dstate: wgpu::Buffer,
-    /// dgates, dh, the dc carry and the peephole sums (`TapePlan::work_*`).
-    work: wgpu::Buffer,
-    /// A single 1.0: the row of ones the bias and peephole sums multiply by.
-    one: wgpu::Buffer,
 }
 
 impl TrainLstm {
@@ -211,12 +198,7 @@ impl TrainLstm {
         let pipelines = cache.pipelines();
         let flat = layout.flatten(weights);
         let params = capture(device, "uploading the weights", || {
-            let params = storage(
-                device,
-                "trainable weights",
-                layout.len,
-                wgpu::BufferUsages::COPY_SRC,
-            )?;
+            let params = storage(device, "trainable weights", layout.len)?;
             queue.write_buffer(&params, 0, bytemuck::cast_slice(&flat));
             Ok::<_, Error>(params)
         })??;
@@ -230,6 +212,7 @@ impl TrainLstm {
             stats: Mutex::new(TrainStats::default()),
             id: NEXT_MODEL.fetch_add(1, Ordering::Relaxed),
             version: AtomicU64::new(0),
+            spare: Spare::default(),
         })
     }
 
@@ -266,7 +249,8 @@ impl TrainLstm {
     async fn read_weights(&self, wait: bool) -> Result<LstmWeights> {
         scope::entry(&self.device, "reading the weights", async {
             let (encoder, staging) = capture(&self.device, "reading the weights", || {
-                let staging = staging(&self.device, self.layout.len);
+                let bytes = self.layout.len.max(1) as u64 * F32;
+                let staging = allocate(&self.device, "weights readback", bytes, Usage::Staging);
                 let mut encoder = self.device.create_command_encoder(&Default::default());
                 copy(&mut encoder, &self.params, 0, &staging, 0, self.layout.len);
                 (encoder, staging)

@@ -87,7 +87,7 @@ impl<'a> Recorder<'a> {
         let max = self.max_groups as u64;
         let folded = match kernel {
             TrainKernel::Gemm | TrainKernel::GemmDirect => grid::fold_y(logical, max),
-            TrainKernel::Forward(_) | TrainKernel::Backward(_) | TrainKernel::Update => {
+            TrainKernel::Forward(..) | TrainKernel::Backward(..) | TrainKernel::Update => {
                 grid::fold_x(logical, max)
             }
             _ => logical,
@@ -186,31 +186,36 @@ impl<'a> Recorder<'a> {
         self.dispatches.len() as u32
     }
 
-    /// Record every dispatch into one compute pass of `encoder`, compiling (through the
-    /// device's pipeline store) the kernels not compiled yet.
-    pub fn encode(self, pipelines: &Pipelines, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+    /// Bytes of the uniform blocks of the dispatches listed, at the device's offset alignment.
+    pub fn uniform_bytes(&self, device: &wgpu::Device) -> u64 {
+        block_stride(device) * self.dispatches.len().max(1) as u64
+    }
+
+    /// Write every dispatch's uniform block to `uniforms` (at least
+    /// [`Recorder::uniform_bytes`]) and record the dispatches into one compute pass of `encoder`,
+    /// compiling (through the device's pipeline store) the kernels not compiled yet.
+    pub fn encode(
+        self,
+        pipelines: &Pipelines,
+        queue: &wgpu::Queue,
+        uniforms: &wgpu::Buffer,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Result<()> {
         let device = pipelines.device();
         const BLOCK: u64 = (WORDS * 4) as u64;
-        let align = (device.limits().min_uniform_buffer_offset_alignment as u64).max(BLOCK);
+        let align = block_stride(device);
         let mut bytes = vec![0u8; (align * self.dispatches.len().max(1) as u64) as usize];
         for (i, d) in self.dispatches.iter().enumerate() {
             let at = i * align as usize;
             bytes[at..at + BLOCK as usize].copy_from_slice(bytemuck::cast_slice(&d.words));
         }
-        let uniforms = wgpu::util::DeviceExt::create_buffer_init(
-            device,
-            &wgpu::util::BufferInitDescriptor {
-                label: Some("training uniforms"),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            },
-        );
+        queue.write_buffer(uniforms, 0, &bytes);
         let mut recorded = Vec::with_capacity(self.dispatches.len());
         for (i, d) in self.dispatches.iter().enumerate() {
             let kernel = d.kernel.kernel();
             let pipeline = pipelines.get(kernel, &[])?;
             let mut resources = vec![wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &uniforms,
+                buffer: uniforms,
                 offset: i as u64 * align,
                 size: wgpu::BufferSize::new(BLOCK),
             })];
@@ -229,4 +234,9 @@ impl<'a> Recorder<'a> {
         }
         Ok(())
     }
+}
+
+/// Bytes between two dispatches' uniform blocks: the block, at the device's offset alignment.
+fn block_stride(device: &wgpu::Device) -> u64 {
+    (device.limits().min_uniform_buffer_offset_alignment as u64).max((WORDS * 4) as u64)
 }

@@ -1,7 +1,9 @@
 //! The plan of a training forward and backward for one (T, B): every buffer's size and every
 //! layer's offsets in the tape, with checked arithmetic.
 
+use super::workspace::{BufferSpec, TrainBuf};
 use super::*;
+use crate::backend::gpu::plan::Usage;
 
 /// Offsets (in f32s) of one layer's record in the tape.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +21,9 @@ pub(super) struct LayerRecord {
 #[derive(Clone, Debug)]
 pub(super) struct TapePlan {
     pub(super) rows: usize,
+    /// f32s of the top layer's y, and of dL/dx (the input at the tape's start).
+    pub(super) y_len: usize,
+    pub(super) dx_len: usize,
     pub(super) layers: Vec<LayerRecord>,
     pub(super) tape_len: usize,
     /// f32s of one region of the state buffer: L·D·B·P for h, L·D·B·H for c.
@@ -67,7 +72,8 @@ impl TapePlan {
         let (h, p, nd) = (config.hidden_size, config.output_size(), config.num_directions());
         let rows = checked(what, &[dims.seq_len, dims.batch])?;
         let mut tape = Offsets(0);
-        let x0 = tape.take(checked(what, &[rows, config.input_size])?)?;
+        let x_len = checked(what, &[rows, config.input_size])?;
+        let x0 = tape.take(x_len)?;
         let mut layers = Vec::new();
         let mut input = x0;
         for _ in 0..config.num_layers {
@@ -101,6 +107,8 @@ impl TapePlan {
         let work_peep = work.take(checked(what, &[nd, dims.batch, 3, h])?)?;
         Ok(TapePlan {
             rows,
+            y_len: checked(what, &[rows, nd, p])?,
+            dx_len: x_len,
             layers,
             tape_len: tape.0,
             h_states: checked(what, &[slots, p])?,
@@ -118,31 +126,79 @@ impl TapePlan {
         })
     }
 
-    /// The storage buffers a forward and its backward allocate, with their f32s (`weights`: the
-    /// trainable weights, whose gradients the backward sums).
-    pub(super) fn buffers(&self, batch: usize, weights: usize) -> [(&'static str, usize); 10] {
+    /// Every buffer a forward and its backward use, with its size (`weights`: the trainable
+    /// weights, whose gradients the backward sums). The readback buffer holds the larger of the
+    /// forward's outputs (y, h_n, c_n) and the backward's (the gradients, dx, dh0, dc0).
+    pub(super) fn buffers(&self, batch: usize, weights: usize) -> Result<Vec<BufferSpec>> {
         let (_, state_len) = self.states();
-        [
-            ("training tape", self.tape_len),
-            ("training state", state_len),
-            ("training input projection", self.xp_len),
-            ("transposed weights", self.packed_len),
-            ("sequence lengths", batch),
-            ("gradients", weights),
-            ("dL/dy between layers", self.dy_len),
-            ("state gradients", state_len),
-            ("backward work", self.work_len),
-            ("dL/dy between layers", self.dy_len),
-        ]
+        let read = checked("the training readback", &[1, self.forward_read_len()])?
+            .max(self.backward_read_len(weights));
+        let f32s = [
+            (TrainBuf::Tape, "training tape", self.tape_len),
+            (TrainBuf::State, "training state", state_len),
+            (TrainBuf::Xp, "training input projection", self.xp_len),
+            (TrainBuf::Packed, "transposed weights", self.packed_len),
+            (TrainBuf::Lens, "sequence lengths", batch),
+            (TrainBuf::Grads, "gradients", weights),
+            (TrainBuf::Dx, "dL/dy between layers", self.dy_len),
+            (TrainBuf::Other, "dL/dy between layers", self.dy_len),
+            (TrainBuf::DState, "state gradients", state_len),
+            (TrainBuf::Work, "backward work", self.work_len),
+            (TrainBuf::One, "one", 1),
+            (TrainBuf::Staging, "training readback", read),
+        ];
+        f32s.into_iter()
+            .map(|(buf, label, len)| {
+                let bytes = (len.max(1) as u64)
+                    .checked_mul(F32)
+                    .ok_or_else(|| Error::Overflow { what: label.into() })?;
+                let usage = if buf == TrainBuf::Staging {
+                    Usage::Staging
+                } else {
+                    Usage::Storage
+                };
+                Ok(BufferSpec {
+                    buf,
+                    label,
+                    bytes,
+                    usage,
+                })
+            })
+            .collect()
     }
 
-    /// Every buffer of [`TapePlan::buffers`] against the device's limits, before any is
-    /// allocated: a shape too large for the device is refused before its forward starts.
-    pub(super) fn check(&self, limits: &wgpu::Limits, batch: usize, weights: usize) -> Result<()> {
-        for (what, len) in self.buffers(batch, weights) {
-            checked_storage(limits, what, len)?;
+    /// f32s a forward reads back: y of the top layer, h_n, c_n.
+    pub(super) fn forward_read_len(&self) -> usize {
+        self.y_len + self.h_states + self.c_states
+    }
+
+    /// f32s a backward reads back: the gradients, dx, dh0, dc0.
+    pub(super) fn backward_read_len(&self, weights: usize) -> usize {
+        weights + self.dx_len + self.h_states + self.c_states
+    }
+
+    /// What a forward zeroes before its kernels, as (buffer, offset, f32s): h0 and c0 without an
+    /// initial state. (The kernels write every other value a pass reads, steps past a sequence's
+    /// length included, so reused buffers need nothing else.)
+    pub(super) fn forward_clears(&self, initial: bool) -> Vec<(TrainBuf, usize, usize)> {
+        let (states, _) = self.states();
+        if initial {
+            Vec::new()
+        } else {
+            vec![(TrainBuf::State, 0, states[2])]
         }
-        Ok(())
+    }
+
+    /// What a backward zeroes before its kernels: dh_n or dc_n where the caller gave none.
+    pub(super) fn backward_clears(&self, dh_n: bool, dc_n: bool) -> Vec<(TrainBuf, usize, usize)> {
+        let mut clears = Vec::new();
+        if !dh_n {
+            clears.push((TrainBuf::DState, 0, self.h_states));
+        }
+        if !dc_n {
+            clears.push((TrainBuf::DState, self.h_states, self.c_states));
+        }
+        clears
     }
 
     /// h0, c0, h_n, c_n (or their gradients): offsets in the state buffer, and its length.

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
 use super::record::Recorder;
+use super::workspace::TrainBuf;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
 use crate::backend::gpu::scope::{self, capture};
 use crate::error::Result;
@@ -33,9 +34,8 @@ impl Trainer {
                     device,
                     "optimizer moments",
                     model.layout.len * optimizer.state_per_weight(),
-                    wgpu::BufferUsages::empty(),
                 )?,
-                storage(device, "gradient norm", 1, wgpu::BufferUsages::empty())?,
+                storage(device, "gradient norm", 1)?,
             ))
         })??;
         Ok(Trainer {
@@ -109,11 +109,16 @@ impl Trainer {
         let device = &model.device;
         let n = model.layout.len;
         let step = self.steps + 1;
+        model.check_backward(tape, dy, dh_n, dc_n)?;
+        // Held until submitted: the backward's buffers serve one pass at a time.
+        let guard = tape.workspace();
+        let ws = guard.as_ref().expect("a tape holds its workspace until dropped");
         let (submission, backward, update, uploaded) =
             capture(device, "a training step", || -> Result<_> {
-                let (buffers, uploaded) = model.upload_backward(tape, dy, dh_n, dc_n)?;
+                let mut encoder = device.create_command_encoder(&Default::default());
+                let uploaded = model.upload_backward(tape, ws, &mut encoder, (dy, dh_n, dc_n));
                 let mut rec = Recorder::new(&device.limits());
-                model.record_backward(&mut rec, tape, &buffers)?;
+                model.record_backward(&mut rec, tape, ws)?;
                 let backward = rec.count();
                 let mut w = [0u32; WORDS];
                 w[opt::COUNT] = n as u32;
@@ -136,21 +141,23 @@ impl Trainer {
                     }
                 }
                 let groups = n.div_ceil(OPT_WORKGROUP as usize);
+                let grads = ws.buffer(TrainBuf::Grads);
                 if o.clip_norm.is_some() {
-                    rec.push(TrainKernel::Norm, w, vec![&buffers.grads, &self.norm_sq], [1, 1])?;
+                    rec.push(TrainKernel::Norm, w, vec![grads, &self.norm_sq], [1, 1])?;
                 }
                 rec.push(
                     TrainKernel::Update,
                     w,
-                    vec![&model.params, &buffers.grads, &self.moments, &self.norm_sq],
+                    vec![&model.params, grads, &self.moments, &self.norm_sq],
                     [groups, 1],
                 )?;
                 let update = rec.count() - backward;
-                let mut encoder = device.create_command_encoder(&Default::default());
-                rec.encode(&model.pipelines, &mut encoder)?;
+                let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
+                rec.encode(&model.pipelines, &model.queue, &uniforms, &mut encoder)?;
                 let submission = model.queue.submit([encoder.finish()]);
                 Ok((submission, backward, update, uploaded))
             })??;
+        drop(guard);
         self.steps = step;
         model.version.fetch_add(1, Ordering::Relaxed);
         model.record_stats(|s| {

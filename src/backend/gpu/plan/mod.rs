@@ -15,6 +15,7 @@ use super::grid;
 use super::params::{GemmParams, StepParams};
 use super::shaders::{self, Kernel, KernelRef, WeightFormat};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
+use crate::cell::Cell;
 use crate::config::{Layout, LstmConfig};
 use crate::error::{Error, Result};
 use crate::forward::Dims;

@@ -28,6 +28,8 @@ pub(crate) struct WeightSpec {
 /// The resident weights of a model: which buffers, how large, in which layout.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelPlan {
+    /// The recurrent cell, whose body the step kernels compose in.
+    pub cell: Cell,
     pub gemm: GemmVariant,
     /// How W, R and W_hr are stored (biases stay f32).
     pub format: WeightFormat,
@@ -101,6 +103,7 @@ impl ModelPlan {
             }
         }
         Ok(ModelPlan {
+            cell: config.cell,
             gemm,
             format,
             stacked,

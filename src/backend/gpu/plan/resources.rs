@@ -245,7 +245,7 @@ impl Resources {
                 Usage::QueryResolve,
             ));
         }
-        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(model.format, None);
+        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(model.cell, model.format, None);
         let mut groups = Vec::new();
         let mut gemm_groups = Vec::new();
         let mut gemm_shapes = Vec::new();
@@ -297,7 +297,7 @@ impl Resources {
             }
             step_groups.push(groups.len());
             groups.push(GroupSpec {
-                kernel: KernelRef::Step(StepVariant::Batch1, Schedule::Layers).kernel(model.format, None),
+                kernel: KernelRef::Step(StepVariant::Batch1, Schedule::Layers).kernel(model.cell, model.format, None),
                 label: "step",
                 entries: vec![
                     step_params,
@@ -314,7 +314,7 @@ impl Resources {
             for l in 0..nl {
                 projection_groups.push(groups.len());
                 groups.push(GroupSpec {
-                    kernel: KernelRef::OutputProjection.kernel(model.format, None),
+                    kernel: KernelRef::OutputProjection.kernel(model.cell, model.format, None),
                     label: "output_projection",
                     entries: vec![
                         step_params,

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::params::{GemmParams, StepParams};
 use super::variants::{GemmVariant, Schedule, StepVariant};
+use crate::cell::Cell;
 use crate::config::{LstmConfig, Precision};
 use crate::error::{Error, Result};
 
@@ -289,7 +290,7 @@ kernel! {
     /// One recurrent timestep with the cell update, 1–8 batch elements per invocation; also the
     /// wavefront's step.
     STEP = "step", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step.wgsl"],
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step.wgsl"],
     workgroup_size: [STEP_WORKGROUP, 1, 1],
     workgroup_bytes: 0,
     bindings: STEP_BINDINGS,
@@ -300,7 +301,7 @@ kernel! {
 kernel! {
     /// One recurrent timestep, split over k across a workgroup (small batches).
     STEP_SPLITK = "step_splitk", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_splitk.wgsl"],
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_splitk.wgsl"],
     workgroup_size: [STEP_SPLITK_WORKGROUP, 1, 1],
     workgroup_bytes: (STEP_SPLITK_WORKGROUP * STEP_SPLITK_MAX_BATCH) as u64 * VEC4,
     bindings: STEP_BINDINGS,
@@ -311,7 +312,7 @@ kernel! {
 kernel! {
     /// One recurrent timestep staging tiles of R and h in workgroup memory (large batches).
     STEP_TILED = "step_tiled", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_tiled.wgsl"],
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_tiled.wgsl"],
     workgroup_size: [STEP_TILED_WORKGROUP, 1, 1],
     workgroup_bytes: (STEP_TILED_K * STEP_TILED_MAX_UNITS) as u64 * VEC4
         + (STEP_TILED_MAX_BATCH * (STEP_TILED_K + 1)) as u64 * F32,
@@ -329,7 +330,7 @@ kernel! {
 kernel! {
     /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
     STEP_SEQUENCE = "step_sequence", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence.wgsl"],
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence.wgsl"],
     workgroup_size: [STEP_SEQUENCE_WORKGROUP, 1, 1],
     workgroup_bytes: STEP_SEQUENCE_MAX_P as u64 * F32,
     bindings: STEP_BINDINGS,
@@ -341,7 +342,7 @@ kernel! {
     /// The sequence kernel with each invocation's column of R in registers, h staged in workgroup
     /// memory (the body, then the part that stages h).
     STEP_SEQUENCE_RESIDENT = "step_sequence_resident", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence_resident.wgsl",
          "step_sequence_resident_workgroup.wgsl"],
     workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
     workgroup_bytes: STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
@@ -355,7 +356,7 @@ kernel! {
     /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the same
     /// body, then the part that broadcasts h.
     STEP_SEQUENCE_RESIDENT_SUBGROUP = "step_sequence_resident_subgroup", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "step_sequence_resident.wgsl",
+        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence_resident.wgsl",
          "step_sequence_resident_subgroup.wgsl"],
     workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
     workgroup_bytes: 0,
@@ -433,11 +434,21 @@ pub(crate) enum KernelRef {
 }
 
 impl KernelRef {
-    /// The WGSL kernel reading weights in `format`, on a device whose subgroups have at least
-    /// `subgroup_min` invocations (`None` without subgroups): the register-resident sequence
-    /// kernel broadcasts h within subgroups of [`SEQUENCE_SUBGROUP`] or more.
-    pub fn kernel(self, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
-        let set = match self {
+    /// The WGSL kernel of `cell` reading weights in `format`, on a device whose subgroups have
+    /// at least `subgroup_min` invocations (`None` without subgroups): the register-resident
+    /// sequence kernel broadcasts h within subgroups of [`SEQUENCE_SUBGROUP`] or more. The step
+    /// kernels of a cell are the shared step bodies with its cell body (`cells/<cell>.wgsl`)
+    /// composed in; the GEMMs do not depend on the cell.
+    pub fn kernel(self, cell: Cell, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
+        let set = match cell {
+            Cell::Lstm => self.lstm(subgroup_min),
+        };
+        &set[format.index()]
+    }
+
+    /// The kernels of the LSTM cell in the three weight formats.
+    fn lstm(self, subgroup_min: Option<u32>) -> &'static [Kernel; 3] {
+        match self {
             KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
             KernelRef::Step(StepVariant::SplitK { .. }, _) => &STEP_SPLITK,
@@ -451,8 +462,7 @@ impl KernelRef {
             KernelRef::Step(StepVariant::SequenceResident, _) => &STEP_SEQUENCE_RESIDENT,
             KernelRef::Step(..) => &STEP,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
-        };
-        &set[format.index()]
+        }
     }
 
     /// Whether the kernel takes the configuration's gate options ([`gate_option_constants`]).

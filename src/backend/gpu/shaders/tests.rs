@@ -113,27 +113,36 @@ fn every_wgsl_file_belongs_to_a_kernel_and_validates_alone() {
         .flat_map(|k| k.files.iter().map(|f| f.to_string()))
         .collect();
     assert_eq!(on_disk, used, "WGSL files on disk vs files the kernels include");
-    // Shared snippets (declarations only) must be valid WGSL after the snippets they build on;
-    // each weights snippet alone.
+    // Shared snippets (declarations only) must be valid WGSL after the snippets they build on,
+    // the step kernels' shared part with each cell body (which it calls); each weights snippet
+    // alone.
     let order = [
         "weights/vec4_f32.wgsl",
         "shared/params.wgsl",
         "shared/activations.wgsl",
-        "shared/cell.wgsl",
     ];
     let shared: Vec<&String> = on_disk.iter().filter(|f| f.starts_with("shared/")).collect();
     assert_eq!(
         shared.len(),
-        order.len() - 1,
+        order.len(),
         "update the order of shared snippets: {shared:?}"
     );
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
     for (n, file) in order.iter().enumerate() {
-        let src: String = order[..=n]
+        let src: String = order[..=n].iter().map(|f| read(f)).collect::<Vec<_>>().join("\n");
+        parse_source(file, &src);
+    }
+    let cells: Vec<&String> = on_disk.iter().filter(|f| f.starts_with("cells/")).collect();
+    assert_eq!(cells.len(), Cell::ALL.len(), "a cell body per cell: {cells:?}");
+    for cell in cells {
+        let src: String = order
             .iter()
-            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+            .copied()
+            .chain(["shared/cell.wgsl", cell.as_str()])
+            .map(read)
             .collect::<Vec<_>>()
             .join("\n");
-        parse_source(file, &src);
+        parse_source(cell, &src);
     }
     for file in on_disk.iter().filter(|f| f.starts_with("weights/")) {
         parse_source(file, &std::fs::read_to_string(root.join(file)).unwrap());
@@ -188,7 +197,7 @@ fn workgroup_memory_of_every_variant_fits_the_registry() {
     for format in [WeightFormat::F32, WeightFormat::F16, WeightFormat::F16Native] {
         for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
             for kernel_ref in &refs {
-                let kernel = kernel_ref.kernel(format, subgroups);
+                let kernel = kernel_ref.kernel(Cell::Lstm, format, subgroups);
                 let source = with_overrides(kernel.source, &kernel_ref.variant_constants(100));
                 let bytes = workgroup_bytes(&parse_source(kernel.name, &source));
                 assert!(bytes <= kernel.workgroup_bytes, "{kernel_ref:?}: {bytes} bytes");
@@ -360,7 +369,7 @@ fn overrides_match_what_the_host_sets() {
     refs.push(KernelRef::Step(StepVariant::Batch4, Schedule::Wavefront));
     refs.push(KernelRef::OutputProjection);
     for kernel in refs {
-        let k = kernel.kernel(WeightFormat::F32, None);
+        let k = kernel.kernel(Cell::Lstm, WeightFormat::F32, None);
         let mut set: Vec<&str> = kernel.variant_constants(7).iter().map(|(n, _)| *n).collect();
         if kernel.takes_gate_options() {
             set.extend(GATE_OPTION_OVERRIDES);

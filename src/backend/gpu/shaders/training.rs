@@ -4,6 +4,7 @@
 //! `seq_group_1.wgsl` or `seq_group_8.wgsl` in front of the same body.
 
 use super::{read, write, BindingKind, Kernel, WeightFormat, F32};
+use crate::cell::Cell;
 
 /// Words in each training kernel's uniform block (`array<vec4<u32>, 16>`).
 pub(crate) const TRAIN_WORDS: usize = 64;
@@ -79,7 +80,7 @@ train_kernel! {
     /// The forward with its tape over a layer's whole sequence, one sequence per workgroup.
     TRAIN_FORWARD_SINGLE = "train_forward_single",
         ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/forward.wgsl"],
+         "train/cells/lstm.wgsl", "train/forward.wgsl"],
     workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
     workgroup_bytes: 4,
     bindings: FORWARD_BINDINGS,
@@ -90,7 +91,7 @@ train_kernel! {
     /// The forward with its tape, [`SEQ_GROUP`] sequences per workgroup.
     TRAIN_FORWARD = "train_forward",
         ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/forward.wgsl"],
+         "train/cells/lstm.wgsl", "train/forward.wgsl"],
     workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
     workgroup_bytes: 4,
     bindings: FORWARD_BINDINGS,
@@ -101,7 +102,7 @@ train_kernel! {
     /// The fused reverse-time kernel of a layer, one sequence per workgroup.
     TRAIN_BACKWARD_SINGLE = "train_backward_single",
         ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/backward.wgsl"],
+         "train/cells/lstm.wgsl", "train/backward.wgsl"],
     workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
     workgroup_bytes: 4,
     bindings: BACKWARD_BINDINGS,
@@ -112,7 +113,7 @@ train_kernel! {
     /// The fused reverse-time kernel, [`SEQ_GROUP`] sequences per workgroup.
     TRAIN_BACKWARD = "train_backward",
         ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/backward.wgsl"],
+         "train/cells/lstm.wgsl", "train/backward.wgsl"],
     workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
     workgroup_bytes: 4,
     bindings: BACKWARD_BINDINGS,
@@ -166,10 +167,11 @@ pub(crate) enum TrainKernel {
     Gemm,
     /// One output per invocation, no workgroup memory: for GEMMs with a short side.
     GemmDirect,
-    /// The sequence kernels, running groups of this many sequences per workgroup (1 or
-    /// [`SEQ_GROUP`]).
-    Forward(usize),
-    Backward(usize),
+    /// The sequence kernels of a cell, running groups of this many sequences per workgroup (1
+    /// or [`SEQ_GROUP`]): the shared sequence bodies with the cell's body
+    /// (`train/cells/<cell>.wgsl`) composed in.
+    Forward(Cell, usize),
+    Backward(Cell, usize),
     Norm,
     Update,
     /// Weights transposed for the forward.
@@ -182,10 +184,10 @@ impl TrainKernel {
         match self {
             TrainKernel::Gemm => &TRAIN_GEMM,
             TrainKernel::GemmDirect => &TRAIN_GEMM_DIRECT,
-            TrainKernel::Forward(1) => &TRAIN_FORWARD_SINGLE,
-            TrainKernel::Forward(_) => &TRAIN_FORWARD,
-            TrainKernel::Backward(1) => &TRAIN_BACKWARD_SINGLE,
-            TrainKernel::Backward(_) => &TRAIN_BACKWARD,
+            TrainKernel::Forward(Cell::Lstm, 1) => &TRAIN_FORWARD_SINGLE,
+            TrainKernel::Forward(Cell::Lstm, _) => &TRAIN_FORWARD,
+            TrainKernel::Backward(Cell::Lstm, 1) => &TRAIN_BACKWARD_SINGLE,
+            TrainKernel::Backward(Cell::Lstm, _) => &TRAIN_BACKWARD,
             TrainKernel::Norm => &TRAIN_NORM,
             TrainKernel::Update => &TRAIN_UPDATE,
             TrainKernel::Transpose => &TRAIN_TRANSPOSE,

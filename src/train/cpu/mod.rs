@@ -3,8 +3,11 @@
 //! the flat weights of a [`ParamLayout`] in f64, so the tests can take central finite
 //! differences of the same forward; it shares nothing with the GPU kernels.
 
+mod lstm;
+
 use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
 use crate::backend::cpu::CpuLstm;
+use crate::cell::Cell;
 use crate::config::LstmConfig;
 use crate::error::Result;
 use crate::forward::{check_request, state_shape, y_shape, Dims, Output, State};
@@ -23,7 +26,8 @@ pub struct CpuTape {
 pub(crate) struct LayerTape {
     /// The layer's input `[rows, in]`.
     x: Vec<f64>,
-    /// Gate pre-activations (peepholes included, before clip) `[rows, D, 4H]`, gates i, f, g, o.
+    /// Gate pre-activations (peepholes included, before clip) `[rows, D, G·H]`, unit-major: the
+    /// G gates of unit j side by side (the LSTM's i, f, g, o).
     z: Vec<f64>,
     /// c_t and c_{t−1} `[rows, D, H]`.
     c: Vec<f64>,
@@ -54,6 +58,8 @@ impl Shape {
     }
 }
 
+const MAX_GATES: usize = Cell::MAX_GATES;
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -64,43 +70,6 @@ fn time(cfg: &LstmConfig, d: usize, s: usize, len: usize) -> usize {
         len - 1 - s
     } else {
         s
-    }
-}
-
-/// Gate values recomputed from a step's record: (i, f, g, o, h(c)) and the derivative of each
-/// gate with respect to its pre-activation (clip included), and of h at c.
-struct Gates {
-    act: [f64; 4],
-    slope: [f64; 4],
-    hc: f64,
-    hc_slope: f64,
-}
-
-fn gates(cfg: &LstmConfig, d: usize, z: [f64; 4], c: f64) -> Gates {
-    let [act_f, act_g, act_h] = cfg.activations_of(d);
-    let clip = |v: f64| match cfg.clip {
-        Some(limit) => (
-            v.clamp(-(limit as f64), limit as f64),
-            f64::from(v.abs() <= limit as f64),
-        ),
-        None => (v, 1.0),
-    };
-    let mut act = [0.0; 4];
-    let mut slope = [0.0; 4];
-    for (k, f) in [act_f, act_f, act_g, act_f].iter().enumerate() {
-        let (v, inside) = clip(z[k]);
-        act[k] = f.apply(v);
-        slope[k] = f.derivative(v) * inside;
-    }
-    if cfg.input_forget {
-        act[1] = 1.0 - act[0];
-        slope[1] = 0.0;
-    }
-    Gates {
-        act,
-        slope,
-        hc: act_h.apply(c),
-        hc_slope: act_h.derivative(c),
     }
 }
 
@@ -117,6 +86,7 @@ pub(crate) fn forward64(
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<LayerTape>) {
     let sh = Shape::of(cfg, dims);
     let Shape { h, p, d: nd, rows } = sh;
+    let g = cfg.gates();
     let batch = dims.batch;
     let states = cfg.num_layers * nd * batch;
     let (mut h_n, mut c_n) = (vec![0.0; states * p], vec![0.0; states * h]);
@@ -126,7 +96,7 @@ pub(crate) fn forward64(
         let inp = cfg.layer_input_size(l);
         let mut tape = LayerTape {
             x: input,
-            z: vec![0.0; rows * nd * 4 * h],
+            z: vec![0.0; rows * nd * g * h],
             c: vec![0.0; rows * nd * h],
             c_prev: vec![0.0; rows * nd * h],
             h_prev: vec![0.0; rows * nd * p],
@@ -151,32 +121,20 @@ pub(crate) fn forward64(
                     tape.c_prev[at * h..][..h].copy_from_slice(&cs);
                     let mut m = vec![0.0; h];
                     for j in 0..h {
-                        let mut z = [0.0; 4];
-                        for (k, zk) in z.iter_mut().enumerate() {
+                        let mut z = [0.0; MAX_GATES];
+                        for (k, zk) in z.iter_mut().enumerate().take(g) {
                             let rr = k * h + j;
                             *zk = dot(&w(slot)[rr * inp..][..inp], xr) + dot(&r[rr * p..][..p], &hs);
                             if let (Some(bi), Some(bh)) = (&slot.b_ih, &slot.b_hh) {
                                 *zk += params[bi.start + rr] + params[bh.start + rr];
                             }
                         }
-                        let peep = |k: usize| {
-                            slot.peephole
-                                .as_ref()
-                                .map_or(0.0, |r| params[r.start + k * h + j])
-                        };
-                        let c_prev = cs[j];
-                        z[0] += peep(0) * c_prev;
-                        z[1] += peep(1) * c_prev;
-                        // o's peephole sees the new c: compute it from i, f, g first.
-                        let pre = gates(cfg, d, z, 0.0);
-                        let c = pre.act[1] * c_prev + pre.act[0] * pre.act[2];
-                        z[3] += peep(2) * c;
-                        let g = gates(cfg, d, z, c);
-                        cs[j] = c;
-                        m[j] = g.act[3] * g.hc;
-                        tape.z[at * 4 * h..][k_range(j, h)].copy_from_slice(&z);
-                        tape.c[at * h + j] = c;
-                        tape.m[at * h + j] = m[j];
+                        let unit = unit_forward(cfg, d, z, cs[j], peepholes(params, slot, h, j));
+                        cs[j] = unit.c;
+                        m[j] = unit.m;
+                        tape.z[at * g * h..][k_range(g, j)].copy_from_slice(&unit.z[..g]);
+                        tape.c[at * h + j] = unit.c;
+                        tape.m[at * h + j] = unit.m;
                     }
                     match &slot.w_hr {
                         Some(whr) => {
@@ -195,13 +153,57 @@ pub(crate) fn forward64(
         tapes.push(tape);
         input = y;
     }
-    // Gate z of unit j sits at 4j..4j+4 in each (row, direction) block: see `k_range`.
+    // Gate z of unit j sits at Gj..Gj+G in each (row, direction) block: see `k_range`.
     (input, h_n, c_n, tapes)
 }
 
-/// Where unit j's four gate pre-activations sit in a (row, direction) block of the CPU tape.
-fn k_range(j: usize, _h: usize) -> std::ops::Range<usize> {
-    4 * j..4 * j + 4
+/// Where unit j's `g` gate pre-activations sit in a (row, direction) block of the CPU tape.
+fn k_range(g: usize, j: usize) -> std::ops::Range<usize> {
+    g * j..g * j + g
+}
+
+/// Unit j's peephole weights (p_i, p_f, p_o), zero without peepholes.
+fn peepholes(params: &[f64], slot: &Slot, h: usize, j: usize) -> [f64; 3] {
+    let at = |k: usize| slot.peephole.as_ref().map_or(0.0, |r| params[r.start + k * h + j]);
+    [at(0), at(1), at(2)]
+}
+
+/// A unit's step: its gates' pre-activations as the tape keeps them, its new c and m (what h
+/// is, or what the projection reads).
+struct UnitForward {
+    z: [f64; MAX_GATES],
+    c: f64,
+    m: f64,
+}
+
+/// What a unit's step sends back: dL/dz of its gates, dL/dc_{t−1} and its peepholes' gradients.
+struct UnitBackward {
+    dz: [f64; MAX_GATES],
+    dc_prev: f64,
+    dpeep: [f64; 3],
+}
+
+/// The configuration's cell, forward: `z` holds W·x + R·h + biases of the unit's gates.
+fn unit_forward(cfg: &LstmConfig, d: usize, z: [f64; MAX_GATES], c_prev: f64, peep: [f64; 3]) -> UnitForward {
+    match cfg.cell {
+        Cell::Lstm => lstm::forward(cfg, d, z, c_prev, peep),
+    }
+}
+
+/// The configuration's cell, backward from dL/dm and the dL/dc carried from the step after.
+#[allow(clippy::too_many_arguments)]
+fn unit_backward(
+    cfg: &LstmConfig,
+    d: usize,
+    z: [f64; MAX_GATES],
+    (c, c_prev): (f64, f64),
+    peep: [f64; 3],
+    dm: f64,
+    dc: f64,
+) -> UnitBackward {
+    match cfg.cell {
+        Cell::Lstm => lstm::backward(cfg, d, z, (c, c_prev), peep, dm, dc),
+    }
 }
 
 /// Gradients of L = Σ dy⊙y + Σ dh_n⊙h_n + Σ dc_n⊙c_n: `(weights, dx, dh0, dc0)`, flat.
@@ -218,6 +220,7 @@ pub(crate) fn backward64(
     seq_lens: Option<&[usize]>,
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let Shape { h, p, d: nd, rows } = Shape::of(cfg, dims);
+    let g = cfg.gates();
     let batch = dims.batch;
     let states = cfg.num_layers * nd * batch;
     let mut grads = vec![0.0; layout.len];
@@ -254,32 +257,21 @@ pub(crate) fn backward64(
                         }
                         None => dh,
                     };
-                    let mut dz_all = vec![0.0; 4 * h];
+                    let mut dz_all = vec![0.0; g * h];
                     for j in 0..h {
-                        let z: [f64; 4] = tape.z[at * 4 * h..][k_range(j, h)].try_into().unwrap();
+                        let mut z = [0.0; MAX_GATES];
+                        z[..g].copy_from_slice(&tape.z[at * g * h..][k_range(g, j)]);
                         let (c, c_prev) = (tape.c[at * h + j], tape.c_prev[at * h + j]);
-                        let g = gates(cfg, d, z, c);
-                        let [i, f, gg, o] = g.act;
-                        let peep = |k: usize| {
-                            slot.peephole
-                                .as_ref()
-                                .map_or(0.0, |r| params[r.start + k * h + j])
-                        };
-                        let dz_o = dm[j] * g.hc * g.slope[3];
-                        let dc = dc_carry[j] + dm[j] * o * g.hc_slope + dz_o * peep(2);
-                        let (mut di, df, dg) = (dc * gg, dc * c_prev, dc * i);
-                        if cfg.input_forget {
-                            di -= df; // f = 1 − i
-                        }
-                        let dz = [di * g.slope[0], df * g.slope[1], dg * g.slope[2], dz_o];
-                        dc_carry[j] = dc * f + dz[0] * peep(0) + dz[1] * peep(1);
+                        let peep = peepholes(params, &slot, h, j);
+                        let unit = unit_backward(cfg, d, z, (c, c_prev), peep, dm[j], dc_carry[j]);
+                        dc_carry[j] = unit.dc_prev;
                         if let Some(r) = &slot.peephole {
-                            grads[r.start + j] += dz[0] * c_prev;
-                            grads[r.start + h + j] += dz[1] * c_prev;
-                            grads[r.start + 2 * h + j] += dz[3] * c;
+                            for (k, dp) in unit.dpeep.iter().enumerate() {
+                                grads[r.start + k * h + j] += dp;
+                            }
                         }
-                        for k in 0..4 {
-                            dz_all[k * h + j] = dz[k];
+                        for k in 0..g {
+                            dz_all[k * h + j] = unit.dz[k];
                         }
                     }
                     let xr = &tape.x[row * inp..][..inp];
@@ -298,7 +290,7 @@ pub(crate) fn backward64(
                         }
                     }
                     for (q, carry) in dh_carry.iter_mut().enumerate() {
-                        *carry = (0..4 * h)
+                        *carry = (0..g * h)
                             .map(|rr| params[slot.w_hh.start + rr * p + q] * dz_all[rr])
                             .sum();
                     }
