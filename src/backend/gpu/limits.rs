@@ -95,7 +95,7 @@ pub(crate) fn model(limits: &wgpu::Limits, model: &ModelPlan) -> Result<()> {
 /// this before any is allocated.
 pub(crate) fn buffer(limits: &wgpu::Limits, bytes: u64, usage: Usage) -> Result<()> {
     need("max_buffer_size", bytes, limits.max_buffer_size, REQUEST_HINT)?;
-    if usage == Usage::Uniform {
+    if matches!(usage, Usage::Uniform | Usage::UniformWritten) {
         // Dynamic offsets into uniform blocks are u32.
         need("max_buffer_size", bytes, u32::MAX as u64, REQUEST_HINT)?;
     }

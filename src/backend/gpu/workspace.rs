@@ -36,7 +36,8 @@ impl Usage {
             Usage::Storage => {
                 wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
             }
-            Usage::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            Usage::Uniform => wgpu::BufferUsages::UNIFORM,
+            Usage::UniformWritten => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             Usage::Copy => wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             Usage::Staging => wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             Usage::QueryResolve => wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,

@@ -225,7 +225,6 @@ impl TrainLstm {
         let dims = tape.dims;
         let plan = &tape.plan;
         let device = &self.device;
-        let (states, _) = plan.states();
         let n = self.layout.len;
         let total = plan.backward_read_len(n);
         let (staging, submission, dispatches, uploaded) = {
@@ -242,10 +241,7 @@ impl TrainLstm {
                 let dispatches = rec.count();
                 let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
                 rec.encode(&self.pipelines, &self.queue, &uniforms, &mut encoder)?;
-                copy(&mut encoder, ws.buffer(TrainBuf::Grads), 0, &staging, 0, n);
-                copy(&mut encoder, ws.buffer(TrainBuf::Dx), 0, &staging, n, plan.dx_len);
-                let h_c = plan.h_states + plan.c_states;
-                copy(&mut encoder, ws.buffer(TrainBuf::DState), states[2], &staging, n + plan.dx_len, h_c);
+                ws.read_into(&mut encoder, &staging, &plan.backward_reads(n));
                 let submission = self.queue.submit([encoder.finish()]);
                 Ok((submission, dispatches, uploaded))
             })
@@ -264,9 +260,10 @@ impl TrainLstm {
         }
         let mut flat = read?;
         self.record_stats(|s| s.backward = PassStats::read_once(dispatches, uploaded, total));
-        let dc0 = flat.split_off(n + plan.dx_len + plan.h_states);
-        let dh0 = flat.split_off(n + plan.dx_len);
-        let dx = flat.split_off(n);
+        let [_, dx_read, states_read] = plan.backward_reads(n);
+        let dc0 = flat.split_off(states_read.to + plan.h_states);
+        let dh0 = flat.split_off(states_read.to);
+        let dx = flat.split_off(dx_read.to);
         Gradients::from_parts(&self.layout, cfg, dims, &flat, [dx, dh0, dc0])
     }
 }

@@ -81,18 +81,16 @@ impl TrainLstm {
             }
             let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
             rec.encode(&self.pipelines, q, &uniforms, &mut encoder)?;
-            let top = plan.layers.last().expect("at least one layer");
-            copy(&mut encoder, ws.buffer(TrainBuf::Tape), top.y, &staging, 0, plan.y_len);
-            let (h_c, from) = (plan.h_states + plan.c_states, states[2]);
-            copy(&mut encoder, ws.buffer(TrainBuf::State), from, &staging, plan.y_len, h_c);
+            ws.read_into(&mut encoder, &staging, &plan.forward_reads());
             Ok((encoder, dispatches, uploaded))
         })??;
         let read = self.submit_and_read(encoder, &staging, out_len, wait).await;
         ws.return_staging(staging);
         let mut out = read?;
         self.record_stats(|s| s.forward = PassStats::read_once(dispatches, uploaded, out_len));
-        let c_n = out.split_off(plan.y_len + plan.h_states);
-        let h_n = out.split_off(plan.y_len);
+        let [_, states_read] = plan.forward_reads();
+        let c_n = out.split_off(states_read.to + plan.h_states);
+        let h_n = out.split_off(states_read.to);
         let (h, p) = (cfg.hidden_size, cfg.output_size());
         Ok((
             Output {

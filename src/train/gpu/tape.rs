@@ -17,6 +17,26 @@ pub(super) struct LayerRecord {
     pub(super) m: usize,
 }
 
+/// A step of a pass's recording that copies `len` f32s of `buf` from `from` into the readback
+/// buffer at `to`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Read {
+    pub buf: TrainBuf,
+    pub from: usize,
+    pub to: usize,
+    pub len: usize,
+}
+
+impl Read {
+    fn at(buf: TrainBuf, from: usize, to: usize, len: usize) -> Read {
+        Read { buf, from, to, len }
+    }
+
+    pub fn end(&self) -> usize {
+        self.to + self.len
+    }
+}
+
 /// Sizes and offsets of a forward's and backward's buffers for one (T, B), all checked.
 #[derive(Clone, Debug)]
 pub(super) struct TapePlan {
@@ -167,14 +187,31 @@ impl TapePlan {
             .collect()
     }
 
-    /// f32s a forward reads back: y of the top layer, h_n, c_n.
-    pub(super) fn forward_read_len(&self) -> usize {
-        self.y_len + self.h_states + self.c_states
+    /// What a forward reads back, in the readback buffer's order: the top layer's y, then h_n
+    /// and c_n.
+    pub(super) fn forward_reads(&self) -> [Read; 2] {
+        let (states, _) = self.states();
+        let top = self.layers.last().expect("at least one layer");
+        let y = Read::at(TrainBuf::Tape, top.y, 0, self.y_len);
+        [y, Read::at(TrainBuf::State, states[2], y.end(), self.h_states + self.c_states)]
     }
 
-    /// f32s a backward reads back: the gradients, dx, dh0, dc0.
+    /// What a backward reads back: the gradients (`weights` of them), dx, then dh0 and dc0.
+    pub(super) fn backward_reads(&self, weights: usize) -> [Read; 3] {
+        let (states, _) = self.states();
+        let grads = Read::at(TrainBuf::Grads, 0, 0, weights);
+        let dx = Read::at(TrainBuf::Dx, 0, grads.end(), self.dx_len);
+        [grads, dx, Read::at(TrainBuf::DState, states[2], dx.end(), self.h_states + self.c_states)]
+    }
+
+    /// f32s a forward reads back.
+    pub(super) fn forward_read_len(&self) -> usize {
+        self.forward_reads().last().map_or(0, Read::end)
+    }
+
+    /// f32s a backward reads back.
     pub(super) fn backward_read_len(&self, weights: usize) -> usize {
-        weights + self.dx_len + self.h_states + self.c_states
+        self.backward_reads(weights).last().map_or(0, Read::end)
     }
 
     /// What a forward zeroes before its kernels, as (buffer, offset, f32s): h0 and c0 without an

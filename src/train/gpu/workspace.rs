@@ -10,8 +10,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::tape::TapePlan;
-use super::{F32, REQUEST_HINT};
+use super::tape::{Read, TapePlan};
+use super::{copy, F32, REQUEST_HINT};
 use crate::backend::gpu::limits;
 use crate::backend::gpu::plan::Usage;
 use crate::backend::gpu::workspace::allocate;
@@ -131,8 +131,15 @@ impl TrainWorkspace {
         match &*kept {
             Some(u) if u.size() >= bytes => u.clone(),
             _ => kept
-                .insert(allocate(device, "training uniforms", bytes, Usage::Uniform))
+                .insert(allocate(device, "training uniforms", bytes, Usage::UniformWritten))
                 .clone(),
+        }
+    }
+
+    /// Record the copies of `reads` into `staging`.
+    pub fn read_into(&self, encoder: &mut wgpu::CommandEncoder, staging: &wgpu::Buffer, reads: &[Read]) {
+        for r in reads {
+            copy(encoder, self.buffer(r.buf), r.from, staging, r.to, r.len);
         }
     }
 

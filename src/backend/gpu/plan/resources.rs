@@ -33,7 +33,10 @@ pub(crate) enum Buf {
 pub(crate) enum Usage {
     /// Bound as storage; copied in and out.
     Storage,
+    /// Uniform blocks filled when the buffer is created.
     Uniform,
+    /// Uniform blocks rewritten by `Queue::write_buffer` before each pass (training's).
+    UniformWritten,
     /// Only copied (the state of one-shot forwards).
     Copy,
     /// Mapped for reading.
