@@ -368,8 +368,12 @@ pub fn time_shape(
     let d = config.num_directions();
     let flops: f64 = (0..shape.layers)
         .map(|l| {
-            (d * 2 * shape.batch * config.gates() * shape.hidden * (config.layer_input_size(l) + shape.hidden) * shape.seq)
-                as f64
+            (d * 2
+                * shape.batch
+                * config.gates()
+                * shape.hidden
+                * (config.layer_input_size(l) + shape.hidden)
+                * shape.seq) as f64
         })
         .sum();
     let record_us = Spread::of(record).median;

@@ -1,7 +1,7 @@
 //! `LstmConfig`: the sizes and options of a stacked LSTM, independent of where it runs.
 
-use crate::cell::Cell;
 use crate::activation::Activation;
+use crate::cell::Cell;
 use crate::error::{Error, Result};
 
 /// Which way each layer reads the sequence.

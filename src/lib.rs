@@ -25,8 +25,8 @@ mod weights;
 
 pub use activation::{Activation, ActivationKind};
 pub use backend::cpu::CpuLstm;
-pub use cell::Cell;
 pub use backend::gpu::{GpuContext, Lstm};
+pub use cell::Cell;
 pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;
 pub use error::{BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};

@@ -308,7 +308,10 @@ fn reused_training_buffers_give_a_fresh_models_results() {
     let (_, tape2) = reused.forward_train(&x(30), None, None).unwrap();
     let dy = random_tensor(out1.y.shape().to_vec(), 1.0, 2);
     let grads1 = reused.backward(&tape1, &dy, None, None).unwrap();
-    same("gradients of the first of two tapes", grads1.max_abs_diff(&grads_fresh));
+    same(
+        "gradients of the first of two tapes",
+        grads1.max_abs_diff(&grads_fresh),
+    );
     drop(tape2);
 }
 

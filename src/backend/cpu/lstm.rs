@@ -4,7 +4,14 @@ use crate::config::LstmConfig;
 use crate::weights::DirectionWeights;
 
 /// One LSTM step of one direction for one sequence: updates `h` (P values) and `c` (H values).
-pub(super) fn step(cfg: &LstmConfig, d: usize, dw: &DirectionWeights, x: &[f32], h: &mut [f64], c: &mut [f64]) {
+pub(super) fn step(
+    cfg: &LstmConfig,
+    d: usize,
+    dw: &DirectionWeights,
+    x: &[f32],
+    h: &mut [f64],
+    c: &mut [f64],
+) {
     let hidden = cfg.hidden_size;
     let [act_f, act_g, act_h] = cfg.activations_of(d);
     let clip = |z: f64| match cfg.clip {
@@ -47,4 +54,3 @@ pub(super) fn step(cfg: &LstmConfig, d: usize, dw: &DirectionWeights, x: &[f32],
         None => h.copy_from_slice(&m),
     }
 }
-

@@ -223,7 +223,8 @@ impl EngineKernels {
     }
 
     pub fn layout(&self, kernel: KernelRef) -> wgpu::BindGroupLayout {
-        self.store.layout(kernel.kernel(self.cell, self.format, self.subgroups))
+        self.store
+            .layout(kernel.kernel(self.cell, self.format, self.subgroups))
     }
 
     pub fn store(&self) -> &Pipelines {

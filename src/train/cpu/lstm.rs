@@ -42,7 +42,13 @@ fn gates(cfg: &LstmConfig, d: usize, z: [f64; MAX_GATES], c: f64) -> Gates {
 }
 
 /// One unit's step: the peepholes join i's and f's pre-activations with c_{t−1} and o's with c_t.
-pub(super) fn forward(cfg: &LstmConfig, d: usize, mut z: [f64; MAX_GATES], c_prev: f64, peep: [f64; 3]) -> UnitForward {
+pub(super) fn forward(
+    cfg: &LstmConfig,
+    d: usize,
+    mut z: [f64; MAX_GATES],
+    c_prev: f64,
+    peep: [f64; 3],
+) -> UnitForward {
     z[0] += peep[0] * c_prev;
     z[1] += peep[1] * c_prev;
     // o's peephole sees the new c: compute it from i, f, g first.

@@ -164,7 +164,11 @@ fn k_range(g: usize, j: usize) -> std::ops::Range<usize> {
 
 /// Unit j's peephole weights (p_i, p_f, p_o), zero without peepholes.
 fn peepholes(params: &[f64], slot: &Slot, h: usize, j: usize) -> [f64; 3] {
-    let at = |k: usize| slot.peephole.as_ref().map_or(0.0, |r| params[r.start + k * h + j]);
+    let at = |k: usize| {
+        slot.peephole
+            .as_ref()
+            .map_or(0.0, |r| params[r.start + k * h + j])
+    };
     [at(0), at(1), at(2)]
 }
 

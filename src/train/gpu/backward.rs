@@ -47,7 +47,11 @@ impl TrainLstm {
         let mut uploaded = dy.data().len() + 1;
         for (t, at) in [(dh_n, states[0]), (dc_n, states[1])] {
             if let Some(t) = t {
-                q.write_buffer(ws.buffer(TrainBuf::DState), at as u64 * F32, bytemuck::cast_slice(t.data()));
+                q.write_buffer(
+                    ws.buffer(TrainBuf::DState),
+                    at as u64 * F32,
+                    bytemuck::cast_slice(t.data()),
+                );
                 uploaded += t.data().len();
             }
         }
@@ -82,7 +86,11 @@ impl TrainLstm {
         let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
         let (states, _) = plan.states();
         let rows = plan.rows;
-        let (mut dy_in, mut dy_out) = if cfg.num_layers % 2 == 1 { (other, dx) } else { (dx, other) };
+        let (mut dy_in, mut dy_out) = if cfg.num_layers % 2 == 1 {
+            (other, dx)
+        } else {
+            (dx, other)
+        };
         for l in (0..cfg.num_layers).rev() {
             let layer = plan.layers[l];
             let inp = cfg.layer_input_size(l);
@@ -138,10 +146,7 @@ impl TrainLstm {
                     rec.gemm(
                         (1, 3 * h, dims.batch),
                         (one, View::broadcast(0)),
-                        (
-                            work,
-                            View::rows(plan.work_peep + d * dims.batch * 3 * h, 3 * h),
-                        ),
+                        (work, View::rows(plan.work_peep + d * dims.batch * 3 * h, 3 * h)),
                         (grads, peep.start, 3 * h),
                         false,
                     )?;

@@ -121,8 +121,14 @@ impl TrainLstm {
         let cfg = &self.config;
         let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
         let (states, _) = plan.states();
-        let [tape, xp, packed, lens, state] =
-            [TrainBuf::Tape, TrainBuf::Xp, TrainBuf::Packed, TrainBuf::Lens, TrainBuf::State].map(|b| ws.buffer(b));
+        let [tape, xp, packed, lens, state] = [
+            TrainBuf::Tape,
+            TrainBuf::Xp,
+            TrainBuf::Packed,
+            TrainBuf::Lens,
+            TrainBuf::State,
+        ]
+        .map(|b| ws.buffer(b));
         for (l, layer) in plan.layers.iter().enumerate() {
             let inp = cfg.layer_input_size(l);
             for d in 0..nd {

@@ -32,8 +32,8 @@ use tape::TapePlan;
 pub use trainer::Trainer;
 use workspace::{take_or_allocate, Spare, TrainBuf, TrainWorkspace};
 
-use crate::backend::gpu::shaders::TRAINING;
 use crate::backend::gpu::plan::Usage;
+use crate::backend::gpu::shaders::TRAINING;
 use crate::backend::gpu::workspace::allocate;
 use crate::backend::gpu::{
     limits, readback,

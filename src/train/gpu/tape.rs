@@ -193,7 +193,10 @@ impl TapePlan {
         let (states, _) = self.states();
         let top = self.layers.last().expect("at least one layer");
         let y = Read::at(TrainBuf::Tape, top.y, 0, self.y_len);
-        [y, Read::at(TrainBuf::State, states[2], y.end(), self.h_states + self.c_states)]
+        [
+            y,
+            Read::at(TrainBuf::State, states[2], y.end(), self.h_states + self.c_states),
+        ]
     }
 
     /// What a backward reads back: the gradients (`weights` of them), dx, then dh0 and dc0.
@@ -201,7 +204,16 @@ impl TapePlan {
         let (states, _) = self.states();
         let grads = Read::at(TrainBuf::Grads, 0, 0, weights);
         let dx = Read::at(TrainBuf::Dx, 0, grads.end(), self.dx_len);
-        [grads, dx, Read::at(TrainBuf::DState, states[2], dx.end(), self.h_states + self.c_states)]
+        [
+            grads,
+            dx,
+            Read::at(
+                TrainBuf::DState,
+                states[2],
+                dx.end(),
+                self.h_states + self.c_states,
+            ),
+        ]
     }
 
     /// f32s a forward reads back.

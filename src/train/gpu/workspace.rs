@@ -131,7 +131,12 @@ impl TrainWorkspace {
         match &*kept {
             Some(u) if u.size() >= bytes => u.clone(),
             _ => kept
-                .insert(allocate(device, "training uniforms", bytes, Usage::UniformWritten))
+                .insert(allocate(
+                    device,
+                    "training uniforms",
+                    bytes,
+                    Usage::UniformWritten,
+                ))
                 .clone(),
         }
     }

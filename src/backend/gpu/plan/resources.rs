@@ -300,7 +300,11 @@ impl Resources {
             }
             step_groups.push(groups.len());
             groups.push(GroupSpec {
-                kernel: KernelRef::Step(StepVariant::Batch1, Schedule::Layers).kernel(model.cell, model.format, None),
+                kernel: KernelRef::Step(StepVariant::Batch1, Schedule::Layers).kernel(
+                    model.cell,
+                    model.format,
+                    None,
+                ),
                 label: "step",
                 entries: vec![
                     step_params,
