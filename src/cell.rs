@@ -4,7 +4,7 @@
 //! and optimizer) reads a cell only through this type.
 //!
 //! A cell brings:
-//! - its table here: gates per unit, activations per direction, whether it carries c;
+//! - its table here: gates per unit, activations per direction;
 //! - its float64 step for the CPU reference (`backend/cpu/<cell>.rs`) and its forward and
 //!   backward for the CPU training reference (`train/cpu/<cell>.rs`);
 //! - its WGSL cell bodies (`shaders/cells/<cell>.wgsl`, `shaders/train/cells/<cell>.wgsl`),
@@ -58,13 +58,6 @@ impl Cell {
     pub fn activation_roles(self) -> &'static str {
         match self {
             Cell::Lstm => "f, g, h",
-        }
-    }
-
-    /// Whether the cell carries a cell state c beside h (its c_n and dc).
-    pub fn has_cell_state(self) -> bool {
-        match self {
-            Cell::Lstm => true,
         }
     }
 }

@@ -121,16 +121,15 @@ fn main(
                     c_prev = tape[word(T_C) + at_step(d, b, s - 1u, len) * hid + j];
                 }
                 let unit = unit_forward(d, z, c_prev, peep);
-                let m = unit.m;
                 for (var k = 0u; k < 4u; k++) {
                     tape[word(T_Z) + at[g] * 4u * hid + k * hid + j] = unit.z[k];
                 }
                 tape[word(T_C) + at[g] * hid + j] = unit.c;
                 tape[word(T_CPREV) + at[g] * hid + j] = c_prev;
                 if (proj) {
-                    tape[word(T_M) + at[g] * hid + j] = m;
+                    tape[word(T_M) + at[g] * hid + j] = unit.m;
                 } else {
-                    tape[word(T_Y) + at[g] * out + j] = m;
+                    tape[word(T_Y) + at[g] * out + j] = unit.m;
                 }
             }
         }

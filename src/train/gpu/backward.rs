@@ -61,6 +61,30 @@ impl TrainLstm {
         uploaded
     }
 
+    /// Record a backward from `tape` into a new encoder: the uploads of dy, dh_n, dc_n, the
+    /// clears, the backward's dispatches and then those `then` lists (the optimizer's), in one
+    /// compute pass over the tape's workspace. Returns the encoder, the backward's dispatches,
+    /// `then`'s, and the f32s uploaded. `check_backward` has accepted the inputs.
+    pub(super) fn encode_backward<'a>(
+        &'a self,
+        tape: &Tape,
+        ws: &'a TrainWorkspace,
+        grads: (&Tensor, Option<&Tensor>, Option<&Tensor>),
+        then: impl FnOnce(&mut Recorder<'a>) -> Result<()>,
+    ) -> Result<(wgpu::CommandEncoder, u32, u32, usize)> {
+        let device = &self.device;
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let uploaded = self.upload_backward(tape, ws, &mut encoder, grads);
+        let mut rec = Recorder::new(&device.limits());
+        self.record_backward(&mut rec, tape, ws)?;
+        let backward = rec.count();
+        then(&mut rec)?;
+        let added = rec.count() - backward;
+        let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
+        rec.encode(&self.pipelines, &self.queue, &uniforms, &mut encoder)?;
+        Ok((encoder, backward, added, uploaded))
+    }
+
     /// List the backward's dispatches. The state-gradient buffer holds dh_n, dc_n (in) and
     /// dh0, dc0 (out), in that order.
     pub(super) fn record_backward<'a>(
@@ -237,24 +261,18 @@ impl TrainLstm {
             let mut guard = tape.workspace();
             let ws = guard.as_mut().expect("a tape holds its workspace until dropped");
             let staging = ws.take_staging(device);
-            let ws = &*ws;
+            let shared = &*ws;
             let recorded = capture(device, "the training backward", || -> Result<_> {
-                let mut encoder = device.create_command_encoder(&Default::default());
-                let uploaded = self.upload_backward(tape, ws, &mut encoder, (dy, dh_n, dc_n));
-                let mut rec = Recorder::new(&device.limits());
-                self.record_backward(&mut rec, tape, ws)?;
-                let dispatches = rec.count();
-                let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
-                rec.encode(&self.pipelines, &self.queue, &uniforms, &mut encoder)?;
-                ws.read_into(&mut encoder, &staging, &plan.backward_reads(n));
-                let submission = self.queue.submit([encoder.finish()]);
-                Ok((submission, dispatches, uploaded))
+                let (mut encoder, dispatches, _, uploaded) =
+                    self.encode_backward(tape, shared, (dy, dh_n, dc_n), |_| Ok(()))?;
+                shared.read_into(&mut encoder, &staging, &plan.backward_reads(n));
+                Ok((self.queue.submit([encoder.finish()]), dispatches, uploaded))
             })
             .and_then(|r| r);
             match recorded {
                 Ok((submission, dispatches, uploaded)) => (staging, submission, dispatches, uploaded),
                 Err(e) => {
-                    guard.as_mut().expect("held").return_staging(staging);
+                    ws.return_staging(staging);
                     return Err(e);
                 }
             }

@@ -136,19 +136,11 @@ impl Drop for Tape {
 /// What a refusal of a request's size suggests.
 const REQUEST_HINT: &str = "; use a smaller batch or sequence";
 
-/// Bytes of a storage buffer of `len` f32s (at least one), checked against the device's limits.
-fn checked_storage(limits: &wgpu::Limits, what: &str, len: usize) -> Result<u64> {
-    let bytes = (len.max(1) as u64)
-        .checked_mul(F32)
-        .ok_or_else(|| Error::Overflow { what: what.into() })?;
-    limits::storage_buffer(limits, bytes, REQUEST_HINT)?;
-    Ok(bytes)
-}
-
 /// Create a storage buffer of `len` f32s (the model's weights, an optimizer's state) after
 /// checking it against the device's limits.
 fn storage(device: &wgpu::Device, label: &'static str, len: usize) -> Result<wgpu::Buffer> {
-    let bytes = checked_storage(&device.limits(), label, len)?;
+    let bytes = workspace::f32_bytes(label, len)?;
+    workspace::check(&device.limits(), bytes, Usage::Storage)?;
     Ok(allocate(device, label, bytes, Usage::Storage))
 }
 

@@ -1,7 +1,7 @@
 //! The plan of a training forward and backward for one (T, B): every buffer's size and every
 //! layer's offsets in the tape, with checked arithmetic.
 
-use super::workspace::{BufferSpec, TrainBuf};
+use super::workspace::{f32_bytes, BufferSpec, TrainBuf};
 use super::*;
 use crate::backend::gpu::plan::Usage;
 
@@ -71,6 +71,13 @@ pub(super) fn checked(what: &str, factors: &[usize]) -> Result<usize> {
     factors
         .iter()
         .try_fold(1usize, |a, &f| a.checked_mul(f))
+        .ok_or_else(|| Error::Overflow { what: what.into() })
+}
+
+fn checked_sum(what: &str, terms: &[usize]) -> Result<usize> {
+    terms
+        .iter()
+        .try_fold(0usize, |a, &t| a.checked_add(t))
         .ok_or_else(|| Error::Overflow { what: what.into() })
 }
 
@@ -150,9 +157,12 @@ impl TapePlan {
     /// weights, whose gradients the backward sums). The readback buffer holds the larger of the
     /// forward's outputs (y, h_n, c_n) and the backward's (the gradients, dx, dh0, dc0).
     pub(super) fn buffers(&self, batch: usize, weights: usize) -> Result<Vec<BufferSpec>> {
-        let (_, state_len) = self.states();
-        let read = checked("the training readback", &[1, self.forward_read_len()])?
-            .max(self.backward_read_len(weights));
+        let what = "the training buffers";
+        let (hs, cs) = (self.h_states, self.c_states);
+        // The sums `states`, `forward_reads` and `backward_reads` take, checked once here.
+        let state_len = checked_sum(what, &[hs, cs, hs, cs])?;
+        let read = checked_sum(what, &[self.y_len, hs, cs])?
+            .max(checked_sum(what, &[weights, self.dx_len, hs, cs])?);
         let f32s = [
             (TrainBuf::Tape, "training tape", self.tape_len),
             (TrainBuf::State, "training state", state_len),
@@ -169,9 +179,7 @@ impl TapePlan {
         ];
         f32s.into_iter()
             .map(|(buf, label, len)| {
-                let bytes = (len.max(1) as u64)
-                    .checked_mul(F32)
-                    .ok_or_else(|| Error::Overflow { what: label.into() })?;
+                let bytes = f32_bytes(label, len)?;
                 let usage = if buf == TrainBuf::Staging {
                     Usage::Staging
                 } else {

@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 
 use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
-use super::record::Recorder;
 use super::workspace::TrainBuf;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
 use crate::backend::gpu::scope::{self, capture};
@@ -115,11 +114,6 @@ impl Trainer {
         let ws = guard.as_ref().expect("a tape holds its workspace until dropped");
         let (submission, backward, update, uploaded) =
             capture(device, "a training step", || -> Result<_> {
-                let mut encoder = device.create_command_encoder(&Default::default());
-                let uploaded = model.upload_backward(tape, ws, &mut encoder, (dy, dh_n, dc_n));
-                let mut rec = Recorder::new(&device.limits());
-                model.record_backward(&mut rec, tape, ws)?;
-                let backward = rec.count();
                 let mut w = [0u32; WORDS];
                 w[opt::COUNT] = n as u32;
                 let o = &self.optimizer;
@@ -142,18 +136,18 @@ impl Trainer {
                 }
                 let groups = n.div_ceil(OPT_WORKGROUP as usize);
                 let grads = ws.buffer(TrainBuf::Grads);
-                if o.clip_norm.is_some() {
-                    rec.push(TrainKernel::Norm, w, vec![grads, &self.norm_sq], [1, 1])?;
-                }
-                rec.push(
-                    TrainKernel::Update,
-                    w,
-                    vec![&model.params, grads, &self.moments, &self.norm_sq],
-                    [groups, 1],
-                )?;
-                let update = rec.count() - backward;
-                let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
-                rec.encode(&model.pipelines, &model.queue, &uniforms, &mut encoder)?;
+                let (encoder, backward, update, uploaded) =
+                    model.encode_backward(tape, ws, (dy, dh_n, dc_n), |rec| {
+                        if o.clip_norm.is_some() {
+                            rec.push(TrainKernel::Norm, w, vec![grads, &self.norm_sq], [1, 1])?;
+                        }
+                        rec.push(
+                            TrainKernel::Update,
+                            w,
+                            vec![&model.params, grads, &self.moments, &self.norm_sq],
+                            [groups, 1],
+                        )
+                    })?;
                 let submission = model.queue.submit([encoder.finish()]);
                 Ok((submission, backward, update, uploaded))
             })??;

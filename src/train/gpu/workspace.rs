@@ -15,7 +15,7 @@ use super::{copy, F32, REQUEST_HINT};
 use crate::backend::gpu::limits;
 use crate::backend::gpu::plan::Usage;
 use crate::backend::gpu::workspace::allocate;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forward::Dims;
 
 /// A buffer of a training shape.
@@ -56,14 +56,20 @@ pub(super) struct BufferSpec {
     pub usage: Usage,
 }
 
-/// Every buffer of `specs` against the device's limits, before any is allocated. Storage buffers
-/// are bound whole.
-pub(super) fn check(device_limits: &wgpu::Limits, specs: &[BufferSpec]) -> Result<()> {
-    for spec in specs {
-        limits::buffer(device_limits, spec.bytes, spec.usage)?;
-        if spec.usage == Usage::Storage {
-            limits::storage_buffer(device_limits, spec.bytes, REQUEST_HINT)?;
-        }
+/// Bytes of `len` f32s (at least one: wgpu has no empty buffers), or an overflow naming `what`.
+pub(super) fn f32_bytes(what: &str, len: usize) -> Result<u64> {
+    (len.max(1) as u64)
+        .checked_mul(F32)
+        .ok_or_else(|| Error::Overflow { what: what.into() })
+}
+
+/// A buffer of `bytes` used as `usage`, against the device's limits, before it is allocated:
+/// every buffer of training (a shape's, the weights', an optimizer's) is checked here. Storage
+/// buffers are bound whole.
+pub(super) fn check(device_limits: &wgpu::Limits, bytes: u64, usage: Usage) -> Result<()> {
+    limits::buffer(device_limits, bytes, usage)?;
+    if usage == Usage::Storage {
+        limits::storage_buffer(device_limits, bytes, REQUEST_HINT)?;
     }
     Ok(())
 }
@@ -85,7 +91,10 @@ impl TrainWorkspace {
     /// Allocate what `plan` lists for `dims` (after [`check`]).
     pub fn new(device: &wgpu::Device, plan: &TapePlan, dims: Dims, weights: usize) -> Result<TrainWorkspace> {
         let specs = plan.buffers(dims.batch, weights)?;
-        check(&device.limits(), &specs)?;
+        let device_limits = device.limits();
+        for spec in &specs {
+            check(&device_limits, spec.bytes, spec.usage)?;
+        }
         let mut buffers = Vec::with_capacity(specs.len());
         let (mut staging, mut staging_bytes) = (None, 0);
         for spec in specs {
