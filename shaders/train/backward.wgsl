@@ -17,9 +17,9 @@
 // Rᵀ·dgates at the (row, direction) `at[g]` of each sequence of the group: the gradient reaching
 // unit q of h at the step before.
 fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP> {
-    let hid = word(HIDDEN);
-    let out = word(OUT);
-    let w_hh = word(P_W_HH + d);
+    let hid = p.hidden;
+    let out = p.out;
+    let w_hh = p.w_hh[d];
     var acc: array<f32, SEQ_GROUP>;
     for (var g = 0u; g < SEQ_GROUP; g++) {
         acc[g] = 0.0; // explicitly: see forward.wgsl
@@ -27,7 +27,7 @@ fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP>
     for (var r = 0u; r < 4u * hid; r++) {
         let w = params[w_hh + r * out + q];
         for (var g = 0u; g < SEQ_GROUP; g++) {
-            acc[g] += w * work[word(W_DG) + at[g] * 4u * hid + r];
+            acc[g] += w * work[p.w_dg + at[g] * 4u * hid + r];
         }
     }
     return acc;
@@ -39,15 +39,15 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let batch = word(BATCH);
+    let batch = p.batch;
     let group = sequence_group(wid, nwg, lid);
     let d = group.d;
-    let nd = word(DIRS);
+    let nd = p.dirs;
     if (d >= nd) {
         return;
     }
-    let hid = word(HIDDEN);
-    let out = word(OUT);
+    let hid = p.hidden;
+    let out = p.out;
     let proj = has(FLAG_PROJECTION);
 
     for (var g = 0u; g < SEQ_GROUP; g++) {
@@ -55,21 +55,21 @@ fn main(
             continue;
         }
         let b = member(group, g);
-        let slot = word(STATE_SLOT) + d * batch + b; // in dstate
+        let slot = p.state_slot + d * batch + b; // in dstate
         let local = d * batch + b;                   // in the work buffer's per-sequence parts
-        for (var t = lens[b]; t < word(SEQ_LEN); t++) {
+        for (var t = lens[b]; t < p.seq_len; t++) {
             let at = row_of(t, b) * nd + d;
             for (var r = lid; r < 4u * hid; r += SEQ_WORKGROUP) {
-                work[word(W_DG) + at * 4u * hid + r] = 0.0;
+                work[p.w_dg + at * 4u * hid + r] = 0.0;
             }
             for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-                work[word(W_DH) + at * out + q] = 0.0;
+                work[p.w_dh + at * out + q] = 0.0;
             }
         }
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            work[word(W_DCARRY) + local * hid + j] = dstate[word(CN) + slot * hid + j];
+            work[p.w_dcarry + local * hid + j] = dstate[p.cn + slot * hid + j];
             for (var k = 0u; k < 3u; k++) {
-                work[word(W_PEEP) + local * 3u * hid + k * hid + j] = 0.0;
+                work[p.w_peep + local * 3u * hid + k * hid + j] = 0.0;
             }
         }
     }
@@ -99,9 +99,9 @@ fn main(
                 }
                 var from_after = carry[g];
                 if (n == 0u) {
-                    from_after = dstate[word(HN) + (word(STATE_SLOT) + d * batch + b) * out + q];
+                    from_after = dstate[p.hn + (p.state_slot + d * batch + b) * out + q];
                 }
-                work[word(W_DH) + at[g] * out + q] = dy[at[g] * out + q] + from_after;
+                work[p.w_dh + at[g] * out + q] = dy[at[g] * out + q] + from_after;
             }
         }
         storageBarrier();
@@ -112,21 +112,21 @@ fn main(
                 dm[g] = 0.0; // explicitly: see forward.wgsl
             }
             if (proj) {
-                let w_hr = word(P_W_HR + d);
+                let w_hr = p.w_hr[d];
                 for (var q = 0u; q < out; q++) {
                     let w = params[w_hr + q * hid + j];
                     for (var g = 0u; g < SEQ_GROUP; g++) {
-                        dm[g] += w * work[word(W_DH) + at[g] * out + q];
+                        dm[g] += w * work[p.w_dh + at[g] * out + q];
                     }
                 }
             } else {
                 for (var g = 0u; g < SEQ_GROUP; g++) {
-                    dm[g] = work[word(W_DH) + at[g] * out + j];
+                    dm[g] = work[p.w_dh + at[g] * out + j];
                 }
             }
             if (has(FLAG_PEEPHOLE)) {
-                let p = word(P_PEEP + d);
-                peep = vec3<f32>(params[p + j], params[p + hid + j], params[p + 2u * hid + j]);
+                let peep_base = p.peep[d];
+                peep = vec3<f32>(params[peep_base + j], params[peep_base + hid + j], params[peep_base + 2u * hid + j]);
             }
             for (var g = 0u; g < SEQ_GROUP; g++) {
                 let b = member(group, g);
@@ -136,18 +136,18 @@ fn main(
                 let local = d * batch + b;
                 var z: vec4<f32>;
                 for (var k = 0u; k < 4u; k++) {
-                    z[k] = tape[word(T_Z) + at[g] * 4u * hid + k * hid + j];
+                    z[k] = tape[p.t_z + at[g] * 4u * hid + k * hid + j];
                 }
-                let c = tape[word(T_C) + at[g] * hid + j];
-                let c_prev = tape[word(T_CPREV) + at[g] * hid + j];
-                let carry = word(W_DCARRY) + local * hid + j;
+                let c = tape[p.t_c + at[g] * hid + j];
+                let c_prev = tape[p.t_cprev + at[g] * hid + j];
+                let carry = p.w_dcarry + local * hid + j;
                 let unit = unit_backward(d, z, c, c_prev, peep, dm[g], work[carry]);
                 for (var k = 0u; k < 4u; k++) {
-                    work[word(W_DG) + at[g] * 4u * hid + k * hid + j] = unit.dz[k];
+                    work[p.w_dg + at[g] * 4u * hid + k * hid + j] = unit.dz[k];
                 }
                 work[carry] = unit.dc_prev;
                 if (has(FLAG_PEEPHOLE)) {
-                    let sums = word(W_PEEP) + local * 3u * hid + j;
+                    let sums = p.w_peep + local * 3u * hid + j;
                     work[sums] += unit.dpeep.x;
                     work[sums + hid] += unit.dpeep.y;
                     work[sums + 2u * hid] += unit.dpeep.z;
@@ -167,7 +167,7 @@ fn main(
         let dh0 = recurrent(d, first, q);
         for (var g = 0u; g < SEQ_GROUP; g++) {
             if (writes(group, g)) {
-                dstate[word(H0) + (word(STATE_SLOT) + d * batch + group.b0 + g) * out + q] = dh0[g];
+                dstate[p.h0 + (p.state_slot + d * batch + group.b0 + g) * out + q] = dh0[g];
             }
         }
     }
@@ -178,7 +178,7 @@ fn main(
         let b = member(group, g);
         let local = d * batch + b;
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            dstate[word(C0) + (word(STATE_SLOT) + d * batch + b) * hid + j] = work[word(W_DCARRY) + local * hid + j];
+            dstate[p.c0 + (p.state_slot + d * batch + b) * hid + j] = work[p.w_dcarry + local * hid + j];
         }
     }
 }

@@ -1,6 +1,29 @@
-// What the training forward and backward share: the activations with their derivatives (so that
-// both see the same clip and activation choices, and the cell bodies in train/cells/ use them),
-// and which sequences a workgroup runs.
+// What the training forward and backward share: their parameters, the activations with their
+// derivatives (so that both see the same clip and activation choices, and the cell bodies in
+// train/cells/ use them), and which sequences a workgroup runs.
+
+@group(0) @binding(0) var<uniform> p: SeqParams;
+
+const SEQ_WORKGROUP: u32 = 64u;
+
+fn has(flag: u32) -> bool {
+    return (p.flags & flag) != 0u;
+}
+
+// The timestep that step s of direction d visits in a sequence of length len.
+fn step_time(d: u32, s: u32, len: u32) -> u32 {
+    let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
+    return select(s, len - 1u - s, reversed);
+}
+
+fn row_of(t: u32, b: u32) -> u32 {
+    return t * p.stride_t + b * p.stride_b;
+}
+
+// Where (row, direction) of sequence `b` at step `s` of a sequence of `len` steps sits.
+fn at_step(d: u32, b: u32, s: u32, len: u32) -> u32 {
+    return row_of(step_time(d, s, len), b) * p.dirs + d;
+}
 
 // Derivative of `activate` (shared/activations.wgsl), taking the branch it takes at kinks.
 fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
@@ -21,11 +44,8 @@ fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
 
 // Activation `which` (0 f, 1 g, 2 h) of direction d at x: (value, slope).
 fn act(d: u32, which: u32, x: f32) -> vec2<f32> {
-    let at = ACT + 9u * d + 3u * which;
-    let kind = word(at);
-    let alpha = word_f32(at + 1u);
-    let beta = word_f32(at + 2u);
-    return vec2<f32>(activate(kind, alpha, beta, x), activate_slope(kind, alpha, beta, x));
+    let a = p.act[3u * d + which];
+    return vec2<f32>(activate(a.kind, a.alpha, a.beta, x), activate_slope(a.kind, a.alpha, a.beta, x));
 }
 
 // The direction and group of sequences of a sequence kernel's workgroup (one per pair,
@@ -42,7 +62,7 @@ struct SequenceGroup {
 var<workgroup> wg_longest: u32;
 
 fn sequence_group(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> SequenceGroup {
-    let batch = word(BATCH);
+    let batch = p.batch;
     let groups = (batch + SEQ_GROUP - 1u) / SEQ_GROUP;
     // An x extent past the device's limit continues in y (src/backend/gpu/grid.rs); past the last pair,
     // d reaches DIRS and the kernel returns.

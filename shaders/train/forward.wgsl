@@ -21,15 +21,15 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let batch = word(BATCH);
+    let batch = p.batch;
     let group = sequence_group(wid, nwg, lid);
     let d = group.d;
-    let nd = word(DIRS);
+    let nd = p.dirs;
     if (d >= nd) {
         return;
     }
-    let hid = word(HIDDEN);
-    let out = word(OUT);
+    let hid = p.hidden;
+    let out = p.out;
     let proj = has(FLAG_PROJECTION);
     let r_t = d * (out * 4u * hid + hid * out); // this direction's Rᵀ in `packed`
     let w_hr_t = r_t + out * 4u * hid;
@@ -40,20 +40,20 @@ fn main(
             continue;
         }
         let b = member(group, g);
-        for (var t = lens[b]; t < word(SEQ_LEN); t++) {
+        for (var t = lens[b]; t < p.seq_len; t++) {
             let at = row_of(t, b) * nd + d;
             for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-                tape[word(T_Y) + at * out + q] = 0.0;
-                tape[word(T_HPREV) + at * out + q] = 0.0;
+                tape[p.t_y + at * out + q] = 0.0;
+                tape[p.t_hprev + at * out + q] = 0.0;
             }
             for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
                 for (var k = 0u; k < 4u; k++) {
-                    tape[word(T_Z) + at * 4u * hid + k * hid + j] = 0.0;
+                    tape[p.t_z + at * 4u * hid + k * hid + j] = 0.0;
                 }
-                tape[word(T_C) + at * hid + j] = 0.0;
-                tape[word(T_CPREV) + at * hid + j] = 0.0;
+                tape[p.t_c + at * hid + j] = 0.0;
+                tape[p.t_cprev + at * hid + j] = 0.0;
                 if (proj) {
-                    tape[word(T_M) + at * hid + j] = 0.0;
+                    tape[p.t_m + at * hid + j] = 0.0;
                 }
             }
         }
@@ -66,13 +66,13 @@ fn main(
             let len = lens[b];
             if (writes(group, g) && s < len) {
                 let at = at_step(d, b, s, len);
-                let slot = word(STATE_SLOT) + d * batch + b;
+                let slot = p.state_slot + d * batch + b;
                 for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-                    var h_prev = state[word(H0) + slot * out + q];
+                    var h_prev = state[p.h0 + slot * out + q];
                     if (s > 0u) {
-                        h_prev = tape[word(T_Y) + at_step(d, b, s - 1u, len) * out + q];
+                        h_prev = tape[p.t_y + at_step(d, b, s - 1u, len) * out + q];
                     }
-                    tape[word(T_HPREV) + at * out + q] = h_prev;
+                    tape[p.t_hprev + at * out + q] = h_prev;
                 }
             }
         }
@@ -93,13 +93,13 @@ fn main(
                 let w = r_t + q * 4u * hid + j;
                 let r = vec4<f32>(packed[w], packed[w + hid], packed[w + 2u * hid], packed[w + 3u * hid]);
                 for (var g = 0u; g < SEQ_GROUP; g++) {
-                    rh[g] += r * tape[word(T_HPREV) + at[g] * out + q];
+                    rh[g] += r * tape[p.t_hprev + at[g] * out + q];
                 }
             }
             var peep = vec3<f32>(0.0);
             if (has(FLAG_PEEPHOLE)) {
-                let p = word(P_PEEP + d);
-                peep = vec3<f32>(params[p + j], params[p + hid + j], params[p + 2u * hid + j]);
+                let peep_base = p.peep[d];
+                peep = vec3<f32>(params[peep_base + j], params[peep_base + hid + j], params[peep_base + 2u * hid + j]);
             }
             for (var g = 0u; g < SEQ_GROUP; g++) {
                 let b = member(group, g);
@@ -113,23 +113,23 @@ fn main(
                     let r = k * hid + j;
                     z[k] += xp[(row * nd + d) * 4u * hid + r];
                     if (has(FLAG_BIAS)) {
-                        z[k] += params[word(P_B_IH + d) + r] + params[word(P_B_HH + d) + r];
+                        z[k] += params[p.b_ih[d] + r] + params[p.b_hh[d] + r];
                     }
                 }
-                var c_prev = state[word(C0) + (word(STATE_SLOT) + d * batch + b) * hid + j];
+                var c_prev = state[p.c0 + (p.state_slot + d * batch + b) * hid + j];
                 if (s > 0u) {
-                    c_prev = tape[word(T_C) + at_step(d, b, s - 1u, len) * hid + j];
+                    c_prev = tape[p.t_c + at_step(d, b, s - 1u, len) * hid + j];
                 }
                 let unit = unit_forward(d, z, c_prev, peep);
                 for (var k = 0u; k < 4u; k++) {
-                    tape[word(T_Z) + at[g] * 4u * hid + k * hid + j] = unit.z[k];
+                    tape[p.t_z + at[g] * 4u * hid + k * hid + j] = unit.z[k];
                 }
-                tape[word(T_C) + at[g] * hid + j] = unit.c;
-                tape[word(T_CPREV) + at[g] * hid + j] = c_prev;
+                tape[p.t_c + at[g] * hid + j] = unit.c;
+                tape[p.t_cprev + at[g] * hid + j] = c_prev;
                 if (proj) {
-                    tape[word(T_M) + at[g] * hid + j] = unit.m;
+                    tape[p.t_m + at[g] * hid + j] = unit.m;
                 } else {
-                    tape[word(T_Y) + at[g] * out + j] = unit.m;
+                    tape[p.t_y + at[g] * out + j] = unit.m;
                 }
             }
         }
@@ -146,12 +146,12 @@ fn main(
                 for (var j = 0u; j < hid; j++) {
                     let w = packed[w_hr_t + j * out + q];
                     for (var g = 0u; g < SEQ_GROUP; g++) {
-                        acc[g] += w * tape[word(T_M) + at[g] * hid + j];
+                        acc[g] += w * tape[p.t_m + at[g] * hid + j];
                     }
                 }
                 for (var g = 0u; g < SEQ_GROUP; g++) {
                     if (writes(group, g) && s < lens[member(group, g)]) {
-                        tape[word(T_Y) + at[g] * out + q] = acc[g];
+                        tape[p.t_y + at[g] * out + q] = acc[g];
                     }
                 }
             }
@@ -167,12 +167,12 @@ fn main(
         let b = member(group, g);
         let len = lens[b];
         let at = at_step(d, b, len - 1u, len);
-        let slot = word(STATE_SLOT) + d * batch + b;
+        let slot = p.state_slot + d * batch + b;
         for (var q = lid; q < out; q += SEQ_WORKGROUP) {
-            state[word(HN) + slot * out + q] = tape[word(T_Y) + at * out + q];
+            state[p.hn + slot * out + q] = tape[p.t_y + at * out + q];
         }
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            state[word(CN) + slot * hid + j] = tape[word(T_C) + at * hid + j];
+            state[p.cn + slot * hid + j] = tape[p.t_c + at * hid + j];
         }
     }
 }

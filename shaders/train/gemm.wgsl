@@ -5,6 +5,7 @@
 // neighbouring invocations read neighbouring addresses either way. The others run
 // gemm_direct.wgsl.
 
+@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -25,9 +26,9 @@ fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) index: u32,
 ) {
-    let m = word(G_M);
-    let n = word(G_N);
-    let k_len = word(G_K);
+    let m = p.m;
+    let n = p.n;
+    let k_len = p.k;
     // A y extent past the device's limit continues in z (src/backend/gpu/grid.rs).
     let m0 = (wid.y + nwg.y * wid.z) * WIDE;
     if (m0 >= m) {
@@ -36,8 +37,8 @@ fn main(
     let n0 = wid.x * WIDE;
     // A is read along m where its rows are adjacent (a transposed view), else along k; B along
     // n where its columns are adjacent, else along k.
-    let a_along_m = word(A_RS) == 1u && word(A_CS) != 1u;
-    let b_along_k = word(B_RS) == 1u && word(B_CS) != 1u;
+    let a_along_m = p.a_rs == 1u && p.a_cs != 1u;
+    let b_along_k = p.b_rs == 1u && p.b_cs != 1u;
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < k_len; k0 += DEPTH) {
         for (var e = 0u; e < WIDE * DEPTH / THREADS; e++) {
@@ -50,7 +51,7 @@ fn main(
             }
             var va = 0.0;
             if (m0 + ml < m && k0 + kl < k_len) {
-                va = a[word(A_OFF) + (m0 + ml) * word(A_RS) + (k0 + kl) * word(A_CS)];
+                va = a[p.a_off + (m0 + ml) * p.a_rs + (k0 + kl) * p.a_cs];
             }
             tile_a[ml * DEPTH + kl] = va;
             var kb = at / WIDE;
@@ -61,7 +62,7 @@ fn main(
             }
             var vb = 0.0;
             if (k0 + kb < k_len && n0 + nl < n) {
-                vb = b[word(B_OFF) + (k0 + kb) * word(B_RS) + (n0 + nl) * word(B_CS)];
+                vb = b[p.b_off + (k0 + kb) * p.b_rs + (n0 + nl) * p.b_cs];
             }
             tile_b[kb * WIDE + nl] = vb;
         }
@@ -85,8 +86,8 @@ fn main(
         for (var j = 0u; j < BLOCK; j++) {
             let col = n0 + lid.x + j * TILE;
             if (row < m && col < n) {
-                let at = word(C_OFF) + row * word(C_RS) + col;
-                if (word(ACCUMULATE) == 1u) {
+                let at = p.c_off + row * p.c_rs + col;
+                if (p.accumulate == 1u) {
                     c[at] += acc[i * BLOCK + j];
                 } else {
                     c[at] = acc[i * BLOCK + j];

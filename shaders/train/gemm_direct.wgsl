@@ -2,6 +2,7 @@
 // over k without workgroup memory or barriers: for the GEMMs with a short side (a narrow input, a
 // small output such as db, or a short reduction), where tiles would be mostly empty.
 
+@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -14,25 +15,25 @@ fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let m = word(G_M);
-    let n = word(G_N);
-    let k_len = word(G_K);
+    let m = p.m;
+    let n = p.n;
+    let k_len = p.k;
     // A y extent past the device's limit continues in z (src/backend/gpu/grid.rs).
     let row = (wid.y + nwg.y * wid.z) * TILE + lid.y;
     let col = wid.x * TILE + lid.x;
     if (row >= m || col >= n) { return; }
     var acc = 0.0;
-    var ia = word(A_OFF) + row * word(A_RS);
-    var ib = word(B_OFF) + col * word(B_CS);
-    let sa = word(A_CS);
-    let sb = word(B_RS);
+    var ia = p.a_off + row * p.a_rs;
+    var ib = p.b_off + col * p.b_cs;
+    let sa = p.a_cs;
+    let sb = p.b_rs;
     for (var k = 0u; k < k_len; k++) {
         acc += a[ia] * b[ib];
         ia += sa;
         ib += sb;
     }
-    let at = word(C_OFF) + row * word(C_RS) + col;
-    if (word(ACCUMULATE) == 1u) {
+    let at = p.c_off + row * p.c_rs + col;
+    if (p.accumulate == 1u) {
         c[at] += acc;
     } else {
         c[at] = acc;

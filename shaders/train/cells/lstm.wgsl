@@ -9,7 +9,7 @@ struct Gates {
 }
 
 fn gates(d: u32, z: vec4<f32>) -> Gates {
-    let limit = word_f32(CLIP);
+    let limit = p.clip;
     var out: Gates;
     for (var k = 0u; k < 4u; k++) {
         var x = z[k];
@@ -22,7 +22,7 @@ fn gates(d: u32, z: vec4<f32>) -> Gates {
         out.value[k] = a.x;
         out.slope[k] = a.y * inside;
     }
-    if (word(INPUT_FORGET) == 1u) {
+    if (p.input_forget == 1u) {
         out.value[1] = 1.0 - out.value[0];
         out.slope[1] = 0.0;
     }
@@ -62,7 +62,7 @@ fn unit_backward(d: u32, z: vec4<f32>, c: f32, c_prev: f32, peep: vec3<f32>, dm:
     let dc = dc_carry + dm * gv.value[3] * h.y + dz_o * peep.z;
     var di = dc * gv.value[2];
     let df = dc * c_prev;
-    if (word(INPUT_FORGET) == 1u) {
+    if (p.input_forget == 1u) {
         di -= df;
     }
     let dz = vec4<f32>(di * gv.slope[0], df * gv.slope[1], dc * gv.value[0] * gv.slope[2], dz_o);

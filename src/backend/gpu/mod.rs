@@ -18,7 +18,7 @@ pub(crate) mod grid;
 pub(crate) mod limits;
 mod model;
 mod packing;
-mod params;
+pub(crate) mod params;
 pub(crate) mod pipelines;
 pub(crate) mod plan;
 pub(crate) mod readback;

@@ -118,22 +118,22 @@ impl TrainLstm {
         for l in (0..cfg.num_layers).rev() {
             let layer = plan.layers[l];
             let inp = cfg.layer_input_size(l);
-            let mut w = self.seq_words(plan, dims, l)?;
-            for (i, at) in [
-                (seq::HN, states[0]),
-                (seq::CN, states[1]),
-                (seq::H0, states[2]),
-                (seq::C0, states[3]),
-                (seq::W_DG, plan.work_dg),
-                (seq::W_DH, plan.work_dh),
-                (seq::W_DCARRY, plan.work_dcarry),
-                (seq::W_PEEP, plan.work_peep),
-            ] {
-                w[i] = at as u32;
-            }
+            // The state gradients come in as (dh_n, dc_n) and go out as (dh0, dc0).
+            let [hn, cn, h0, c0] = states.map(offset);
+            let params = SeqParams {
+                hn: hn?,
+                cn: cn?,
+                h0: h0?,
+                c0: c0?,
+                w_dg: offset(plan.work_dg)?,
+                w_dh: offset(plan.work_dh)?,
+                w_dcarry: offset(plan.work_dcarry)?,
+                w_peep: offset(plan.work_peep)?,
+                ..self.seq_params(plan, dims, l)?
+            };
             rec.push(
                 TrainKernel::Backward(cfg.cell, plan.group),
-                w,
+                Params::Seq(params),
                 vec![&self.params, tape_buf, dy_in, lens, work, dstate],
                 [plan.sequence_groups, 1],
             )?;

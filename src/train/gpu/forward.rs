@@ -150,13 +150,17 @@ impl TrainLstm {
                     rec.transpose((p, h), (&self.params, w_hr.start), (packed, at + 4 * h * p))?;
                 }
             }
-            let mut w = self.seq_words(plan, dims, l)?;
-            for (i, at) in [seq::H0, seq::C0, seq::HN, seq::CN].into_iter().zip(states) {
-                w[i] = at as u32;
-            }
+            let [h0, c0, hn, cn] = states.map(offset);
+            let params = SeqParams {
+                h0: h0?,
+                c0: c0?,
+                hn: hn?,
+                cn: cn?,
+                ..self.seq_params(plan, dims, l)?
+            };
             rec.push(
                 TrainKernel::Forward(cfg.cell, plan.group),
-                w,
+                Params::Seq(params),
                 vec![&self.params, xp, lens, tape, state, packed],
                 [plan.sequence_groups, 1],
             )?;

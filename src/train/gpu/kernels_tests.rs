@@ -1,5 +1,6 @@
-//! The training kernels checked without a GPU: every word index the host writes has the value the
-//! WGSL reads, and each sequence kernel runs the group size its composed part declares.
+//! The training kernels checked without a GPU: every uniform block the host writes has the
+//! layout the WGSL reads, and each sequence kernel runs the group size its composed part
+//! declares.
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{Expression, Literal};
@@ -30,10 +31,39 @@ fn const_u32(module: &naga::Module, name: &str) -> u32 {
     }
 }
 
+/// A WGSL struct's members as (name, byte offset), and its size.
+fn wgsl_struct(module: &naga::Module, name: &str) -> (Vec<(String, u32)>, u32) {
+    let ty = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no struct {name}"))
+        .1;
+    let naga::TypeInner::Struct { members, span } = &ty.inner else {
+        panic!("{name} is not a struct");
+    };
+    let members = members
+        .iter()
+        .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+        .collect();
+    (members, *span)
+}
+
+/// A host struct's fields as (name, byte offset), and its size, as `wgsl_struct` gives them.
+macro_rules! host_struct {
+    ($ty:ty: $($field:ident),+ $(,)?) => {
+        (
+            vec![$((stringify!($field).to_string(), std::mem::offset_of!($ty, $field) as u32)),+],
+            std::mem::size_of::<$ty>() as u32,
+        )
+    };
+}
+
 /// Workgroup sizes, bindings and mirrored constants are checked for every kernel of the registry
-/// (`gpu::shaders`); here, the words of the uniform blocks and the composed group sizes.
+/// (`gpu::shaders`); here, the uniform blocks member by member, the flags, and the composed group
+/// sizes.
 #[test]
-fn training_kernels_agree_with_the_host_words() {
+fn training_kernels_agree_with_the_host_parameters() {
     for (kernel, group) in [
         (TrainKernel::Forward(Cell::Lstm, 1), 1),
         (TrainKernel::Backward(Cell::Lstm, 1), 1),
@@ -48,102 +78,62 @@ fn training_kernels_agree_with_the_host_words() {
         );
     }
     let seq_module = module(TrainKernel::Backward(Cell::Lstm, SEQ_GROUP));
-    for (name, value) in [
-        ("SEQ_LEN", seq::SEQ_LEN),
-        ("BATCH", seq::BATCH),
-        ("HIDDEN", seq::HIDDEN),
-        ("OUT", seq::OUT),
-        ("DIRS", seq::DIRS),
-        ("REVERSE_MASK", seq::REVERSE_MASK),
-        ("STRIDE_T", seq::STRIDE_T),
-        ("STRIDE_B", seq::STRIDE_B),
-        ("INPUT_FORGET", seq::INPUT_FORGET),
-        ("CLIP", seq::CLIP),
-        ("FLAGS", seq::FLAGS),
-        ("STATE_SLOT", seq::STATE_SLOT),
-        ("H0", seq::H0),
-        ("C0", seq::C0),
-        ("HN", seq::HN),
-        ("CN", seq::CN),
-        ("T_Y", seq::T_Y),
-        ("T_Z", seq::T_Z),
-        ("T_C", seq::T_C),
-        ("T_CPREV", seq::T_CPREV),
-        ("T_HPREV", seq::T_HPREV),
-        ("T_M", seq::T_M),
-        ("W_DG", seq::W_DG),
-        ("W_DH", seq::W_DH),
-        ("W_DCARRY", seq::W_DCARRY),
-        ("W_PEEP", seq::W_PEEP),
-        ("P_W_HH", seq::P_W_HH),
-        ("P_B_IH", seq::P_B_IH),
-        ("P_B_HH", seq::P_B_HH),
-        ("P_PEEP", seq::P_PEEP),
-        ("P_W_HR", seq::P_W_HR),
-        ("ACT", seq::ACT),
+    let structs = [
         (
-            "SEQ_WORKGROUP",
-            crate::backend::gpu::shaders::TRAIN_SEQ_WORKGROUP as usize,
+            &seq_module,
+            "SeqParams",
+            host_struct!(SeqParams: seq_len, batch, hidden, out, dirs, reverse_mask, stride_t,
+                stride_b, input_forget, clip, flags, state_slot, h0, c0, hn, cn, t_y, t_z, t_c,
+                t_cprev, t_hprev, t_m, w_dg, w_dh, w_dcarry, w_peep, w_hh, b_ih, b_hh, peep, w_hr,
+                act),
         ),
-    ] {
-        assert_eq!(const_u32(&seq_module, name) as usize, value, "{name}");
+        (
+            &seq_module,
+            "Activation",
+            host_struct!(ActivationParams: kind, alpha, beta, _pad),
+        ),
+        (
+            &module(TrainKernel::Gemm),
+            "MatmulParams",
+            host_struct!(MatmulParams: m, n, k, a_off, a_rs, a_cs, b_off, b_rs, b_cs, c_off, c_rs,
+                accumulate),
+        ),
+        (
+            &module(TrainKernel::Transpose),
+            "TransposeParams",
+            host_struct!(TransposeParams: rows, cols, src_off, dst_off),
+        ),
+        (
+            &module(TrainKernel::Update),
+            "OptimizerParams",
+            host_struct!(OptimizerParams: count, kind, lr, momentum, beta2, eps, correct1, correct2,
+                max_norm),
+        ),
+    ];
+    for (module, name, host) in structs {
+        assert_eq!(
+            wgsl_struct(module, name),
+            host,
+            "{name}: WGSL members vs the host's"
+        );
     }
     for (name, value) in [
-        ("FLAG_BIAS", seq::FLAG_BIAS),
-        ("FLAG_PEEPHOLE", seq::FLAG_PEEPHOLE),
-        ("FLAG_PROJECTION", seq::FLAG_PROJECTION),
+        ("FLAG_BIAS", SeqParams::FLAG_BIAS),
+        ("FLAG_PEEPHOLE", SeqParams::FLAG_PEEPHOLE),
+        ("FLAG_PROJECTION", SeqParams::FLAG_PROJECTION),
+        ("SEQ_WORKGROUP", crate::backend::gpu::shaders::TRAIN_SEQ_WORKGROUP),
     ] {
         assert_eq!(const_u32(&seq_module, name), value, "{name}");
     }
-    // Direction 1's words stay inside the block.
-    const { assert!(seq::ACT + 9 * 2 <= WORDS) };
     for kernel in [TrainKernel::Gemm, TrainKernel::GemmDirect] {
-        let g = module(kernel);
-        for (name, value) in [
-            ("G_M", gemm::M),
-            ("G_N", gemm::N),
-            ("G_K", gemm::K),
-            ("A_OFF", gemm::A_OFF),
-            ("A_RS", gemm::A_RS),
-            ("A_CS", gemm::A_CS),
-            ("B_OFF", gemm::B_OFF),
-            ("B_RS", gemm::B_RS),
-            ("B_CS", gemm::B_CS),
-            ("C_OFF", gemm::C_OFF),
-            ("C_RS", gemm::C_RS),
-            ("ACCUMULATE", gemm::ACCUMULATE),
-            ("TILE", GEMM_TILE as usize),
-        ] {
-            assert_eq!(const_u32(&g, name) as usize, value, "{name}");
-        }
+        assert_eq!(const_u32(&module(kernel), "TILE"), GEMM_TILE);
     }
     let u = module(TrainKernel::Update);
-    for (name, value) in [
-        ("O_COUNT", opt::COUNT),
-        ("O_KIND", opt::KIND),
-        ("O_LR", opt::LR),
-        ("O_MOMENTUM", opt::MOMENTUM),
-        ("O_BETA2", opt::BETA2),
-        ("O_EPS", opt::EPS),
-        ("O_CORRECT1", opt::CORRECT1),
-        ("O_CORRECT2", opt::CORRECT2),
-        ("O_MAX_NORM", opt::MAX_NORM),
-        ("UPDATE_WORKGROUP", OPT_WORKGROUP as usize),
-    ] {
-        assert_eq!(const_u32(&u, name) as usize, value, "{name}");
-    }
-    let t = module(TrainKernel::Transpose);
-    for (name, value) in [
-        ("X_ROWS", transpose::ROWS),
-        ("X_COLS", transpose::COLS),
-        ("X_SRC", transpose::SRC),
-        ("X_DST", transpose::DST),
-    ] {
-        assert_eq!(const_u32(&t, name) as usize, value, "{name}");
-    }
-    let n = module(TrainKernel::Norm);
-    assert_eq!(const_u32(&n, "O_COUNT") as usize, opt::COUNT);
-    assert_eq!(const_u32(&n, "NORM_WORKGROUP"), OPT_WORKGROUP);
+    assert_eq!(const_u32(&u, "UPDATE_WORKGROUP"), OPT_WORKGROUP);
+    assert_eq!(
+        const_u32(&module(TrainKernel::Norm), "NORM_WORKGROUP"),
+        OPT_WORKGROUP
+    );
     // The host's clipping epsilon is the kernel's.
     assert!(u
         .constants

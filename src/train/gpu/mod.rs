@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::backend::gpu::cache::PipelineCache;
 use crate::backend::gpu::pipelines::Pipelines;
-use kernels::{seq, TrainKernel, SEQ_GROUP, WORDS};
+use kernels::{ActivationParams, Params, SeqParams, TrainKernel, SEQ_GROUP};
 use record::{Recorder, View};
 use tape::TapePlan;
 pub use trainer::Trainer;
@@ -276,64 +276,64 @@ impl TrainLstm {
         .await
     }
 
-    /// The sequence-kernel words shared by forward and backward for layer `l`.
-    fn seq_words(&self, plan: &TapePlan, dims: Dims, l: usize) -> Result<[u32; WORDS]> {
+    /// The sequence kernels' parameters for layer `l` that forward and backward share; each
+    /// sets its state and work offsets.
+    fn seq_params(&self, plan: &TapePlan, dims: Dims, l: usize) -> Result<SeqParams> {
         let cfg = &self.config;
         let nd = cfg.num_directions();
-        let mut w = [0u32; WORDS];
         let (stride_t, stride_b) = match cfg.layout {
             crate::config::Layout::SeqMajor => (dims.batch, 1),
             crate::config::Layout::BatchMajor => (1, dims.seq_len),
         };
         let rec = plan.layers[l];
-        let flags = (cfg.bias as u32 * seq::FLAG_BIAS)
-            | (cfg.peepholes as u32 * seq::FLAG_PEEPHOLE)
-            | (cfg.proj_size.is_some() as u32 * seq::FLAG_PROJECTION);
-        let words: [(usize, usize); 17] = [
-            (seq::SEQ_LEN, dims.seq_len),
-            (seq::BATCH, dims.batch),
-            (seq::HIDDEN, cfg.hidden_size),
-            (seq::OUT, cfg.output_size()),
-            (seq::DIRS, nd),
-            (
-                seq::REVERSE_MASK,
-                (0..nd)
-                    .map(|d| (cfg.direction.is_reversed(d) as usize) << d)
-                    .sum(),
-            ),
-            (seq::STRIDE_T, stride_t),
-            (seq::STRIDE_B, stride_b),
-            (seq::INPUT_FORGET, cfg.input_forget as usize),
-            (seq::STATE_SLOT, l * nd * dims.batch),
-            (seq::T_Y, rec.y),
-            (seq::T_Z, rec.z),
-            (seq::T_C, rec.c),
-            (seq::T_CPREV, rec.c_prev),
-            (seq::T_HPREV, rec.h_prev),
-            (seq::T_M, rec.m),
-            (seq::FLAGS, flags as usize),
-        ];
-        for (i, v) in words {
-            w[i] = u32::try_from(v).map_err(|_| Error::Overflow {
-                what: "the training tape (32-bit offsets)".into(),
-            })?;
-        }
-        w[seq::CLIP] = cfg.clip.unwrap_or(0.0).to_bits();
+        let flag = |on: bool, flag: u32| if on { flag } else { 0 };
+        let mut p = SeqParams {
+            seq_len: offset(dims.seq_len)?,
+            batch: offset(dims.batch)?,
+            hidden: offset(cfg.hidden_size)?,
+            out: offset(cfg.output_size())?,
+            dirs: nd as u32,
+            reverse_mask: (0..nd).map(|d| (cfg.direction.is_reversed(d) as u32) << d).sum(),
+            stride_t: offset(stride_t)?,
+            stride_b: offset(stride_b)?,
+            input_forget: cfg.input_forget as u32,
+            clip: cfg.clip.unwrap_or(0.0),
+            flags: flag(cfg.bias, SeqParams::FLAG_BIAS)
+                | flag(cfg.peepholes, SeqParams::FLAG_PEEPHOLE)
+                | flag(cfg.proj_size.is_some(), SeqParams::FLAG_PROJECTION),
+            state_slot: offset(l * nd * dims.batch)?,
+            t_y: offset(rec.y)?,
+            t_z: offset(rec.z)?,
+            t_c: offset(rec.c)?,
+            t_cprev: offset(rec.c_prev)?,
+            t_hprev: offset(rec.h_prev)?,
+            t_m: offset(rec.m)?,
+            ..SeqParams::default()
+        };
         for d in 0..nd {
             let slot = &self.layout.slots[l * nd + d];
-            let at = |r: Option<&std::ops::Range<usize>>| r.map_or(0, |r| r.start as u32);
-            w[seq::P_W_HH + d] = slot.w_hh.start as u32;
-            w[seq::P_B_IH + d] = at(slot.b_ih.as_ref());
-            w[seq::P_B_HH + d] = at(slot.b_hh.as_ref());
-            w[seq::P_PEEP + d] = at(slot.peephole.as_ref());
-            w[seq::P_W_HR + d] = at(slot.w_hr.as_ref());
+            let at = |r: Option<&std::ops::Range<usize>>| offset(r.map_or(0, |r| r.start));
+            p.w_hh[d] = offset(slot.w_hh.start)?;
+            p.b_ih[d] = at(slot.b_ih.as_ref())?;
+            p.b_hh[d] = at(slot.b_hh.as_ref())?;
+            p.peep[d] = at(slot.peephole.as_ref())?;
+            p.w_hr[d] = at(slot.w_hr.as_ref())?;
             for (k, a) in cfg.activations_of(d).iter().enumerate() {
-                let base = seq::ACT + 9 * d + 3 * k;
-                w[base] = a.kind.id();
-                w[base + 1] = a.alpha.to_bits();
-                w[base + 2] = a.beta.to_bits();
+                p.act[3 * d + k] = ActivationParams {
+                    kind: a.kind.id(),
+                    alpha: a.alpha,
+                    beta: a.beta,
+                    _pad: 0,
+                };
             }
         }
-        Ok(w)
+        Ok(p)
     }
+}
+
+/// An offset or size as the kernels index it: 32 bits.
+fn offset(v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Overflow {
+        what: "the training buffers (offsets index with 32 bits on the GPU)".into(),
+    })
 }

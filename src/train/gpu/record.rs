@@ -1,9 +1,9 @@
 //! The dispatches of a training pass, listed before anything is recorded: each with its kernel,
-//! uniform words, buffers and grid. The grid limits are checked as they are listed; the list is
+//! parameters, buffers and grid. The grid limits are checked as they are listed; the list is
 //! counted for the statistics and then recorded into one compute pass, every uniform block in one
 //! buffer.
 
-use super::kernels::{gemm, transpose, TrainKernel, GEMM_TILE, GEMM_WIDE, TILED_MIN, WORDS};
+use super::kernels::{MatmulParams, Params, TrainKernel, TransposeParams, GEMM_TILE, GEMM_WIDE, TILED_MIN};
 use crate::backend::gpu::grid;
 use crate::backend::gpu::pipelines::{bind_group, Pipelines};
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// One dispatch.
 pub(crate) struct Dispatch<'a> {
     kernel: TrainKernel,
-    words: [u32; WORDS],
+    params: Params,
     buffers: Vec<&'a wgpu::Buffer>,
     grid: [u32; 3],
 }
@@ -79,7 +79,7 @@ impl<'a> Recorder<'a> {
     pub fn push(
         &mut self,
         kernel: TrainKernel,
-        words: [u32; WORDS],
+        params: Params,
         buffers: Vec<&'a wgpu::Buffer>,
         grid: [usize; 2],
     ) -> Result<()> {
@@ -105,9 +105,18 @@ impl<'a> Recorder<'a> {
             *slot = n as u32;
         }
         debug_assert_eq!(buffers.len() + 1, kernel.kernel().bindings.len());
+        debug_assert!(matches!(
+            (kernel, &params),
+            (
+                TrainKernel::Forward(..) | TrainKernel::Backward(..),
+                Params::Seq(_)
+            ) | (TrainKernel::Gemm | TrainKernel::GemmDirect, Params::Matmul(_))
+                | (TrainKernel::Transpose, Params::Transpose(_))
+                | (TrainKernel::Norm | TrainKernel::Update, Params::Optimizer(_))
+        ));
         self.dispatches.push(Dispatch {
             kernel,
-            words,
+            params,
             buffers,
             grid: g,
         });
@@ -125,24 +134,21 @@ impl<'a> Recorder<'a> {
         c: (&'a wgpu::Buffer, usize, usize),
         accumulate: bool,
     ) -> Result<()> {
-        let mut w = [0u32; WORDS];
         let what = "a training GEMM";
-        for (i, v) in [
-            (gemm::M, m),
-            (gemm::N, n),
-            (gemm::K, k),
-            (gemm::A_OFF, a.1.offset),
-            (gemm::A_RS, a.1.rows),
-            (gemm::A_CS, a.1.cols),
-            (gemm::B_OFF, b.1.offset),
-            (gemm::B_RS, b.1.rows),
-            (gemm::B_CS, b.1.cols),
-            (gemm::C_OFF, c.1),
-            (gemm::C_RS, c.2),
-            (gemm::ACCUMULATE, accumulate as usize),
-        ] {
-            w[i] = word(what, v)?;
-        }
+        let params = MatmulParams {
+            m: word(what, m)?,
+            n: word(what, n)?,
+            k: word(what, k)?,
+            a_off: word(what, a.1.offset)?,
+            a_rs: word(what, a.1.rows)?,
+            a_cs: word(what, a.1.cols)?,
+            b_off: word(what, b.1.offset)?,
+            b_rs: word(what, b.1.rows)?,
+            b_cs: word(what, b.1.cols)?,
+            c_off: word(what, c.1)?,
+            c_rs: word(what, c.2)?,
+            accumulate: accumulate as u32,
+        };
         let (kernel, tile) = if m.min(n).min(k) >= TILED_MIN {
             (TrainKernel::Gemm, GEMM_WIDE as usize)
         } else {
@@ -150,7 +156,7 @@ impl<'a> Recorder<'a> {
         };
         self.push(
             kernel,
-            w,
+            Params::Matmul(params),
             vec![a.0, b.0, c.0],
             [n.div_ceil(tile), m.div_ceil(tile)],
         )
@@ -163,19 +169,17 @@ impl<'a> Recorder<'a> {
         (src, from): (&'a wgpu::Buffer, usize),
         (dst, to): (&'a wgpu::Buffer, usize),
     ) -> Result<()> {
-        let mut w = [0u32; WORDS];
-        for (i, v) in [
-            (transpose::ROWS, rows),
-            (transpose::COLS, cols),
-            (transpose::SRC, from),
-            (transpose::DST, to),
-        ] {
-            w[i] = word("a transpose", v)?;
-        }
+        let what = "a transpose";
+        let params = TransposeParams {
+            rows: word(what, rows)?,
+            cols: word(what, cols)?,
+            src_off: word(what, from)?,
+            dst_off: word(what, to)?,
+        };
         let tile = GEMM_TILE as usize;
         self.push(
             TrainKernel::Transpose,
-            w,
+            Params::Transpose(params),
             vec![src, dst],
             [cols.div_ceil(tile), rows.div_ceil(tile)],
         )
@@ -202,12 +206,12 @@ impl<'a> Recorder<'a> {
         encoder: &mut wgpu::CommandEncoder,
     ) -> Result<()> {
         let device = pipelines.device();
-        const BLOCK: u64 = (WORDS * 4) as u64;
         let align = block_stride(device);
         let mut bytes = vec![0u8; (align * self.dispatches.len().max(1) as u64) as usize];
         for (i, d) in self.dispatches.iter().enumerate() {
+            let block = d.params.bytes();
             let at = i * align as usize;
-            bytes[at..at + BLOCK as usize].copy_from_slice(bytemuck::cast_slice(&d.words));
+            bytes[at..at + block.len()].copy_from_slice(block);
         }
         queue.write_buffer(uniforms, 0, &bytes);
         let mut recorded = Vec::with_capacity(self.dispatches.len());
@@ -217,7 +221,7 @@ impl<'a> Recorder<'a> {
             let mut resources = vec![wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer: uniforms,
                 offset: i as u64 * align,
-                size: wgpu::BufferSize::new(BLOCK),
+                size: wgpu::BufferSize::new(d.params.bytes().len() as u64),
             })];
             resources.extend(d.buffers.iter().map(|b| b.as_entire_binding()));
             let group = bind_group(device, &pipelines.layout(kernel), kernel.name, &resources);
@@ -236,7 +240,9 @@ impl<'a> Recorder<'a> {
     }
 }
 
-/// Bytes between two dispatches' uniform blocks: the block, at the device's offset alignment.
+/// Bytes between two dispatches' uniform blocks: the largest block, rounded up to the device's
+/// offset alignment.
 fn block_stride(device: &wgpu::Device) -> u64 {
-    (device.limits().min_uniform_buffer_offset_alignment as u64).max((WORDS * 4) as u64)
+    let align = (device.limits().min_uniform_buffer_offset_alignment as u64).max(1);
+    (Params::MAX_BYTES as u64).div_ceil(align) * align
 }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::kernels::{opt, TrainKernel, OPT_WORKGROUP, WORDS};
+use super::kernels::{OptimizerParams, Params, TrainKernel, OPT_WORKGROUP};
 use super::workspace::TrainBuf;
 use super::{storage, PassStats, Tape, TrainLstm, F32};
 use crate::backend::gpu::scope::{self, capture};
@@ -114,36 +114,39 @@ impl Trainer {
         let ws = guard.as_ref().expect("a tape holds its workspace until dropped");
         let (submission, backward, update, uploaded) =
             capture(device, "a training step", || -> Result<_> {
-                let mut w = [0u32; WORDS];
-                w[opt::COUNT] = n as u32;
                 let o = &self.optimizer;
-                w[opt::LR] = o.learning_rate.to_bits();
-                w[opt::MAX_NORM] = o.clip_norm.unwrap_or(0.0).to_bits();
+                let mut params = OptimizerParams {
+                    count: n as u32,
+                    lr: o.learning_rate,
+                    max_norm: o.clip_norm.unwrap_or(0.0),
+                    ..OptimizerParams::default()
+                };
                 match o.kind {
                     OptimizerKind::Sgd { momentum } => {
-                        w[opt::KIND] = 0;
-                        w[opt::MOMENTUM] = momentum.to_bits();
+                        params.kind = 0;
+                        params.momentum = momentum;
                     }
                     OptimizerKind::Adam { beta1, beta2, eps } => {
                         let (c1, c2) = bias_corrections(beta1, beta2, step);
-                        w[opt::KIND] = 1;
-                        w[opt::MOMENTUM] = beta1.to_bits();
-                        w[opt::BETA2] = beta2.to_bits();
-                        w[opt::EPS] = eps.to_bits();
-                        w[opt::CORRECT1] = c1.to_bits();
-                        w[opt::CORRECT2] = c2.to_bits();
+                        params.kind = 1;
+                        params.momentum = beta1;
+                        params.beta2 = beta2;
+                        params.eps = eps;
+                        params.correct1 = c1;
+                        params.correct2 = c2;
                     }
                 }
+                let block = Params::Optimizer(params);
                 let groups = n.div_ceil(OPT_WORKGROUP as usize);
                 let grads = ws.buffer(TrainBuf::Grads);
                 let (encoder, backward, update, uploaded) =
                     model.encode_backward(tape, ws, (dy, dh_n, dc_n), |rec| {
                         if o.clip_norm.is_some() {
-                            rec.push(TrainKernel::Norm, w, vec![grads, &self.norm_sq], [1, 1])?;
+                            rec.push(TrainKernel::Norm, block, vec![grads, &self.norm_sq], [1, 1])?;
                         }
                         rec.push(
                             TrainKernel::Update,
-                            w,
+                            block,
                             vec![&model.params, grads, &self.moments, &self.norm_sq],
                             [groups, 1],
                         )

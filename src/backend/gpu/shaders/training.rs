@@ -1,13 +1,12 @@
-//! The training kernels of the registry (`shaders/train/`): f32 only, each a uniform block of
-//! words (`shaders/train/params.wgsl`) followed by storage arrays. The sequence kernels exist
+//! The training kernels of the registry (`shaders/train/`): f32 only, each a uniform block (a
+//! struct of `shaders/train/params.wgsl`, mirrored in `gpu::params`) followed by storage arrays. The sequence kernels exist
 //! for one sequence per workgroup and for groups of [`SEQ_GROUP`]: the registry composes
 //! `seq_group_1.wgsl` or `seq_group_8.wgsl` in front of the same body.
 
 use super::{read, write, BindingKind, Kernel, WeightFormat, F32};
+use crate::backend::gpu::params::{MatmulParams, OptimizerParams, SeqParams, TransposeParams};
 use crate::cell::Cell;
 
-/// Words in each training kernel's uniform block (`array<vec4<u32>, 16>`).
-pub(crate) const TRAIN_WORDS: usize = 64;
 /// Invocations along each side of a GEMM or transpose workgroup.
 pub(crate) const TRAIN_GEMM_TILE: u32 = 16;
 /// The tiled GEMM's output tile side (16 invocations × 4 outputs).
@@ -20,15 +19,18 @@ pub(crate) const SEQ_GROUP: usize = 8;
 /// Invocations of the optimizer's workgroups.
 pub(crate) const TRAIN_OPT_WORKGROUP: u32 = 256;
 
-const TRAIN_UNIFORM: BindingKind = BindingKind::Uniform {
-    size: (TRAIN_WORDS * 4) as u64,
-    dynamic: false,
-};
-/// a, b, c (`C = A·B`, strided views).
-const GEMM_BINDINGS: &[BindingKind] = &[TRAIN_UNIFORM, read(F32), read(F32), write(F32)];
+/// A uniform block of `T`, bound at an offset of the pass's uniform buffer.
+const fn uniform<T>() -> BindingKind {
+    BindingKind::Uniform {
+        size: std::mem::size_of::<T>() as u64,
+        dynamic: false,
+    }
+}
+/// params, a, b, c (`C = A·B`, strided views).
+const GEMM_BINDINGS: &[BindingKind] = &[uniform::<MatmulParams>(), read(F32), read(F32), write(F32)];
 /// params, xp, lens, tape, state, packed (Rᵀ and W_hrᵀ).
 const FORWARD_BINDINGS: &[BindingKind] = &[
-    TRAIN_UNIFORM,
+    uniform::<SeqParams>(),
     read(F32),
     read(F32),
     read(4),
@@ -38,7 +40,7 @@ const FORWARD_BINDINGS: &[BindingKind] = &[
 ];
 /// params, tape, dy, lens, work, dstate.
 const BACKWARD_BINDINGS: &[BindingKind] = &[
-    TRAIN_UNIFORM,
+    uniform::<SeqParams>(),
     read(F32),
     read(F32),
     read(F32),
@@ -125,7 +127,7 @@ train_kernel! {
     TRAIN_NORM = "train_norm", ["train/params.wgsl", "train/norm.wgsl"],
     workgroup_size: [TRAIN_OPT_WORKGROUP, 1, 1],
     workgroup_bytes: TRAIN_OPT_WORKGROUP as u64 * F32,
-    bindings: &[TRAIN_UNIFORM, read(F32), write(F32)],
+    bindings: &[uniform::<OptimizerParams>(), read(F32), write(F32)],
     consts: &[("NORM_WORKGROUP", TRAIN_OPT_WORKGROUP)],
 }
 
@@ -134,7 +136,7 @@ train_kernel! {
     TRAIN_UPDATE = "train_update", ["train/params.wgsl", "train/update.wgsl"],
     workgroup_size: [TRAIN_OPT_WORKGROUP, 1, 1],
     workgroup_bytes: 0,
-    bindings: &[TRAIN_UNIFORM, write(F32), read(F32), write(F32), read(F32)],
+    bindings: &[uniform::<OptimizerParams>(), write(F32), read(F32), write(F32), read(F32)],
     consts: &[("UPDATE_WORKGROUP", TRAIN_OPT_WORKGROUP)],
 }
 
@@ -143,7 +145,7 @@ train_kernel! {
     TRAIN_TRANSPOSE = "train_transpose", ["train/params.wgsl", "train/transpose.wgsl"],
     workgroup_size: [TRAIN_GEMM_TILE, TRAIN_GEMM_TILE, 1],
     workgroup_bytes: 0,
-    bindings: &[TRAIN_UNIFORM, read(F32), write(F32)],
+    bindings: &[uniform::<TransposeParams>(), read(F32), write(F32)],
     consts: &[],
 }
 
