@@ -11,7 +11,7 @@ use web_time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::gpu::{GpuContext, Lstm, Variants};
+use crate::backend::gpu::{GpuContext, Lstm, PassStats, Variants};
 use crate::conform::random_tensor;
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
@@ -111,15 +111,6 @@ impl Spread {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Counters {
-    pub dispatches: u32,
-    pub submits: u32,
-    pub readbacks: u32,
-    pub bytes_uploaded: u64,
-    pub bytes_downloaded: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShapeResult {
     pub shape: Shape,
     /// One forward: input upload, every dispatch and the output readback, weights resident.
@@ -140,7 +131,7 @@ pub struct ShapeResult {
     /// With f16 weights, the error against the CPU reference on the full-precision weights.
     #[serde(default)]
     pub max_abs_error_vs_f32: Option<f64>,
-    pub counters: Counters,
+    pub counters: PassStats,
     /// Which kernels ran.
     pub variant: String,
     /// Building the engine and tuning this shape class (0 when the choices were cached).
@@ -388,13 +379,7 @@ pub fn time_shape(
         speedup: cpu_ms / forward_ms.median,
         max_abs_error: out.max_abs_diff(&reference).unwrap_or(f32::INFINITY) as f64,
         max_abs_error_vs_f32,
-        counters: Counters {
-            dispatches: stats.dispatches,
-            submits: stats.submits,
-            readbacks: stats.readbacks,
-            bytes_uploaded: stats.bytes_uploaded,
-            bytes_downloaded: stats.bytes_downloaded,
-        },
+        counters: stats.pass(),
         variant: stats.variants.to_string(),
         autotune_ms,
         weight_bytes: lstm.weight_bytes(),
@@ -415,8 +400,8 @@ pub struct TrainResult {
     /// Largest difference between the GPU's and the CPU's gradients (one backward), relative to
     /// the largest gradient.
     pub gradient_error: f64,
-    pub forward: Counters,
-    pub backward: Counters,
+    pub forward: PassStats,
+    pub backward: PassStats,
     /// Dispatches of the optimizer (recorded in the backward's submission).
     pub optimizer_dispatches: u32,
 }
@@ -432,7 +417,7 @@ pub fn time_train_shape(
     reps: usize,
     tick: &dyn Fn(),
 ) -> Result<TrainResult> {
-    use crate::train::gpu::{PassStats, TrainLstm, Trainer};
+    use crate::train::gpu::{TrainLstm, Trainer};
     if reps == 0 {
         return Err(Error::invalid("reps", "must be at least 1"));
     }
@@ -468,20 +453,13 @@ pub fn time_train_shape(
         .max_abs_weight()
         .max(cpu_grads.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())));
     let diff = gpu_grads.max_abs_diff(&cpu_grads).unwrap_or(f32::INFINITY);
-    let counters = |p: PassStats| Counters {
-        dispatches: p.dispatches,
-        submits: p.submits,
-        readbacks: p.readbacks,
-        bytes_uploaded: p.bytes_uploaded,
-        bytes_downloaded: p.bytes_downloaded,
-    };
     Ok(TrainResult {
         shape: shape.clone(),
         step_ms: Spread::of(wall),
         cpu_ms,
         gradient_error: (diff / largest.max(f32::MIN_POSITIVE)) as f64,
-        forward: counters(stats.forward),
-        backward: counters(stats.backward),
+        forward: stats.forward,
+        backward: stats.backward,
         optimizer_dispatches: stats.optimizer.dispatches,
     })
 }

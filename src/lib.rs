@@ -48,10 +48,10 @@ pub mod gpu {
     pub use crate::backend::gpu::enumerate_adapters;
     pub use crate::backend::gpu::{
         choose_adapter, describe_adapter, supports_compute, AdapterRequest, EncodeTarget, ForwardStats,
-        GemmVariant, GpuContext, KernelPart, Lstm, LstmState, PipelineCache, Schedule, StateExport,
-        StepVariant, Variants, SHADER_DIR_VARIABLE,
+        GemmVariant, GpuContext, KernelPart, Lstm, LstmState, PassStats, PipelineCache, Schedule,
+        StateExport, StepVariant, TrainStats, Variants, SHADER_DIR_VARIABLE,
     };
-    pub use crate::train::gpu::{PassStats, Tape, TrainLstm, TrainStats, Trainer};
+    pub use crate::train::gpu::{Tape, TrainLstm, Trainer};
 }
 
 /// Compiles and runs the README's code blocks as doc tests.

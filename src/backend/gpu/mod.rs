@@ -25,7 +25,7 @@ pub(crate) mod readback;
 pub(crate) mod scope;
 pub(crate) mod shaders;
 mod state;
-mod stats;
+pub(crate) mod stats;
 mod tune;
 mod variants;
 pub(crate) mod workspace;
@@ -37,5 +37,5 @@ pub use context::{choose_adapter, describe_adapter, supports_compute, AdapterReq
 pub use engine::{EncodeTarget, Lstm, StateExport};
 pub use shaders::SHADER_DIR_VARIABLE;
 pub use state::LstmState;
-pub use stats::{ForwardStats, KernelPart};
+pub use stats::{ForwardStats, KernelPart, PassStats, TrainStats};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};

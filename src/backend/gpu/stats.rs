@@ -1,7 +1,49 @@
-//! What a forward did ([`ForwardStats`]), counted from its plan, and the kernels a benchmark can
-//! time alone ([`KernelPart`]).
+//! What a GPU job did, counted the same way for every job ([`PassStats`]: a forward, a training
+//! forward, backward or optimizer step), a forward's with its timings and kernels
+//! ([`ForwardStats`]), and the kernels a benchmark can time alone ([`KernelPart`]).
+
+use serde::{Deserialize, Serialize};
 
 use super::variants::Variants;
+
+/// What one pass did: the dispatches its plan lists, and the uploads, submissions and readbacks
+/// as it makes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassStats {
+    pub dispatches: u32,
+    /// Queue submissions (0 when encoding into the caller's encoder, or recorded into another
+    /// pass's submission).
+    pub submits: u32,
+    /// Buffers mapped for reading.
+    pub readbacks: u32,
+    /// Bytes written to the GPU from the host.
+    pub bytes_uploaded: u64,
+    /// Bytes read back to the host.
+    pub bytes_downloaded: u64,
+}
+
+impl PassStats {
+    /// A pass of the `dispatches` its plan lists, nothing moved yet.
+    pub(crate) fn planned(dispatches: usize) -> PassStats {
+        PassStats {
+            dispatches: dispatches as u32,
+            ..PassStats::default()
+        }
+    }
+
+    pub(crate) fn upload(&mut self, bytes: u64) {
+        self.bytes_uploaded += bytes;
+    }
+
+    pub(crate) fn submit(&mut self) {
+        self.submits += 1;
+    }
+
+    pub(crate) fn read_back(&mut self, bytes: u64) {
+        self.readbacks += 1;
+        self.bytes_downloaded += bytes;
+    }
+}
 
 /// What one forward did, for checking the engine's structure and for benchmarks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +73,26 @@ pub struct ForwardStats {
 }
 
 impl ForwardStats {
+    /// The forward's counters as a [`PassStats`].
+    pub fn pass(&self) -> PassStats {
+        PassStats {
+            dispatches: self.dispatches,
+            submits: self.submits,
+            readbacks: self.readbacks,
+            bytes_uploaded: self.bytes_uploaded,
+            bytes_downloaded: self.bytes_downloaded,
+        }
+    }
+
+    /// Set the forward's counters from `pass`.
+    pub(crate) fn count(&mut self, pass: PassStats) {
+        self.dispatches = pass.dispatches;
+        self.submits = pass.submits;
+        self.readbacks = pass.readbacks;
+        self.bytes_uploaded = pass.bytes_uploaded;
+        self.bytes_downloaded = pass.bytes_downloaded;
+    }
+
     /// Nothing done yet, with the kernels that will run.
     pub(crate) fn new(variants: Variants) -> Self {
         ForwardStats {
@@ -56,4 +118,15 @@ pub enum KernelPart {
     /// One recurrent step of a layer (all directions); under the wavefront schedule, the
     /// dispatch in which the layer takes its first step, together with the layers below it.
     Step { layer: usize },
+}
+
+/// The last forward, backward and optimizer step of a
+/// [`TrainLstm`](crate::gpu::TrainLstm).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrainStats {
+    pub forward: PassStats,
+    pub backward: PassStats,
+    /// The optimizer's dispatches are counted here; a [`Trainer::step`](crate::gpu::Trainer::step)
+    /// records the backward and the update in one submission (counted under `backward`).
+    pub optimizer: PassStats,
 }

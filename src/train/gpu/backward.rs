@@ -282,7 +282,7 @@ impl TrainLstm {
             ws.return_staging(staging);
         }
         let mut flat = read?;
-        self.record_stats(|s| s.backward = PassStats::read_once(dispatches, uploaded, total));
+        self.record_stats(|s| s.backward = counted(dispatches, uploaded, Some(total)));
         let [_, dx_read, states_read] = plan.backward_reads(n);
         let dc0 = flat.split_off(states_read.to + plan.h_states);
         let dh0 = flat.split_off(states_read.to);

@@ -87,7 +87,7 @@ impl TrainLstm {
         let read = self.submit_and_read(encoder, &staging, out_len, wait).await;
         ws.return_staging(staging);
         let mut out = read?;
-        self.record_stats(|s| s.forward = PassStats::read_once(dispatches, uploaded, out_len));
+        self.record_stats(|s| s.forward = counted(dispatches, uploaded, Some(out_len)));
         let [_, states_read] = plan.forward_reads();
         let c_n = out.split_off(states_read.to + plan.h_states);
         let h_n = out.split_off(states_read.to);

@@ -34,6 +34,7 @@ use workspace::{take_or_allocate, Spare, TrainBuf, TrainWorkspace};
 
 use crate::backend::gpu::plan::Usage;
 use crate::backend::gpu::shaders::TRAINING;
+use crate::backend::gpu::stats::{PassStats, TrainStats};
 use crate::backend::gpu::workspace::allocate;
 use crate::backend::gpu::{
     limits, readback,
@@ -47,40 +48,6 @@ use crate::train::{check_output_grads, check_trainable, Gradients, ParamLayout};
 use crate::weights::LstmWeights;
 
 const F32: u64 = 4;
-
-/// What a training pass did, counted from its list of dispatches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PassStats {
-    pub dispatches: u32,
-    pub submits: u32,
-    pub readbacks: u32,
-    pub bytes_uploaded: u64,
-    pub bytes_downloaded: u64,
-}
-
-impl PassStats {
-    /// One submission of `dispatches` and one readback of `downloaded` f32s, after uploading
-    /// `uploaded` f32s.
-    fn read_once(dispatches: u32, uploaded: usize, downloaded: usize) -> PassStats {
-        PassStats {
-            dispatches,
-            submits: 1,
-            readbacks: 1,
-            bytes_uploaded: uploaded as u64 * F32,
-            bytes_downloaded: downloaded as u64 * F32,
-        }
-    }
-}
-
-/// The last forward, backward and optimizer step of a [`TrainLstm`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TrainStats {
-    pub forward: PassStats,
-    pub backward: PassStats,
-    /// The optimizer's dispatches are counted here; a [`Trainer::step`] records the backward
-    /// and the update in one submission (counted under `backward`).
-    pub optimizer: PassStats,
-}
 
 /// An LSTM whose weights live on the GPU in the trainable layout.
 pub struct TrainLstm {
@@ -131,6 +98,18 @@ impl Drop for Tape {
         let ws = self.ws.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = ws;
     }
+}
+
+/// A training pass of `dispatches` that uploaded `uploaded` f32s, submitted once, and read
+/// `read` f32s back if any.
+fn counted(dispatches: u32, uploaded: usize, read: Option<usize>) -> PassStats {
+    let mut pass = PassStats::planned(dispatches as usize);
+    pass.upload(uploaded as u64 * F32);
+    pass.submit();
+    if let Some(read) = read {
+        pass.read_back(read as u64 * F32);
+    }
+    pass
 }
 
 /// What a refusal of a request's size suggests.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::kernels::{OptimizerParams, Params, TrainKernel, OPT_WORKGROUP};
 use super::workspace::TrainBuf;
-use super::{storage, PassStats, Tape, TrainLstm, F32};
+use super::{counted, storage, PassStats, Tape, TrainLstm};
 use crate::backend::gpu::scope::{self, capture};
 use crate::error::Result;
 #[cfg(not(target_arch = "wasm32"))]
@@ -158,17 +158,8 @@ impl Trainer {
         self.steps = step;
         model.version.fetch_add(1, Ordering::Relaxed);
         model.record_stats(|s| {
-            s.backward = PassStats {
-                dispatches: backward,
-                submits: 1,
-                readbacks: 0,
-                bytes_uploaded: uploaded as u64 * F32,
-                bytes_downloaded: 0,
-            };
-            s.optimizer = PassStats {
-                dispatches: update,
-                ..PassStats::default()
-            };
+            s.backward = counted(backward, uploaded, None);
+            s.optimizer = PassStats::planned(update as usize);
         });
         Ok(submission)
     }

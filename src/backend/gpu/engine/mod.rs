@@ -20,7 +20,7 @@ use super::readback;
 use super::scope::{self, capture};
 use super::shaders;
 use super::state::{LstmState, StateShape};
-use super::stats::{ForwardStats, KernelPart};
+use super::stats::{ForwardStats, KernelPart, PassStats};
 use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::Workspace;

@@ -142,7 +142,7 @@ impl Lstm {
         let mut stats = ForwardStats::new(plan.variants);
         stats.autotune_submits = autotune_submits;
         stats.autotune_ns = autotune_ns;
-        stats.dispatches = plan.dispatches.len() as u32;
+        let mut pass = PassStats::planned(plan.dispatches.len());
         let res = &ws.resources;
         let io = res.io;
         let state = match request.state {
@@ -166,14 +166,14 @@ impl Lstm {
                 let lens = ws.lengths(request.seq_lens);
                 self.queue
                     .write_buffer(ws.buffer(Buf::Lens), 0, bytemuck::cast_slice(&lens));
-                stats.bytes_uploaded += io.x + io.lens;
+                pass.upload(io.x + io.lens);
             }
             if let StateRef::Own(initial) = request.state {
                 match initial {
                     Some(s) => ws.own_state.set(&self.queue, s)?,
                     None => ws.own_state.reset(&self.queue),
                 }
-                stats.bytes_uploaded += io.h + io.c;
+                pass.upload(io.h + io.c);
             }
             let started = Instant::now();
             let mut own = None;
@@ -216,7 +216,7 @@ impl Lstm {
             let commands = own.map(|e| e.finish());
             stats.record_ns = started.elapsed().as_nanos() as u64;
             Ok(commands.map(|c| {
-                stats.submits += 1;
+                pass.submit();
                 self.queue.submit([c])
             }))
         })??;
@@ -224,14 +224,14 @@ impl Lstm {
         if read_bytes > 0 {
             raw =
                 readback::read_bytes(&self.device, staging, read_bytes, submission.filter(|_| wait)).await?;
-            stats.readbacks += 1;
-            stats.bytes_downloaded += read_bytes;
+            pass.read_back(read_bytes);
             if let (true, Some(at)) = (timestamps, res.timestamps_at) {
                 let tick = |at: u64| u64::from_le_bytes(raw[at as usize..][..8].try_into().expect("8 bytes"));
                 let period = self.queue.get_timestamp_period() as f64;
                 stats.gpu_ns = Some((tick(at + 8).saturating_sub(tick(at)) as f64 * period) as u64);
             }
         }
+        stats.count(pass);
         self.set_stats(stats);
         Ok((raw, io))
     }
