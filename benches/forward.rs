@@ -7,10 +7,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wgpu_lstm::conform::random_tensor;
 use wgpu_lstm::gpu::KernelPart;
 use wgpu_lstm::Dims;
-use wgpu_lstm::{GpuContext, Lstm, LstmConfig, LstmWeights};
+use wgpu_lstm::{GpuContext, Lstm, LstmConfig, LstmWeights, Tensor};
 
 /// (T, I = H) for the full and the small runs.
 fn sizes() -> (usize, usize) {
@@ -91,7 +90,7 @@ fn forward(c: &mut Criterion) {
     let mut group = c.benchmark_group("forward");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
     for batch in [1usize, 64] {
-        let input = random_tensor(vec![t, batch, size], 1.0, 1);
+        let input = Tensor::random(vec![t, batch, size], 1.0, 1).unwrap();
         lstm.forward(&input, None).expect("warm-up");
         group.throughput(Throughput::Elements((2 * batch * 4 * size * 2 * size * t) as u64));
         group.bench_function(

@@ -12,10 +12,9 @@ use web_time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::gpu::{GpuContext, Lstm, PassStats, Variants};
-use crate::conform::random_tensor;
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
-use crate::{CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision};
+use crate::{CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision, Tensor};
 
 /// The `schema` field of reports this version writes.
 pub const SCHEMA: &str = "wgpu-lstm-bench/2";
@@ -312,7 +311,7 @@ pub fn time_shape(
     };
     // Refused before the input is made where it does not fit the device.
     lstm.check_dims(dims)?;
-    let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
+    let x = Tensor::random(vec![shape.seq, shape.batch, shape.input], 1.0, 1)?;
     // The first forward tunes the shape class (where nothing is cached or forced).
     let mut autotune_ms = build_ms;
     for n in 0..settings.warmup {
@@ -425,9 +424,9 @@ pub fn time_train_shape(
     let weights = LstmWeights::random(&config, 0)?;
     let model = TrainLstm::new(&ctx.device, &ctx.queue, &config, &weights)?;
     let mut trainer = Trainer::new(&model, crate::train::Optimizer::adam(1e-3).with_clip_norm(1.0))?;
-    let x = random_tensor(vec![shape.seq, shape.batch, shape.input], 1.0, 1);
+    let x = Tensor::random(vec![shape.seq, shape.batch, shape.input], 1.0, 1)?;
     let width = config.num_directions() * config.output_size();
-    let dy = random_tensor(vec![shape.seq, shape.batch, width], 1.0, 2);
+    let dy = Tensor::random(vec![shape.seq, shape.batch, width], 1.0, 2)?;
     // Gradients of the untouched weights, for the comparison with the CPU.
     let (_, tape) = model.forward_train(&x, None, None)?;
     let gpu_grads = model.backward(&tape, &dy, None, None)?;

@@ -49,7 +49,7 @@ pub mod gpu {
     pub use crate::backend::gpu::{
         choose_adapter, describe_adapter, supports_compute, AdapterRequest, EncodeTarget, ForwardStats,
         GemmVariant, GpuContext, KernelPart, Lstm, LstmState, PassStats, PipelineCache, Schedule,
-        StateExport, StepVariant, TrainStats, Variants, SHADER_DIR_VARIABLE,
+        StateExport, StepVariant, TrainStats, Variants,
     };
     pub use crate::train::gpu::{Tape, TrainLstm, Trainer};
 }

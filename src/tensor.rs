@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use npyz::{DType, NpyFile, TypeChar, WriterBuilder};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::error::{Dim, Error, Result};
 use crate::files::{read_regular, ReadLimits};
@@ -30,6 +32,17 @@ impl Tensor {
             ));
         }
         Ok(Tensor { shape, data })
+    }
+
+    /// Uniform values in [−scale, scale] from a seed (test inputs, benchmarks, demos); the same
+    /// seed gives the same values on every platform. A shape too large to hold is an error.
+    pub fn random(shape: Vec<usize>, scale: f32, seed: u64) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut tensor = Tensor::zeros(shape)?;
+        for v in &mut tensor.data {
+            *v = rng.random_range(-scale..=scale);
+        }
+        Ok(tensor)
     }
 
     /// A tensor of zeros; a shape too large to hold is an error, not an abort.

@@ -251,7 +251,7 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
     };
     let conform = |dir: &Path| {
         bin()
-            .env(wgpu_lstm::gpu::SHADER_DIR_VARIABLE, dir)
+            .env("WGPU_LSTM_SHADER_DIR", dir)
             .args(["conform", "--autotuned", "--seed", "3", "--only", "8"])
             .output()
             .unwrap()

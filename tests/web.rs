@@ -123,7 +123,7 @@ fn model(direction: Direction, hidden: usize) -> (LstmConfig, LstmWeights) {
 }
 
 fn input(t: usize, b: usize, i: usize) -> Tensor {
-    wgpu_lstm::conform::random_tensor(vec![t, b, i], 1.0, 11)
+    wgpu_lstm::Tensor::random(vec![t, b, i], 1.0, 11).unwrap()
 }
 
 /// Streams fed chunk by chunk equal the whole forward (and the CPU), state read back included.
@@ -237,10 +237,10 @@ async fn training_gradients_match_the_cpu() {
     };
     let weights = LstmWeights::random(&config, 3).unwrap();
     let (t, b) = (9, 3);
-    let x = wgpu_lstm::conform::random_tensor(vec![t, b, 5], 1.0, 1);
+    let x = wgpu_lstm::Tensor::random(vec![t, b, 5], 1.0, 1).unwrap();
     let initial = State {
-        h: wgpu_lstm::conform::random_tensor(vec![4, b, 6], 1.0, 2),
-        c: wgpu_lstm::conform::random_tensor(vec![4, b, 70], 1.0, 3),
+        h: wgpu_lstm::Tensor::random(vec![4, b, 6], 1.0, 2).unwrap(),
+        c: wgpu_lstm::Tensor::random(vec![4, b, 70], 1.0, 3).unwrap(),
     };
     let lens = [9, 4, 7];
     let model = TrainLstm::new(&ctx.device, &ctx.queue, &config, &weights).unwrap();
@@ -263,8 +263,8 @@ async fn training_gradients_match_the_cpu() {
         out.c_n.max_abs_diff(&cpu_out.c_n).unwrap()
     );
     assert!(out.max_abs_diff(&cpu_out).unwrap() < 1e-4);
-    let dy = wgpu_lstm::conform::random_tensor(out.y.shape().to_vec(), 1.0, 4);
-    let dh_n = wgpu_lstm::conform::random_tensor(out.h_n.shape().to_vec(), 1.0, 5);
+    let dy = wgpu_lstm::Tensor::random(out.y.shape().to_vec(), 1.0, 4).unwrap();
+    let dh_n = wgpu_lstm::Tensor::random(out.h_n.shape().to_vec(), 1.0, 5).unwrap();
     let got = model.backward_async(&tape, &dy, Some(&dh_n), None).await.unwrap();
     let want = cpu.backward(&cpu_tape, &dy, Some(&dh_n), None).unwrap();
     let largest = want.max_abs_weight();

@@ -24,8 +24,9 @@ use crate::weights::LstmWeights;
 mod random;
 mod run;
 
+use random::random_activation;
+pub use random::random_activations;
 use random::{irregular, irregular_in, random_layout, with_random_parameters, GATE_ACTIVATIONS};
-pub use random::{random_activation, random_activations, random_tensor};
 pub use run::{Check, Kernels, Prepared, Verdict};
 
 /// One conformance case.
@@ -482,18 +483,20 @@ impl ConformCase {
             Layout::SeqMajor => vec![t, b, cfg.input_size],
             Layout::BatchMajor => vec![b, t, cfg.input_size],
         };
-        let input = random_tensor(shape, 1.0, self.seed + 1);
-        let initial = self.initial_state.then(|| {
+        let input = Tensor::random(shape, 1.0, self.seed + 1)?;
+        let initial = if self.initial_state {
             let (slots, p, h) = (
                 cfg.num_layers * cfg.num_directions(),
                 cfg.output_size(),
                 cfg.hidden_size,
             );
-            State {
-                h: random_tensor(vec![slots, b, p], 1.0, self.seed + 2),
-                c: random_tensor(vec![slots, b, h], 1.0, self.seed + 3),
-            }
-        });
+            Some(State {
+                h: Tensor::random(vec![slots, b, p], 1.0, self.seed + 2)?,
+                c: Tensor::random(vec![slots, b, h], 1.0, self.seed + 3)?,
+            })
+        } else {
+            None
+        };
         let lens = self.seq_lens.then(|| {
             let mut rng = StdRng::seed_from_u64(self.seed + 4);
             let mut lens: Vec<usize> = (0..b).map(|_| rng.random_range(1..=t)).collect();

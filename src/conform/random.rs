@@ -14,7 +14,7 @@ pub(super) const GATE_ACTIVATIONS: [ActivationKind; 5] = [
 ];
 
 /// A random activation from `kinds`, with random parameters where it takes them.
-pub fn random_activation(rng: &mut StdRng, kinds: &[ActivationKind]) -> Activation {
+pub(crate) fn random_activation(rng: &mut StdRng, kinds: &[ActivationKind]) -> Activation {
     let kind = kinds[rng.random_range(0..kinds.len())];
     with_random_parameters(rng, kind)
 }
@@ -66,11 +66,4 @@ pub(super) fn random_layout(rng: &mut StdRng) -> Layout {
     } else {
         Layout::BatchMajor
     }
-}
-
-/// Uniform values in [-scale, scale] from a seed.
-pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    Tensor::new(shape, (0..n).map(|_| rng.random_range(-scale..=scale)).collect()).expect("sized")
 }

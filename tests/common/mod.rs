@@ -70,7 +70,10 @@ pub fn golden_cases() -> Vec<std::path::PathBuf> {
 }
 
 #[allow(unused_imports)]
-pub use wgpu_lstm::conform::random_tensor;
+/// `Tensor::random`, for shapes the tests know fit.
+pub fn random_tensor(shape: Vec<usize>, scale: f32, seed: u64) -> Tensor {
+    Tensor::random(shape, scale, seed).expect("a test-sized tensor")
+}
 
 /// Lengths in 1..=t, with at least one full-length sequence.
 pub fn random_lens(batch: usize, t: usize, seed: u64) -> Vec<usize> {

@@ -4,7 +4,7 @@
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 use wgpu_lstm::gpu::{GpuContext, Lstm};
-use wgpu_lstm::{conform::random_tensor, CpuLstm, Dims, Error, ErrorBound, Layout, LstmWeights};
+use wgpu_lstm::{CpuLstm, Dims, Error, ErrorBound, Layout, LstmWeights, Tensor};
 
 /// Run the model in `model` (`.safetensors` bytes, either convention) on `seq` steps of `batch`
 /// random sequences; returns a JSON report: adapter, model, timings, the comparison with the CPU
@@ -26,7 +26,7 @@ async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Resul
     let config = weights.config(Layout::SeqMajor);
     let ctx = GpuContext::new_async().await?;
     let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None).await?;
-    let x = random_tensor(vec![seq, batch, config.input_size], 1.0, 1);
+    let x = Tensor::random(vec![seq, batch, config.input_size], 1.0, 1)?;
     // The first forward compiles the kernels; the second is timed.
     let started = Instant::now();
     lstm.forward_async(&x, None, None).await?;

@@ -35,7 +35,6 @@ pub use cache::PipelineCache;
 pub use context::enumerate_adapters;
 pub use context::{choose_adapter, describe_adapter, supports_compute, AdapterRequest, GpuContext};
 pub use engine::{EncodeTarget, Lstm, StateExport};
-pub use shaders::SHADER_DIR_VARIABLE;
 pub use state::LstmState;
 pub use stats::{ForwardStats, KernelPart, PassStats, TrainStats};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};

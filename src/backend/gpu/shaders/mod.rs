@@ -406,7 +406,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Kernel> {
 /// A development override: read the kernels' WGSL files from this directory (laid out as
 /// `shaders/`) when pipelines are compiled, instead of the sources built into the library, so a
 /// changed shader (a mutant of `tests/mutants/`, say) runs without a rebuild.
-pub const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
+pub(crate) const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
 
 /// The kernel's source: built in, or its files read from `dir` (laid out as `shaders/`) and
 /// concatenated in the same order.
