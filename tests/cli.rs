@@ -3,23 +3,13 @@
 
 mod common;
 
+use common::{bin, golden};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use npyz::WriterBuilder;
 use wgpu_lstm::Tensor;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"));
-    c.env_remove("WGPU_ADAPTER_NAME");
-    c
-}
-
-fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
 
 /// `run` arguments for a golden case.
 fn run_args(dir: &Path) -> Vec<String> {

@@ -5,37 +5,22 @@
 
 mod common;
 
+use common::{bin, npy};
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
-use wgpu_lstm::{chunk_lengths, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, Tensor};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"))
-}
+use wgpu_lstm::{
+    chunk_lengths, Convention, CpuLstm, Direction, Error, Layout, Lstm, LstmConfig, LstmWeights, Tensor,
+};
 
 fn golden(case: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(case)
         .join(file)
-}
-
-/// An `.npy` file (version 1.0) with this header dictionary and data.
-fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = dict.to_string();
-    // Magic (6) + version (2) + length (2) + header, padded with spaces to 64 bytes, then '\n'.
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    bytes
 }
 
 /// Run the binary, failing the test if it has not finished within `limit`.
@@ -430,6 +415,13 @@ fn a_header_of_a_million_empty_tensors_is_refused_before_parsing() {
     match LstmWeights::from_safetensors(&bytes, None) {
         Err(Error::Format { message, .. }) => assert!(message.contains("header"), "{message}"),
         other => panic!("{:?}", other.map(|_| ())),
+    }
+    // Reading a file's key prefix parses the same header, under the same bound.
+    for convention in [Convention::PyTorch, Convention::Onnx] {
+        match LstmWeights::key_prefix(&bytes, convention) {
+            Err(Error::Format { message, .. }) => assert!(message.contains("header"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
     assert!(start.elapsed() < Duration::from_secs(5));
 }

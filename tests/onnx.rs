@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::bin;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use wgpu_lstm::onnx::{tensor_from_protobuf, InputSource, OnnxModel};
 use wgpu_lstm::{
@@ -23,10 +24,6 @@ fn dir(name: &str) -> PathBuf {
 
 fn npy(path: PathBuf) -> Tensor {
     Tensor::read_npy(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"))
 }
 
 /// The forward on the CPU reference and, where there is an adapter, on the GPU.

@@ -3,6 +3,8 @@
 //! bound set by the input's own size (a counting allocator watches every allocation of the test's
 //! thread).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::Cell;
 
@@ -88,16 +90,8 @@ fn npy_file() -> impl Strategy<Value = Vec<u8>> {
                 _ => format!("({})", dims.join(", ")),
             };
             let fortran = if fortran { "True" } else { "False" };
-            let mut header =
-                format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {tuple}, }}");
-            while !(10 + header.len() + 1).is_multiple_of(64) {
-                header.push(' ');
-            }
-            header.push('\n');
-            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-            bytes.extend((header.len() as u16).to_le_bytes());
-            bytes.extend(header.as_bytes());
-            bytes.extend(data);
+            let dict = format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {tuple}, }}");
+            let mut bytes = common::npy(&dict, &data);
             if let Some((at, value)) = corrupt {
                 let at = at % bytes.len();
                 bytes[at] = value;

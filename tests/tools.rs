@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"))
-}
+use std::path::Path;
 
 fn schema() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench-report.schema.json");

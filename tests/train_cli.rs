@@ -5,9 +5,10 @@
 
 mod common;
 
+use common::{bin, golden};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use safetensors::{Dtype, SafeTensors};
@@ -19,18 +20,6 @@ const FD_TOLERANCE: f64 = 2e-3;
 const FD_STEP: f32 = 1e-3;
 /// GPU against CPU `grad`, relative to the largest gradient.
 const DEVICE_TOLERANCE: f32 = 1e-5;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wgpu-lstm"));
-    c.env_remove("WGPU_ADAPTER_NAME");
-    c
-}
-
-fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
 
 type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 

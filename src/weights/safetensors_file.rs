@@ -3,25 +3,30 @@
 
 use super::*;
 
+/// `.safetensors` bytes parsed, their header at most [`MAX_SAFETENSORS_HEADER`] bytes.
+fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>> {
+    let format = |message: String| Error::format("<safetensors>", message);
+    let header = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or_else(|| format("not a valid .safetensors file: shorter than its header size".into()))?;
+    if header > MAX_SAFETENSORS_HEADER {
+        return Err(format(format!(
+            "not a valid .safetensors file: a header of {header} bytes (at most {MAX_SAFETENSORS_HEADER})"
+        )));
+    }
+    SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
+        path: "<safetensors>".into(),
+        message: format!("not a valid .safetensors file: {e}"),
+        source: Some(Box::new(e)),
+    })
+}
+
 impl LstmWeights {
     /// Parse `.safetensors` bytes; the convention is detected from the keys unless given. The
     /// header is at most [`MAX_SAFETENSORS_HEADER`] bytes.
     pub fn from_safetensors(bytes: &[u8], convention: Option<Convention>) -> Result<(Self, Convention)> {
-        let format = |message: String| Error::format("<safetensors>", message);
-        let header = bytes
-            .get(..8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .ok_or_else(|| format("not a valid .safetensors file: shorter than its header size".into()))?;
-        if header > MAX_SAFETENSORS_HEADER {
-            return Err(format(format!(
-                "not a valid .safetensors file: a header of {header} bytes (at most {MAX_SAFETENSORS_HEADER})"
-            )));
-        }
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
-            path: "<safetensors>".into(),
-            message: format!("not a valid .safetensors file: {e}"),
-            source: Some(Box::new(e)),
-        })?;
+        let st = parse(bytes)?;
         let file = TensorFile::new(&st);
         let convention = match convention {
             Some(c) => c,
@@ -42,11 +47,7 @@ impl LstmWeights {
     /// The key prefix of the LSTM in a `.safetensors` file of `convention` (`"lstm."` for a
     /// state_dict saved from a module holding the LSTM as `lstm`; empty when the keys are bare).
     pub fn key_prefix(bytes: &[u8], convention: Convention) -> Result<String> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
-            path: "<safetensors>".into(),
-            message: format!("not a valid .safetensors file: {e}"),
-            source: Some(Box::new(e)),
-        })?;
+        let st = parse(bytes)?;
         let file = TensorFile::new(&st);
         match convention {
             Convention::PyTorch => file.single_prefix("weight_ih_l0", false, "pytorch"),

@@ -1,6 +1,8 @@
 //! Shared test helpers: the one place tests get a GPU, seeded data, and closeness checks.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -189,4 +191,35 @@ pub fn gradient_error(gpu: &Gradients, cpu: &Gradients) -> (f32, f32) {
     .fold(0.0f32, f32::max);
     let diff = gpu.max_abs_diff(cpu).expect("same shapes");
     (diff / largest, largest)
+}
+
+/// The `wgpu-lstm` command built for these tests (by the tests that require the `cli` feature),
+/// on the default adapter: an adapter chosen in the developer's environment is ignored.
+pub fn bin() -> Command {
+    let exe = option_env!("CARGO_BIN_EXE_wgpu-lstm").expect("the wgpu-lstm binary (feature cli)");
+    let mut c = Command::new(exe);
+    c.env_remove("WGPU_ADAPTER_NAME");
+    c
+}
+
+/// A file of `tests/golden/`.
+pub fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// An `.npy` file (version 1.0) with this header dictionary and data.
+pub fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = dict.to_string();
+    // Magic (6) + version (2) + length (2) + header, padded with spaces to 64 bytes, then '\n'.
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
 }
