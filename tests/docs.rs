@@ -1,7 +1,8 @@
 //! The docs match the code (no GPU needed): the README is a front page that links every page of
 //! `docs/`, every page with Rust code is compiled as doc tests, and every name the crate's root
-//! exports (and `gpu::`) is in the public API listing of docs/architecture.md, so the API cannot
-//! grow or be renamed without the listing.
+//! exports (and `gpu::`) is in the public API listing of docs/architecture.md and every name the
+//! listing gives is public in `src/`, so the API cannot grow, shrink or be renamed without the
+//! listing.
 
 use std::path::Path;
 
@@ -87,6 +88,60 @@ fn every_exported_name_is_in_the_public_api_listing() {
     assert!(
         missing.is_empty(),
         "exported but not listed in docs/architecture.md: {missing:?}"
+    );
+}
+
+/// Every `.rs` file under `dir`, read.
+fn sources(dir: &Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+/// The listing's plain names (`` `Name` ``, not paths or calls) are each defined `pub` in `src/`
+/// (or re-exported): a name made private or removed must leave the listing too.
+#[test]
+fn every_listed_name_is_public() {
+    let architecture = read("docs/architecture.md");
+    let start = architecture
+        .find("The public API is what `src/lib.rs` exports")
+        .expect("docs/architecture.md lists the public API");
+    let listing = &architecture[start..];
+    let listing = &listing[..listing
+        .find("`cargo doc` shows nothing else")
+        .expect("the listing ends")];
+    let mut src = String::new();
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut src);
+    let exported = reexported(&src);
+    let names: Vec<&str> = listing
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    assert!(names.len() >= 60, "{names:?}");
+    let kinds = ["fn", "struct", "enum", "const", "trait", "type", "mod", "static"];
+    let private: Vec<&&str> = names
+        .iter()
+        .filter(|n| {
+            !exported.iter().any(|e| e == *n)
+                && !kinds.iter().any(|k| {
+                    src.contains(&format!("pub {k} {n}("))
+                        || src.contains(&format!("pub {k} {n} "))
+                        || src.contains(&format!("pub {k} {n}:"))
+                        || src.contains(&format!("pub {k} {n};"))
+                        || src.contains(&format!("pub {k} {n}<"))
+                })
+        })
+        .collect();
+    assert!(
+        private.is_empty(),
+        "listed in docs/architecture.md but not public: {private:?}"
     );
 }
 
