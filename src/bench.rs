@@ -194,7 +194,7 @@ impl AdapterReport {
 impl BenchReport {
     pub fn load(path: &Path) -> Result<BenchReport> {
         // Reports are megabytes at most; only a regular file is read.
-        let bytes = read_regular(path, ReadLimits { max_bytes: 1 << 30 })?;
+        let bytes = read_regular(path, ReadLimits::with_max_bytes(1 << 30))?;
         let text = String::from_utf8_lossy(&bytes);
         let report: BenchReport = serde_json::from_str(&text).map_err(|e| Error::Format {
             path: path.into(),

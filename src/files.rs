@@ -14,16 +14,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
-/// What the file readers accept: regular files of at most `max_bytes`.
+/// What the file readers accept: regular files of at most `max_bytes`; and what a model may make
+/// the loader compute: at most `max_folded_bytes` of values folded from an `.onnx` graph's
+/// constants (each op's result, held as 8-byte elements).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadLimits {
     pub max_bytes: u64,
+    pub max_folded_bytes: u64,
 }
 
 impl ReadLimits {
-    /// 16 GiB: far above any LSTM's weights or a sequence anyone feeds in one call, far below
-    /// what a runaway read of an endless file would reach.
-    pub const DEFAULT: ReadLimits = ReadLimits { max_bytes: 16 << 30 };
+    /// Files up to 16 GiB (far above any LSTM's weights or a sequence anyone feeds in one call,
+    /// far below what a runaway read of an endless file would reach), and 512 MiB of folded
+    /// values: folded weights of 64 million parameters, while a hostile graph that multiplies a
+    /// small constant stops at a few hundred MB.
+    pub const DEFAULT: ReadLimits = ReadLimits {
+        max_bytes: 16 << 30,
+        max_folded_bytes: 512 << 20,
+    };
+
+    /// The default limits with files of at most `max_bytes`.
+    pub const fn with_max_bytes(max_bytes: u64) -> ReadLimits {
+        ReadLimits {
+            max_bytes,
+            ..ReadLimits::DEFAULT
+        }
+    }
 }
 
 impl Default for ReadLimits {
@@ -483,11 +499,13 @@ mod tests {
         let file = tmp.path().join("f");
         std::fs::write(&file, vec![7u8; 100]).unwrap();
         assert_eq!(
-            read_regular(&file, ReadLimits { max_bytes: 100 }).unwrap().len(),
+            read_regular(&file, ReadLimits::with_max_bytes(100))
+                .unwrap()
+                .len(),
             100
         );
         assert!(matches!(
-            read_regular(&file, ReadLimits { max_bytes: 99 }),
+            read_regular(&file, ReadLimits::with_max_bytes(99)),
             Err(Error::FileTooLarge {
                 bytes: 100,
                 limit: 99,

@@ -204,9 +204,7 @@ impl PyLstm {
         weights_precision: &str,
         max_file_bytes: Option<u64>,
     ) -> PyResult<Self> {
-        let limits = ReadLimits {
-            max_bytes: max_file_bytes.unwrap_or(ReadLimits::DEFAULT.max_bytes),
-        };
+        let limits = ReadLimits::with_max_bytes(max_file_bytes.unwrap_or(ReadLimits::DEFAULT.max_bytes));
         let options = Options {
             batch_first,
             direction,

@@ -23,6 +23,10 @@ pub struct InfoArgs {
     /// Refuse a weights file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
     max_file_bytes: u64,
+    /// Refuse an `.onnx` model whose constant folding would compute more than this many bytes
+    /// of values (each op's result, 8 bytes an element).
+    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_folded_bytes)]
+    max_folded_bytes: u64,
 }
 
 fn describe_config(c: &LstmConfig) -> String {
@@ -120,6 +124,7 @@ pub fn info(args: &InfoArgs) -> Result<ExitCode> {
             path,
             ReadLimits {
                 max_bytes: args.max_file_bytes,
+                max_folded_bytes: args.max_folded_bytes,
             },
         );
     }

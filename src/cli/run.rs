@@ -98,6 +98,10 @@ pub struct InputArgs {
     /// than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_bytes)]
     pub max_file_bytes: u64,
+    /// Refuse an `.onnx` model whose constant folding would compute more than this many bytes
+    /// of values (each op's result, 8 bytes an element).
+    #[arg(long, value_name = "BYTES", default_value_t = ReadLimits::DEFAULT.max_folded_bytes)]
+    pub max_folded_bytes: u64,
 }
 
 #[derive(Args)]
@@ -194,6 +198,7 @@ pub struct Request {
 pub fn read_request(args: &InputArgs) -> Result<Request> {
     let limits = ReadLimits {
         max_bytes: args.max_file_bytes,
+        max_folded_bytes: args.max_folded_bytes,
     };
     let onnx = is_onnx_file(&args.weights, limits)?;
     if !onnx && !args.node.is_empty() {

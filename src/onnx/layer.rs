@@ -1,6 +1,8 @@
 //! LSTM nodes into layers: each node's weights computed at load time (initializers, constants,
 //! folded chains), checked against its attributes, and several nodes stacked.
 
+use std::sync::Arc;
+
 use super::*;
 
 impl OnnxModel {
@@ -9,11 +11,11 @@ impl OnnxModel {
         let label = node_name(f.node);
         let a = self.attributes(f)?;
         let d = a.direction.num_directions();
-        let weight = |i: usize, role: &str| -> Result<Option<Value>> {
+        let weight = |i: usize, role: &str| -> Result<Option<Arc<Value>>> {
             match f.node.input.get(i).map(String::as_str) {
                 None | Some("") => Ok(None),
-                Some(name) => Folder::new(&self.ctx, format!("{role} of LSTM node '{label}'"))
-                    .eval(&f.chain, name)
+                Some(name) => self
+                    .fold(format!("{role} of LSTM node '{label}'"), &f.chain, name)
                     .map(Some),
             }
         };
@@ -215,16 +217,15 @@ impl OnnxModel {
         chosen: &[&Found<'_>],
         config: &LstmConfig,
     ) -> Result<(Option<State>, Option<Vec<usize>>)> {
-        let constant = |f: &Found<'_>, i: usize| -> Result<Option<Value>> {
+        let constant = |f: &Found<'_>, i: usize| -> Result<Option<Arc<Value>>> {
             let Some(name) = f.node.input.get(i).filter(|n| !n.is_empty()) else {
                 return Ok(None);
             };
-            match Folder::new(
-                &self.ctx,
+            match self.fold(
                 format!("input {i} of LSTM node '{}'", node_name(f.node)),
-            )
-            .eval(&f.chain, name)
-            {
+                &f.chain,
+                name,
+            ) {
                 Ok(v) => Ok(Some(v)),
                 Err(Error::Onnx {
                     problem: OnnxProblem::NotConstant | OnnxProblem::NotFoldable,
@@ -237,7 +238,7 @@ impl OnnxModel {
         let mut states: [Option<Vec<f32>>; 2] = [None, None];
         let mut batch = None;
         for (slot, input) in [(0, 5), (1, 6)] {
-            let values: Vec<Option<Value>> =
+            let values: Vec<Option<Arc<Value>>> =
                 chosen.iter().map(|f| constant(f, input)).collect::<Result<_>>()?;
             if values.iter().all(Option::is_none) {
                 continue;
@@ -302,7 +303,7 @@ impl OnnxModel {
                 })
             }
         };
-        let lens: Vec<Option<Value>> = chosen.iter().map(|f| constant(f, 4)).collect::<Result<_>>()?;
+        let lens: Vec<Option<Arc<Value>>> = chosen.iter().map(|f| constant(f, 4)).collect::<Result<_>>()?;
         let seq_lens = match lens.first() {
             Some(Some(v)) => {
                 let l = v.ints(&self.ctx, "sequence_lens")?;

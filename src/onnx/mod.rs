@@ -27,7 +27,7 @@ use crate::files::{read_regular, ReadLimits};
 use crate::forward::State;
 use crate::tensor::Tensor;
 use crate::weights::{onnx_directions, LstmWeights};
-use fold::{lookup, Folder, Source};
+use fold::{lookup, FoldState, Folder, Source};
 use proto::{attribute_proto::AttributeType, GraphProto, ModelProto, NodeProto};
 use value::Value;
 
@@ -108,6 +108,9 @@ pub fn tensor_from_protobuf(bytes: &[u8]) -> Result<(String, Tensor)> {
 pub struct OnnxModel {
     model: ModelProto,
     ctx: Ctx,
+    /// What folding keeps between the nodes of this model: one name index per graph, every
+    /// value computed once, one budget.
+    fold: std::sync::Mutex<FoldState>,
 }
 
 /// Where one of a node's runtime inputs (X, sequence_lens, initial_h, initial_c) comes from.
@@ -277,11 +280,27 @@ impl OnnxModel {
         if model.graph.is_none() {
             return Err(ctx.error(OnnxProblem::Protobuf, "the model has no graph"));
         }
-        Ok(OnnxModel { model, ctx })
+        Ok(OnnxModel {
+            model,
+            ctx,
+            fold: Default::default(),
+        })
     }
 
     /// Give the graph input `name` a value, so that weights computed from it resolve (for
     /// models that take their weights as inputs, as the ONNX backend tests do).
+    /// The value of `name` seen from `chain`, folded with the model's shared state (`what` names
+    /// it in messages).
+    pub(crate) fn fold(
+        &self,
+        what: String,
+        chain: &[&GraphProto],
+        name: &str,
+    ) -> Result<std::sync::Arc<Value>> {
+        let mut state = self.fold.lock().unwrap_or_else(|e| e.into_inner());
+        Folder::new(&self.ctx, &mut state, what).eval(chain, name)
+    }
+
     pub fn bind_input(&mut self, name: &str, value: &Tensor) -> Result<()> {
         let graph = self.model.graph.as_ref().expect("checked at parse");
         if !graph.input.iter().any(|i| i.name.as_deref() == Some(name)) {
@@ -290,6 +309,10 @@ impl OnnxModel {
                 format!("the model has no graph input '{name}'"),
             ));
         }
+        self.fold
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget_values();
         self.ctx.bound.insert(
             name.to_string(),
             Value {
@@ -380,8 +403,8 @@ impl OnnxModel {
         };
         match lookup(&f.chain, name) {
             Some(Source::Input) => InputSource::GraphInput(name.clone()),
-            source => match Folder::new(&self.ctx, String::new()).eval(&f.chain, name) {
-                Ok(v) => InputSource::Constant(v.shape),
+            source => match self.fold(String::new(), &f.chain, name) {
+                Ok(v) => InputSource::Constant(v.shape.clone()),
                 Err(_) => InputSource::Computed(match source {
                     Some(Source::Node { node, .. }) => format!(
                         "by {} node '{}'",

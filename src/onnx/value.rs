@@ -91,6 +91,27 @@ pub(crate) fn type_name(data_type: i32) -> String {
         .unwrap_or_else(|_| format!("type {data_type}"))
 }
 
+/// A tensor's shape, at most [`MAX_RANK`](super::fold::MAX_RANK) dimensions, none negative.
+pub(crate) fn dims(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Vec<usize>> {
+    let rank = super::fold::MAX_RANK;
+    if t.dims.len() > rank {
+        return Err(ctx.error(
+            OnnxProblem::Size,
+            format!("{what} has {} dimensions (at most {rank})", t.dims.len()),
+        ));
+    }
+    t.dims
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| {
+            ctx.error(
+                OnnxProblem::Size,
+                format!("{what} has a negative dimension: {:?}", t.dims),
+            )
+        })
+}
+
 /// Decode a tensor: its dims, then its elements from raw data, the typed field or external data.
 pub(crate) fn decode(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Value> {
     use tensor_proto::DataType as T;
@@ -101,17 +122,7 @@ pub(crate) fn decode(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Value> {
             format!("{what} has element type {}", type_name(data_type)),
         )
     })?;
-    let shape = t
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d))
-        .collect::<std::result::Result<Vec<usize>, _>>()
-        .map_err(|_| {
-            ctx.error(
-                OnnxProblem::Size,
-                format!("{what} has a negative dimension: {:?}", t.dims),
-            )
-        })?;
+    let shape = dims(ctx, t, what)?;
     let n = elements(ctx, what, &shape)?;
     let external = t.data_location == Some(tensor_proto::DataLocation::External as i32);
     let raw: Option<Vec<u8>> = if external {

@@ -8,11 +8,12 @@
 mod ops;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::proto::{
     attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
-use super::value::{decode, elements, Data, Value};
+use super::value::{decode, dims, elements, Data, Value};
 use super::Ctx;
 use crate::error::{OnnxProblem, Result};
 
@@ -29,24 +30,72 @@ pub(crate) enum Source<'m> {
     Input,
 }
 
-/// What `name` is in `chain` (outermost graph first): an initializer (which wins over a graph
-/// input of the same name, the form older exporters use for weights), a node's output, or a
+/// A name's definition in one graph: an initializer (which wins over a graph input of the same
+/// name, the form older exporters use for weights), else the first node that outputs it, else a
 /// graph input.
-pub(crate) fn lookup<'m>(chain: &[&'m GraphProto], name: &str) -> Option<Source<'m>> {
+#[derive(Clone, Copy, Debug)]
+enum Def {
+    Initializer(usize),
+    Node { node: usize, output: usize },
+    Input,
+}
+
+/// Every name a graph defines, indexed once: lookups cost the same for a million names.
+type Index = HashMap<String, Def>;
+
+fn index(graph: &GraphProto) -> Index {
+    let mut index = Index::new();
+    for input in &graph.input {
+        if let Some(name) = &input.name {
+            index.insert(name.clone(), Def::Input);
+        }
+    }
+    for (n, node) in graph.node.iter().enumerate().rev() {
+        for (output, name) in node.output.iter().enumerate() {
+            index.insert(name.clone(), Def::Node { node: n, output });
+        }
+    }
+    for (i, t) in graph.initializer.iter().enumerate().rev() {
+        if let Some(name) = &t.name {
+            index.insert(name.clone(), Def::Initializer(i));
+        }
+    }
+    index
+}
+
+/// What `name` is in `chain` (outermost graph first), through `indexes` (built on first use),
+/// and the scope that defines it.
+fn find<'m>(
+    indexes: &mut HashMap<usize, Index>,
+    chain: &[&'m GraphProto],
+    name: &str,
+) -> Option<(Source<'m>, usize)> {
     for (scope, graph) in chain.iter().enumerate().rev() {
-        if let Some(t) = graph.initializer.iter().find(|t| t.name.as_deref() == Some(name)) {
-            return Some(Source::Initializer(t));
-        }
-        for node in &graph.node {
-            if let Some(index) = node.output.iter().position(|o| o == name) {
-                return Some(Source::Node { node, index, scope });
+        let index = indexes
+            .entry(*graph as *const GraphProto as usize)
+            .or_insert_with(|| index(graph));
+        match index.get(name) {
+            Some(Def::Initializer(i)) => return Some((Source::Initializer(&graph.initializer[*i]), scope)),
+            Some(Def::Node { node, output }) => {
+                return Some((
+                    Source::Node {
+                        node: &graph.node[*node],
+                        index: *output,
+                        scope,
+                    },
+                    scope,
+                ))
             }
-        }
-        if graph.input.iter().any(|i| i.name.as_deref() == Some(name)) {
-            return Some(Source::Input);
+            Some(Def::Input) => return Some((Source::Input, scope)),
+            None => {}
         }
     }
     None
+}
+
+/// What `name` is in `chain` (outermost graph first), for one lookup outside folding.
+pub(crate) fn lookup<'m>(chain: &[&'m GraphProto], name: &str) -> Option<Source<'m>> {
+    find(&mut HashMap::new(), chain, name).map(|(source, _)| source)
 }
 
 /// The ops this module evaluates.
@@ -64,15 +113,44 @@ pub(crate) const FOLDABLE: [&str; 11] = [
     "Gather",
 ];
 
+/// Whether the loader evaluates `node`: an op of [`FOLDABLE`] in the default domain.
+fn node_is_foldable(node: &NodeProto) -> bool {
+    let domain = node.domain.as_deref().unwrap_or("");
+    (domain.is_empty() || domain == "ai.onnx") && FOLDABLE.contains(&node.op_type.as_deref().unwrap_or(""))
+}
+
 /// The most nodes one evaluation walks through.
 const MAX_STEPS: usize = 100_000;
 
+/// The largest rank of a folded value.
+pub(crate) const MAX_RANK: usize = 64;
+
+/// A value's key: the graph that defines its name, and the name.
+type Key = (usize, String);
+
+/// What folding keeps between evaluations of one model: the graphs' name indexes, every value
+/// computed (shared, so that a chain of `Identity` nodes holds one copy), and the bytes of
+/// values computed so far, held to `ReadLimits::max_folded_bytes`.
+#[derive(Default)]
+pub(crate) struct FoldState {
+    indexes: HashMap<usize, Index>,
+    memo: HashMap<Key, Arc<Value>>,
+    bytes: u64,
+}
+
+impl FoldState {
+    /// Forget the values (a graph input got a value), keeping the indexes.
+    pub fn forget_values(&mut self) {
+        self.memo.clear();
+        self.bytes = 0;
+    }
+}
+
 pub(crate) struct Folder<'a> {
     ctx: &'a Ctx,
+    state: &'a mut FoldState,
     /// What is being resolved, for messages ("W of LSTM node 'x'").
     what: String,
-    memo: HashMap<(usize, usize, String), Value>,
-    visiting: HashSet<(usize, usize, String)>,
     steps: usize,
 }
 
@@ -91,13 +169,20 @@ fn attribute<'m>(node: &'m NodeProto, name: &str) -> Option<&'m AttributeProto> 
     node.attribute.iter().find(|a| a.name.as_deref() == Some(name))
 }
 
+/// One name to evaluate: `name` as seen from the first `len` graphs of the chain.
+struct Pending {
+    len: usize,
+    name: String,
+    /// Whether its node's inputs have been asked for already.
+    expanded: bool,
+}
+
 impl<'a> Folder<'a> {
-    pub fn new(ctx: &'a Ctx, what: String) -> Self {
+    pub fn new(ctx: &'a Ctx, state: &'a mut FoldState, what: String) -> Self {
         Folder {
             ctx,
+            state,
             what,
-            memo: HashMap::new(),
-            visiting: HashSet::new(),
             steps: 0,
         }
     }
@@ -106,50 +191,131 @@ impl<'a> Folder<'a> {
         self.ctx.error(problem, format!("{}: {message}", self.what))
     }
 
-    /// The value of `name` seen from the innermost graph of `chain`.
-    pub fn eval(&mut self, chain: &[&GraphProto], name: &str) -> Result<Value> {
-        let key = (chain.as_ptr() as usize, chain.len(), name.to_string());
-        if let Some(v) = self.memo.get(&key) {
-            return Ok(v.clone());
-        }
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return Err(self.error(
-                OnnxProblem::Unsupported,
-                format!("more than {MAX_STEPS} nodes to evaluate"),
-            ));
-        }
-        if !self.visiting.insert(key.clone()) {
-            return Err(self.error(OnnxProblem::Cycle, format!("'{name}' depends on itself")));
-        }
-        let value = match lookup(chain, name) {
+    /// Count `elements` 8-byte elements against the folding budget, before they are allocated.
+    pub(super) fn charge(&mut self, elements: usize, label: &str) -> Result<()> {
+        let limit = self.ctx.limits.max_folded_bytes;
+        let total = (elements as u64)
+            .checked_mul(8)
+            .and_then(|b| b.checked_add(self.state.bytes))
+            .filter(|&t| t <= limit);
+        match total {
+            Some(t) => {
+                self.state.bytes = t;
+                Ok(())
+            }
             None => Err(self.error(
-                OnnxProblem::Missing,
-                format!("'{name}' is neither an initializer, a node's output nor a graph input"),
+                OnnxProblem::Size,
+                format!(
+                    "{label} would take the values folded from the model's constants past {limit} bytes \
+                     ({elements} more elements after {} bytes; raise it with --max-folded-bytes)",
+                    self.state.bytes
+                ),
             )),
-            Some(Source::Input) if self.ctx.bound.contains_key(name) => Ok(self.ctx.bound[name].clone()),
-            Some(Source::Input) => Err(self.error(
-                OnnxProblem::NotConstant,
-                format!("'{name}' is a graph input, known only when the model runs"),
-            )),
-            Some(Source::Initializer(t)) => decode(self.ctx, t, &format!("initializer '{name}'")),
-            Some(Source::Node { node, index, scope }) => self.node(&chain[..=scope], node, index),
-        };
-        self.visiting.remove(&key);
-        let value = value?;
-        self.memo.insert(key, value.clone());
-        Ok(value)
+        }
     }
 
-    /// Input `i` of `node`, or `None` where it is absent or `''`.
-    fn input(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Option<Value>> {
+    /// The value of `name` seen from the innermost graph of `chain`. Evaluation walks the graph
+    /// with an explicit stack (a chain of any length cannot overflow the thread's stack),
+    /// computing each node once its inputs are known.
+    pub fn eval(&mut self, chain: &[&GraphProto], name: &str) -> Result<Arc<Value>> {
+        let mut stack = vec![Pending {
+            len: chain.len(),
+            name: name.to_string(),
+            expanded: false,
+        }];
+        let mut on_path: HashSet<Key> = HashSet::new();
+        let mut result = None;
+        while let Some(top) = stack.last_mut() {
+            let view = &chain[..top.len];
+            let found = find(&mut self.state.indexes, view, &top.name);
+            let key: Key = match &found {
+                Some((_, scope)) => (chain[*scope] as *const GraphProto as usize, top.name.clone()),
+                None => (0, top.name.clone()),
+            };
+            if let Some(v) = self.state.memo.get(&key) {
+                result = Some(v.clone());
+                on_path.remove(&key);
+                stack.pop();
+                continue;
+            }
+            let value: Arc<Value> = match found {
+                None => {
+                    return Err(self.error(
+                        OnnxProblem::Missing,
+                        format!(
+                            "'{}' is neither an initializer, a node's output nor a graph input",
+                            top.name
+                        ),
+                    ))
+                }
+                Some((Source::Input, _)) => match self.ctx.bound.get(&top.name) {
+                    Some(v) => Arc::new(v.clone()),
+                    None => {
+                        return Err(self.error(
+                            OnnxProblem::NotConstant,
+                            format!("'{}' is a graph input, known only when the model runs", top.name),
+                        ))
+                    }
+                },
+                Some((Source::Initializer(t), _)) => {
+                    let what = format!("initializer '{}'", top.name);
+                    let n = elements(self.ctx, &what, &dims(self.ctx, t, &what)?)?;
+                    self.charge(n, &what)?;
+                    Arc::new(decode(self.ctx, t, &what)?)
+                }
+                Some((Source::Node { node, index, scope }, _)) => {
+                    if !top.expanded {
+                        top.expanded = true;
+                        self.steps += 1;
+                        if self.steps > MAX_STEPS {
+                            return Err(self.error(
+                                OnnxProblem::Unsupported,
+                                format!("more than {MAX_STEPS} nodes to evaluate"),
+                            ));
+                        }
+                        if !on_path.insert(key.clone()) {
+                            return Err(
+                                self.error(OnnxProblem::Cycle, format!("'{}' depends on itself", top.name))
+                            );
+                        }
+                        let inputs: Vec<Pending> = node
+                            .input
+                            .iter()
+                            .filter(|i| !i.is_empty())
+                            .map(|i| Pending {
+                                len: scope + 1,
+                                name: i.clone(),
+                                expanded: false,
+                            })
+                            .collect();
+                        if node_is_foldable(node) {
+                            stack.extend(inputs);
+                        }
+                        continue;
+                    }
+                    // Every input is known now (or the node is refused before reading one).
+                    let value = self.node(&chain[..=scope], node, index)?;
+                    on_path.remove(&key);
+                    value
+                }
+            };
+            self.state.memo.insert(key, value.clone());
+            result = Some(value);
+            stack.pop();
+        }
+        Ok(result.expect("the stack started with the name"))
+    }
+
+    /// Input `i` of `node`, or `None` where it is absent or `''` (already evaluated: `eval`
+    /// computes a node's inputs before the node).
+    fn input(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Option<Arc<Value>>> {
         match node.input.get(i).map(String::as_str) {
             None | Some("") => Ok(None),
             Some(name) => self.eval(chain, name).map(Some),
         }
     }
 
-    fn required(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Value> {
+    fn required(&mut self, chain: &[&GraphProto], node: &NodeProto, i: usize) -> Result<Arc<Value>> {
         self.input(chain, node, i)?.ok_or_else(|| {
             self.error(
                 OnnxProblem::Unsupported,
@@ -183,5 +349,7 @@ impl<'a> Folder<'a> {
     }
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

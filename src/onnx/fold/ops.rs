@@ -1,14 +1,54 @@
-//! The folded ops, one arm each, and the helpers they share (casts, reshapes, strided
-//! selection).
+//! The folded ops, one arm each, and the helpers they share (casts, strided selection). Every
+//! size, sum and index is checked; every result is counted against the folding budget before it
+//! is allocated, and allocated fallibly; a result with no elements is never walked.
 
 use super::*;
+use crate::error::Error;
+
+/// Which indices of one axis a selection takes.
+enum Pick {
+    /// `count` indices from `start`, `step` apart (negative: backwards).
+    Strided { start: usize, step: i64, count: usize },
+    /// These indices, in order.
+    List(Vec<usize>),
+}
+
+impl Pick {
+    fn count(&self) -> usize {
+        match self {
+            Pick::Strided { count, .. } => *count,
+            Pick::List(l) => l.len(),
+        }
+    }
+
+    fn index(&self, i: usize) -> usize {
+        match self {
+            Pick::Strided { start, step, .. } => (*start as i64 + *step * i as i64) as usize,
+            Pick::List(l) => l[i],
+        }
+    }
+
+    /// Every index of a dimension of `dim`.
+    fn all(dim: usize) -> Pick {
+        Pick::Strided {
+            start: 0,
+            step: 1,
+            count: dim,
+        }
+    }
+}
 
 impl Folder<'_> {
-    /// Output `index` of `node`, whose inputs are looked up in `chain`.
-    pub(super) fn node(&mut self, chain: &[&GraphProto], node: &NodeProto, index: usize) -> Result<Value> {
+    /// Output `index` of `node`, whose inputs are looked up in `chain` (`eval` has computed
+    /// them).
+    pub(super) fn node(
+        &mut self,
+        chain: &[&GraphProto],
+        node: &NodeProto,
+        index: usize,
+    ) -> Result<Arc<Value>> {
         let op = node.op_type.as_deref().unwrap_or("");
-        let domain = node.domain.as_deref().unwrap_or("");
-        if !(domain.is_empty() || domain == "ai.onnx") || !FOLDABLE.contains(&op) {
+        if !node_is_foldable(node) {
             return Err(self.error(
                 OnnxProblem::NotFoldable,
                 format!(
@@ -21,19 +61,21 @@ impl Folder<'_> {
         }
         let label = node_label(node);
         let ctx = self.ctx;
-        match op {
-            "Constant" => self.constant(node),
-            "Identity" => self.required(chain, node, 0),
+        let value = match op {
+            "Constant" => self.constant(node)?,
+            // The same value: nothing is copied along a chain of Identity nodes.
+            "Identity" => return self.required(chain, node, 0),
             "Cast" => {
                 let v = self.required(chain, node, 0)?;
                 let to = self.int_attr(node, "to").unwrap_or(0) as i32;
-                self.cast(v, to, &label)
+                self.cast(&v, to, &label)?
             }
             "Reshape" => {
                 let v = self.required(chain, node, 0)?;
                 let shape = self
                     .required(chain, node, 1)?
                     .ints(ctx, &format!("{label}'s shape"))?;
+                self.rank(shape.len(), &label)?;
                 let allow_zero = self.int_attr(node, "allowzero").unwrap_or(0) != 0;
                 let mut out = Vec::with_capacity(shape.len());
                 let mut infer = None;
@@ -50,7 +92,12 @@ impl Folder<'_> {
                             1
                         }
                         s if s >= 0 => s as usize,
-                        _ => return Err(self.error(OnnxProblem::Size, format!("{label}: shape {shape:?}"))),
+                        _ => {
+                            return Err(self.error(
+                                OnnxProblem::Size,
+                                format!("{label}: shape {shape:?} (one -1 at most, no other negative)"),
+                            ))
+                        }
                     });
                 }
                 let known = elements(ctx, &label, &out)?;
@@ -63,7 +110,7 @@ impl Folder<'_> {
                     }
                     out[i] = v.len() / known;
                 }
-                self.reshaped(v, out, &label)
+                self.reshaped(&v, out, &label)?
             }
             "Squeeze" | "Unsqueeze" => {
                 let v = self.required(chain, node, 0)?;
@@ -75,10 +122,12 @@ impl Folder<'_> {
                 if op == "Squeeze" {
                     let rank = shape.len();
                     let mut drop: Vec<usize> = match axes {
-                        Some(axes) => axes
-                            .iter()
-                            .map(|&a| self.axis(node, a, rank))
-                            .collect::<Result<_>>()?,
+                        Some(axes) => {
+                            self.rank(axes.len(), &label)?;
+                            axes.iter()
+                                .map(|&a| self.axis(node, a, rank))
+                                .collect::<Result<_>>()?
+                        }
                         None => (0..rank).filter(|&i| shape[i] == 1).collect(),
                     };
                     drop.sort_unstable();
@@ -94,26 +143,35 @@ impl Folder<'_> {
                     }
                 } else {
                     let axes = axes.unwrap_or_default();
-                    let rank = shape.len() + axes.len();
+                    let rank = shape.len().saturating_add(axes.len());
+                    self.rank(rank, &label)?;
                     let mut at: Vec<usize> = axes
                         .iter()
                         .map(|&a| self.axis(node, a, rank))
                         .collect::<Result<_>>()?;
                     at.sort_unstable();
+                    if at.windows(2).any(|w| w[0] == w[1]) {
+                        return Err(self.error(
+                            OnnxProblem::Size,
+                            format!("{label}: axes {axes:?} name one axis twice"),
+                        ));
+                    }
                     for i in at {
                         shape.insert(i.min(shape.len()), 1);
                     }
                 }
-                self.reshaped(v, shape, &label)
+                self.reshaped(&v, shape, &label)?
             }
             "Transpose" => {
                 let v = self.required(chain, node, 0)?;
                 let rank = v.shape.len();
                 let perm: Vec<usize> = match self.ints_attr(node, "perm") {
-                    Some(p) if !p.is_empty() => p
-                        .iter()
-                        .map(|&a| self.axis(node, a, rank))
-                        .collect::<Result<_>>()?,
+                    Some(p) if !p.is_empty() => {
+                        self.rank(p.len(), &label)?;
+                        p.iter()
+                            .map(|&a| self.axis(node, a, rank))
+                            .collect::<Result<_>>()?
+                    }
                     _ => (0..rank).rev().collect(),
                 };
                 let mut seen = perm.clone();
@@ -124,11 +182,8 @@ impl Folder<'_> {
                         format!("{label}: perm {perm:?} for rank {rank}"),
                     ));
                 }
-                // Index lists in the permuted order, then the gather walks the output row-major.
-                let shape: Vec<usize> = perm.iter().map(|&p| v.shape[p]).collect();
-                let strides = strides(&v.shape);
-                let out_strides: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
-                Ok(gather_strided(&v, shape, &out_strides, 0))
+                let picks: Vec<Pick> = perm.iter().map(|&p| Pick::all(v.shape[p])).collect();
+                self.select(&v, &picks, Some(&perm), &label)?
             }
             "Slice" => {
                 let v = self.required(chain, node, 0)?;
@@ -153,6 +208,7 @@ impl Folder<'_> {
                     )
                 };
                 let rank = v.shape.len();
+                self.rank(starts.len(), &label)?;
                 let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
                 let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
                 if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
@@ -161,32 +217,22 @@ impl Folder<'_> {
                         format!("{label}: starts, ends, axes and steps differ in length"),
                     ));
                 }
-                let mut ranges: Vec<Vec<usize>> = v.shape.iter().map(|&d| (0..d).collect()).collect();
+                let mut picks: Vec<Pick> = v.shape.iter().map(|&d| Pick::all(d)).collect();
+                let mut sliced = vec![false; rank];
                 for k in 0..starts.len() {
                     let axis = self.axis(node, axes[k], rank)?;
-                    let dim = v.shape[axis] as i64;
-                    let step = steps[k];
-                    if step == 0 {
+                    if std::mem::replace(&mut sliced[axis], true) {
+                        return Err(self.error(
+                            OnnxProblem::Size,
+                            format!("{label}: axes {axes:?} name one axis twice"),
+                        ));
+                    }
+                    if steps[k] == 0 {
                         return Err(self.error(OnnxProblem::Size, format!("{label}: a step of 0")));
                     }
-                    let norm = |x: i64| if x < 0 { x.saturating_add(dim) } else { x };
-                    let (start, end) = (norm(starts[k]), norm(ends[k]));
-                    let picked: Vec<usize> = if step > 0 {
-                        let (s, e) = (start.clamp(0, dim), end.clamp(0, dim));
-                        (s..e).step_by(step as usize).map(|i| i as usize).collect()
-                    } else {
-                        let (s, e) = (start.clamp(0, dim - 1), end.clamp(-1, dim - 1));
-                        let mut out = Vec::new();
-                        let mut i = s;
-                        while i > e {
-                            out.push(i as usize);
-                            i += step;
-                        }
-                        out
-                    };
-                    ranges[axis] = picked;
+                    picks[axis] = slice_axis(v.shape[axis], starts[k], ends[k], steps[k]);
                 }
-                self.select(&v, &ranges, &label)
+                self.select(&v, &picks, None, &label)?
             }
             "Concat" => {
                 let axis = self.int_attr(node, "axis").unwrap_or(0);
@@ -198,7 +244,8 @@ impl Folder<'_> {
                 }
                 let first = parts
                     .first()
-                    .ok_or_else(|| self.error(OnnxProblem::Size, format!("{label} has no inputs")))?;
+                    .ok_or_else(|| self.error(OnnxProblem::Size, format!("{label} has no inputs")))?
+                    .clone();
                 let rank = first.shape.len();
                 let axis = self.axis(node, axis, rank)?;
                 let mut shape = first.shape.clone();
@@ -216,62 +263,89 @@ impl Folder<'_> {
                             ),
                         ));
                     }
-                    shape[axis] += p.shape[axis];
+                    shape[axis] = shape[axis].checked_add(p.shape[axis]).ok_or_else(|| {
+                        self.error(
+                            OnnxProblem::Size,
+                            format!("{label}: the sizes along axis {axis} overflow"),
+                        )
+                    })?;
                 }
-                elements(ctx, &label, &shape)?;
-                let outer: usize = shape[..axis].iter().product();
+                let n = elements(ctx, &label, &shape)?;
+                self.charge(n, &label)?;
                 let mut data = match first.data {
-                    Data::Float(_) => Data::Float(Vec::new()),
-                    Data::Int(_) => Data::Int(Vec::new()),
+                    Data::Float(_) => Data::Float(self.allocate(n, &label)?),
+                    Data::Int(_) => Data::Int(self.allocate(n, &label)?),
                 };
-                for o in 0..outer {
-                    for p in &parts {
-                        let chunk: usize = p.shape[axis..].iter().product();
-                        match (&mut data, &p.data) {
-                            (Data::Float(out), Data::Float(src)) => {
-                                out.extend_from_slice(&src[o * chunk..][..chunk])
+                if n > 0 {
+                    // With elements, every dimension is at least 1: outer ≤ n.
+                    let outer: usize = shape[..axis].iter().product();
+                    let parts: Vec<(usize, &Value)> = parts
+                        .iter()
+                        .map(|p| (p.shape[axis..].iter().product(), &**p))
+                        .filter(|&(chunk, _)| chunk > 0)
+                        .collect();
+                    for o in 0..outer {
+                        for &(chunk, p) in &parts {
+                            match (&mut data, &p.data) {
+                                (Data::Float(out), Data::Float(src)) => {
+                                    out.extend_from_slice(&src[o * chunk..][..chunk])
+                                }
+                                (Data::Int(out), Data::Int(src)) => {
+                                    out.extend_from_slice(&src[o * chunk..][..chunk])
+                                }
+                                _ => unreachable!("checked above"),
                             }
-                            (Data::Int(out), Data::Int(src)) => {
-                                out.extend_from_slice(&src[o * chunk..][..chunk])
-                            }
-                            _ => unreachable!("checked above"),
                         }
                     }
                 }
-                Ok(Value { shape, data })
+                Value { shape, data }
             }
             "Split" => {
                 let v = self.required(chain, node, 0)?;
                 let rank = v.shape.len();
                 let axis = self.axis(node, self.int_attr(node, "axis").unwrap_or(0), rank)?;
                 let dim = v.shape[axis];
-                let sizes: Vec<usize> = match self.input(chain, node, 1)? {
-                    Some(s) => s
-                        .ints(ctx, &format!("{label}'s split"))?
-                        .iter()
-                        .map(|&x| x.max(0) as usize)
-                        .collect(),
+                let outputs = node.output.len();
+                let sizes: Vec<i64> = match self.input(chain, node, 1)? {
+                    Some(s) => s.ints(ctx, &format!("{label}'s split"))?,
                     None => match self.ints_attr(node, "split").filter(|s| !s.is_empty()) {
-                        Some(s) => s.iter().map(|&x| x.max(0) as usize).collect(),
+                        Some(s) => s,
                         None => {
-                            let n = self
-                                .int_attr(node, "num_outputs")
-                                .map_or(node.output.len(), |n| n.max(1) as usize);
-                            let each = dim.div_ceil(n.max(1));
-                            (0..n).map(|i| each.min(dim.saturating_sub(i * each))).collect()
+                            if let Some(n) = self.int_attr(node, "num_outputs") {
+                                if n != outputs as i64 {
+                                    return Err(self.error(
+                                        OnnxProblem::Size,
+                                        format!("{label}: num_outputs {n} for a node of {outputs} outputs"),
+                                    ));
+                                }
+                            }
+                            let each = dim.div_ceil(outputs.max(1));
+                            (0..outputs)
+                                .map(|i| each.min(dim.saturating_sub(i.saturating_mul(each))) as i64)
+                                .collect()
                         }
                     },
                 };
-                if sizes.iter().sum::<usize>() != dim || index >= sizes.len() {
+                let total = sizes.iter().try_fold(0u64, |acc, &s| {
+                    u64::try_from(s).ok().and_then(|s| acc.checked_add(s))
+                });
+                if sizes.len() != outputs || total != Some(dim as u64) || index >= sizes.len() {
                     return Err(self.error(
                         OnnxProblem::Size,
-                        format!("{label}: parts {sizes:?} of a dimension of {dim}"),
+                        format!(
+                            "{label}: parts {} of a dimension of {dim} for {outputs} outputs",
+                            listed(&sizes)
+                        ),
                     ));
                 }
-                let start: usize = sizes[..index].iter().sum();
-                let mut ranges: Vec<Vec<usize>> = v.shape.iter().map(|&d| (0..d).collect()).collect();
-                ranges[axis] = (start..start + sizes[index]).collect();
-                self.select(&v, &ranges, &label)
+                let start = sizes[..index].iter().sum::<i64>() as usize;
+                let mut picks: Vec<Pick> = v.shape.iter().map(|&d| Pick::all(d)).collect();
+                picks[axis] = Pick::Strided {
+                    start,
+                    step: 1,
+                    count: sizes[index] as usize,
+                };
+                self.select(&v, &picks, None, &label)?
             }
             "Gather" => {
                 let v = self.required(chain, node, 0)?;
@@ -283,7 +357,7 @@ impl Folder<'_> {
                 let picked: Vec<usize> = idx
                     .iter()
                     .map(|&i| {
-                        let j = if i < 0 { i + dim } else { i };
+                        let j = if i < 0 { i.saturating_add(dim) } else { i };
                         if (0..dim).contains(&j) {
                             Ok(j as usize)
                         } else {
@@ -291,16 +365,21 @@ impl Folder<'_> {
                         }
                     })
                     .collect::<Result<_>>()?;
-                let mut ranges: Vec<Vec<usize>> = v.shape.iter().map(|&d| (0..d).collect()).collect();
-                ranges[axis] = picked;
-                let flat = self.select(&v, &ranges, &label)?;
                 let mut shape = v.shape[..axis].to_vec();
                 shape.extend(&indices.shape);
                 shape.extend(&v.shape[axis + 1..]);
-                self.reshaped(flat, shape, &label)
+                self.rank(shape.len(), &label)?;
+                let mut picks: Vec<Pick> = v.shape.iter().map(|&d| Pick::all(d)).collect();
+                picks[axis] = Pick::List(picked);
+                let flat = self.select(&v, &picks, None, &label)?;
+                Value {
+                    shape,
+                    data: flat.data,
+                }
             }
             _ => unreachable!("FOLDABLE lists the ops above"),
-        }
+        };
+        Ok(Arc::new(value))
     }
 
     pub(super) fn constant(&mut self, node: &NodeProto) -> Result<Value> {
@@ -310,6 +389,7 @@ impl Folder<'_> {
             .first()
             .ok_or_else(|| self.error(OnnxProblem::Unsupported, format!("{label} has no value")))?;
         let ty = a.r#type.and_then(|t| AttributeType::try_from(t).ok());
+        let scalar = |data: Data| Value { shape: vec![], data };
         match (a.name.as_deref().unwrap_or(""), ty) {
             ("value", _) => {
                 let t = a.t.as_ref().ok_or_else(|| {
@@ -318,24 +398,26 @@ impl Folder<'_> {
                         format!("{label}: value holds no tensor"),
                     )
                 })?;
+                let n = elements(self.ctx, &label, &dims(self.ctx, t, &label)?)?;
+                self.charge(n, &label)?;
                 decode(self.ctx, t, &label)
             }
-            ("value_float", _) => Ok(Value {
-                shape: vec![],
-                data: Data::Float(vec![a.f.unwrap_or(0.0) as f64]),
-            }),
-            ("value_floats", _) => Ok(Value {
-                shape: vec![a.floats.len()],
-                data: Data::Float(a.floats.iter().map(|&x| x as f64).collect()),
-            }),
-            ("value_int", _) => Ok(Value {
-                shape: vec![],
-                data: Data::Int(vec![a.i.unwrap_or(0)]),
-            }),
-            ("value_ints", _) => Ok(Value {
-                shape: vec![a.ints.len()],
-                data: Data::Int(a.ints.clone()),
-            }),
+            ("value_float", _) => Ok(scalar(Data::Float(vec![a.f.unwrap_or(0.0) as f64]))),
+            ("value_floats", _) => {
+                self.charge(a.floats.len(), &label)?;
+                Ok(Value {
+                    shape: vec![a.floats.len()],
+                    data: Data::Float(a.floats.iter().map(|&x| x as f64).collect()),
+                })
+            }
+            ("value_int", _) => Ok(scalar(Data::Int(vec![a.i.unwrap_or(0)]))),
+            ("value_ints", _) => {
+                self.charge(a.ints.len(), &label)?;
+                Ok(Value {
+                    shape: vec![a.ints.len()],
+                    data: Data::Int(a.ints.clone()),
+                })
+            }
             (other, _) => Err(self.error(
                 OnnxProblem::Unsupported,
                 format!(
@@ -345,52 +427,49 @@ impl Folder<'_> {
         }
     }
 
-    pub(super) fn cast(&self, v: Value, to: i32, label: &str) -> Result<Value> {
+    pub(super) fn cast(&mut self, v: &Value, to: i32, label: &str) -> Result<Value> {
         use tensor_proto::DataType as T;
+        self.charge(v.len(), label)?;
         let to_type = T::try_from(to).ok();
-        let data = match (to_type, v.data) {
-            (Some(T::Float), Data::Float(x)) => Data::Float(x.into_iter().map(|x| x as f32 as f64).collect()),
-            (Some(T::Float16), Data::Float(x)) => {
-                Data::Float(x.into_iter().map(|x| half::f16::from_f64(x).to_f64()).collect())
+        let floats = |f: &dyn Fn(f64) -> f64| -> Option<Data> {
+            Some(match &v.data {
+                Data::Float(x) => Data::Float(x.iter().map(|&x| f(x)).collect()),
+                Data::Int(x) => Data::Float(x.iter().map(|&x| f(x as f64)).collect()),
+            })
+        };
+        let data = match (to_type, &v.data) {
+            (Some(T::Float), _) => floats(&|x| x as f32 as f64),
+            (Some(T::Float16), _) => floats(&|x| half::f16::from_f64(x).to_f64()),
+            (Some(T::Bfloat16), _) => floats(&|x| half::bf16::from_f64(x).to_f64()),
+            (Some(T::Double), _) => floats(&|x| x),
+            (Some(T::Bool), Data::Int(x)) => Some(Data::Int(x.iter().map(|&x| (x != 0) as i64).collect())),
+            (Some(T::Bool), Data::Float(x)) => {
+                Some(Data::Int(x.iter().map(|&x| (x != 0.0) as i64).collect()))
             }
-            (Some(T::Bfloat16), Data::Float(x)) => {
-                Data::Float(x.into_iter().map(|x| half::bf16::from_f64(x).to_f64()).collect())
-            }
-            (Some(T::Double), Data::Float(x)) => Data::Float(x),
-            (Some(T::Float | T::Double), Data::Int(x)) => {
-                Data::Float(x.into_iter().map(|x| x as f64).collect())
-            }
-            (Some(T::Float16), Data::Int(x)) => Data::Float(
-                x.into_iter()
-                    .map(|x| half::f16::from_f64(x as f64).to_f64())
-                    .collect(),
-            ),
-            (Some(T::Bfloat16), Data::Int(x)) => Data::Float(
-                x.into_iter()
-                    .map(|x| half::bf16::from_f64(x as f64).to_f64())
-                    .collect(),
-            ),
-            (Some(T::Bool), Data::Int(x)) => Data::Int(x.into_iter().map(|x| (x != 0) as i64).collect()),
-            (Some(T::Bool), Data::Float(x)) => Data::Int(x.into_iter().map(|x| (x != 0.0) as i64).collect()),
             (
                 Some(T::Int8 | T::Uint8 | T::Int16 | T::Uint16 | T::Int32 | T::Uint32 | T::Int64 | T::Uint64),
                 Data::Int(x),
-            ) => Data::Int(x),
+            ) => Some(Data::Int(x.clone())),
             (
                 Some(T::Int8 | T::Uint8 | T::Int16 | T::Uint16 | T::Int32 | T::Uint32 | T::Int64 | T::Uint64),
                 Data::Float(x),
-            ) => Data::Int(x.into_iter().map(|x| x.trunc() as i64).collect()),
-            _ => {
-                return Err(self.error(
-                    OnnxProblem::Unsupported,
-                    format!("{label}: a cast to {}", super::super::value::type_name(to)),
-                ))
-            }
+            ) => Some(Data::Int(x.iter().map(|&x| x.trunc() as i64).collect())),
+            _ => None,
         };
-        Ok(Value { shape: v.shape, data })
+        let data = data.ok_or_else(|| {
+            self.error(
+                OnnxProblem::Unsupported,
+                format!("{label}: a cast to {}", super::super::value::type_name(to)),
+            )
+        })?;
+        Ok(Value {
+            shape: v.shape.clone(),
+            data,
+        })
     }
 
-    pub(super) fn reshaped(&self, v: Value, shape: Vec<usize>, label: &str) -> Result<Value> {
+    /// `v`'s elements under `shape` (a copy, counted against the budget).
+    pub(super) fn reshaped(&mut self, v: &Value, shape: Vec<usize>, label: &str) -> Result<Value> {
         if elements(self.ctx, label, &shape)? != v.len() {
             return Err(self.error(
                 OnnxProblem::Size,
@@ -401,37 +480,91 @@ impl Folder<'_> {
                 ),
             ));
         }
-        Ok(Value { shape, data: v.data })
+        self.charge(v.len(), label)?;
+        Ok(Value {
+            shape,
+            data: v.data.clone(),
+        })
     }
 
-    /// The elements at every combination of `ranges[axis]` indices, row-major.
-    pub(super) fn select(&self, v: &Value, ranges: &[Vec<usize>], label: &str) -> Result<Value> {
-        let shape: Vec<usize> = ranges.iter().map(Vec::len).collect();
+    /// A rank no larger than [`MAX_RANK`].
+    fn rank(&self, rank: usize, label: &str) -> Result<()> {
+        if rank > MAX_RANK {
+            return Err(self.error(
+                OnnxProblem::Size,
+                format!("{label}: rank {rank} (at most {MAX_RANK})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A vector for `n` elements, or `Error::HostAllocation` where the host has no room.
+    fn allocate<T>(&self, n: usize, label: &str) -> Result<Vec<T>> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| Error::HostAllocation {
+            what: format!("{}: {label}", self.what),
+            bytes: n as u64 * std::mem::size_of::<T>() as u64,
+        })?;
+        Ok(v)
+    }
+
+    /// The elements at every combination of the picks' indices, row-major, the output's axes in
+    /// the order of `order` (the input's axes when `None`; a transpose's perm otherwise).
+    fn select(&mut self, v: &Value, picks: &[Pick], order: Option<&[usize]>, label: &str) -> Result<Value> {
+        let axes: Vec<usize> = order.map_or_else(|| (0..picks.len()).collect(), <[usize]>::to_vec);
+        let shape: Vec<usize> = picks.iter().map(Pick::count).collect();
         let n = elements(self.ctx, label, &shape)?;
-        let strides = strides(&v.shape);
-        let mut offsets = vec![0usize; n.max(1)];
-        let mut count = 1;
-        // Offsets built axis by axis: each existing offset times each index of the next axis.
-        offsets[0] = 0;
-        for (axis, picked) in ranges.iter().enumerate() {
-            let mut next = Vec::with_capacity(count * picked.len());
-            for &o in &offsets[..count] {
-                for &i in picked {
-                    next.push(o + i * strides[axis]);
+        self.charge(n, label)?;
+        let mut offsets: Vec<usize> = self.allocate(n, label)?;
+        if n > 0 {
+            // With elements, the input has some too: its strides do not overflow.
+            let strides = strides(&v.shape);
+            let mut index = vec![0usize; picks.len()];
+            for _ in 0..n {
+                offsets.push(
+                    index
+                        .iter()
+                        .zip(picks)
+                        .zip(&axes)
+                        .map(|((&i, pick), &axis)| pick.index(i) * strides[axis])
+                        .sum(),
+                );
+                for k in (0..picks.len()).rev() {
+                    index[k] += 1;
+                    if index[k] < shape[k] {
+                        break;
+                    }
+                    index[k] = 0;
                 }
             }
-            count = next.len();
-            offsets = next;
-            if count == 0 {
-                break;
-            }
         }
-        let offsets = &offsets[..count.min(n)];
         let data = match &v.data {
             Data::Float(src) => Data::Float(offsets.iter().map(|&o| src[o]).collect()),
             Data::Int(src) => Data::Int(offsets.iter().map(|&o| src[o]).collect()),
         };
         Ok(Value { shape, data })
+    }
+}
+
+/// ONNX Slice on one axis of `dim`: the indices from `start` towards `end` by `step` (not 0),
+/// both clamped as the operator defines, counted without walking them.
+fn slice_axis(dim: usize, start: i64, end: i64, step: i64) -> Pick {
+    let d = dim as i128;
+    let norm = |x: i64| if x < 0 { x as i128 + d } else { x as i128 };
+    let (start, end, step) = (norm(start), norm(end), step as i128);
+    let (first, count) = if dim == 0 {
+        (0, 0)
+    } else if step > 0 {
+        let (s, e) = (start.clamp(0, d), end.clamp(0, d));
+        (s, if e > s { (e - s + step - 1) / step } else { 0 })
+    } else {
+        let (s, e) = (start.clamp(0, d - 1), end.clamp(-1, d - 1));
+        (s, if s > e { (s - e - step - 1) / -step } else { 0 })
+    };
+    Pick::Strided {
+        start: first as usize,
+        step: step as i64,
+        count: count as usize,
     }
 }
 
@@ -443,24 +576,12 @@ fn strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
-/// Row-major walk of `shape` where axis k advances `steps[k]` elements of `v` (a transpose).
-fn gather_strided(v: &Value, shape: Vec<usize>, steps: &[usize], base: usize) -> Value {
-    let n: usize = shape.iter().product();
-    let mut offsets = Vec::with_capacity(n);
-    let mut index = vec![0usize; shape.len()];
-    for _ in 0..n {
-        offsets.push(base + index.iter().zip(steps).map(|(i, s)| i * s).sum::<usize>());
-        for k in (0..shape.len()).rev() {
-            index[k] += 1;
-            if index[k] < shape[k] {
-                break;
-            }
-            index[k] = 0;
-        }
+/// A list for a message: at most eight items, then how many more.
+fn listed(items: &[i64]) -> String {
+    const SHOWN: usize = 8;
+    let head: Vec<String> = items.iter().take(SHOWN).map(i64::to_string).collect();
+    match items.len() {
+        n if n > SHOWN => format!("[{}, … {} more]", head.join(", "), n - SHOWN),
+        _ => format!("[{}]", head.join(", ")),
     }
-    let data = match &v.data {
-        Data::Float(src) => Data::Float(offsets.iter().map(|&o| src[o]).collect()),
-        Data::Int(src) => Data::Int(offsets.iter().map(|&o| src[o]).collect()),
-    };
-    Value { shape, data }
 }

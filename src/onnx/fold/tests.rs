@@ -3,7 +3,7 @@
 use super::*;
 use crate::onnx::proto::{tensor_proto::DataType, AttributeProto, GraphProto, NodeProto, TensorProto};
 
-fn ctx() -> Ctx {
+pub(super) fn ctx() -> Ctx {
     Ctx {
         path: "<test>".into(),
         dir: None,
@@ -12,7 +12,7 @@ fn ctx() -> Ctx {
     }
 }
 
-fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
+pub(super) fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
     TensorProto {
         name: Some(name.into()),
         dims: dims.to_vec(),
@@ -22,7 +22,7 @@ fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
     }
 }
 
-fn ints_tensor(name: &str, data: Vec<i64>) -> TensorProto {
+pub(super) fn ints_tensor(name: &str, data: Vec<i64>) -> TensorProto {
     TensorProto {
         name: Some(name.into()),
         dims: vec![data.len() as i64],
@@ -32,7 +32,7 @@ fn ints_tensor(name: &str, data: Vec<i64>) -> TensorProto {
     }
 }
 
-fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+pub(super) fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Ints as i32),
@@ -41,7 +41,7 @@ fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
     }
 }
 
-fn int_attr(name: &str, v: i64) -> AttributeProto {
+pub(super) fn int_attr(name: &str, v: i64) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Int as i32),
@@ -50,7 +50,7 @@ fn int_attr(name: &str, v: i64) -> AttributeProto {
     }
 }
 
-fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
+pub(super) fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         op_type: Some(op.into()),
         input: inputs.iter().map(|s| s.to_string()).collect(),
@@ -61,7 +61,7 @@ fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributePro
 }
 
 /// `x` is [[0, 1, 2], [3, 4, 5]] (2×3).
-fn eval(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, name: &str) -> Result<Value> {
+pub(super) fn eval(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, name: &str) -> Result<Value> {
     let mut initializer = vec![tensor("x", &[2, 3], (0..6).map(|v| v as f32).collect())];
     initializer.extend(inits);
     let graph = GraphProto {
@@ -70,11 +70,12 @@ fn eval(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, name: &str) -> Result<Va
         ..Default::default()
     };
     let ctx = ctx();
-    let mut f = Folder::new(&ctx, "test".into());
-    f.eval(&[&graph], name)
+    let mut state = FoldState::default();
+    let mut f = Folder::new(&ctx, &mut state, "test".into());
+    f.eval(&[&graph], name).map(|v| (*v).clone())
 }
 
-fn floats(v: &Value) -> Vec<f64> {
+pub(super) fn floats(v: &Value) -> Vec<f64> {
     match &v.data {
         Data::Float(x) => x.clone(),
         Data::Int(x) => x.iter().map(|&i| i as f64).collect(),

@@ -16,7 +16,7 @@ use crate::files::{read_regular, ReadLimits};
 pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/2";
 
 /// Tuning files are a few kilobytes; anything this large is not one.
-const MAX_BYTES: ReadLimits = ReadLimits { max_bytes: 64 << 20 };
+const MAX_BYTES: ReadLimits = ReadLimits::with_max_bytes(64 << 20);
 
 /// Schemas of earlier versions: their choices are not read, and saving replaces the file.
 const OLDER_SCHEMAS: [&str; 1] = ["wgpu-lstm-tuning/1"];
