@@ -281,3 +281,51 @@ impl Error {
         }
     }
 }
+
+/// `text` with every control character (newlines and terminal escapes included) written as an
+/// escape (`\n`, `\u{1b}`), so that what a file names can never split a message into lines or
+/// drive the terminal. Every message naming something read from a model passes through this,
+/// and the command-line tool prints through it.
+pub fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// At most `shown` items of a list joined with ", ", then how many more there are: a message
+/// stays one readable line however long the list a file makes.
+pub(crate) fn cut_list(items: impl ExactSizeIterator<Item = String>, shown: usize) -> String {
+    let total = items.len();
+    let head: Vec<String> = items.take(shown).collect();
+    if total > shown {
+        format!("{}, … and {} more", head.join(", "), total - shown)
+    } else {
+        head.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_lists_cut() {
+        assert_eq!(escape_text("plain name"), "plain name");
+        assert_eq!(
+            escape_text("a\nerror: forged\u{1b}[31m"),
+            "a\\nerror: forged\\u{1b}[31m"
+        );
+        let items = (0..10_000).map(|i| format!("n{i}"));
+        assert_eq!(cut_list(items, 3), "n0, n1, n2, … and 9997 more");
+        assert_eq!(cut_list(["a".to_string()].into_iter(), 3), "a");
+    }
+}

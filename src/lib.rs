@@ -29,7 +29,7 @@ pub use backend::gpu::{GpuContext, Lstm};
 pub use cell::Cell;
 pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;
-pub use error::{BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};
+pub use error::{escape_text, BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};
 pub use error_model::{
     Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
 };

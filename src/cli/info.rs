@@ -9,7 +9,7 @@ use clap::Args;
 use super::AdapterArgs;
 use wgpu_lstm::gpu::{choose_adapter, describe_adapter, enumerate_adapters, supports_compute};
 use wgpu_lstm::onnx::{is_onnx_file, OnnxModel};
-use wgpu_lstm::{LstmConfig, LstmWeights, ReadLimits, Result};
+use wgpu_lstm::{escape_text, LstmConfig, LstmWeights, ReadLimits, Result};
 
 #[derive(Args)]
 pub struct InfoArgs {
@@ -53,50 +53,58 @@ fn describe_config(c: &LstmConfig) -> String {
     s
 }
 
+/// One line of `info`, with what the file names escaped ([`escape_text`]).
+fn line(text: String) {
+    println!("{}", escape_text(&text));
+}
+
 /// What a weights file holds.
 fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
     if !is_onnx_file(path, limits)? {
         let (weights, convention) = LstmWeights::load_with(path, None, limits)?;
         let c = weights.config(wgpu_lstm::Layout::SeqMajor);
-        println!("{}: .safetensors, {convention} convention", path.display());
-        println!(
+        line(format!(
+            "{}: .safetensors, {convention} convention",
+            path.display()
+        ));
+        line(format!(
             "  {} layer(s), {}{}",
             c.num_layers,
             describe_config(&c),
             c.proj_size.map_or(String::new(), |p| format!(", proj_size {p}"))
-        );
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     let model = OnnxModel::open_with(path, limits)?;
-    println!(
+    line(format!(
         "{}: ONNX model, IR version {}, opset {}, producer '{}'",
         path.display(),
         model.ir_version(),
         model.opset().map_or("?".to_string(), |v| v.to_string()),
         model.producer()
-    );
+    ));
     let nodes = model.lstm_nodes();
-    println!("{} LSTM node(s)", nodes.len());
+    line(format!("{} LSTM node(s)", nodes.len()));
     for (k, node) in nodes.iter().enumerate() {
-        println!("[{k}] {}", node.name);
+        line(format!("[{k}] {}", node.name));
         if !node.path.is_empty() {
-            println!("    in: {}", node.path.join(" / "));
+            line(format!("    in: {}", node.path.join(" / ")));
         }
         match &node.config {
-            Ok(c) => println!("    {}", describe_config(c)),
-            Err(e) => println!("    attributes: {e}"),
+            Ok(c) => line(format!("    {}", describe_config(c))),
+            Err(e) => line(format!("    attributes: {e}")),
         }
         let attributes: Vec<String> = node.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
+        line(format!(
             "    attributes: {}",
             if attributes.is_empty() {
                 "none".into()
             } else {
                 attributes.join(" ")
             }
-        );
+        ));
         match &node.weights {
-            Ok(()) => println!(
+            Ok(()) => line(format!(
                 "    weights: resolved (W, R{}{})",
                 if node.config.as_ref().is_ok_and(|c| c.bias) {
                     ", B"
@@ -108,11 +116,11 @@ fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
                 } else {
                     ""
                 }
-            ),
-            Err(e) => println!("    weights: cannot be resolved: {e}"),
+            )),
+            Err(e) => line(format!("    weights: cannot be resolved: {e}")),
         }
         for (role, source) in &node.inputs {
-            println!("    {role}: {source}");
+            line(format!("    {role}: {source}"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -253,7 +253,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line, whatever the files named in it hold.
+            eprintln!("error: {}", wgpu_lstm::escape_text(&e.to_string()));
             ExitCode::FAILURE
         }
     }

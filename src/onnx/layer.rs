@@ -101,15 +101,12 @@ impl OnnxModel {
         let found = self.found();
         let select = |message: String| self.ctx.error(OnnxProblem::Selection, message);
         let listing = || {
-            found
-                .iter()
-                .map(|f| {
-                    let mut p = f.path.clone();
-                    p.push(node_name(f.node));
-                    p.join("/")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            let names = found.iter().map(|f| {
+                let mut p = f.path.clone();
+                p.push(node_name(f.node));
+                p.join("/")
+            });
+            crate::error::cut_list(names, 20)
         };
         let chosen: Vec<&Found<'_>> = if nodes.is_empty() {
             match found.len() {

@@ -44,11 +44,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// An error about the model; what the message quotes from the file is escaped
+    /// ([`escape_text`](crate::error::escape_text)), so it stays one line.
     fn error(&self, problem: OnnxProblem, message: impl Into<String>) -> Error {
+        let message = message.into();
         Error::Onnx {
             path: self.path.clone(),
             problem,
-            message: message.into(),
+            message: crate::error::escape_text(&message).into_owned(),
         }
     }
 }
@@ -61,23 +64,48 @@ pub(crate) fn folder_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Whether `bytes` look like an `.onnx` model rather than `.safetensors`: a safetensors file
-/// starts with its header's length and then `{`.
+/// Whether a node is in the default ONNX domain, under either of its spellings.
+fn default_domain(node: &NodeProto) -> bool {
+    matches!(node.domain.as_deref().unwrap_or(""), "" | "ai.onnx")
+}
+
+/// Whether the first bytes of a file of `size` bytes have a `.safetensors` file's structure: an
+/// 8-byte little-endian header length that the file holds, then the header's `{`. Anything else
+/// is read as `.onnx` (a protobuf has no such prefix; a model whose producer name happens to put
+/// `{` at byte 8 does not make its first 8 bytes a length it holds).
+fn safetensors_structure(head: &[u8], size: u64) -> bool {
+    let Some(length) = head
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    else {
+        return false;
+    };
+    head.get(8) == Some(&b'{') && length >= 2 && length <= size.saturating_sub(8)
+}
+
+/// Whether `bytes` (a whole file) are an `.onnx` model rather than `.safetensors`: they lack
+/// the safetensors structure (a header length the file holds, then `{`).
 pub fn looks_like_onnx(bytes: &[u8]) -> bool {
-    let safetensors = bytes.len() > 8 && bytes[8] == b'{';
-    !safetensors && !bytes.is_empty()
+    !bytes.is_empty() && !safetensors_structure(bytes, bytes.len() as u64)
 }
 
 /// Whether the file at `path` is an `.onnx` model rather than `.safetensors`, from its first
-/// bytes ([`looks_like_onnx`]); only a regular file within `limits` is opened.
+/// bytes and its size ([`looks_like_onnx`]); only a regular file within `limits` is opened, and
+/// an empty file is an error naming it as empty.
 pub fn is_onnx_file(path: &Path, limits: ReadLimits) -> Result<bool> {
     use std::io::Read;
-    let (file, _) = crate::files::open_regular(path, limits)?;
+    let (file, size) = crate::files::open_regular(path, limits)?;
+    if size == 0 {
+        return Err(Error::format(
+            path,
+            "the file is empty: neither a .safetensors file nor an .onnx model",
+        ));
+    }
     let mut head = Vec::with_capacity(16);
     file.take(16)
         .read_to_end(&mut head)
         .map_err(|e| Error::io(path, e))?;
-    Ok(looks_like_onnx(&head))
+    Ok(!safetensors_structure(&head, size))
 }
 
 /// A serialized `TensorProto` (the `.pb` files of the ONNX backend tests): its name and its
@@ -199,7 +227,7 @@ fn collect<'m>(
 ) {
     chain.push(graph);
     for node in &graph.node {
-        if node.op_type.as_deref() == Some("LSTM") && node.domain.as_deref().unwrap_or("").is_empty() {
+        if node.op_type.as_deref() == Some("LSTM") && default_domain(node) {
             out.push(Found {
                 chain: chain.clone(),
                 node,

@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::proto::{
-    attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, NodeProto, TensorProto,
+    attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, NodeProto, SparseTensorProto,
+    TensorProto,
 };
 use super::value::{decode, dims, elements, Data, Value};
 use super::Ctx;
@@ -98,6 +99,11 @@ pub(crate) fn lookup<'m>(chain: &[&'m GraphProto], name: &str) -> Option<Source<
     find(&mut HashMap::new(), chain, name).map(|(source, _)| source)
 }
 
+/// Whether a sparse initializer holds the value `name` (its `values` tensor carries the name).
+fn defines(sparse: &SparseTensorProto, name: &str) -> bool {
+    sparse.values.as_ref().and_then(|v| v.name.as_deref()) == Some(name)
+}
+
 /// The ops this module evaluates.
 pub(crate) const FOLDABLE: [&str; 11] = [
     "Constant",
@@ -115,8 +121,7 @@ pub(crate) const FOLDABLE: [&str; 11] = [
 
 /// Whether the loader evaluates `node`: an op of [`FOLDABLE`] in the default domain.
 fn node_is_foldable(node: &NodeProto) -> bool {
-    let domain = node.domain.as_deref().unwrap_or("");
-    (domain.is_empty() || domain == "ai.onnx") && FOLDABLE.contains(&node.op_type.as_deref().unwrap_or(""))
+    super::default_domain(node) && FOLDABLE.contains(&node.op_type.as_deref().unwrap_or(""))
 }
 
 /// The most nodes one evaluation walks through.
@@ -240,13 +245,27 @@ impl<'a> Folder<'a> {
             }
             let value: Arc<Value> = match found {
                 None => {
+                    let sparse = view
+                        .iter()
+                        .any(|g| g.sparse_initializer.iter().any(|s| defines(s, &top.name)));
                     return Err(self.error(
-                        OnnxProblem::Missing,
-                        format!(
-                            "'{}' is neither an initializer, a node's output nor a graph input",
-                            top.name
-                        ),
-                    ))
+                        if sparse {
+                            OnnxProblem::Unsupported
+                        } else {
+                            OnnxProblem::Missing
+                        },
+                        if sparse {
+                            format!(
+                                "'{}' is a sparse initializer, which the loader does not read",
+                                top.name
+                            )
+                        } else {
+                            format!(
+                                "'{}' is neither an initializer, a node's output nor a graph input",
+                                top.name
+                            )
+                        },
+                    ));
                 }
                 Some((Source::Input, _)) => match self.ctx.bound.get(&top.name) {
                     Some(v) => Arc::new(v.clone()),

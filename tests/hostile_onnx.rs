@@ -1,0 +1,212 @@
+//! Hostile and unusual `.onnx` files through the command-line tool (from the audit of #29): names
+//! that try to forge output, valid models the loader once refused, files whose first bytes
+//! mimic another format. The models are written here with a minimal protobuf encoder, so each
+//! case shows exactly the bytes it is made of.
+
+mod common;
+
+use std::path::Path;
+
+use common::bin;
+
+/// Protobuf wire format: a varint.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field (strings, bytes, messages, packed arrays).
+fn field(number: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(((number as u64) << 3) | 2, &mut out);
+    varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A varint field.
+fn int_field(number: u32, v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint((number as u64) << 3, &mut out);
+    varint(v, &mut out);
+    out
+}
+
+/// A FLOAT `TensorProto` named `name` (dims 1, data_type 2, float_data 4 packed, name 8).
+fn tensor(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for &d in dims {
+        t.extend(int_field(1, d));
+    }
+    t.extend(int_field(2, 1));
+    let packed: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t.extend(field(4, &packed));
+    t.extend(field(8, name.as_bytes()));
+    t
+}
+
+/// An LSTM `NodeProto` (input 1, output 2, name 3, op_type 4, domain 7).
+fn lstm_node(name: &str, domain: &str, inputs: &[&str]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        n.extend(field(1, i.as_bytes()));
+    }
+    n.extend(field(2, b"Y"));
+    n.extend(field(3, name.as_bytes()));
+    n.extend(field(4, b"LSTM"));
+    if !domain.is_empty() {
+        n.extend(field(7, domain.as_bytes()));
+    }
+    n
+}
+
+/// A `GraphProto` (node 1, initializer 5, input 11, sparse_initializer 15) of one node, with
+/// graph input X.
+fn graph(node: Vec<u8>, initializers: &[Vec<u8>], sparse: &[Vec<u8>]) -> Vec<u8> {
+    let mut graph = field(1, &node);
+    for t in initializers {
+        graph.extend(field(5, t));
+    }
+    for t in sparse {
+        graph.extend(field(15, t));
+    }
+    graph.extend(field(11, &field(1, b"X")));
+    graph
+}
+
+/// A `ModelProto` (ir_version 1, producer_name 2, graph 7, opset_import 8).
+fn model(producer: &str, graph: Vec<u8>) -> Vec<u8> {
+    let mut m = int_field(1, 8);
+    m.extend(field(2, producer.as_bytes()));
+    m.extend(field(7, &graph));
+    m.extend(field(8, &int_field(2, 17)));
+    m
+}
+
+/// W, R and B of a one-directional LSTM with I = 2, H = 1.
+fn weights() -> Vec<Vec<u8>> {
+    vec![
+        tensor("W", &[1, 4, 2], &[0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8]),
+        tensor("R", &[1, 4, 1], &[0.2, -0.1, 0.05, 0.3]),
+        tensor("B", &[1, 8], &[0.0; 8]),
+    ]
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn info(path: &Path) -> std::process::Output {
+    bin().args(["info", "--weights"]).arg(path).output().unwrap()
+}
+
+/// A node name holding a newline, a forged `error:` line and a terminal escape: `info` and the
+/// error of `run` print it escaped, and the error stays one line.
+#[test]
+fn names_from_the_file_cannot_forge_lines_or_drive_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "n\nerror: forged\u{1b}[31m";
+    // No W: the error names the node.
+    let path = write(
+        dir.path(),
+        "m.onnx",
+        &model("p", graph(lstm_node(name, "", &["X", "W", "R"]), &[], &[])),
+    );
+    let o = info(&path);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains("\nerror: forged"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("n\\nerror: forged\\u{1b}[31m"), "{stdout}");
+
+    let x = dir.path().join("x.npy");
+    wgpu_lstm::Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
+        .unwrap()
+        .write_npy(&x)
+        .unwrap();
+    let o = bin()
+        .args(["run", "--device", "cpu", "--weights"])
+        .arg(&path)
+        .arg("--input")
+        .arg(&x)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one error line: {stderr:?}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+}
+
+/// Models onnxruntime runs: an LSTM in domain `ai.onnx` (the default domain's other spelling),
+/// and a producer name that puts `{` at byte 8, where a safetensors header would start.
+#[test]
+fn valid_models_the_loader_once_refused_load() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, producer, domain) in [
+        ("domain.onnx", "p", "ai.onnx"),
+        // Bytes 0..8: ir_version (2 bytes), the producer's tag and length, then "abcd": '{' is
+        // byte 8.
+        ("producer.onnx", "abcd{xyz}", ""),
+    ] {
+        let bytes = model(
+            producer,
+            graph(lstm_node("lstm", domain, &["X", "W", "R", "B"]), &weights(), &[]),
+        );
+        if producer.contains('{') {
+            assert_eq!(bytes[8], b'{', "the case puts '{{' at byte 8");
+        }
+        let path = write(dir.path(), file, &bytes);
+        let o = info(&path);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{file}: {stderr}");
+        assert!(stdout.contains("1 LSTM node(s)"), "{file}: {stdout}");
+        assert!(stdout.contains("weights: resolved"), "{file}: {stdout}");
+    }
+}
+
+/// A W given as a sparse initializer is refused by name, not reported as undefined.
+#[test]
+fn a_sparse_initializer_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = tensor("W", &[8], &[0.1; 8]);
+    // SparseTensorProto: values 1, indices 2, dims 3.
+    let mut sparse = field(1, &w);
+    sparse.extend(int_field(3, 1));
+    sparse.extend(int_field(3, 4));
+    sparse.extend(int_field(3, 2));
+    let bytes = model(
+        "p",
+        graph(
+            lstm_node("lstm", "", &["X", "W", "R"]),
+            &weights()[1..2],
+            &[sparse],
+        ),
+    );
+    let path = write(dir.path(), "sparse.onnx", &bytes);
+    let stdout = String::from_utf8_lossy(&info(&path).stdout).into_owned();
+    assert!(stdout.contains("'W' is a sparse initializer"), "{stdout}");
+}
+
+/// An empty file is named as empty, not as a short safetensors header.
+#[test]
+fn an_empty_model_file_is_named_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "empty.onnx", &[]);
+    let o = info(&path);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr.contains("the file is empty"), "{stderr}");
+}
