@@ -35,6 +35,14 @@ fn int_field(number: u32, v: u64) -> Vec<u8> {
     out
 }
 
+/// A 32-bit field (`float`).
+fn float_field(number: u32, v: f32) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(((number as u64) << 3) | 5, &mut out);
+    out.extend(v.to_le_bytes());
+    out
+}
+
 /// A FLOAT `TensorProto` named `name` (dims 1, data_type 2, float_data 4 packed, name 8).
 fn tensor(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
     let mut t = Vec::new();
@@ -50,6 +58,25 @@ fn tensor(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
 
 /// An LSTM `NodeProto` (input 1, output 2, name 3, op_type 4, domain 7).
 fn lstm_node(name: &str, domain: &str, inputs: &[&str]) -> Vec<u8> {
+    lstm_node_with(name, domain, inputs, &[])
+}
+
+/// An `AttributeProto` (name 1, f 2, i 3, s 4, floats 7, strings 9, type 20) of `type_` with
+/// the fields `fields` (already encoded).
+fn attribute(name: &str, type_: u64, fields: Vec<u8>) -> Vec<u8> {
+    let mut a = field(1, name.as_bytes());
+    a.extend(fields);
+    a.extend(int_field(20, type_));
+    a
+}
+
+/// ONNX's AttributeProto types.
+const FLOAT: u64 = 1;
+const INT: u64 = 2;
+const STRING: u64 = 3;
+
+/// An LSTM node with attributes (NodeProto field 5).
+fn lstm_node_with(name: &str, domain: &str, inputs: &[&str], attributes: &[Vec<u8>]) -> Vec<u8> {
     let mut n = Vec::new();
     for i in inputs {
         n.extend(field(1, i.as_bytes()));
@@ -59,6 +86,9 @@ fn lstm_node(name: &str, domain: &str, inputs: &[&str]) -> Vec<u8> {
     n.extend(field(4, b"LSTM"));
     if !domain.is_empty() {
         n.extend(field(7, domain.as_bytes()));
+    }
+    for a in attributes {
+        n.extend(field(5, a));
     }
     n
 }
@@ -209,4 +239,61 @@ fn an_empty_model_file_is_named_as_empty() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr.contains("the file is empty"), "{stderr}");
+}
+
+/// Attributes of the wrong type, given twice, or out of their domain are errors naming them, as
+/// onnxruntime's checker has them; none falls back silently to a default.
+#[test]
+fn attributes_are_checked_by_type_and_uniqueness() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    wgpu_lstm::Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
+        .unwrap()
+        .write_npy(&x)
+        .unwrap();
+    let hidden = |v: u64| attribute("hidden_size", INT, int_field(3, v));
+    let cases: Vec<(&str, Vec<Vec<u8>>, &str)> = vec![
+        (
+            "clip as INT",
+            vec![attribute("clip", INT, int_field(3, 3))],
+            "attribute 'clip' is INT, where LSTM takes FLOAT",
+        ),
+        (
+            "activations as one STRING",
+            vec![attribute("activations", STRING, field(4, b"Relu"))],
+            "attribute 'activations' is STRING, where LSTM takes STRINGS",
+        ),
+        (
+            "hidden_size twice",
+            vec![hidden(1), hidden(2)],
+            "attribute 'hidden_size' is given twice",
+        ),
+        (
+            "hidden_size as FLOAT",
+            vec![attribute("hidden_size", FLOAT, float_field(2, 1.0))],
+            "attribute 'hidden_size' is FLOAT, where LSTM takes INT",
+        ),
+        (
+            "direction sideways",
+            vec![attribute("direction", STRING, field(4, b"sideways"))],
+            "direction 'sideways' (forward, reverse or bidirectional)",
+        ),
+    ];
+    for (case, attributes, needle) in cases {
+        let node = lstm_node_with("lstm", "", &["X", "W", "R", "B"], &attributes);
+        let path = write(dir.path(), "a.onnx", &model("p", graph(node, &weights(), &[])));
+        let o = bin()
+            .args(["run", "--device", "cpu", "--weights"])
+            .arg(&path)
+            .arg("--input")
+            .arg(&x)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{case}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{case}: {stderr}");
+        assert!(stderr.contains(needle), "{case}: {stderr}");
+    }
 }

@@ -15,6 +15,44 @@ pub(super) const LSTM_ATTRIBUTES: [&str; 8] = [
     "layout",
 ];
 
+/// The type ONNX gives each LSTM attribute.
+fn expected_type(name: &str) -> Option<AttributeType> {
+    Some(match name {
+        "activation_alpha" | "activation_beta" => AttributeType::Floats,
+        "activations" => AttributeType::Strings,
+        "clip" => AttributeType::Float,
+        "direction" => AttributeType::String,
+        "hidden_size" | "input_forget" | "layout" => AttributeType::Int,
+        _ => return None,
+    })
+}
+
+/// Whether `attr` is of type `expected`, as onnxruntime's checker requires: its declared type,
+/// or (in files that leave the type out) the field that type fills. Otherwise, what it is.
+fn check_type(attr: &proto::AttributeProto, expected: AttributeType) -> std::result::Result<(), String> {
+    match attr.r#type.unwrap_or(0) {
+        0 => {
+            let filled = match expected {
+                AttributeType::Float => attr.f.is_some(),
+                AttributeType::Int => attr.i.is_some(),
+                AttributeType::String => attr.s.is_some(),
+                // An empty list leaves no trace without its type.
+                _ => true,
+            };
+            if filled {
+                Ok(())
+            } else {
+                Err("without a type or a value of that type".into())
+            }
+        }
+        t => match AttributeType::try_from(t) {
+            Ok(given) if given == expected => Ok(()),
+            Ok(given) => Err(given.as_str_name().into()),
+            Err(_) => Err(format!("of unknown type {t}")),
+        },
+    }
+}
+
 /// The LSTM attributes of a node, read into the parts of a configuration.
 pub(super) struct Attributes {
     pub(super) direction: Direction,
@@ -46,16 +84,37 @@ impl OnnxModel {
             input_forget: false,
             layout: Layout::SeqMajor,
         };
+        let mut seen = std::collections::HashSet::new();
         for attr in &f.node.attribute {
             let name = attr.name.as_deref().unwrap_or("");
             let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let Some(expected) = expected_type(name) else {
+                return Err(err(format!(
+                    "attribute '{name}' (LSTM has {})",
+                    LSTM_ATTRIBUTES.join(", ")
+                )));
+            };
+            if !seen.insert(name) {
+                return Err(err(format!("attribute '{name}' is given twice")));
+            }
+            check_type(attr, expected).map_err(|given| {
+                err(format!(
+                    "attribute '{name}' is {given}, where LSTM takes {}",
+                    expected.as_str_name()
+                ))
+            })?;
             match name {
                 "direction" => {
                     a.direction = match attr.s.as_deref().map(text).as_deref() {
                         Some("forward") => Direction::Forward,
                         Some("reverse") => Direction::Reverse,
                         Some("bidirectional") => Direction::Bidirectional,
-                        other => return Err(err(format!("direction {other:?}"))),
+                        Some(other) => {
+                            return Err(err(format!(
+                                "direction '{other}' (forward, reverse or bidirectional)"
+                            )))
+                        }
+                        None => return Err(err("direction holds no string".into())),
                     }
                 }
                 "hidden_size" => {
@@ -77,12 +136,7 @@ impl OnnxModel {
                         other => return Err(err(format!("layout {other}"))),
                     }
                 }
-                other => {
-                    return Err(err(format!(
-                        "attribute '{other}' (LSTM has {})",
-                        LSTM_ATTRIBUTES.join(", ")
-                    )))
-                }
+                _ => unreachable!("expected_type knows every LSTM attribute"),
             }
         }
         Ok(a)
