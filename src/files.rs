@@ -59,6 +59,12 @@ pub(crate) fn open_regular(path: &Path, limits: ReadLimits) -> Result<(File, u64
         options.custom_flags(libc::O_NONBLOCK);
     }
     let file = options.open(path).map_err(|e| Error::io(path, e))?;
+    regular(file, path, limits)
+}
+
+/// `file` (opened from `path`) if it is a regular file of at most `limits.max_bytes`, with its
+/// length.
+pub(crate) fn regular(file: File, path: &Path, limits: ReadLimits) -> Result<(File, u64)> {
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         let kind = if meta.is_dir() {
@@ -82,6 +88,41 @@ pub(crate) fn open_regular(path: &Path, limits: ReadLimits) -> Result<(File, u64
         });
     }
     Ok((file, meta.len()))
+}
+
+/// Open `relative` (plain components only) beneath the folder `dir`, one component at a time
+/// from the folder's descriptor, following no symbolic link (`O_NOFOLLOW`): what is opened is
+/// inside the folder by construction, and no path is resolved twice. Then as
+/// [`open_regular`]. A symbolic link on the way is an `ELOOP` (or `ENOTDIR`) error.
+#[cfg(unix)]
+pub(crate) fn open_beneath(dir: &Path, relative: &Path, limits: ReadLimits) -> Result<(File, u64)> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let path = dir.join(relative);
+    let open_at = |at: &OwnedFd, name: &std::ffi::OsStr, flags: libc::c_int| -> std::io::Result<OwnedFd> {
+        let name = CString::new(name.as_bytes()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+        // SAFETY: `at` is an open descriptor and `name` a NUL-terminated string, both alive for
+        // the call; a non-negative result is a new descriptor this function then owns.
+        let fd = unsafe { libc::openat(at.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let folder = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    let mut at = OwnedFd::from(folder);
+    let parts: Vec<&std::ffi::OsStr> = relative.iter().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let flags = if i + 1 == parts.len() {
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK
+        } else {
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_DIRECTORY
+        };
+        at = open_at(&at, part, flags).map_err(|e| Error::io(&path, e))?;
+    }
+    regular(File::from(at), &path, limits)
 }
 
 /// The whole of a regular file of at most `limits.max_bytes`.

@@ -297,3 +297,83 @@ fn attributes_are_checked_by_type_and_uniqueness() {
         assert!(stderr.contains(needle), "{case}: {stderr}");
     }
 }
+
+/// W stored outside the model as `w.bin` (TensorProto external_data 13: location; data_location
+/// 14 = EXTERNAL).
+fn external_w() -> Vec<u8> {
+    let mut t = Vec::new();
+    for d in [1u64, 4, 2] {
+        t.extend(int_field(1, d));
+    }
+    t.extend(int_field(2, 1));
+    t.extend(field(8, b"W"));
+    let mut entry = field(1, b"location");
+    entry.extend(field(2, b"w.bin"));
+    t.extend(field(13, &entry));
+    t.extend(int_field(14, 1));
+    t
+}
+
+/// A thread swaps the model's external data file for a symbolic link to a file outside its
+/// folder and back, as fast as it can, while the model loads again and again: a load either
+/// reads the file inside or fails, and never returns the bytes outside.
+#[cfg(unix)]
+#[test]
+fn a_symlink_swapped_in_while_loading_never_reads_outside_the_folder() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("model");
+    std::fs::create_dir(&folder).unwrap();
+    let inside: Vec<u8> = [0.25f32; 8].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let secret: Vec<u8> = [999.0f32; 8].iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(root.path().join("secret.bin"), &secret).unwrap();
+    std::fs::write(folder.join("w.bin"), &inside).unwrap();
+    let mut inits = vec![external_w()];
+    inits.extend(weights().into_iter().skip(1));
+    let path = write(
+        &folder,
+        "m.onnx",
+        &model(
+            "p",
+            graph(lstm_node("lstm", "", &["X", "W", "R", "B"]), &inits, &[]),
+        ),
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, folder, inside) = (stop.clone(), folder.clone(), inside.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let link = folder.join("w.link");
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink("../secret.bin", &link).unwrap();
+                std::fs::rename(&link, folder.join("w.bin")).unwrap();
+                let regular = folder.join("w.regular");
+                std::fs::write(&regular, &inside).unwrap();
+                std::fs::rename(&regular, folder.join("w.bin")).unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..1000 {
+        match wgpu_lstm::onnx::OnnxModel::open(&path).and_then(|m| m.load(&[])) {
+            Ok(lstm) => {
+                let w = &lstm.weights.layers()[0][0].w_ih;
+                assert!(w.iter().all(|&v| v == 0.25), "read outside the folder: {w:?}");
+                loaded += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(
+        swaps > 0 && loaded > 0 && loaded + refused == 1000,
+        "{swaps} swaps, {loaded} loaded, {refused} refused"
+    );
+}

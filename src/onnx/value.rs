@@ -8,7 +8,9 @@ use std::path::{Component, Path};
 use super::proto::{tensor_proto, TensorProto};
 use super::Ctx;
 use crate::error::{OnnxProblem, Result};
+#[cfg(not(unix))]
 use crate::files::open_regular;
+use crate::files::ReadLimits;
 
 /// The most elements one value may hold (2 GiB of f64): far beyond any LSTM's weights, and
 /// refused before anything that large is allocated.
@@ -196,6 +198,47 @@ pub(crate) fn decode(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Value> {
     Ok(Value { shape, data })
 }
 
+/// Open the external data file `relative` inside `dir`. On Unix, component by component from
+/// the folder without following symbolic links ([`open_beneath`]): nothing outside the folder
+/// can be opened, whatever is swapped in while loading.
+#[cfg(unix)]
+fn open_inside(dir: &Path, relative: &Path, limits: ReadLimits) -> Result<(std::fs::File, u64)> {
+    crate::files::open_beneath(dir, relative, limits)
+}
+
+/// Elsewhere: open, then check that the canonical path is inside the folder and is the file
+/// opened (the same length and modification time).
+#[cfg(not(unix))]
+fn open_inside(dir: &Path, relative: &Path, limits: ReadLimits) -> Result<(std::fs::File, u64)> {
+    let path = dir.join(relative);
+    let (file, size) = open_regular(&path, limits)?;
+    let outside = || crate::error::Error::io(&path, std::io::Error::other("outside the model's folder"));
+    let canonical = path.canonicalize().map_err(|_| outside())?;
+    let folder = dir.canonicalize().map_err(|e| crate::error::Error::io(dir, e))?;
+    let same = match (file.metadata(), std::fs::symlink_metadata(&canonical)) {
+        (Ok(a), Ok(b)) => a.len() == b.len() && a.modified().ok() == b.modified().ok(),
+        _ => false,
+    };
+    if !canonical.starts_with(&folder) || !same {
+        return Err(outside());
+    }
+    Ok((file, size))
+}
+
+/// Whether an open failed on a symbolic link (`O_NOFOLLOW` gives ELOOP on the last component,
+/// `O_DIRECTORY` ENOTDIR on a link to a folder).
+fn is_link_error(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 /// The bytes of a tensor stored outside the model: `location` relative to the model's folder
 /// (no absolute paths, no `..`), from `offset`, `length` bytes (or the rest of the file).
 fn read_external(ctx: &Ctx, t: &TensorProto, what: &str, expected: usize) -> Result<Vec<u8>> {
@@ -228,15 +271,16 @@ fn read_external(ctx: &Ctx, t: &TensorProto, what: &str, expected: usize) -> Res
         ))
     })?;
     let path = dir.join(relative);
-    // The canonical path stays inside the folder too (a symbolic link could lead out of it).
-    let inside = match (path.canonicalize(), dir.canonicalize()) {
-        (Ok(p), Ok(d)) => p.starts_with(d),
-        _ => true, // missing: open_regular reports it
-    };
-    if !inside {
-        return Err(err(format!("'{location}' leads outside the model's folder")));
-    }
-    let (mut file, size) = open_regular(&path, ctx.limits)?;
+    let (mut file, size) = open_inside(dir, relative, ctx.limits).map_err(|e| match e {
+        crate::error::Error::Io { source, .. } if is_link_error(&source) => err(format!(
+            "'{location}' is reached through a symbolic link, which the loader does not follow \
+             (external data must be a plain file inside the model's folder)"
+        )),
+        crate::error::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::Other => {
+            err(format!("'{location}' leads outside the model's folder"))
+        }
+        other => other,
+    })?;
     let length = length.unwrap_or(size.saturating_sub(offset));
     if offset.checked_add(length).is_none_or(|end| end > size) {
         return Err(err(format!(
