@@ -377,3 +377,23 @@ fn a_symlink_swapped_in_while_loading_never_reads_outside_the_folder() {
         "{swaps} swaps, {loaded} loaded, {refused} refused"
     );
 }
+
+/// `info` tells a constant that fails to load from an input computed at run time, and does not
+/// invent an input size when W does not resolve.
+#[test]
+fn info_says_what_fails_to_load_and_what_it_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    // initial_h as an initializer of the wrong size (3 values for [1, 1, 2]); no W.
+    let h0 = tensor("h0", &[1, 1, 2], &[0.0; 3]);
+    let node = lstm_node("lstm", "", &["X", "W", "R", "", "", "h0"]);
+    let path = write(dir.path(), "m.onnx", &model("p", graph(node, &[h0], &[])));
+    let stdout = String::from_utf8_lossy(&info(&path).stdout).into_owned();
+    assert!(
+        stdout.contains("initial_h: constant, but it fails to load:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("input_size unknown (W does not resolve)"),
+        "{stdout}"
+    );
+}

@@ -30,9 +30,14 @@ pub struct InfoArgs {
 }
 
 fn describe_config(c: &LstmConfig) -> String {
+    describe_options(c, &c.input_size.to_string())
+}
+
+/// A configuration with `input_size` as given (a node whose W does not resolve has none).
+fn describe_options(c: &LstmConfig, input_size: &str) -> String {
     let mut s = format!(
-        "direction {:?}, hidden_size {}, input_size {}, {:?}",
-        c.direction, c.hidden_size, c.input_size, c.layout
+        "direction {:?}, hidden_size {}, input_size {input_size}, {:?}",
+        c.direction, c.hidden_size, c.layout
     );
     if !c.bias {
         s.push_str(", no biases");
@@ -91,7 +96,15 @@ fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
             line(format!("    in: {}", node.path.join(" / ")));
         }
         match &node.config {
-            Ok(c) => line(format!("    {}", describe_config(c))),
+            Ok(c) => line(format!(
+                "    {}",
+                describe_options(
+                    c,
+                    &node
+                        .input_size
+                        .map_or("unknown (W does not resolve)".into(), |i| i.to_string())
+                )
+            )),
             Err(e) => line(format!("    attributes: {e}")),
         }
         let attributes: Vec<String> = node.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();

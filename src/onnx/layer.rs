@@ -8,6 +8,18 @@ use super::*;
 impl OnnxModel {
     /// One node as a one-layer LSTM.
     pub(super) fn layer(&self, f: &Found<'_>) -> Result<Layer> {
+        self.layer_with(f, true)
+    }
+
+    /// One node's configuration and input size, its weights resolved and checked (shapes and
+    /// element types) but not converted: what `lstm_nodes` lists, at a cost that does not grow
+    /// with the weights for every node that shares them.
+    pub(super) fn layer_checked(&self, f: &Found<'_>) -> Result<Layer> {
+        self.layer_with(f, false)
+    }
+
+    /// One node as a one-layer LSTM; its weights in the engine's layout when `convert`.
+    fn layer_with(&self, f: &Found<'_>, convert: bool) -> Result<Layer> {
         let label = node_name(f.node);
         let a = self.attributes(f)?;
         let d = a.direction.num_directions();
@@ -35,6 +47,14 @@ impl OnnxModel {
                 )))
             }
         };
+        // R holds D·4H·H elements, at most MAX_ELEMENTS: a larger H cannot fit, and the multiples
+        // of H below stay far from overflow.
+        if h > super::value::MAX_ELEMENTS {
+            return Err(size_err(format!(
+                "hidden_size {h} is larger than any R the loader reads ({} elements at most)",
+                super::value::MAX_ELEMENTS
+            )));
+        }
         if r.shape != [d, 4 * h, h] {
             return Err(size_err(format!(
                 "R has shape {:?}; direction and hidden_size {h} need [{d}, {}, {h}]",
@@ -72,18 +92,34 @@ impl OnnxModel {
                 )));
             }
         }
-        let floats = |v: &Value, what: &str| v.floats(&self.ctx, &format!("{what} of LSTM node '{label}'"));
-        let (w, r) = (floats(&w, "W")?, floats(&r, "R")?);
-        let b = b.map(|b| floats(&b, "B")).transpose()?;
-        let p = p.map(|p| floats(&p, "P")).transpose()?;
-        let directions = onnx_directions(&w, &r, b.as_deref(), p.as_deref(), d, h, input);
+        for (v, what) in [
+            (Some(&w), "W"),
+            (Some(&r), "R"),
+            (b.as_ref(), "B"),
+            (p.as_ref(), "P"),
+        ] {
+            if let Some(v) = v {
+                v.check_floats(&self.ctx, &format!("{what} of LSTM node '{label}'"))?;
+            }
+        }
+        let (bias, peepholes) = (b.is_some(), p.is_some());
+        let directions = if convert {
+            let floats =
+                |v: &Value, what: &str| v.floats(&self.ctx, &format!("{what} of LSTM node '{label}'"));
+            let (w, r) = (floats(&w, "W")?, floats(&r, "R")?);
+            let b = b.map(|b| floats(&b, "B")).transpose()?;
+            let p = p.map(|p| floats(&p, "P")).transpose()?;
+            onnx_directions(&w, &r, b.as_deref(), p.as_deref(), d, h, input)
+        } else {
+            Vec::new()
+        };
         let mut config = LstmConfig {
             input_size: input,
             hidden_size: h,
             direction: a.direction,
-            bias: b.is_some(),
+            bias,
             layout: a.layout,
-            peepholes: p.is_some(),
+            peepholes,
             ..LstmConfig::default()
         };
         self.apply_options(&a, &mut config)?;
@@ -310,7 +346,18 @@ impl OnnxModel {
                         "the layers' sequence_lens differ; stacked layers share one",
                     ));
                 }
-                Some(l.iter().map(|&x| x.max(0) as usize).collect())
+                let lengths: Vec<usize> = l
+                    .iter()
+                    .map(|&x| {
+                        usize::try_from(x).map_err(|_| {
+                            self.ctx.error(
+                                OnnxProblem::Size,
+                                format!("sequence_lens holds the negative length {x}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                Some(lengths)
             }
             _ => None,
         };

@@ -27,7 +27,7 @@ use crate::files::{read_regular, ReadLimits};
 use crate::forward::State;
 use crate::tensor::Tensor;
 use crate::weights::{onnx_directions, LstmWeights};
-use fold::{lookup, FoldState, Folder, Source};
+use fold::{FoldState, Folder, Source};
 use proto::{attribute_proto::AttributeType, GraphProto, ModelProto, NodeProto};
 use value::Value;
 
@@ -152,6 +152,8 @@ pub enum InputSource {
     Computed(String),
     /// A constant in the model, of this shape: used unless the caller supplies the input.
     Constant(Vec<usize>),
+    /// A constant in the model that fails to load, and why.
+    Unloadable(String),
 }
 
 impl std::fmt::Display for InputSource {
@@ -161,6 +163,7 @@ impl std::fmt::Display for InputSource {
             InputSource::GraphInput(name) => write!(f, "graph input '{name}'"),
             InputSource::Computed(by) => write!(f, "computed at run time ({by})"),
             InputSource::Constant(shape) => write!(f, "constant {shape:?}"),
+            InputSource::Unloadable(why) => write!(f, "constant, but it fails to load: {why}"),
         }
     }
 }
@@ -396,7 +399,7 @@ impl OnnxModel {
             .iter()
             .map(|a| (a.name.clone().unwrap_or_default(), attribute_text(a)))
             .collect();
-        let layer = self.layer(f);
+        let layer = self.layer_checked(f);
         let input_size = layer.as_ref().ok().map(|l| l.input_size);
         let config = match &layer {
             Ok(l) => Ok(l.config.clone()),
@@ -429,10 +432,26 @@ impl OnnxModel {
         let Some(name) = f.node.input.get(i).filter(|n| !n.is_empty()) else {
             return InputSource::Absent;
         };
-        match lookup(&f.chain, name) {
+        let source = self
+            .fold
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(&f.chain, name);
+        match source {
             Some(Source::Input) => InputSource::GraphInput(name.clone()),
             source => match self.fold(String::new(), &f.chain, name) {
                 Ok(v) => InputSource::Constant(v.shape.clone()),
+                Err(
+                    e @ Error::Onnx {
+                        problem:
+                            OnnxProblem::Size
+                            | OnnxProblem::Missing
+                            | OnnxProblem::ExternalData
+                            | OnnxProblem::Unsupported
+                            | OnnxProblem::Cycle,
+                        ..
+                    },
+                ) => InputSource::Unloadable(e.to_string()),
                 Err(_) => InputSource::Computed(match source {
                     Some(Source::Node { node, .. }) => format!(
                         "by {} node '{}'",

@@ -50,8 +50,17 @@ impl Value {
 
     /// The elements as f32 (weights).
     pub fn floats(&self, ctx: &Ctx, what: &str) -> Result<Vec<f32>> {
+        self.check_floats(ctx, what)?;
         match &self.data {
             Data::Float(v) => Ok(v.iter().map(|&x| x as f32).collect()),
+            Data::Int(_) => unreachable!("checked"),
+        }
+    }
+
+    /// Whether the elements are floats, as weights must be.
+    pub fn check_floats(&self, ctx: &Ctx, what: &str) -> Result<()> {
+        match &self.data {
+            Data::Float(_) => Ok(()),
             Data::Int(_) => Err(ctx.error(
                 OnnxProblem::Unsupported,
                 format!("{what} holds integers; weights must be FLOAT, FLOAT16, BFLOAT16 or DOUBLE"),
@@ -141,7 +150,15 @@ pub(crate) fn decode(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Value> {
     };
     let data = if let Some(raw) = raw {
         if raw.len() != n * width {
-            return Err(count_error(raw.len() / width.max(1)));
+            // Bytes, exactly: a count of elements would floor a length that is no multiple.
+            return Err(ctx.error(
+                OnnxProblem::Size,
+                format!(
+                    "{what} has shape {shape:?} ({n} elements of {width} bytes, {} bytes) but holds {} bytes",
+                    n * width,
+                    raw.len()
+                ),
+            ));
         }
         let each = |f: &dyn Fn(&[u8]) -> f64| raw.chunks_exact(width).map(f).collect::<Vec<f64>>();
         let each_int = |f: &dyn Fn(&[u8]) -> i64| raw.chunks_exact(width).map(f).collect::<Vec<i64>>();

@@ -94,11 +94,6 @@ fn find<'m>(
     None
 }
 
-/// What `name` is in `chain` (outermost graph first), for one lookup outside folding.
-pub(crate) fn lookup<'m>(chain: &[&'m GraphProto], name: &str) -> Option<Source<'m>> {
-    find(&mut HashMap::new(), chain, name).map(|(source, _)| source)
-}
-
 /// Whether a sparse initializer holds the value `name` (its `values` tensor carries the name).
 fn defines(sparse: &SparseTensorProto, name: &str) -> bool {
     sparse.values.as_ref().and_then(|v| v.name.as_deref()) == Some(name)
@@ -144,6 +139,11 @@ pub(crate) struct FoldState {
 }
 
 impl FoldState {
+    /// What `name` is in `chain` (outermost graph first), through the indexes folding keeps.
+    pub fn lookup<'m>(&mut self, chain: &[&'m GraphProto], name: &str) -> Option<Source<'m>> {
+        find(&mut self.indexes, chain, name).map(|(source, _)| source)
+    }
+
     /// Forget the values (a graph input got a value), keeping the indexes.
     pub fn forget_values(&mut self) {
         self.memo.clear();
