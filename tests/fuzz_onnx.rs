@@ -2,7 +2,8 @@
 //!
 //! - The regression corpus (`tests/fuzz/regressions/`, made by `make_regressions.py` there): each
 //!   model through `run` within a time and memory bound, with its exit status and its one error
-//!   line (or its result where onnxruntime runs the model too).
+//!   line, or, where onnxruntime runs the model too, its output against onnxruntime's
+//!   (`tests/fuzz/expected/`).
 //! - A fuzz harness, bounded in time (`WGPU_LSTM_FUZZ_SECONDS`, 20 s by default): mutations of
 //!   the valid models of `tests/onnx/` and of the corpus, aware of the protobuf structure (values,
 //!   fields, nesting re-encoded with consistent lengths) and on raw bytes (flips, lying lengths,
@@ -22,10 +23,11 @@ use rand::{Rng, SeedableRng};
 
 /// What each corpus model gives through `run --device cpu`: `Ok` where onnxruntime runs it,
 /// else the text of its one error line.
-const REGRESSIONS: [(&str, Result<(), &str>); 16] = [
+const REGRESSIONS: [(&str, Result<(), &str>); 17] = [
     ("identity_chain", Ok(())),
     ("domain_ai_onnx", Ok(())),
     ("producer_brace", Ok(())),
+    ("sparse_w", Ok(())),
     ("concat_bomb", Err("more than 268435456 elements")),
     ("slice_empty_step_back", Err("W has shape [0]")),
     ("zero_element_huge", Err("W has shape [4611686018427387904, 0]")),
@@ -52,6 +54,9 @@ const REGRESSIONS: [(&str, Result<(), &str>); 16] = [
     ),
     ("many_nodes_share_w", Err("l18, l19, … and 1980 more")),
 ];
+
+/// Largest difference from onnxruntime's Y (its f32 against the float64 CPU reference).
+const ORT_TOLERANCE: f32 = 1e-6;
 
 /// Each corpus model may take this long and this much memory (virtual, through `ulimit -v`).
 const TIME_BOUND: Duration = Duration::from_secs(10);
@@ -96,10 +101,19 @@ fn every_corpus_model_fails_cleanly_or_runs_within_its_bounds() {
         let o = bounded(run, name);
         let stderr = String::from_utf8_lossy(&o.stderr);
         match expected {
-            Ok(()) => assert!(
-                o.status.success() && out.join("y.npy").exists(),
-                "{name}: {stderr}"
-            ),
+            Ok(()) => {
+                assert!(o.status.success(), "{name}: {stderr}");
+                let expected = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fuzz/expected")
+                    .join(format!("{name}.npy"));
+                let got = wgpu_lstm::Tensor::read_npy(&out.join("y.npy")).unwrap();
+                let want = wgpu_lstm::Tensor::read_npy(&expected).unwrap();
+                let worst = got.max_abs_diff(&want);
+                assert!(
+                    worst.is_some_and(|w| w <= ORT_TOLERANCE),
+                    "{name}: worst difference from onnxruntime {worst:?}"
+                );
+            }
             Err(needle) => {
                 assert_eq!(o.status.code(), Some(1), "{name}: {stderr}");
                 assert_eq!(stderr.lines().count(), 1, "{name}: one error line: {stderr:?}");

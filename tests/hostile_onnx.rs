@@ -207,16 +207,25 @@ fn valid_models_the_loader_once_refused_load() {
     }
 }
 
-/// A W given as a sparse initializer is refused by name, not reported as undefined.
+/// A W given as a sparse initializer is read densified, as onnxruntime reads it: its values
+/// at their indices, zeros elsewhere.
 #[test]
-fn a_sparse_initializer_is_refused_by_name() {
+fn a_sparse_initializer_is_read_densified() {
     let dir = tempfile::tempdir().unwrap();
-    let w = tensor("W", &[8], &[0.1; 8]);
-    // SparseTensorProto: values 1, indices 2, dims 3.
-    let mut sparse = field(1, &w);
-    sparse.extend(int_field(3, 1));
-    sparse.extend(int_field(3, 4));
-    sparse.extend(int_field(3, 2));
+    // SparseTensorProto: values 1 (the named tensor), indices 2 (INT64 [NNZ] linear), dims 3.
+    let values = tensor("W", &[3], &[0.5, -0.25, 0.75]);
+    let mut indices = int_field(1, 3);
+    indices.extend(int_field(2, 7)); // INT64
+    let mut packed = Vec::new();
+    for i in [0u64, 3, 7] {
+        varint(i, &mut packed);
+    }
+    indices.extend(field(7, &packed)); // int64_data
+    let mut sparse = field(1, &values);
+    sparse.extend(field(2, &indices));
+    for d in [1u64, 4, 2] {
+        sparse.extend(int_field(3, d));
+    }
     let bytes = model(
         "p",
         graph(
@@ -227,7 +236,14 @@ fn a_sparse_initializer_is_refused_by_name() {
     );
     let path = write(dir.path(), "sparse.onnx", &bytes);
     let stdout = String::from_utf8_lossy(&info(&path).stdout).into_owned();
-    assert!(stdout.contains("'W' is a sparse initializer"), "{stdout}");
+    assert!(stdout.contains("weights: resolved"), "{stdout}");
+    let lstm = wgpu_lstm::onnx::OnnxModel::open(&path)
+        .unwrap()
+        .load(&[])
+        .unwrap();
+    let mut w: Vec<f32> = lstm.weights.layers()[0][0].w_ih.clone();
+    w.sort_by(f32::total_cmp);
+    assert_eq!(w, [-0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.75]);
 }
 
 /// An empty file is named as empty, not as a short safetensors header.

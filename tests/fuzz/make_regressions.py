@@ -5,22 +5,30 @@ status, its one error line (or its result) and a time and memory bound, and seed
 with them. A crash the harness finds is added here the same way: write the model, then give it
 a row in REGRESSIONS of tests/fuzz_onnx.rs.
 
-onnx.checker is not run: these models are meant to be wrong. Run with the onnx package
-(1.23.2 made the committed files):
+onnx.checker is not run: most of these models are meant to be wrong. For those onnxruntime runs
+(the valid ones), its output Y on X = [[[0.5, -0.5]]] is written to expected/NAME.npy. Run with
+onnx 1.23.2, onnxruntime 1.32.0 and numpy (as made the committed files):
     .venv/bin/python tests/fuzz/make_regressions.py
 """
 import os
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "regressions")
+# onnxruntime's Y for the models it runs, on the input tests/fuzz_onnx.rs gives.
+EXPECTED = os.path.join(HERE, "expected")
+X = np.array([[[0.5, -0.5]]], dtype=np.float32)
 I, H = 2, 1
 
 
-def lstm(inputs, name="lstm", attributes=None, domain=""):
-    return helper.make_node("LSTM", inputs, ["Y"], name=name, domain=domain, **(attributes or {}))
+def lstm(inputs, name="lstm", domain="", hidden=True):
+    """An LSTM node; with hidden_size (which onnxruntime requires) unless `hidden` is False."""
+    attributes = {"hidden_size": H} if hidden else {}
+    return helper.make_node("LSTM", inputs, ["Y"], name=name, domain=domain, **attributes)
 
 
 def weights(w="W"):
@@ -31,19 +39,23 @@ def weights(w="W"):
     ]
 
 
-def save(name, nodes, initializers, producer="fuzz"):
+def save(name, nodes, initializers, producer="fuzz", sparse=(), runs=False):
     graph = helper.make_graph(
         nodes,
         name,
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, I])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
         initializers,
+        sparse_initializer=list(sparse),
     )
     model = helper.make_model(graph, producer_name=producer, opset_imports=[helper.make_opsetid("", 17)])
     data = model.SerializeToString()
     assert len(data) < 100_000, (name, len(data))
     with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
         f.write(data)
+    if runs:
+        (y,) = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(["Y"], {"X": X})
+        np.save(os.path.join(EXPECTED, name + ".npy"), y)
 
 
 def empty(name, dims):
@@ -56,10 +68,11 @@ def ints(name, values):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    os.makedirs(EXPECTED, exist_ok=True)
     # A chain of 3,500 Identity nodes before W: folding once recursed per node and overflowed.
     chain = [helper.make_node("Identity", ["W0"], ["c0"])]
     chain += [helper.make_node("Identity", [f"c{i - 1}"], [f"c{i}"]) for i in range(1, 3500)]
-    save("identity_chain", chain + [lstm(["X", "c3499", "R"])], weights("W0"))
+    save("identity_chain", chain + [lstm(["X", "c3499", "R"])], weights("W0"), runs=True)
     # Concat of a value with itself 4,096 times along a growing axis, twice: 2^12 · 2^12 elements.
     base = numpy_helper.from_array(np.ones((1, 4096), dtype=np.float32), "one")
     grow = [helper.make_node("Concat", ["one"] * 4096, ["g1"], axis=0)]
@@ -114,12 +127,12 @@ def main():
     bad = {
         "clip_int": [helper.make_attribute("clip", 3)],
         "activations_string": [helper.make_attribute("activations", "Relu")],
-        "hidden_size_twice": [helper.make_attribute("hidden_size", 1), helper.make_attribute("hidden_size", 2)],
+        "hidden_size_twice": [helper.make_attribute("hidden_size", 1), helper.make_attribute("hidden_size", 1)],
         # Found by the fuzz harness: 4·H overflowed.
         "hidden_size_huge": [helper.make_attribute("hidden_size", 1 << 62)],
     }
     for name, attributes in bad.items():
-        node = lstm(["X", "W", "R"])
+        node = lstm(["X", "W", "R"], hidden=not name.startswith("hidden_size"))
         node.attribute.extend(attributes)
         save(name, [node], weights())
     # 2,000 LSTM nodes sharing one W of 2^18 elements (Concat of a 1 KiB initializer): info once
@@ -130,8 +143,13 @@ def main():
     many = [helper.make_node("LSTM", ["X", "Wbig", "R"], [f"Y{k}"], name=f"l{k}") for k in range(2000)]
     save("many_nodes_share_w", big_w + many, [piece, rw])
     # Valid: an LSTM in domain ai.onnx, and a producer name that puts '{' at byte 8.
-    save("domain_ai_onnx", [lstm(["X", "W", "R"], domain="ai.onnx")], weights())
-    save("producer_brace", [lstm(["X", "W", "R"])], weights(), producer="abcd{" + "x" * 100)
+    save("domain_ai_onnx", [lstm(["X", "W", "R"], domain="ai.onnx")], weights(), runs=True)
+    save("producer_brace", [lstm(["X", "W", "R"])], weights(), producer="abcd{" + "x" * 100, runs=True)
+    # Valid: W as a sparse initializer (3 of its 8 values, linear indices).
+    values = numpy_helper.from_array(np.array([0.5, -0.25, 0.75], dtype=np.float32), "W")
+    indices = numpy_helper.from_array(np.array([0, 3, 7], dtype=np.int64), "W_indices")
+    w_sparse = helper.make_sparse_tensor(values, indices, [1, 4 * H, I])
+    save("sparse_w", [lstm(["X", "W", "R"])], weights("unused")[1:], sparse=[w_sparse], runs=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ use crate::error::{OnnxProblem, Result};
 /// Where a name is defined, found from the innermost graph outwards.
 pub(crate) enum Source<'m> {
     Initializer(&'m TensorProto),
+    /// A sparse initializer, read densified.
+    Sparse(&'m SparseTensorProto),
     /// Output `index` of a node of the graph at `scope` (an index into the chain).
     Node {
         node: &'m NodeProto,
@@ -37,6 +39,7 @@ pub(crate) enum Source<'m> {
 #[derive(Clone, Copy, Debug)]
 enum Def {
     Initializer(usize),
+    Sparse(usize),
     Node { node: usize, output: usize },
     Input,
 }
@@ -54,6 +57,11 @@ fn index(graph: &GraphProto) -> Index {
     for (n, node) in graph.node.iter().enumerate().rev() {
         for (output, name) in node.output.iter().enumerate() {
             index.insert(name.clone(), Def::Node { node: n, output });
+        }
+    }
+    for (i, s) in graph.sparse_initializer.iter().enumerate().rev() {
+        if let Some(name) = s.values.as_ref().and_then(|v| v.name.as_ref()) {
+            index.insert(name.clone(), Def::Sparse(i));
         }
     }
     for (i, t) in graph.initializer.iter().enumerate().rev() {
@@ -77,6 +85,7 @@ fn find<'m>(
             .or_insert_with(|| index(graph));
         match index.get(name) {
             Some(Def::Initializer(i)) => return Some((Source::Initializer(&graph.initializer[*i]), scope)),
+            Some(Def::Sparse(i)) => return Some((Source::Sparse(&graph.sparse_initializer[*i]), scope)),
             Some(Def::Node { node, output }) => {
                 return Some((
                     Source::Node {
@@ -92,11 +101,6 @@ fn find<'m>(
         }
     }
     None
-}
-
-/// Whether a sparse initializer holds the value `name` (its `values` tensor carries the name).
-fn defines(sparse: &SparseTensorProto, name: &str) -> bool {
-    sparse.values.as_ref().and_then(|v| v.name.as_deref()) == Some(name)
 }
 
 /// The ops this module evaluates.
@@ -245,27 +249,17 @@ impl<'a> Folder<'a> {
             }
             let value: Arc<Value> = match found {
                 None => {
-                    let sparse = view
-                        .iter()
-                        .any(|g| g.sparse_initializer.iter().any(|s| defines(s, &top.name)));
                     return Err(self.error(
-                        if sparse {
-                            OnnxProblem::Unsupported
-                        } else {
-                            OnnxProblem::Missing
-                        },
-                        if sparse {
-                            format!(
-                                "'{}' is a sparse initializer, which the loader does not read",
-                                top.name
-                            )
-                        } else {
-                            format!(
-                                "'{}' is neither an initializer, a node's output nor a graph input",
-                                top.name
-                            )
-                        },
-                    ));
+                        OnnxProblem::Missing,
+                        format!(
+                            "'{}' is neither an initializer, a node's output nor a graph input",
+                            top.name
+                        ),
+                    ))
+                }
+                Some((Source::Sparse(s), _)) => {
+                    let what = format!("sparse initializer '{}'", top.name);
+                    Arc::new(self.densify(s, &what)?)
                 }
                 Some((Source::Input, _)) => match self.ctx.bound.get(&top.name) {
                     Some(v) => Arc::new(v.clone()),

@@ -427,6 +427,83 @@ impl Folder<'_> {
         }
     }
 
+    /// A sparse initializer as the dense tensor it stands for: `dims`, zeros except the `values`
+    /// at `indices` (`[NNZ]` linear or `[NNZ, rank]` coordinates, each checked).
+    pub(super) fn densify(&mut self, s: &SparseTensorProto, what: &str) -> Result<Value> {
+        let ctx = self.ctx;
+        let bad = |f: &Self, message: String| f.error(OnnxProblem::Size, format!("{what}: {message}"));
+        self.rank(s.dims.len(), what)?;
+        let shape: Vec<usize> = s
+            .dims
+            .iter()
+            .map(|&d| usize::try_from(d))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad(self, format!("a negative dimension in {:?}", s.dims)))?;
+        let n = elements(ctx, what, &shape)?;
+        let part = |f: &mut Self, t: Option<&TensorProto>, role: &str| -> Result<Value> {
+            let t = t.ok_or_else(|| bad(f, format!("no {role}")))?;
+            let label = format!("{what}'s {role}");
+            let count = elements(ctx, &label, &dims(ctx, t, &label)?)?;
+            f.charge(count, &label)?;
+            decode(ctx, t, &label)
+        };
+        let values = part(self, s.values.as_ref(), "values")?;
+        let indices = part(self, s.indices.as_ref(), "indices")?;
+        let nnz = values.len();
+        let rank = shape.len();
+        let linear = match indices.shape.as_slice() {
+            [k] if *k == nnz => true,
+            [k, r] if *k == nnz && *r == rank => false,
+            other => {
+                return Err(bad(
+                    self,
+                    format!("indices of shape {other:?} for {nnz} values of a rank-{rank} tensor"),
+                ))
+            }
+        };
+        let idx = indices.ints(ctx, &format!("{what}'s indices"))?;
+        let strides = if n > 0 { strides(&shape) } else { vec![0; rank] };
+        let mut at = Vec::new();
+        at.try_reserve_exact(nnz).map_err(|_| Error::HostAllocation {
+            what: what.into(),
+            bytes: nnz as u64 * 8,
+        })?;
+        for k in 0..nnz {
+            let offset = if linear {
+                usize::try_from(idx[k]).ok().filter(|&o| o < n)
+            } else {
+                idx[k * rank..][..rank]
+                    .iter()
+                    .zip(&shape)
+                    .zip(&strides)
+                    .try_fold(0usize, |acc, ((&i, &d), &s)| {
+                        usize::try_from(i).ok().filter(|&i| i < d).map(|i| acc + i * s)
+                    })
+            };
+            at.push(offset.ok_or_else(|| bad(self, format!("index {k} lies outside {shape:?}")))?);
+        }
+        self.charge(n, what)?;
+        let data = match &values.data {
+            Data::Float(v) => {
+                let mut dense = self.allocate(n, what)?;
+                dense.resize(n, 0.0);
+                for (&o, &x) in at.iter().zip(v) {
+                    dense[o] = x;
+                }
+                Data::Float(dense)
+            }
+            Data::Int(v) => {
+                let mut dense = self.allocate(n, what)?;
+                dense.resize(n, 0);
+                for (&o, &x) in at.iter().zip(v) {
+                    dense[o] = x;
+                }
+                Data::Int(dense)
+            }
+        };
+        Ok(Value { shape, data })
+    }
+
     pub(super) fn cast(&mut self, v: &Value, to: i32, label: &str) -> Result<Value> {
         use tensor_proto::DataType as T;
         self.charge(v.len(), label)?;
