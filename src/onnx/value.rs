@@ -215,6 +215,26 @@ pub(crate) fn decode(ctx: &Ctx, t: &TensorProto, what: &str) -> Result<Value> {
     Ok(Value { shape, data })
 }
 
+/// Where a tensor's external data lies (location, offset, length as written), or `None` for data
+/// in the file.
+pub(crate) fn external_region(t: &TensorProto) -> Option<(String, u64, Option<u64>)> {
+    if t.data_location != Some(tensor_proto::DataLocation::External as i32) {
+        return None;
+    }
+    let field = |key: &str| {
+        t.external_data
+            .iter()
+            .find(|e| e.key.as_deref() == Some(key))
+            .and_then(|e| e.value.clone())
+    };
+    let number = |key: &str| field(key).and_then(|v| v.parse::<u64>().ok());
+    Some((
+        field("location").unwrap_or_default(),
+        number("offset").unwrap_or(0),
+        number("length"),
+    ))
+}
+
 /// Open the external data file `relative` inside `dir`. On Unix, component by component from
 /// the folder without following symbolic links ([`open_beneath`]): nothing outside the folder
 /// can be opened, whatever is swapped in while loading.

@@ -83,11 +83,7 @@ fn empty_and_huge_zero_element_tensors_slice_split_gather_and_concat_to_empty() 
     );
     // Indices 2^62 − 1 down to 2^62 − 9.
     assert_eq!(v.unwrap().shape, [9, 0]);
-    assert_eq!(
-        bytes,
-        4 * 8,
-        "the four index tensors, nothing for the empty input or output"
-    );
+    assert_eq!(bytes, 0, "nothing computed for the empty input or output");
     let (v, _) = fold(
         vec![node("Split", &["h"], &["p", "q"], vec![])],
         vec![huge()],
@@ -177,9 +173,15 @@ fn ranks_past_the_limit_are_refused_before_any_work() {
 #[test]
 fn a_long_identity_chain_folds_without_recursion_or_copies() {
     // 20,000 nodes: one stack frame per node would overflow a test thread's stack. The value
-    // (2^16 elements) is held once, however long the chain.
+    // (2^16 elements, made by a Cast, the one result counted) is held once, however long the
+    // chain: every name of it refers to the same allocation.
     let n = 20_000;
-    let mut nodes = vec![node("Identity", &["x"], &["v0"], vec![])];
+    let mut nodes = vec![node(
+        "Cast",
+        &["x"],
+        &["v0"],
+        vec![super::tests::int_attr("to", 1)],
+    )];
     for i in 1..n {
         nodes.push(node(
             "Identity",
@@ -188,10 +190,21 @@ fn a_long_identity_chain_folds_without_recursion_or_copies() {
             vec![],
         ));
     }
-    let x = tensor("x", &[1 << 16], vec![0.5; 1 << 16]);
-    let (v, bytes) = fold(nodes, vec![x], &format!("v{}", n - 1), DEFAULT);
-    assert_eq!(v.unwrap().shape, [1 << 16]);
-    assert_eq!(bytes, 8 << 16, "one copy of the value");
+    let graph = GraphProto {
+        node: nodes,
+        initializer: vec![tensor("x", &[1 << 16], vec![0.5; 1 << 16])],
+        ..Default::default()
+    };
+    let ctx = ctx();
+    let mut state = FoldState::default();
+    let last = Folder::new(&ctx, &mut state, "chain".into())
+        .eval(&[&graph], &format!("v{}", n - 1))
+        .unwrap();
+    assert_eq!(last.shape, [1 << 16]);
+    assert_eq!(state.bytes, 8 << 16, "the Cast's result, once");
+    let key = |name: String| (&graph as *const GraphProto as usize, name);
+    let first = &state.memo[&key("v0".into())];
+    assert!((1..n).all(|i| Arc::ptr_eq(&state.memo[&key(format!("v{i}"))], first)));
 }
 
 #[test]
@@ -230,4 +243,42 @@ fn a_cycle_through_many_nodes_is_found() {
     ];
     let (v, _) = fold(nodes, vec![], "a", DEFAULT);
     refused(v, "depends on itself");
+}
+
+#[test]
+fn a_region_of_external_data_named_many_times_counts_against_the_budget() {
+    // 300 initializers all reading the same 4 KiB of w.bin: the first read is the file's
+    // own size; the others multiply it, and count.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.bin"), [0u8; 4096]).unwrap();
+    let external = |name: &str| TensorProto {
+        name: Some(name.into()),
+        dims: vec![1024],
+        data_type: Some(DataType::Float as i32),
+        data_location: Some(crate::onnx::proto::tensor_proto::DataLocation::External as i32),
+        external_data: vec![crate::onnx::proto::StringStringEntryProto {
+            key: Some("location".into()),
+            value: Some("w.bin".into()),
+        }],
+        ..Default::default()
+    };
+    let graph = GraphProto {
+        initializer: (0..300).map(|i| external(&format!("w{i}"))).collect(),
+        ..Default::default()
+    };
+    let mut ctx = ctx();
+    ctx.dir = Some(dir.path().to_path_buf());
+    ctx.limits = ReadLimits {
+        max_folded_bytes: 1 << 20,
+        ..DEFAULT
+    };
+    let mut state = FoldState::default();
+    let mut folder = Folder::new(&ctx, &mut state, "regions".into());
+    let first = folder.eval(&[&graph], "w0").unwrap();
+    assert_eq!(first.shape, [1024]);
+    let refused = (1..300)
+        .map(|i| folder.eval(&[&graph], &format!("w{i}")))
+        .find_map(|r| r.err())
+        .expect("the budget stops the copies");
+    assert!(refused.to_string().contains("--max-folded-bytes"), "{refused}");
 }

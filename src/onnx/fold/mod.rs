@@ -14,7 +14,7 @@ use super::proto::{
     attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, NodeProto, SparseTensorProto,
     TensorProto,
 };
-use super::value::{decode, dims, elements, Data, Value};
+use super::value::{decode, dims, elements, external_region, Data, Value};
 use super::Ctx;
 use crate::error::{OnnxProblem, Result};
 
@@ -140,6 +140,8 @@ pub(crate) struct FoldState {
     indexes: HashMap<usize, Index>,
     memo: HashMap<Key, Arc<Value>>,
     bytes: u64,
+    /// The external data regions (location, offset, length) read so far.
+    regions: HashSet<(String, u64, Option<u64>)>,
 }
 
 impl FoldState {
@@ -152,6 +154,7 @@ impl FoldState {
     pub fn forget_values(&mut self) {
         self.memo.clear();
         self.bytes = 0;
+        self.regions.clear();
     }
 }
 
@@ -198,6 +201,19 @@ impl<'a> Folder<'a> {
 
     fn error(&self, problem: OnnxProblem, message: String) -> crate::error::Error {
         self.ctx.error(problem, format!("{}: {message}", self.what))
+    }
+
+    /// A tensor of the file decoded. What it holds inline is bounded by the file (8 bytes an
+    /// element of at least one byte), as is each region of external data read the first time;
+    /// a region read again (a model naming one file many times) counts against the budget.
+    pub(super) fn decode_tensor(&mut self, t: &TensorProto, what: &str) -> Result<Value> {
+        if let Some(region) = external_region(t) {
+            if !self.state.regions.insert(region) {
+                let n = elements(self.ctx, what, &dims(self.ctx, t, what)?)?;
+                self.charge(n, what)?;
+            }
+        }
+        decode(self.ctx, t, what)
     }
 
     /// Count `elements` 8-byte elements against the folding budget, before they are allocated.
@@ -272,9 +288,7 @@ impl<'a> Folder<'a> {
                 },
                 Some((Source::Initializer(t), _)) => {
                     let what = format!("initializer '{}'", top.name);
-                    let n = elements(self.ctx, &what, &dims(self.ctx, t, &what)?)?;
-                    self.charge(n, &what)?;
-                    Arc::new(decode(self.ctx, t, &what)?)
+                    Arc::new(self.decode_tensor(t, &what)?)
                 }
                 Some((Source::Node { node, index, scope }, _)) => {
                     if !top.expanded {

@@ -398,9 +398,7 @@ impl Folder<'_> {
                         format!("{label}: value holds no tensor"),
                     )
                 })?;
-                let n = elements(self.ctx, &label, &dims(self.ctx, t, &label)?)?;
-                self.charge(n, &label)?;
-                decode(self.ctx, t, &label)
+                self.decode_tensor(t, &label)
             }
             ("value_float", _) => Ok(scalar(Data::Float(vec![a.f.unwrap_or(0.0) as f64]))),
             ("value_floats", _) => {
