@@ -120,7 +120,7 @@ impl OnnxModel {
                 "hidden_size" => {
                     let h = attr.i.unwrap_or(0);
                     if h <= 0 {
-                        return Err(err(format!("hidden_size {h}")));
+                        return Err(err(format!("hidden_size {h} (at least 1)")));
                     }
                     a.hidden_size = Some(h as usize);
                 }
@@ -133,7 +133,7 @@ impl OnnxModel {
                     a.layout = match attr.i.unwrap_or(0) {
                         0 => Layout::SeqMajor,
                         1 => Layout::BatchMajor,
-                        other => return Err(err(format!("layout {other}"))),
+                        other => return Err(err(format!("layout {other} (0 or 1)"))),
                     }
                 }
                 _ => unreachable!("expected_type knows every LSTM attribute"),

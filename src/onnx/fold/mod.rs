@@ -6,6 +6,7 @@
 //! cycle are typed errors naming the value and the node.
 
 mod ops;
+mod select;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
