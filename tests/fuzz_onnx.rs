@@ -69,11 +69,7 @@ fn corpus() -> PathBuf {
 #[test]
 fn every_corpus_model_fails_cleanly_or_runs_within_its_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let x = dir.path().join("x.npy");
-    wgpu_lstm::Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
-        .unwrap()
-        .write_npy(&x)
-        .unwrap();
+    let x = common::tiny_input(dir.path());
     let mut files: Vec<String> = std::fs::read_dir(corpus())
         .unwrap()
         .map(|e| {
@@ -91,14 +87,7 @@ fn every_corpus_model_fails_cleanly_or_runs_within_its_bounds() {
     for (name, expected) in REGRESSIONS {
         let model = corpus().join(format!("{name}.onnx"));
         let out = dir.path().join(format!("out-{name}"));
-        let mut run = common::bin();
-        run.args(["run", "--device", "cpu", "--weights"])
-            .arg(&model)
-            .arg("--input")
-            .arg(&x)
-            .arg("--out")
-            .arg(&out);
-        let o = bounded(run, name);
+        let o = bounded(common::cpu_run(&model, &x, &out), name);
         let stderr = String::from_utf8_lossy(&o.stderr);
         match expected {
             Ok(()) => {

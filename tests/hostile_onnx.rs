@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::bin;
+use common::{bin, cpu_run, tiny_input};
 
 /// Protobuf wire format: a varint.
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -156,20 +156,8 @@ fn names_from_the_file_cannot_forge_lines_or_drive_the_terminal() {
     );
     assert!(stdout.contains("n\\nerror: forged\\u{1b}[31m"), "{stdout}");
 
-    let x = dir.path().join("x.npy");
-    wgpu_lstm::Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
-        .unwrap()
-        .write_npy(&x)
-        .unwrap();
-    let o = bin()
-        .args(["run", "--device", "cpu", "--weights"])
-        .arg(&path)
-        .arg("--input")
-        .arg(&x)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let x = tiny_input(dir.path());
+    let o = cpu_run(&path, &x, &dir.path().join("out")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one error line: {stderr:?}");
@@ -262,11 +250,7 @@ fn an_empty_model_file_is_named_as_empty() {
 #[test]
 fn attributes_are_checked_by_type_and_uniqueness() {
     let dir = tempfile::tempdir().unwrap();
-    let x = dir.path().join("x.npy");
-    wgpu_lstm::Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
-        .unwrap()
-        .write_npy(&x)
-        .unwrap();
+    let x = tiny_input(dir.path());
     let hidden = |v: u64| attribute("hidden_size", INT, int_field(3, v));
     let cases: Vec<(&str, Vec<Vec<u8>>, &str)> = vec![
         (
@@ -298,15 +282,7 @@ fn attributes_are_checked_by_type_and_uniqueness() {
     for (case, attributes, needle) in cases {
         let node = lstm_node_with("lstm", "", &["X", "W", "R", "B"], &attributes);
         let path = write(dir.path(), "a.onnx", &model("p", graph(node, &weights(), &[])));
-        let o = bin()
-            .args(["run", "--device", "cpu", "--weights"])
-            .arg(&path)
-            .arg("--input")
-            .arg(&x)
-            .arg("--out")
-            .arg(dir.path().join("out"))
-            .output()
-            .unwrap();
+        let o = cpu_run(&path, &x, &dir.path().join("out")).output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{case}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{case}: {stderr}");

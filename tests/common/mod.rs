@@ -226,3 +226,26 @@ pub fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     bytes.extend(data);
     bytes
 }
+
+/// The input the hostile-model tests run with, `[[[0.5, -0.5]]]` (T = B = 1, I = 2), written
+/// into `dir`.
+pub fn tiny_input(dir: &Path) -> PathBuf {
+    let x = dir.join("x.npy");
+    Tensor::new(vec![1, 1, 2], vec![0.5, -0.5])
+        .unwrap()
+        .write_npy(&x)
+        .unwrap();
+    x
+}
+
+/// `wgpu-lstm run` of `model` on the CPU reference, input `x`, into `out`.
+pub fn cpu_run(model: &Path, x: &Path, out: &Path) -> Command {
+    let mut c = bin();
+    c.args(["run", "--device", "cpu", "--weights"])
+        .arg(model)
+        .arg("--input")
+        .arg(x)
+        .arg("--out")
+        .arg(out);
+    c
+}
