@@ -184,7 +184,7 @@ impl PyLstm {
     #[pyo3(signature = (path, *, node=None, batch_first=None, convention=None, direction=None,
         clip=None, input_forget=false, activations=None, activation_alpha=None,
         activation_beta=None, device="gpu", backend=None, adapter=None, weights_precision="f32",
-        max_file_bytes=None))]
+        max_file_bytes=None, max_folded_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn load(
         py: Python<'_>,
@@ -203,8 +203,12 @@ impl PyLstm {
         adapter: Option<&str>,
         weights_precision: &str,
         max_file_bytes: Option<u64>,
+        max_folded_bytes: Option<u64>,
     ) -> PyResult<Self> {
-        let limits = ReadLimits::with_max_bytes(max_file_bytes.unwrap_or(ReadLimits::DEFAULT.max_bytes));
+        let limits = ReadLimits {
+            max_bytes: max_file_bytes.unwrap_or(ReadLimits::DEFAULT.max_bytes),
+            max_folded_bytes: max_folded_bytes.unwrap_or(ReadLimits::DEFAULT.max_folded_bytes),
+        };
         let options = Options {
             batch_first,
             direction,

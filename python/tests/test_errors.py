@@ -81,6 +81,10 @@ def test_files(tmp_path):
     big = ONNX_DATA / "torch_dynamo" / "state_dict.safetensors"
     with pytest.raises(OSError, match="limit of 100 bytes"):
         wgpu_lstm.LSTM.load(big, max_file_bytes=100)
+    # The hidden model folds its weights through Concat, Split and friends: a budget of 64 bytes
+    # stops it, naming the option.
+    with pytest.raises(ValueError, match="max-folded-bytes"):
+        wgpu_lstm.LSTM.load(ONNX_DATA / "hidden" / "model.onnx", max_folded_bytes=64)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
     with pytest.raises(ValueError, match="safetensors"):

@@ -64,10 +64,13 @@ class LSTM:
         adapter: Optional[str] = None,
         weights_precision: str = "f32",
         max_file_bytes: Optional[int] = None,
+        max_folded_bytes: Optional[int] = None,
     ) -> "LSTM":
         """From a .safetensors file (with the options of from_state_dict) or an .onnx model,
         told apart by content. An ONNX node's attributes configure the model (options that repeat
-        them must agree with them); `node` picks a node by name, or a list stacks nodes as layers."""
+        them must agree with them); `node` picks a node by name, or a list stacks nodes as layers.
+        `max_file_bytes` bounds each file read, `max_folded_bytes` the values computed from an
+        .onnx model's constants (512 MiB by default)."""
 
     def __call__(
         self,

@@ -233,7 +233,8 @@ impl<'a> Folder<'a> {
                 OnnxProblem::Size,
                 format!(
                     "{label} would take the values folded from the model's constants past {limit} bytes \
-                     ({elements} more elements after {} bytes; raise it with --max-folded-bytes)",
+                     ({elements} more elements after {} bytes; raise it with --max-folded-bytes, \
+                     max_folded_bytes in the library and in Python)",
                     self.state.bytes
                 ),
             )),
