@@ -155,13 +155,15 @@ fn conform_runs_every_variant_of_a_case_and_writes_json() {
     let last = out.lines().last().unwrap();
     assert!(
         last.starts_with(&format!(
-            "{} passed, 0 failed, 0 not applicable (1 cases",
+            "forward: {} passed, 0 failed, 0 not applicable (1 cases",
             expected.len()
         )),
         "{last}"
     );
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["schema"], "wgpu-lstm-conform/2");
+    assert_eq!(report["schema"], "wgpu-lstm-conform/3");
+    // --only checks one forward case: no training part.
+    assert!(report["training"].is_null());
     assert_eq!(report["mode"], "every-variant");
     assert_eq!(report["passed"], expected.len());
     let runs = report["cases"][0]["runs"].as_array().unwrap();
@@ -226,6 +228,102 @@ fn conform_checks_a_production_shape_with_the_autotuned_kernels() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cases 0 to 19"));
 }
 
+/// The default run checks the training part after the forward: each training stratum's GPU
+/// gradients tensor by tensor, the CPU backward against finite differences, both optimizers
+/// against their float64 rules, and every training kernel seen to run; the JSON says the same.
+#[test]
+fn conform_checks_training_and_reports_the_training_kernels_that_ran() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("conform.json");
+    let o = bin()
+        .args(["conform", "--training-only", "--seed", "3", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    for (k, (name, _)) in wgpu_lstm::conform::TRAIN_STRATA.iter().enumerate() {
+        assert!(out.contains(&format!("train {k} [{name}] ")), "{name}:\n{out}");
+    }
+    assert_eq!(out.matches("finite differences ").count(), 3, "{out}");
+    assert!(
+        out.contains("optimizer sgd-momentum-clipped: PASS") && out.contains("optimizer adam: PASS"),
+        "{out}"
+    );
+    let all = wgpu_lstm::gpu::TrainKernels::all();
+    assert!(
+        out.contains(&format!("training kernels run: 9 of 9: {all}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("forward:"),
+        "--training-only runs no forward case:\n{out}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let training = &report["training"];
+    assert_eq!(training["failed"], 0);
+    assert_eq!(training["passed"], 10);
+    assert_eq!(training["kernels"].as_array().unwrap().len(), 9);
+    assert!(training["kernels_not_run"].as_array().unwrap().is_empty());
+    for case in training["cases"].as_array().unwrap() {
+        let tensors = case["tensors"].as_array().unwrap();
+        // Every weight tensor, dx, dh0 and dc0, each with its own bound.
+        assert!(tensors.len() >= 5, "{case}");
+        for t in tensors {
+            let ratio = t["worst_ratio"].as_f64().unwrap();
+            assert!(
+                (0.0..=1.0).contains(&ratio) && t["atol"].as_f64().unwrap() > 0.0,
+                "{t}"
+            );
+        }
+    }
+    // --forward-only leaves the training part out.
+    let o = bin()
+        .args(["conform", "--forward-only", "--cases", "1", "--only", "2"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && !out.contains("training"), "{out}");
+}
+
+/// `--variants` forces one combination on every case, and the report shows it ran (a forced
+/// combination the engine silently replaced would be a failure).
+#[test]
+fn conform_forces_the_variants_it_is_given() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("conform.json");
+    let o = bin()
+        .args([
+            "conform",
+            "--variants",
+            "regblock,b4",
+            "--cases",
+            "18",
+            "--forward-only",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 18);
+    for case in cases {
+        let runs = case["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "{case}");
+        let ran = runs[0]["variants"].as_str().unwrap();
+        assert!(ran.starts_with("gemm-regblock-16x8 + step-b4 + "), "{ran}");
+    }
+}
+
 /// The shader override loads WGSL at run time: an unchanged copy passes, and a tanh 1000 ulps off
 /// (tests/mutants/25) fails the error model, on a small model.
 #[test]
@@ -262,17 +360,48 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
     copy(&mutant);
     let path = mutant.join("shared/activations.wgsl");
     let source = std::fs::read_to_string(&path).unwrap();
-    let find = "let t = (1.0 - e) / (1.0 + e);";
+    let find = "t = (1.0 - e) / (1.0 + e);";
     assert_eq!(source.matches(find).count(), 1);
     std::fs::write(
         &path,
-        source.replace(find, "let t = (1.0 - e) / (1.0 + e) * 1.00012;"),
+        source.replace(find, "t = (1.0 - e) / (1.0 + e) * 1.00012;"),
     )
     .unwrap();
     let o = conform(&mutant);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success(), "{out}");
     assert!(out.contains("    FAIL ") && out.contains("of the bound"), "{out}");
+    // --fail-fast stops at the first failing run, in the first case of all the strata.
+    let o = bin()
+        .env("WGPU_LSTM_SHADER_DIR", &mutant)
+        .args([
+            "conform",
+            "--seed",
+            "3",
+            "--cases",
+            "1",
+            "--forward-only",
+            "--fail-fast",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    assert_eq!(out.matches("    FAIL ").count(), 1, "{out}");
+    let summary = out.lines().find(|l| l.starts_with("forward: ")).unwrap();
+    let ran: usize = summary
+        .split(" (")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ran < wgpu_lstm::conform::STRATA.len(),
+        "did not stop early: {summary}"
+    );
 
     // A missing file is an error naming it.
     std::fs::remove_file(&path).unwrap();
