@@ -24,6 +24,12 @@ pub const ABSOLUTE_ROUNDOFFS: f32 = 3.0;
 /// `rtol` in units of u·√T.
 pub const RELATIVE_ROUNDOFFS: f32 = 12.0;
 
+/// A gradient tensor's `atol` in units of u·√(n + G·H·T)·rms, where n is the terms each of its
+/// elements sums and rms the root mean square of the reference tensor.
+pub const GRADIENT_ABSOLUTE_ROUNDOFFS: f32 = 4.0;
+/// A gradient's `rtol` in units of u·√T·L.
+pub const GRADIENT_RELATIVE_ROUNDOFFS: f32 = 16.0;
+
 /// An elementwise bound `|gpu − ref| ≤ atol + rtol·|ref|`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ErrorBound {
@@ -44,6 +50,26 @@ impl ErrorBound {
         ErrorBound {
             atol: ABSOLUTE_ROUNDOFFS * UNIT_ROUNDOFF * k.sqrt() * depth,
             rtol: RELATIVE_ROUNDOFFS * UNIT_ROUNDOFF * (dims.seq_len.max(1) as f32).sqrt(),
+        }
+    }
+
+    /// The bound for one gradient tensor of a backward of `config` at `dims`, whose elements are
+    /// each a sum of `terms` products and whose reference values have root mean square `rms`.
+    ///
+    /// A sum of n f32 products of random sign is off by about u·√n times its own size, so the
+    /// scale is the tensor's own: a small tensor (a bias, dh0) gets a small bound, never the
+    /// largest tensor's. Each term carries the error of the gate gradients, which backpropagation
+    /// accumulates over the T steps, each step a recurrent product over G·H: that adds G·H·T to
+    /// n. The relative part is the forward's, √T, times the layers the error crosses.
+    pub fn for_gradient(config: &LstmConfig, dims: Dims, terms: usize, rms: f32) -> ErrorBound {
+        let recurrent = config.gates() * config.hidden_size * dims.seq_len.max(1);
+        let spread = ((terms + recurrent) as f32).sqrt();
+        ErrorBound {
+            atol: GRADIENT_ABSOLUTE_ROUNDOFFS * UNIT_ROUNDOFF * spread * rms.max(f32::MIN_POSITIVE),
+            rtol: GRADIENT_RELATIVE_ROUNDOFFS
+                * UNIT_ROUNDOFF
+                * (dims.seq_len.max(1) as f32).sqrt()
+                * config.num_layers as f32,
         }
     }
 
@@ -108,6 +134,26 @@ impl Output {
         ] {
             compare_tensor(tensor, got, want, &mut comparison)?;
         }
+        Ok(comparison)
+    }
+}
+
+impl Comparison {
+    /// `got` against the reference `want` element by element under `bound` (as
+    /// [`Output::compare`] does for each output), the worst element labelled `name`.
+    pub fn of_tensor(
+        name: &'static str,
+        got: &Tensor,
+        want: &Tensor,
+        bound: ErrorBound,
+    ) -> Result<Comparison> {
+        let mut comparison = Comparison {
+            bound,
+            max_abs_error: 0.0,
+            worst_ratio: 0.0,
+            worst: None,
+        };
+        compare_tensor(name, got, want, &mut comparison)?;
         Ok(comparison)
     }
 }

@@ -31,7 +31,8 @@ pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Prec
 pub use convention::Convention;
 pub use error::{escape_text, BoxError, Dim, Error, GpuError, OnnxProblem, Result, ShapeSpec};
 pub use error_model::{
-    Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
+    Comparison, ErrorBound, WorstElement, ABSOLUTE_ROUNDOFFS, GRADIENT_ABSOLUTE_ROUNDOFFS,
+    GRADIENT_RELATIVE_ROUNDOFFS, RELATIVE_ROUNDOFFS, UNIT_ROUNDOFF,
 };
 pub use files::ReadLimits;
 pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, OUTPUT_FILES};
@@ -49,7 +50,7 @@ pub mod gpu {
     pub use crate::backend::gpu::{
         choose_adapter, describe_adapter, supports_compute, AdapterRequest, EncodeTarget, ForwardStats,
         GemmVariant, GpuContext, KernelPart, Lstm, LstmState, PassStats, PipelineCache, Schedule,
-        StateExport, StepVariant, TrainStats, Variants,
+        StateExport, StepVariant, TrainKernels, TrainStats, Variants,
     };
     pub use crate::train::gpu::{Tape, TrainLstm, Trainer};
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
+use super::conform_training::{self, TrainingReport};
 use super::progress;
 use super::AdapterArgs;
 use wgpu_lstm::bench::{AdapterReport, Machine};
@@ -45,7 +46,14 @@ pub struct ConformArgs {
     /// Stop at the first failing run.
     #[arg(long)]
     fail_fast: bool,
-    /// Also write the results as JSON (schema wgpu-lstm-conform/2).
+    /// Check only the forward, not the training part (gradients, finite differences,
+    /// optimizers). `--only` implies it.
+    #[arg(long, conflicts_with = "training_only")]
+    forward_only: bool,
+    /// Check only the training part.
+    #[arg(long, conflicts_with_all = ["only", "shape", "variants", "autotuned"])]
+    training_only: bool,
+    /// Also write the results as JSON (schema wgpu-lstm-conform/3).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
@@ -67,6 +75,8 @@ struct ConformReport {
     cases: Vec<CaseReport>,
     /// Runs per kernel variant.
     variants: Vec<VariantSummary>,
+    /// The training part; null with --forward-only or --only.
+    training: Option<TrainingReport>,
 }
 
 #[derive(Serialize)]
@@ -183,7 +193,7 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
     let selected: Vec<(usize, &(Origin, wgpu_lstm::conform::ConformCase))> = all_cases
         .iter()
         .enumerate()
-        .filter(|(k, _)| args.only.is_none_or(|only| only == *k))
+        .filter(|(k, _)| !args.training_only && args.only.is_none_or(|only| only == *k))
         .collect();
     let bar = progress::bar(selected.len() as u64, "conform");
     let mut cases = Vec::with_capacity(selected.len());
@@ -279,6 +289,10 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    let forward_seconds = started.elapsed().as_secs_f64();
+    let stopped = failed > 0 && args.fail_fast;
+    let training = (!args.forward_only && args.only.is_none() && !stopped)
+        .then(|| conform_training::run(&ctx, args.seed, args.fail_fast));
     let seconds = started.elapsed().as_secs_f64();
     if !summary.is_empty() {
         println!(
@@ -292,14 +306,30 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
             );
         }
     }
-    println!(
-        "{passed} passed, {failed} failed, {not_applicable} not applicable ({} cases, {} strata, {seconds:.1} s)",
-        cases.len(),
-        STRATA.len()
-    );
+    if !args.training_only {
+        println!(
+            "forward: {passed} passed, {failed} failed, {not_applicable} not applicable ({} cases, {} strata, {forward_seconds:.1} s)",
+            cases.len(),
+            STRATA.len()
+        );
+    }
+    if let Some(t) = &training {
+        println!(
+            "training: {} passed, {} failed ({} cases, {} finite-difference checks, {} optimizers, {} of {} training kernels, {:.1} s)",
+            t.passed,
+            t.failed,
+            t.cases.len(),
+            t.finite_differences.len(),
+            t.optimizers.len(),
+            t.kernels.len(),
+            t.kernels.len() + t.kernels_not_run.len(),
+            seconds - forward_seconds
+        );
+    }
+    let failed_training = training.as_ref().map_or(0, |t| t.failed);
     if let Some(path) = &args.json {
         let report = ConformReport {
-            schema: "wgpu-lstm-conform/2",
+            schema: "wgpu-lstm-conform/3",
             machine: Machine::detect(),
             adapter: AdapterReport::of(&ctx.adapter_info()),
             mode,
@@ -314,12 +344,13 @@ pub fn conform(args: &ConformArgs) -> Result<ExitCode> {
             seconds,
             cases,
             variants: summary.into_values().map(|(_, s)| s).collect(),
+            training,
         };
         let json = serde_json::to_string_pretty(&report).expect("serializes");
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
         eprintln!("wrote {}", path.display());
     }
-    Ok(if failed == 0 {
+    Ok(if failed + failed_training == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

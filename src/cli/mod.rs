@@ -2,6 +2,7 @@
 
 mod bench;
 mod conform;
+mod conform_training;
 mod demo;
 mod grad;
 mod info;
@@ -239,7 +240,20 @@ pub fn parse_variants(text: &str) -> Result<wgpu_lstm::gpu::Variants> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error (an unknown flag, a bad value) is bad input like any other: exit status 1,
+    // not the argument parser's 2. Help and version go to stdout with status 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Info(args) => info::info(&args),
         Command::Run(args) => run::run(&args),

@@ -21,13 +21,22 @@ use crate::forward::{Dims, Output, State};
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
 
+#[cfg(not(target_arch = "wasm32"))]
+mod optimizer;
 mod random;
 mod run;
+mod train;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use optimizer::{check_optimizer, optimizer_cases, OptimizerCheck, OPTIMIZER_ROUNDOFFS, OPTIMIZER_STEPS};
 use random::random_activation;
 pub use random::random_activations;
 use random::{irregular, irregular_in, random_layout, with_random_parameters, GATE_ACTIVATIONS};
-pub use run::{Check, Kernels, Prepared, Verdict};
+pub use run::{ran_as_forced, Check, Kernels, Prepared, Verdict};
+pub use train::{
+    compare_gradients, finite_difference_cases, finite_differences, required_train_kernels, FdCheck,
+    TensorCheck, TrainCase, TrainCheck, TrainPrepared, FD_STEP, FD_TOLERANCE, TRAIN_STRATA,
+};
 
 /// One conformance case.
 #[derive(Clone, Debug)]

@@ -113,8 +113,9 @@ impl Prepared {
     ) -> Result<Check> {
         let gpu = Lstm::with_variants(cache, queue, &self.case.config, &self.weights, variants)?;
         let got = gpu.forward_with_lens(&self.input, self.initial.as_ref(), self.lens.as_deref())?;
+        let ran = ran_as_forced(variants, gpu.last_stats().variants)?;
         Ok(Check {
-            variants: gpu.last_stats().variants,
+            variants: ran,
             comparison: got.compare(&self.expected, self.bound)?,
         })
     }
@@ -135,8 +136,21 @@ impl Prepared {
             .forward_async(&self.input, self.initial.as_ref(), self.lens.as_deref())
             .await?;
         Ok(Check {
-            variants: gpu.last_stats().variants,
+            variants: ran_as_forced(variants, gpu.last_stats().variants)?,
             comparison: got.compare(&self.expected, self.bound)?,
         })
+    }
+}
+
+/// `ran`, the kernels a forward's stats report, when they are the `forced` ones (or none were
+/// forced); otherwise an error: a run that forced kernels and ran others tested nothing it meant
+/// to.
+pub fn ran_as_forced(forced: Option<Variants>, ran: Variants) -> Result<Variants> {
+    match forced {
+        Some(forced) if forced != ran => Err(Error::invalid(
+            "forced kernels",
+            format!("{forced} were forced but the engine ran {ran}"),
+        )),
+        _ => Ok(ran),
     }
 }

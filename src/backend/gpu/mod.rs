@@ -36,5 +36,5 @@ pub use context::enumerate_adapters;
 pub use context::{choose_adapter, describe_adapter, supports_compute, AdapterRequest, GpuContext};
 pub use engine::{EncodeTarget, Lstm, StateExport};
 pub use state::LstmState;
-pub use stats::{ForwardStats, KernelPart, PassStats, TrainStats};
+pub use stats::{ForwardStats, KernelPart, PassStats, TrainKernels, TrainStats};
 pub use variants::{GemmVariant, Schedule, StepVariant, Variants};

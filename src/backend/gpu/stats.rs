@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::shaders::{Kernel, TRAINING};
 use super::variants::Variants;
 
 /// What one pass did: the dispatches its plan lists, and the uploads, submissions and readbacks
@@ -129,4 +130,58 @@ pub struct TrainStats {
     /// The optimizer's dispatches are counted here; a [`Trainer::step`](crate::gpu::Trainer::step)
     /// records the backward and the update in one submission (counted under `backward`).
     pub optimizer: PassStats,
+    /// The training kernels the last forward and the backward and optimizer steps after it
+    /// dispatched.
+    pub kernels: TrainKernels,
+}
+
+/// A set of the registry's training kernels (`shaders/train/`), by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrainKernels(u32);
+
+impl TrainKernels {
+    /// Every training kernel.
+    pub fn all() -> TrainKernels {
+        TrainKernels((1u32 << TRAINING.len()) - 1)
+    }
+
+    pub(crate) fn with(self, kernel: &'static Kernel) -> TrainKernels {
+        match TRAINING.iter().position(|k| k.name == kernel.name) {
+            Some(i) => TrainKernels(self.0 | 1 << i),
+            None => self,
+        }
+    }
+
+    pub fn union(self, other: TrainKernels) -> TrainKernels {
+        TrainKernels(self.0 | other.0)
+    }
+
+    /// The kernels of `self` that `other` lacks.
+    pub fn without(self, other: TrainKernels) -> TrainKernels {
+        TrainKernels(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn contains(self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+
+    /// The kernels' names (`train_forward_single`, …), in the registry's order.
+    pub fn names(self) -> Vec<&'static str> {
+        TRAINING
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & 1 << i != 0)
+            .map(|(_, k)| k.name)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for TrainKernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.names().join(", "))
+    }
 }

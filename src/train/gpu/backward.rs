@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// A backward recorded by [`TrainLstm::encode_backward`].
+pub(super) struct Encoded {
+    pub encoder: wgpu::CommandEncoder,
+    /// The backward's dispatches, and those the caller added after it.
+    pub backward: u32,
+    pub added: u32,
+    /// f32s uploaded.
+    pub uploaded: usize,
+    pub kernels: crate::backend::gpu::stats::TrainKernels,
+}
+
 impl TrainLstm {
     /// Check a backward's inputs against `tape`.
     pub(super) fn check_backward(
@@ -63,15 +74,14 @@ impl TrainLstm {
 
     /// Record a backward from `tape` into a new encoder: the uploads of dy, dh_n, dc_n, the
     /// clears, the backward's dispatches and then those `then` lists (the optimizer's), in one
-    /// compute pass over the tape's workspace. Returns the encoder, the backward's dispatches,
-    /// `then`'s, and the f32s uploaded. `check_backward` has accepted the inputs.
+    /// compute pass over the tape's workspace. `check_backward` has accepted the inputs.
     pub(super) fn encode_backward<'a>(
         &'a self,
         tape: &Tape,
         ws: &'a TrainWorkspace,
         grads: (&Tensor, Option<&Tensor>, Option<&Tensor>),
         then: impl FnOnce(&mut Recorder<'a>) -> Result<()>,
-    ) -> Result<(wgpu::CommandEncoder, u32, u32, usize)> {
+    ) -> Result<Encoded> {
         let device = &self.device;
         let mut encoder = device.create_command_encoder(&Default::default());
         let uploaded = self.upload_backward(tape, ws, &mut encoder, grads);
@@ -80,9 +90,16 @@ impl TrainLstm {
         let backward = rec.count();
         then(&mut rec)?;
         let added = rec.count() - backward;
+        let kernels = rec.kernels();
         let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
         rec.encode(&self.pipelines, &self.queue, &uniforms, &mut encoder)?;
-        Ok((encoder, backward, added, uploaded))
+        Ok(Encoded {
+            encoder,
+            backward,
+            added,
+            uploaded,
+            kernels,
+        })
     }
 
     /// List the backward's dispatches. The state-gradient buffer holds dh_n, dc_n (in) and
@@ -263,10 +280,10 @@ impl TrainLstm {
             let staging = ws.take_staging(device);
             let shared = &*ws;
             let recorded = capture(device, "the training backward", || -> Result<_> {
-                let (mut encoder, dispatches, _, uploaded) =
-                    self.encode_backward(tape, shared, (dy, dh_n, dc_n), |_| Ok(()))?;
-                shared.read_into(&mut encoder, &staging, &plan.backward_reads(n));
-                Ok((self.queue.submit([encoder.finish()]), dispatches, uploaded))
+                let mut e = self.encode_backward(tape, shared, (dy, dh_n, dc_n), |_| Ok(()))?;
+                shared.read_into(&mut e.encoder, &staging, &plan.backward_reads(n));
+                let counts = (e.backward, e.kernels);
+                Ok((self.queue.submit([e.encoder.finish()]), counts, e.uploaded))
             })
             .and_then(|r| r);
             match recorded {
@@ -282,7 +299,11 @@ impl TrainLstm {
             ws.return_staging(staging);
         }
         let mut flat = read?;
-        self.record_stats(|s| s.backward = counted(dispatches, uploaded, Some(total)));
+        let (dispatches, kernels) = dispatches;
+        self.record_stats(|s| {
+            s.backward = counted(dispatches, uploaded, Some(total));
+            s.kernels = s.kernels.union(kernels);
+        });
         let [_, dx_read, states_read] = plan.backward_reads(n);
         let dc0 = flat.split_off(states_read.to + plan.h_states);
         let dh0 = flat.split_off(states_read.to);

@@ -75,6 +75,7 @@ impl TrainLstm {
             let mut rec = Recorder::new(&device.limits());
             self.record_forward(&mut rec, &plan, dims, &ws)?;
             let dispatches = rec.count();
+            let kernels = rec.kernels();
             let mut encoder = device.create_command_encoder(&Default::default());
             for (buf, at, len) in plan.forward_clears(initial.is_some()) {
                 ws.clear(&mut encoder, buf, at, len);
@@ -82,12 +83,16 @@ impl TrainLstm {
             let uniforms = ws.uniforms(device, rec.uniform_bytes(device));
             rec.encode(&self.pipelines, q, &uniforms, &mut encoder)?;
             ws.read_into(&mut encoder, &staging, &plan.forward_reads());
-            Ok((encoder, dispatches, uploaded))
+            Ok((encoder, (dispatches, kernels), uploaded))
         })??;
+        let (dispatches, kernels) = dispatches;
         let read = self.submit_and_read(encoder, &staging, out_len, wait).await;
         ws.return_staging(staging);
         let mut out = read?;
-        self.record_stats(|s| s.forward = counted(dispatches, uploaded, Some(out_len)));
+        self.record_stats(|s| {
+            s.forward = counted(dispatches, uploaded, Some(out_len));
+            s.kernels = kernels;
+        });
         let [_, states_read] = plan.forward_reads();
         let c_n = out.split_off(states_read.to + plan.h_states);
         let h_n = out.split_off(states_read.to);

@@ -6,6 +6,7 @@
 use super::kernels::{MatmulParams, Params, TrainKernel, TransposeParams, GEMM_TILE, GEMM_WIDE, TILED_MIN};
 use crate::backend::gpu::grid;
 use crate::backend::gpu::pipelines::{bind_group, Pipelines};
+use crate::backend::gpu::stats::TrainKernels;
 use crate::error::{Error, Result};
 
 /// One dispatch.
@@ -188,6 +189,13 @@ impl<'a> Recorder<'a> {
     /// Dispatches listed so far.
     pub fn count(&self) -> u32 {
         self.dispatches.len() as u32
+    }
+
+    /// The kernels of the dispatches listed so far.
+    pub fn kernels(&self) -> TrainKernels {
+        self.dispatches
+            .iter()
+            .fold(TrainKernels::default(), |set, d| set.with(d.kernel.kernel()))
     }
 
     /// Bytes of the uniform blocks of the dispatches listed, at the device's offset alignment.

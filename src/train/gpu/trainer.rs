@@ -139,26 +139,26 @@ impl Trainer {
                 let block = Params::Optimizer(params);
                 let groups = n.div_ceil(OPT_WORKGROUP as usize);
                 let grads = ws.buffer(TrainBuf::Grads);
-                let (encoder, backward, update, uploaded) =
-                    model.encode_backward(tape, ws, (dy, dh_n, dc_n), |rec| {
-                        if o.clip_norm.is_some() {
-                            rec.push(TrainKernel::Norm, block, vec![grads, &self.norm_sq], [1, 1])?;
-                        }
-                        rec.push(
-                            TrainKernel::Update,
-                            block,
-                            vec![&model.params, grads, &self.moments, &self.norm_sq],
-                            [groups, 1],
-                        )
-                    })?;
-                let submission = model.queue.submit([encoder.finish()]);
-                Ok((submission, backward, update, uploaded))
+                let e = model.encode_backward(tape, ws, (dy, dh_n, dc_n), |rec| {
+                    if o.clip_norm.is_some() {
+                        rec.push(TrainKernel::Norm, block, vec![grads, &self.norm_sq], [1, 1])?;
+                    }
+                    rec.push(
+                        TrainKernel::Update,
+                        block,
+                        vec![&model.params, grads, &self.moments, &self.norm_sq],
+                        [groups, 1],
+                    )
+                })?;
+                let submission = model.queue.submit([e.encoder.finish()]);
+                Ok((submission, (e.backward, e.kernels), e.added, e.uploaded))
             })??;
         drop(guard);
         self.steps = step;
         model.version.fetch_add(1, Ordering::Relaxed);
         model.record_stats(|s| {
-            s.backward = counted(backward, uploaded, None);
+            s.backward = counted(backward.0, uploaded, None);
+            s.kernels = s.kernels.union(backward.1);
             s.optimizer = PassStats::planned(update as usize);
         });
         Ok(submission)
