@@ -26,6 +26,7 @@ fn one_submit_one_readback_and_one_projection_plus_t_steps_per_layer() {
     let x = common::random_tensor(vec![t, b, 7], 1.0, 2);
     let first = lstm.forward(&x, None).unwrap();
     let stats = lstm.last_stats();
+    assert_eq!(stats.variants, per_step);
     assert_eq!(stats.submits, 1);
     assert_eq!(stats.readbacks, 1);
     // Per layer: one projection GEMM for both directions, then one fused step per timestep.

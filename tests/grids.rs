@@ -12,13 +12,10 @@ use common::{config, gpu, random_tensor, Gpu};
 use wgpu_lstm::conform::ConformCase;
 use wgpu_lstm::gpu::{GemmVariant, PipelineCache, Schedule, StepVariant, TrainLstm, Trainer, Variants};
 use wgpu_lstm::train::flatten;
-use wgpu_lstm::{CpuLstm, Direction, Error, Lstm, LstmConfig, LstmWeights, Optimizer};
+use wgpu_lstm::{CpuLstm, Dims, Direction, Error, Lstm, LstmConfig, LstmWeights, Optimizer};
 
 /// Workgroups per dimension on the small-grid device.
 const MAX_WORKGROUPS: u32 = 8;
-/// Largest GPU-vs-CPU training gradient difference, relative to the largest gradient (as in
-/// tests/train.rs).
-const GRAD_TOLERANCE: f32 = 1e-5;
 
 /// A second device on the shared adapter whose grids may hold only [`MAX_WORKGROUPS`]
 /// workgroups per dimension (the caller holds the shared device's turn).
@@ -130,12 +127,9 @@ fn training_kernels_run_on_folded_grids() {
         let dy = random_tensor(cpu_out.y.shape().to_vec(), 1.0, 5);
         let want = cpu.backward(&cpu_tape, &dy, None, None).unwrap();
         let got = model.backward(&gpu_tape, &dy, None, None).unwrap();
-        let (err, largest) = common::gradient_error(&got, &want);
-        eprintln!("B = {batch}: worst gradient error {err:.2e} of the largest ({largest:.3})");
-        assert!(
-            err <= GRAD_TOLERANCE,
-            "B = {batch}: gradients off by {err:e} of {largest}"
-        );
+        let dims = Dims { seq_len, batch };
+        let worst = common::assert_gradients(&format!("B = {batch}"), &cfg, dims, &got, &want);
+        eprintln!("B = {batch}: worst gradient {worst:.3} of its bound");
         // The optimizer's update: one workgroup per 256 weights, folded into y past 8 of them.
         let optimizer = Optimizer::sgd(0.1, 0.9);
         let mut host = flatten(&weights);
@@ -193,6 +187,7 @@ fn a_grid_past_the_limit_even_folded_is_refused_with_its_numbers() {
     };
     let lstm = Lstm::with_variants(&cache, &queue, &cfg, &weights, Some(blocks)).unwrap();
     assert!(lstm.forward(&random_tensor(vec![3, 70, 2], 1.0, 2), None).is_ok());
+    assert_eq!(lstm.last_stats().variants, blocks);
 }
 
 /// A few seconds of audio at sample level for 30 streams: the input projection's 131,250 row

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use wgpu_lstm::{Direction, GpuContext, Gradients, LstmConfig, Tensor};
+use wgpu_lstm::{Dims, Direction, GpuContext, Gradients, LstmConfig, Tensor};
 
 /// Largest absolute GPU-vs-CPU difference the plumbing tests accept (state passing, encoding
 /// into a caller's encoder, streaming, files, the CLI, golden values): they check that the right
@@ -179,18 +179,31 @@ pub fn config(input: usize, hidden: usize, layers: usize, direction: Direction) 
     }
 }
 
-/// Worst |a − b| over every gradient, relative to the largest CPU gradient, and that gradient.
-pub fn gradient_error(gpu: &Gradients, cpu: &Gradients) -> (f32, f32) {
-    let largest = [
-        cpu.max_abs_weight(),
-        cpu.dx.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-        cpu.dh0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-        cpu.dc0.data().iter().fold(0.0f32, |m, v| m.max(v.abs())),
-    ]
-    .into_iter()
-    .fold(0.0f32, f32::max);
-    let diff = gpu.max_abs_diff(cpu).expect("same shapes");
-    (diff / largest, largest)
+/// Check GPU gradients against the reference tensor by tensor, each under its own bound
+/// (`conform::compare_gradients`: a small tensor is held to its own scale, never the largest
+/// one's); panics naming the worst tensor and element; returns the worst ratio to the bound.
+pub fn assert_gradients(
+    what: &str,
+    config: &LstmConfig,
+    dims: Dims,
+    gpu: &Gradients,
+    cpu: &Gradients,
+) -> f32 {
+    let checks = wgpu_lstm::conform::compare_gradients(config, dims, gpu, cpu).expect("same shapes");
+    let worst = checks
+        .iter()
+        .max_by(|a, b| a.comparison.worst_ratio.total_cmp(&b.comparison.worst_ratio))
+        .expect("a model has weights");
+    let c = &worst.comparison;
+    assert!(
+        c.passed(),
+        "{what}: gradient {} is {:.3} of its bound {} (worst {:?})",
+        worst.name,
+        c.worst_ratio,
+        c.bound,
+        c.worst
+    );
+    c.worst_ratio
 }
 
 /// The `wgpu-lstm` command built for these tests (by the tests that require the `cli` feature),
