@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Mutation testing of the conformance tool: apply each WGSL mutant of tests/mutants/ to a copy
-# of shaders/, run the default `wgpu-lstm conform` on it (WGPU_LSTM_SHADER_DIR, no rebuild) with
-# a fixed seed on the current adapter, and report `N/M mutants caught`.
+# of shaders/, run the default `wgpu-lstm conform` on it (forward and training;
+# WGPU_LSTM_SHADER_DIR, no rebuild) with a fixed seed on the current adapter, and report
+# `N/M mutants caught` with a count per class.
 #   scripts/mutants.sh [adapter flags, e.g. --backend gl]
-# A mutant is caught when a conformance run fails its comparison; one whose file no kernel
-# compiled on this adapter used is reported as not runnable here and not counted; one that
-# conform ran without a difference survived. Exits non-zero if any runnable mutant survived, or
-# if a mutant does not apply or does not compile (the catalog has rotted).
+#
+# A mutant is caught when a conformance run fails a numeric comparison (forward outputs,
+# gradients, finite differences or optimizer weights) or a training kernel stops running.
+# A mutant of a file under train/ runs conform --training-only: only the training part compiles
+# those files, so the forward part would pass unchanged. A mutant's `conform:` line adds options
+# (`--training-only` shows that the training part alone catches a mutant of a shared file).
+#
+# The run fails (exit status 1) when:
+# - a runnable mutant survived, unless tests/mutants/equivalent.txt lists it with the reason it
+#   is equivalent or cannot show on this adapter (a listed mutant that is caught fails too: the
+#   list has rotted);
+# - a mutant does not apply or does not compile (the catalog has rotted);
+# - a WGSL file the clean run compiled has no mutant (the list follows the registry: a new
+#   kernel file needs mutants), or a mutant names a file that does not exist;
+# - a mutant is not runnable here and MUTANTS_NOT_RUNNABLE names a file listing it as not
+#   runnable on another backend: a mutant that runs nowhere proves nothing. The file is then
+#   rewritten with this run's list, so CI's second backend checks against its first.
+#
 # WGPU_LSTM_BIN names the binary (built with `cargo build --release` if missing);
 # MUTANT_CONFORM_ARGS overrides the conform options (default: the strata, seed 1); MUTANTS, a
 # glob, picks some of the catalog (MUTANTS='tests/mutants/2*.mutant').
@@ -17,6 +32,7 @@ if [ ! -x "$bin" ]; then
     cargo build --release --quiet
 fi
 read -r -a conform_args <<<"${MUTANT_CONFORM_ARGS:---cases 1 --seed 1}"
+equivalent=tests/mutants/equivalent.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -28,11 +44,38 @@ if ! "$bin" conform "${conform_args[@]}" --json "$tmp/clean.json" "$@" >"$tmp/cl
 fi
 grep -m1 '^adapter:' "$tmp/clean.log"
 
-caught=0 survived=0 not_runnable=0 broken=0 total=0
+# Every file the clean run compiled has a mutant, and every mutant's file exists.
+if ! python3 - "$tmp/clean.json" <<'EOF'
+import glob, json, os, sys
+compiled = set(json.load(open(sys.argv[1]))["shader_files"])
+mutated = {}
+for path in glob.glob("tests/mutants/*.mutant"):
+    header = open(path).read().split("\n--- find\n", 1)[0]
+    file = next(l[5:].strip() for l in header.splitlines() if l.startswith("file:"))
+    mutated.setdefault(file, []).append(path)
+missing = sorted(compiled - set(mutated))
+absent = sorted(f for f in mutated if not os.path.exists(os.path.join("shaders", f)))
+for f in missing:
+    print(f"NO MUTANT shaders/{f}: conform compiled it, and no mutant of tests/mutants/ changes it")
+for f in absent:
+    print(f"BROKEN   {', '.join(mutated[f])}: shaders/{f} does not exist")
+sys.exit(1 if missing or absent else 0)
+EOF
+then
+    exit 1
+fi
+
+caught=0 survived=0 not_runnable=0 broken=0 total=0 listed=0
+not_runnable_here=()
+declare -A class_total class_caught
 # shellcheck disable=SC2086
 for mutant in ${MUTANTS:-tests/mutants/*.mutant}; do
     total=$((total + 1))
     name=$(basename "$mutant" .mutant)
+    class=$(sed -n 's/^class: *//p' "$mutant")
+    class=${class:-unclassified}
+    class_total[$class]=$(( ${class_total[$class]:-0} + 1 ))
+    extra=$(sed -n 's/^conform: *//p' "$mutant")
     rm -rf "$tmp/shaders"
     cp -r shaders "$tmp/shaders"
     # Replace the find block with the replace block, exactly once (python3: exact multi-line text).
@@ -55,8 +98,12 @@ EOF
         broken=$((broken + 1))
         continue
     fi
+    part=()
+    if [[ $file == train/* ]] || [[ $extra == *--training-only* ]]; then
+        part=(--training-only)
+    fi
     set +e
-    WGPU_LSTM_SHADER_DIR="$tmp/shaders" "$bin" conform "${conform_args[@]}" --fail-fast \
+    WGPU_LSTM_SHADER_DIR="$tmp/shaders" "$bin" conform "${conform_args[@]}" "${part[@]}" --fail-fast \
         --json "$tmp/mutant.json" "$@" >"$tmp/mutant.log" 2>&1
     status=$?
     set -e
@@ -71,29 +118,65 @@ except (OSError, ValueError):
 runs = [(c, r) for c in report["cases"] for r in c["runs"]]
 numeric = [(c, r) for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is not None]
 errors = [r["error"] for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is None]
+training = report.get("training") or {}
+train_numeric = [c for c in training.get("cases", []) if c["verdict"] == "fail" and c["worst_ratio"] is not None]
+train_numeric += [o for o in training.get("optimizers", []) if o["verdict"] == "fail" and o["worst_ratio"] is not None]
+train_errors = [c["error"] for c in training.get("cases", []) + training.get("optimizers", []) if c.get("error")]
 if numeric:
     c, r = numeric[0]
     print("caught case %d [%s] %s: %.3g of the bound" % (c["index"], c["origin"], r["variants"], r["worst_ratio"]))
-elif errors:
-    print("broken %s" % errors[0].splitlines()[0])
+elif train_numeric:
+    t = train_numeric[0]
+    print("caught training %s: %.3g of the bound" % (t.get("stratum") or t.get("optimizer"), t["worst_ratio"]))
+elif training.get("kernels_not_run"):
+    print("caught training kernels that never ran: %s" % ", ".join(training["kernels_not_run"]))
+elif errors or train_errors:
+    print("broken %s" % (errors + train_errors)[0].splitlines()[0])
 elif file not in report["shader_files"]:
     print("not_runnable no kernel this adapter ran uses %s" % file)
-elif report["failed"] == 0:
-    print("survived every run passed (%d)" % report["passed"])
+elif report["failed"] == 0 and training.get("failed", 0) == 0:
+    print("survived every run passed (%d)" % (report["passed"] + training.get("passed", 0)))
 else:
-    print("broken conform failed without a failing run")
+    print("broken conform failed without a failing comparison")
 EOF
     )
     kind=${verdict%% *}
     detail=${verdict#* }
+    reason=$(grep -m1 "^$name:" "$equivalent" 2>/dev/null | cut -d: -f2- || true)
+    if [ -n "$reason" ]; then
+        listed=$((listed + 1))
+        case $kind in
+            survived) kind=equivalent; detail="listed:$reason" ;;
+            caught) kind=broken; detail="caught, yet $equivalent lists it as equivalent ($detail)" ;;
+        esac
+    fi
     case $kind in
-        caught) caught=$((caught + 1)); label="caught  " ;;
+        caught)
+            caught=$((caught + 1))
+            class_caught[$class]=$(( ${class_caught[$class]:-0} + 1 ))
+            label="caught  " ;;
+        equivalent) label="equiv.  " ;;
         survived) survived=$((survived + 1)); label="SURVIVED" ;;
-        not_runnable) not_runnable=$((not_runnable + 1)); label="n/a     " ;;
+        not_runnable)
+            not_runnable=$((not_runnable + 1))
+            not_runnable_here+=("$name")
+            label="n/a     "
+            if [ -n "${MUTANTS_NOT_RUNNABLE:-}" ] && grep -qx "$name" "$MUTANTS_NOT_RUNNABLE" 2>/dev/null; then
+                broken=$((broken + 1))
+                label="BROKEN  "
+                detail="$detail, and not runnable on the backend $MUTANTS_NOT_RUNNABLE recorded either"
+            fi ;;
         *) broken=$((broken + 1)); label="BROKEN  " ;;
     esac
-    echo "$label $name ($file): $detail"
+    echo "$label $name ($file, $class): $detail"
 done
+if [ -n "${MUTANTS_NOT_RUNNABLE:-}" ]; then
+    printf '%s\n' "${not_runnable_here[@]}" >"$MUTANTS_NOT_RUNNABLE"
+fi
 runnable=$((total - not_runnable - broken))
-echo "$caught/$runnable mutants caught ($not_runnable not runnable on this adapter, $broken broken, $survived survived)"
+equiv_ran=$((runnable - caught - survived))
+for class in $(printf '%s\n' "${!class_total[@]}" | sort); do
+    echo "    $class: ${class_caught[$class]:-0} caught of ${class_total[$class]}"
+done
+echo "$caught/$((caught + survived)) mutants caught ($equiv_ran equivalent, listed in $equivalent; $not_runnable not runnable on this adapter, $broken broken, $survived survived; $(ls tests/mutants/*.mutant | wc -l) mutants of $(grep -h '^file:' tests/mutants/*.mutant | sort -u | wc -l) files)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]

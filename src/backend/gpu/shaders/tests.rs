@@ -465,14 +465,30 @@ struct Mutant {
     replace: String,
 }
 
+/// The classes of mutants: a barrier removed, an exp/tanh/sigmoid (or an optimizer's arithmetic)
+/// off by about 10⁻⁴ or rounded to 12 bits, an off-by-one in a length or bounds guard, a sum
+/// that loses or misorders terms, a wrong index, and other wrong semantics.
+const MUTANT_CLASSES: [&str; 6] = [
+    "barrier",
+    "precision",
+    "bounds",
+    "accumulation",
+    "indexing",
+    "semantics",
+];
+
 /// The catalog, in the format `scripts/mutants.sh` reads: `# description`, `file: PATH`,
-/// `variants: …`, then `--- find` and `--- replace` blocks.
+/// `class: …`, optionally `variants: …` and `conform: …`, then `--- find` and `--- replace`
+/// blocks.
 fn mutants() -> Vec<Mutant> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mutants");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "equivalent.txt" {
+            continue;
+        }
         assert!(name.ends_with(".mutant"), "{name}: not a .mutant file");
         let text = std::fs::read_to_string(&path).unwrap();
         let (header, rest) = text
@@ -490,7 +506,8 @@ fn mutants() -> Vec<Mutant> {
                 .to_string()
         };
         assert!(header.starts_with("# "), "{name}: no description");
-        field("variants:");
+        let class = field("class:");
+        assert!(MUTANT_CLASSES.contains(&class.as_str()), "{name}: class {class}");
         let file = field("file:");
         out.push(Mutant {
             name,
@@ -505,7 +522,7 @@ fn mutants() -> Vec<Mutant> {
 
 /// Every mutant changes its file at exactly one place and leaves valid WGSL behind (so the
 /// conformance run, not the compiler, has to catch it), at least 20 of them, touching every
-/// WGSL file.
+/// WGSL file of the registry; and every listed equivalent mutant exists.
 #[test]
 fn every_mutant_applies_once_and_validates() {
     let catalog = mutants();
@@ -528,9 +545,21 @@ fn every_mutant_applies_once_and_validates() {
         }
         touched.insert(m.file.clone());
     }
-    // The training kernels have no mutants yet (their files reach the override only since the
-    // registry loads them): the conformance issue adds them.
-    for kernel in inference() {
+    let equivalent =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mutants/equivalent.txt"))
+            .unwrap();
+    for line in equivalent.lines().filter(|l| !l.trim().is_empty()) {
+        let (name, reason) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("equivalent.txt: {line:?} is not `name: reason`"));
+        assert!(
+            catalog.iter().any(|m| m.name == format!("{name}.mutant")),
+            "equivalent.txt lists {name}, which is no mutant"
+        );
+        assert!(reason.len() > 20, "equivalent.txt: {name} needs its reason");
+    }
+    // Every file of every kernel, training included: a new kernel file needs mutants.
+    for kernel in all() {
         for file in kernel.files {
             assert!(touched.contains(*file), "no mutant touches {file}");
         }
