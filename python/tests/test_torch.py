@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import wgpu_lstm
-from conftest import GOLDENS, assert_close
+from conftest import GOLDENS, assert_close, optional
 
 CASES = sorted(GOLDENS.glob("*.npz"))
 
@@ -49,17 +49,14 @@ class ArrayLikeTensor:
 
 
 def test_array_likes_are_accepted():
-    """A state_dict of tensors (anything np.asarray takes) and inputs of lists or tensors; with
-    torch installed, real CPU torch tensors too."""
+    """A state_dict of tensors (anything np.asarray takes) and inputs of lists or tensors, then
+    real CPU torch tensors (torch required in CI, see conftest.optional)."""
     data, sd, _ = load(GOLDENS / "one_layer.npz")
     expected, _ = wgpu_lstm.LSTM.from_state_dict(sd, device="cpu")(data["x"])
     lstm = wgpu_lstm.LSTM.from_state_dict({k: ArrayLikeTensor(v) for k, v in sd.items()})
     assert_close("__array__ state_dict and input", lstm(ArrayLikeTensor(data["x"]))[0], expected)
     assert_close("nested lists", lstm(data["x"].tolist())[0], expected)
-    try:
-        import torch
-    except ImportError:
-        return
+    torch = optional("torch")
     lstm = wgpu_lstm.LSTM.from_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
     assert_close("torch tensors", lstm(torch.from_numpy(data["x"]).double())[0], expected)
 
