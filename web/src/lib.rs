@@ -7,9 +7,11 @@ use wgpu_lstm::gpu::{GpuContext, Lstm};
 use wgpu_lstm::{CpuLstm, Dims, Error, ErrorBound, Layout, LstmWeights, Tensor};
 
 /// Run the model in `model` (`.safetensors` bytes, either convention) on `seq` steps of `batch`
-/// random sequences; returns a JSON report: adapter, model, timings, the comparison with the CPU
-/// reference, and the first batch element's outputs for the plot. With no WebGPU adapter the
-/// report's `status` is `no-webgpu`.
+/// random sequences (seed 1); returns a JSON report: adapter, model, timings, the comparison with
+/// the CPU reference, the first batch element's outputs for the plot, and the input and the GPU's
+/// whole y (`input`, `output`: shape and values), which `scripts/check-web.py` checks against a
+/// native run instead of trusting the page's own verdict. With no WebGPU adapter the report's
+/// `status` is `no-webgpu`.
 #[wasm_bindgen]
 pub async fn run(model: Vec<u8>, seq: usize, batch: usize) -> String {
     match run_checked(&model, seq, batch).await {
@@ -65,5 +67,7 @@ async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Resul
         "atol": bound.atol,
         "rtol": bound.rtol,
         "y": plot,
+        "input": { "shape": x.shape(), "data": x.data() },
+        "output": { "shape": out.y.shape(), "data": out.y.data() },
     }))
 }
