@@ -336,6 +336,40 @@ fn one_training_step_is_one_submission_per_pass() {
     assert_eq!(trainer.steps(), 1);
 }
 
+/// The GPU optimizers against float64 rules written from PyTorch's definitions
+/// (`conform::check_optimizer`), independent of the host twin: with and without momentum and
+/// clipping, two steps each so that the moments carry over.
+#[test]
+fn gpu_optimizers_match_pytorchs_rules_in_float64() {
+    let Some(gpu) = gpu() else { return };
+    let cache = wgpu_lstm::gpu::PipelineCache::new(&gpu.device);
+    for (k, optimizer) in [
+        Optimizer::adam(0.05),
+        Optimizer::adam(0.02).with_clip_norm(0.1),
+        Optimizer::sgd(0.1, 0.9),
+        Optimizer::sgd(0.1, 0.0).with_clip_norm(0.05),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let check =
+            wgpu_lstm::conform::check_optimizer(&cache, &gpu.queue, optimizer, 40 + k as u64).unwrap();
+        let c = &check.comparison;
+        eprintln!("{optimizer:?}: {:.3} of the bound", c.worst_ratio);
+        assert!(
+            c.passed(),
+            "{optimizer:?}: {:.3} of the bound at {:?}",
+            c.worst_ratio,
+            c.worst
+        );
+        assert!(check.kernels.contains("train_update"), "{}", check.kernels);
+        assert_eq!(
+            check.kernels.contains("train_norm"),
+            optimizer.clip_norm.is_some()
+        );
+    }
+}
+
 #[test]
 fn gpu_optimizers_match_their_host_twin() {
     let Some(gpu) = gpu() else { return };

@@ -9,8 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use wgpu_lstm::bench::{time_shape, AdapterReport, BenchReport, Machine, Settings, Shape};
-use wgpu_lstm::conform::{suite, Kernels, Verdict};
-use wgpu_lstm::gpu::{enumerate_adapters, supports_compute};
+use wgpu_lstm::conform::{
+    check_optimizer, optimizer_cases, suite, Kernels, TrainCase, Verdict, TRAIN_STRATA,
+};
+use wgpu_lstm::gpu::{enumerate_adapters, supports_compute, TrainKernels};
 
 /// Every adapter wgpu sees that can run compute shaders, as dicts (name, backend, device_type,
 /// driver, driver_info, vendor, device).
@@ -103,14 +105,17 @@ impl ConformResult {
 
 /// GPU-vs-CPU conformance on an adapter: `cases` cases from `seed` (the named strata first, then
 /// random ones), each with every kernel combination the engine could run it with, or only the
-/// autotune's pick with `every_variant=False`. The same cases as `wgpu-lstm conform`.
+/// autotune's pick with `every_variant=False`; then, with `training` (the default), the training
+/// strata's gradients tensor by tensor and the optimizers against their float64 rules, and a
+/// failing row if a training kernel did not run. The same checks as `wgpu-lstm conform`.
 #[pyfunction]
-#[pyo3(signature = (cases=50, seed=0, *, every_variant=true, backend=None, adapter=None))]
+#[pyo3(signature = (cases=50, seed=0, *, every_variant=true, training=true, backend=None, adapter=None))]
 pub(crate) fn conform(
     py: Python<'_>,
     cases: usize,
     seed: u64,
     every_variant: bool,
+    training: bool,
     backend: Option<&str>,
     adapter: Option<&str>,
 ) -> PyResult<ConformResult> {
@@ -179,9 +184,82 @@ pub(crate) fn conform(
                 });
             }
         }
+        if training {
+            check_training(&ctx, seed, &mut result);
+        }
         Ok(result)
     })
     .py()
+}
+
+/// The training part of a conformance run, one row per check after the forward cases.
+fn check_training(ctx: &wgpu_lstm::GpuContext, seed: u64, result: &mut ConformResult) {
+    let mut ran = TrainKernels::default();
+    let mut push =
+        |result: &mut ConformResult, config: String, outcome: wgpu_lstm::Result<(TrainKernels, f32, f32)>| {
+            let case = result.runs.len();
+            let (verdict, kernels, max_abs_error, worst_ratio, error) = match outcome {
+                Ok((kernels, max, ratio)) => {
+                    ran = ran.union(kernels);
+                    result.worst_ratio = result.worst_ratio.max(ratio);
+                    let verdict = if ratio <= 1.0 {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail
+                    };
+                    (verdict, Some(kernels.to_string()), Some(max), Some(ratio), None)
+                }
+                Err(e) => (Verdict::Fail, None, None, None, Some(e.to_string())),
+            };
+            match verdict {
+                Verdict::Pass => result.passed += 1,
+                _ => result.failed += 1,
+            }
+            result.runs.push(RunRow {
+                case,
+                seed,
+                config,
+                kernels,
+                verdict: verdict.name(),
+                max_abs_error,
+                worst_ratio,
+                error,
+            });
+        };
+    for (i, (name, _)) in TRAIN_STRATA.iter().enumerate() {
+        let case = TrainCase::stratum(i, seed + i as u64);
+        let outcome = case
+            .prepare()
+            .and_then(|p| p.run(ctx.pipeline_cache(), &ctx.queue))
+            .map(|check| {
+                let worst = check.worst().map(|t| &t.comparison);
+                (
+                    check.kernels,
+                    worst.map_or(0.0, |c| c.max_abs_error),
+                    worst.map_or(0.0, |c| c.worst_ratio),
+                )
+            });
+        push(result, format!("training [{name}] {}", case.describe()), outcome);
+    }
+    for (name, optimizer) in optimizer_cases() {
+        let outcome = check_optimizer(ctx.pipeline_cache(), &ctx.queue, optimizer, seed)
+            .map(|c| (c.kernels, c.comparison.max_abs_error, c.comparison.worst_ratio));
+        push(result, format!("optimizer {name}"), outcome);
+    }
+    let missing = TrainKernels::all().without(ran);
+    if !missing.is_empty() {
+        result.failed += 1;
+        result.runs.push(RunRow {
+            case: result.runs.len(),
+            seed,
+            config: "training kernels".into(),
+            kernels: Some(ran.to_string()),
+            verdict: Verdict::Fail.name(),
+            max_abs_error: None,
+            worst_ratio: None,
+            error: Some(format!("training kernels that never ran: {missing}")),
+        });
+    }
 }
 
 /// Time forwards of each shape, a (B, T, I, H) or (B, T, I, H, L) tuple, on an adapter: `warmup`

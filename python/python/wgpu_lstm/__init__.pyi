@@ -158,11 +158,15 @@ def conform(
     seed: int = 0,
     *,
     every_variant: bool = True,
+    training: bool = True,
     backend: Optional[str] = None,
     adapter: Optional[str] = None,
 ) -> ConformResult:
     """GPU-vs-CPU conformance: the cases of `wgpu-lstm conform` (named strata first, then random
-    ones), each with every kernel combination, or the autotune's pick only."""
+    ones), each with every kernel combination, or the autotune's pick only; then, with
+    `training`, the training strata's gradients (each tensor under its own bound) and the
+    optimizers against float64 rules, one run each after the forward cases (config
+    "training [...]" or "optimizer ..."), and a failing run if a training kernel never ran."""
 
 def bench(
     shapes: Sequence[Sequence[int]],
