@@ -1,7 +1,7 @@
 //! `wgpu-lstm conform`: GPU-vs-CPU cases on the chosen adapter, each run with every kernel
 //! combination the engine could use for it (or only the autotune's pick, or given kernels) and
-//! compared under the error model; one line per run, a summary per kernel variant, and a
-//! non-zero exit on any failure.
+//! compared under the error model; one line per run, a summary per kernel variant; then the
+//! training part (`conform_training.rs`); a non-zero exit on any failure.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

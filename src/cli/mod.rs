@@ -47,7 +47,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Set bench reports (JSON) side by side, and plot them.
     Report(report::ReportArgs),
-    /// Randomized GPU-vs-CPU conformance cases over every feature; exits non-zero on a failure.
+    /// GPU-vs-CPU conformance over every feature and kernel variant, forward and training
+    /// (gradients, optimizers); exits non-zero on a failure.
     Conform(conform::ConformArgs),
 }
 
