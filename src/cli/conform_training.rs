@@ -191,9 +191,10 @@ pub fn run(ctx: &GpuContext, seed: u64, fail_fast: bool) -> TrainingReport {
                 let (tensor, error) = fd.worst();
                 println!(
                     "finite differences {}: {} worst {error:.1e} of the tensor's largest gradient at {tensor} \
-                     (tolerance {FD_TOLERANCE:e})",
+                     (tolerance {FD_TOLERANCE:e}; {} values at a kink, checked one-sided)",
                     case.describe(),
                     if fd.passed() { "PASS" } else { "FAIL" },
+                    fd.kinks
                 );
                 FdReport {
                     config: case.describe(),

@@ -1,5 +1,5 @@
 //! The CPU backward against central finite differences of the same forward, in f64, for every
-//! option the forward has.
+//! option the forward has (`conform::finite_differences`, per tensor), and masked steps.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -7,19 +7,16 @@ use super::cpu::{backward64, forward64};
 use super::ParamLayout;
 use crate::activation::{Activation, ActivationKind};
 use crate::config::{Direction, Layout, LstmConfig};
+use crate::conform::{finite_differences, TrainCase, FD_TOLERANCE};
 use crate::forward::Dims;
 use crate::weights::LstmWeights;
-
-/// Largest |analytic − finite difference| allowed, relative to the largest gradient. Central
-/// differences with step `FD_STEP` in f64 agree to about 1e-10 here (at most 1.6e-10 seen).
-const FD_TOLERANCE: f64 = 1e-8;
-const FD_STEP: f64 = 1e-5;
 
 struct Case {
     name: &'static str,
     config: LstmConfig,
     dims: Dims,
-    seq_lens: Option<Vec<usize>>,
+    /// Random lengths (one sequence full).
+    seq_lens: bool,
     initial: bool,
 }
 
@@ -41,7 +38,7 @@ fn cases() -> Vec<Case> {
             name: "plain",
             config: base.clone(),
             dims,
-            seq_lens: None,
+            seq_lens: false,
             initial: false,
         },
         Case {
@@ -51,7 +48,7 @@ fn cases() -> Vec<Case> {
                 ..config(3, 4, 2, Direction::Bidirectional)
             },
             dims,
-            seq_lens: Some(vec![5, 2, 4]),
+            seq_lens: true,
             initial: true,
         },
         Case {
@@ -61,7 +58,7 @@ fn cases() -> Vec<Case> {
                 ..config(2, 5, 2, Direction::Reverse)
             },
             dims,
-            seq_lens: Some(vec![3, 5, 1]),
+            seq_lens: true,
             initial: true,
         },
         Case {
@@ -72,7 +69,7 @@ fn cases() -> Vec<Case> {
                 ..config(3, 4, 1, Direction::Bidirectional)
             },
             dims,
-            seq_lens: None,
+            seq_lens: false,
             initial: true,
         },
         Case {
@@ -84,7 +81,7 @@ fn cases() -> Vec<Case> {
                 ..base.clone()
             },
             dims,
-            seq_lens: None,
+            seq_lens: false,
             initial: true,
         },
     ];
@@ -103,7 +100,7 @@ fn cases() -> Vec<Case> {
                 ..config(2, 3, 1, Direction::Bidirectional)
             },
             dims: Dims { seq_len: 4, batch: 2 },
-            seq_lens: Some(vec![4, 3]),
+            seq_lens: true,
             initial: true,
         });
     }
@@ -114,88 +111,36 @@ fn random(rng: &mut StdRng, n: usize, scale: f64) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(-scale..scale)).collect()
 }
 
+/// Every option through `conform::finite_differences` (every weight, input and initial-state
+/// value, per tensor): the check `wgpu-lstm conform` runs on three cases, here on the whole grid.
 #[test]
 fn cpu_backward_matches_finite_differences_for_every_option() {
-    for case in cases() {
-        let cfg = &case.config;
-        let mut rng = StdRng::seed_from_u64(7);
-        let layout = ParamLayout::new(cfg).unwrap();
-        let weights = LstmWeights::random(cfg, 3).unwrap();
-        let params: Vec<f64> = layout.flatten(&weights).iter().map(|&v| v as f64 * 1.5).collect();
-        let (t, b) = (case.dims.seq_len, case.dims.batch);
-        let states = cfg.num_layers * cfg.num_directions() * b;
-        let (p, h) = (cfg.output_size(), cfg.hidden_size);
-        let x = random(&mut rng, t * b * cfg.input_size, 1.5);
-        let h0 = random(&mut rng, states * p, 1.0);
-        let c0 = random(&mut rng, states * h, 1.0);
-        let ny = t * b * cfg.num_directions() * p;
-        let (dy, dh_n, dc_n) = (
-            random(&mut rng, ny, 1.0),
-            random(&mut rng, states * p, 1.0),
-            random(&mut rng, states * h, 1.0),
+    for (k, case) in cases().into_iter().enumerate() {
+        let train = TrainCase {
+            config: case.config.clone(),
+            batch: case.dims.batch,
+            seq_len: case.dims.seq_len,
+            initial_state: case.initial,
+            seq_lens: case.seq_lens,
+            state_grads: true,
+            seed: 100 + k as u64,
+        };
+        let fd = finite_differences(&train).unwrap();
+        let (tensor, worst) = fd.worst();
+        eprintln!(
+            "{}: worst {worst:.1e} of the tensor's largest gradient, at {tensor}",
+            case.name
         );
-        let lens = case.seq_lens.as_deref();
-        let loss = |params: &[f64], x: &[f64], h0: &[f64], c0: &[f64]| -> f64 {
-            let init = case.initial.then_some((h0, c0));
-            let (y, hn, cn, _) = forward64(cfg, &layout, params, x, init, case.dims, lens);
-            let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(u, v)| u * v).sum() };
-            dot(&y, &dy) + dot(&hn, &dh_n) + dot(&cn, &dc_n)
-        };
-        let init = case.initial.then_some((h0.as_slice(), c0.as_slice()));
-        let (_, _, _, tapes) = forward64(cfg, &layout, &params, &x, init, case.dims, lens);
-        let (grads, dx, dh0, dc0) =
-            backward64(cfg, &layout, &params, &tapes, &dy, &dh_n, &dc_n, case.dims, lens);
-
-        // Finite differences over every weight and every input.
-        let fd = |which: usize, k: usize| -> f64 {
-            let mut vals = [params.clone(), x.clone(), h0.clone(), c0.clone()];
-            vals[which][k] += FD_STEP;
-            let up = loss(&vals[0], &vals[1], &vals[2], &vals[3]);
-            vals[which][k] -= 2.0 * FD_STEP;
-            let down = loss(&vals[0], &vals[1], &vals[2], &vals[3]);
-            (up - down) / (2.0 * FD_STEP)
-        };
-        let mut parts = vec![("weights", 0, &grads), ("dx", 1, &dx)];
-        if case.initial {
-            parts.push(("dh0", 2, &dh0));
-            parts.push(("dc0", 3, &dc0));
-        }
-        let largest = parts
-            .iter()
-            .flat_map(|(_, _, g)| g.iter())
-            .fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(largest > 1e-3, "{}: gradients vanish ({largest})", case.name);
-        let mut worst = (0.0, "", 0);
-        for (what, which, analytic) in &parts {
-            for (k, a) in analytic.iter().enumerate() {
-                let err = (a - fd(*which, k)).abs() / largest;
-                if err > worst.0 {
-                    worst = (err, what, k);
-                }
-            }
-        }
-        eprintln!("{}: worst {:.1e} of the largest gradient", case.name, worst.0);
         assert!(
-            worst.0 <= FD_TOLERANCE,
-            "{}: worst relative error {:.3e} at {}[{}] (tolerance {FD_TOLERANCE:e})",
-            case.name,
-            worst.0,
-            worst.1,
-            worst.2
+            worst <= FD_TOLERANCE,
+            "{}: {tensor} off by {worst:.3e} of its largest gradient (tolerance {FD_TOLERANCE:e})",
+            case.name
         );
-        // Every weight tensor takes part: no gradient block is identically zero unless the
-        // option makes it so (input_forget's forget rows).
-        for slot in &layout.slots {
-            assert!(
-                grads[slot.w_ih.clone()].iter().any(|&g| g != 0.0),
-                "{}: dW",
-                case.name
-            );
-            assert!(
-                grads[slot.w_hh.clone()].iter().any(|&g| g != 0.0),
-                "{}: dR",
-                case.name
-            );
+        // Every weight tensor takes part: no W or R gradient is identically zero.
+        for (name, _, largest) in &fd.tensors {
+            if name.ends_with("w_ih") || name.ends_with("w_hh") {
+                assert!(*largest > 0.0, "{}: {name} has no gradient", case.name);
+            }
         }
     }
 }
