@@ -27,6 +27,7 @@ mod random;
 mod run;
 mod train;
 
+pub use crate::train::cpu::fd::{FdCheck, FD_STEP, FD_TOLERANCE};
 #[cfg(not(target_arch = "wasm32"))]
 pub use optimizer::{check_optimizer, optimizer_cases, OptimizerCheck, OPTIMIZER_ROUNDOFFS, OPTIMIZER_STEPS};
 use random::random_activation;
@@ -34,8 +35,8 @@ pub use random::random_activations;
 use random::{irregular, irregular_in, random_layout, with_random_parameters, GATE_ACTIVATIONS};
 pub use run::{ran_as_forced, Check, Kernels, Prepared, Verdict};
 pub use train::{
-    compare_gradients, finite_difference_cases, finite_differences, required_train_kernels, FdCheck,
-    TensorCheck, TrainCase, TrainCheck, TrainPrepared, FD_STEP, FD_TOLERANCE, TRAIN_STRATA,
+    compare_gradients, finite_difference_cases, finite_differences, required_train_kernels, TensorCheck,
+    TrainCase, TrainCheck, TrainPrepared, TRAIN_STRATA,
 };
 
 /// One conformance case.
@@ -487,6 +488,24 @@ impl ConformCase {
     /// [`ConformCase::prepare`] with the given weights.
     pub fn prepare_with_weights(&self, weights: LstmWeights) -> Result<Prepared> {
         let cfg = &self.config;
+        let (input, initial, lens) = self.inputs()?;
+        let expected =
+            CpuLstm::new(cfg, &weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
+        Ok(Prepared {
+            case: self.clone(),
+            bound: ErrorBound::for_model(cfg, self.dims()),
+            weights,
+            input,
+            initial,
+            lens,
+            expected,
+        })
+    }
+
+    /// The case's input, initial state and lengths, drawn from its seed.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn inputs(&self) -> Result<(Tensor, Option<State>, Option<Vec<usize>>)> {
+        let cfg = &self.config;
         let (t, b) = (self.seq_len, self.batch);
         let shape = match cfg.layout {
             Layout::SeqMajor => vec![t, b, cfg.input_size],
@@ -512,17 +531,7 @@ impl ConformCase {
             lens[0] = t;
             lens
         });
-        let expected =
-            CpuLstm::new(cfg, &weights)?.forward_with_lens(&input, initial.as_ref(), lens.as_deref())?;
-        Ok(Prepared {
-            case: self.clone(),
-            bound: ErrorBound::for_model(cfg, self.dims()),
-            weights,
-            input,
-            initial,
-            lens,
-            expected,
-        })
+        Ok((input, initial, lens))
     }
 
     /// Prepare and run once: [`Prepared::run`].

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::backend::gpu::TrainKernels;
-use crate::train::cpu::{backward64, forward64};
+use crate::train::cpu::fd::{self, FdCheck};
 use crate::train::{Gradients, ParamLayout};
 
 /// The training cases every default conformance run checks, each with what it makes sure of.
@@ -134,9 +134,9 @@ impl TrainCase {
         }
     }
 
-    /// One line, as [`ConformCase::describe`] writes it.
-    pub fn describe(&self) -> String {
-        let forward = ConformCase {
+    /// The forward case of the same model, shape and inputs (weights used as made).
+    fn forward_case(&self) -> ConformCase {
+        ConformCase {
             convention: None,
             config: self.config.clone(),
             batch: self.batch,
@@ -144,8 +144,12 @@ impl TrainCase {
             initial_state: self.initial_state,
             seq_lens: self.seq_lens,
             seed: self.seed,
-        };
-        let mut s = forward.describe();
+        }
+    }
+
+    /// One line, as [`ConformCase::describe`] writes it.
+    pub fn describe(&self) -> String {
+        let mut s = self.forward_case().describe();
         if self.state_grads {
             s.push_str(" dh_n/dc_n");
         }
@@ -156,19 +160,9 @@ impl TrainCase {
     pub fn prepare(&self) -> Result<TrainPrepared> {
         let cfg = &self.config;
         let weights = LstmWeights::random(cfg, self.seed)?;
-        let forward = ConformCase {
-            convention: None,
-            config: cfg.clone(),
-            batch: self.batch,
-            seq_len: self.seq_len,
-            initial_state: self.initial_state,
-            seq_lens: self.seq_lens,
-            seed: self.seed,
-        };
-        let inputs = forward.prepare_with_weights(weights.clone())?;
+        let (input, initial, lens) = self.forward_case().inputs()?;
         let cpu = CpuLstm::new(cfg, &weights)?;
-        let (out, tape) =
-            cpu.forward_train(&inputs.input, inputs.initial.as_ref(), inputs.lens.as_deref())?;
+        let (out, tape) = cpu.forward_train(&input, initial.as_ref(), lens.as_deref())?;
         let dy = Tensor::random(out.y.shape().to_vec(), 1.0, self.seed + 5)?;
         let (dh_n, dc_n) = if self.state_grads {
             (
@@ -182,9 +176,9 @@ impl TrainCase {
         Ok(TrainPrepared {
             case: self.clone(),
             weights,
-            input: inputs.input,
-            initial: inputs.initial,
-            lens: inputs.lens,
+            input,
+            initial,
+            lens,
             dy,
             dh_n,
             dc_n,
@@ -235,31 +229,18 @@ impl TrainCheck {
     }
 }
 
-/// Each weight tensor of `config` in `layout`'s flat array, named `l{layer}.d{direction}.{name}`,
-/// with the number of products each of its gradient's elements sums (every row of every step).
+/// Each weight tensor of `config` in `layout`'s flat array ([`ParamLayout::named`]), with the
+/// number of products each of its gradient's elements sums (every row of every step).
 fn weight_tensors(
     config: &LstmConfig,
     layout: &ParamLayout,
     rows: usize,
 ) -> Vec<(String, std::ops::Range<usize>, usize)> {
-    let nd = config.num_directions();
-    let mut out = Vec::new();
-    for (k, slot) in layout.slots.iter().enumerate() {
-        let at = |name: &str| format!("l{}.d{}.{name}", k / nd, k % nd);
-        out.push((at("w_ih"), slot.w_ih.clone(), rows));
-        out.push((at("w_hh"), slot.w_hh.clone(), rows));
-        for (name, range) in [
-            ("b_ih", &slot.b_ih),
-            ("b_hh", &slot.b_hh),
-            ("peephole", &slot.peephole),
-            ("w_hr", &slot.w_hr),
-        ] {
-            if let Some(r) = range {
-                out.push((at(name), r.clone(), rows));
-            }
-        }
-    }
-    out
+    layout
+        .named(config)
+        .into_iter()
+        .map(|(name, range)| (name, range, rows))
+        .collect()
 }
 
 fn rms(values: &[f32]) -> f32 {
@@ -330,42 +311,6 @@ impl TrainPrepared {
     }
 }
 
-/// The largest |analytic − finite difference| the CPU backward may show, relative to the
-/// largest gradient of the same tensor: central differences of step [`FD_STEP`] in f64 agree to
-/// about 1e-9 on these cases.
-pub const FD_TOLERANCE: f64 = 1e-6;
-/// The finite differences' step.
-pub const FD_STEP: f64 = 1e-5;
-
-/// The CPU backward of a case against central finite differences of the f64 forward, per
-/// tensor.
-#[derive(Clone, Debug)]
-pub struct FdCheck {
-    /// Each tensor (each weight tensor, dx, dh0, dc0): its name, its worst error relative to its
-    /// largest gradient, and that largest gradient.
-    pub tensors: Vec<(String, f64, f64)>,
-    /// Values whose step crossed a kink of an activation or the clip, checked against the
-    /// one-sided difference on their side instead (to 10⁻⁴ of the largest gradient).
-    pub kinks: usize,
-}
-
-/// At a kink, the analytic gradient must match one one-sided difference to this (relative to
-/// the tensor's largest gradient): their error is O(step).
-const KINK: f64 = 1e-4;
-
-impl FdCheck {
-    pub fn worst(&self) -> (&str, f64) {
-        self.tensors
-            .iter()
-            .map(|(n, e, _)| (n.as_str(), *e))
-            .fold(("", 0.0), |w, t| if t.1 > w.1 { t } else { w })
-    }
-
-    pub fn passed(&self) -> bool {
-        self.worst().1 <= FD_TOLERANCE
-    }
-}
-
 /// The small cases whose CPU backward conformance checks against finite differences.
 pub fn finite_difference_cases(seed: u64) -> Vec<TrainCase> {
     [0, 2, 3]
@@ -383,21 +328,17 @@ pub fn finite_difference_cases(seed: u64) -> Vec<TrainCase> {
 }
 
 /// Check the case's CPU backward against central finite differences of its f64 forward, for
-/// every weight, input and initial-state value.
+/// every weight, input and initial-state value (`train::cpu::fd`).
 pub fn finite_differences(case: &TrainCase) -> Result<FdCheck> {
     let cfg = &case.config;
-    let dims = case.dims();
     let prepared = case.prepare()?;
     let layout = ParamLayout::new(cfg)?;
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    let params = f64s(&layout.flatten(&prepared.weights));
-    let x = f64s(prepared.input.data());
     let ld = cfg.num_layers * cfg.num_directions() * case.batch;
     let (h0, c0) = match &prepared.initial {
         Some(s) => (f64s(s.h.data()), f64s(s.c.data())),
         None => (vec![0.0; ld * cfg.output_size()], vec![0.0; ld * cfg.hidden_size]),
     };
-    let dy = f64s(prepared.dy.data());
     let zeros = |n| vec![0.0; n];
     let dh_n = prepared
         .dh_n
@@ -407,74 +348,21 @@ pub fn finite_differences(case: &TrainCase) -> Result<FdCheck> {
         .dc_n
         .as_ref()
         .map_or_else(|| zeros(c0.len()), |t| f64s(t.data()));
-    let lens = prepared.lens.as_deref();
-    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(u, v)| u * v).sum() };
-    let loss = |vals: &[Vec<f64>; 4]| -> f64 {
-        let (y, hn, cn, _) = forward64(
-            cfg,
-            &layout,
-            &vals[0],
-            &vals[1],
-            Some((&vals[2], &vals[3])),
-            dims,
-            lens,
-        );
-        dot(&y, &dy) + dot(&hn, &dh_n) + dot(&cn, &dc_n)
-    };
-    let (_, _, _, tapes) = forward64(cfg, &layout, &params, &x, Some((&h0, &c0)), dims, lens);
-    let (grads, dx, dh0, dc0) = backward64(cfg, &layout, &params, &tapes, &dy, &dh_n, &dc_n, dims, lens);
-    let mut values = [params, x, h0, c0];
-    let at = loss(&values);
-    // The central difference, and the two one-sided ones.
-    let mut fd = |which: usize, k: usize| -> [f64; 3] {
-        let v = values[which][k];
-        values[which][k] = v + FD_STEP;
-        let up = loss(&values);
-        values[which][k] = v - FD_STEP;
-        let down = loss(&values);
-        values[which][k] = v;
-        [
-            (up - down) / (2.0 * FD_STEP),
-            (up - at) / FD_STEP,
-            (at - down) / FD_STEP,
-        ]
-    };
-    let mut parts: Vec<(String, usize, std::ops::Range<usize>, &[f64])> = weight_tensors(cfg, &layout, 0)
-        .into_iter()
-        .map(|(name, range, _)| (name, 0, range.clone(), &grads[range]))
-        .collect();
-    for (name, which, g) in [("dx", 1, &dx), ("dh0", 2, &dh0), ("dc0", 3, &dc0)] {
-        parts.push((name.into(), which, 0..g.len(), g));
-    }
-    let mut kinks = 0;
-    let tensors = parts
-        .into_iter()
-        .map(|(name, which, range, analytic)| {
-            let largest = analytic
-                .iter()
-                .fold(0.0f64, |m, v| m.max(v.abs()))
-                .max(f64::MIN_POSITIVE);
-            let mut worst = 0.0f64;
-            for (k, a) in range.zip(analytic) {
-                let [central, forward, backward] = fd(which, k);
-                let mut error = (a - central).abs() / largest;
-                // A kink (ReLU at 0, a clip's edge) within the step: the side that crosses it
-                // differs, so the central difference is meaningless there, while the analytic
-                // gradient is the other side's, to the one-sided differences' O(step) accuracy.
-                // Where the function is smooth the two sides agree to O(step) and nothing is
-                // excused.
-                let side = (a - forward).abs().min((a - backward).abs()) / largest;
-                let spread = (forward - backward).abs() / largest;
-                if error > FD_TOLERANCE && side <= KINK && spread > 10.0 * side {
-                    kinks += 1;
-                    error = 0.0;
-                }
-                worst = worst.max(error);
-            }
-            (name, worst, largest)
-        })
-        .collect();
-    Ok(FdCheck { tensors, kinks })
+    Ok(fd::check(
+        cfg,
+        &layout,
+        fd::Point {
+            params: f64s(&layout.flatten(&prepared.weights)),
+            x: f64s(prepared.input.data()),
+            h0,
+            c0,
+            dy: f64s(prepared.dy.data()),
+            dh_n,
+            dc_n,
+        },
+        case.dims(),
+        prepared.lens.as_deref(),
+    ))
 }
 
 /// The training kernels a default conformance run must see dispatched: all of them.

@@ -1,13 +1,13 @@
 //! The CPU backward against central finite differences of the same forward, in f64, for every
-//! option the forward has (`conform::finite_differences`, per tensor), and masked steps.
+//! option the forward has (`cpu::fd`, per tensor), and masked steps.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use super::cpu::fd::{check, Point, FD_TOLERANCE};
 use super::cpu::{backward64, forward64};
 use super::ParamLayout;
 use crate::activation::{Activation, ActivationKind};
 use crate::config::{Direction, Layout, LstmConfig};
-use crate::conform::{finite_differences, TrainCase, FD_TOLERANCE};
 use crate::forward::Dims;
 use crate::weights::LstmWeights;
 
@@ -111,21 +111,40 @@ fn random(rng: &mut StdRng, n: usize, scale: f64) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(-scale..scale)).collect()
 }
 
-/// Every option through `conform::finite_differences` (every weight, input and initial-state
-/// value, per tensor): the check `wgpu-lstm conform` runs on three cases, here on the whole grid.
+/// Every option through the finite-difference check (`cpu::fd`: every weight, input and
+/// initial-state value, per tensor), which `wgpu-lstm conform` runs on three cases.
 #[test]
 fn cpu_backward_matches_finite_differences_for_every_option() {
-    for (k, case) in cases().into_iter().enumerate() {
-        let train = TrainCase {
-            config: case.config.clone(),
-            batch: case.dims.batch,
-            seq_len: case.dims.seq_len,
-            initial_state: case.initial,
-            seq_lens: case.seq_lens,
-            state_grads: true,
-            seed: 100 + k as u64,
+    for case in cases() {
+        let cfg = &case.config;
+        let mut rng = StdRng::seed_from_u64(7);
+        let layout = ParamLayout::new(cfg).unwrap();
+        let weights = LstmWeights::random(cfg, 3).unwrap();
+        let (t, b) = (case.dims.seq_len, case.dims.batch);
+        let states = cfg.num_layers * cfg.num_directions() * b;
+        let (p, h) = (cfg.output_size(), cfg.hidden_size);
+        let initial = |rng: &mut StdRng, n| {
+            if case.initial {
+                random(rng, n, 1.0)
+            } else {
+                vec![0.0; n]
+            }
         };
-        let fd = finite_differences(&train).unwrap();
+        let point = Point {
+            params: layout.flatten(&weights).iter().map(|&v| v as f64 * 1.5).collect(),
+            x: random(&mut rng, t * b * cfg.input_size, 1.5),
+            h0: initial(&mut rng, states * p),
+            c0: initial(&mut rng, states * h),
+            dy: random(&mut rng, t * b * cfg.num_directions() * p, 1.0),
+            dh_n: random(&mut rng, states * p, 1.0),
+            dc_n: random(&mut rng, states * h, 1.0),
+        };
+        let lens: Option<Vec<usize>> = case.seq_lens.then(|| {
+            let mut lens: Vec<usize> = (0..b).map(|_| rng.random_range(1..=t)).collect();
+            lens[0] = t;
+            lens
+        });
+        let fd = check(cfg, &layout, point, case.dims, lens.as_deref());
         let (tensor, worst) = fd.worst();
         eprintln!(
             "{}: worst {worst:.1e} of the tensor's largest gradient, at {tensor}",

@@ -207,6 +207,29 @@ impl ParamLayout {
         Ok(ParamLayout { slots, len: at })
     }
 
+    /// Each weight tensor's name, `l{layer}.d{direction}.{w_ih|w_hh|b_ih|b_hh|peephole|w_hr}`,
+    /// and where it sits in the flat array.
+    pub fn named(&self, config: &LstmConfig) -> Vec<(String, Range<usize>)> {
+        let nd = config.num_directions();
+        let mut out = Vec::new();
+        for (k, slot) in self.slots.iter().enumerate() {
+            let at = |name: &str| format!("l{}.d{}.{name}", k / nd, k % nd);
+            out.push((at("w_ih"), slot.w_ih.clone()));
+            out.push((at("w_hh"), slot.w_hh.clone()));
+            for (name, range) in [
+                ("b_ih", &slot.b_ih),
+                ("b_hh", &slot.b_hh),
+                ("peephole", &slot.peephole),
+                ("w_hr", &slot.w_hr),
+            ] {
+                if let Some(r) = range {
+                    out.push((at(name), r.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// The layout of weights that were checked when built.
     pub fn of_weights(weights: &LstmWeights) -> ParamLayout {
         ParamLayout::new(&weights.config(Default::default())).expect("LstmWeights are validated when built")

@@ -3,6 +3,7 @@
 //! the flat weights of a [`ParamLayout`] in f64, so the tests can take central finite
 //! differences of the same forward; it shares nothing with the GPU kernels.
 
+pub(crate) mod fd;
 mod lstm;
 
 use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
