@@ -9,9 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use wgpu_lstm::bench::{time_shape, AdapterReport, BenchReport, Machine, Settings, Shape};
-use wgpu_lstm::conform::{
-    check_optimizer, optimizer_cases, suite, Kernels, TrainCase, Verdict, TRAIN_STRATA,
-};
+use wgpu_lstm::conform::{run_training, suite, Kernels, TrainingCheck, Verdict, FD_TOLERANCE, TRAIN_STRATA};
 use wgpu_lstm::gpu::{enumerate_adapters, supports_compute, TrainKernels};
 
 /// Every adapter wgpu sees that can run compute shaders, as dicts (name, backend, device_type,
@@ -106,8 +104,9 @@ impl ConformResult {
 /// GPU-vs-CPU conformance on an adapter: `cases` cases from `seed` (the named strata first, then
 /// random ones), each with every kernel combination the engine could run it with, or only the
 /// autotune's pick with `every_variant=False`; then, with `training` (the default), the training
-/// strata's gradients tensor by tensor and the optimizers against their float64 rules, and a
-/// failing row if a training kernel did not run. The same checks as `wgpu-lstm conform`.
+/// part: the strata's gradients tensor by tensor, the CPU backward against finite differences,
+/// the optimizers against their float64 rules, and a failing row if a training kernel did not
+/// run. The same checks as `wgpu-lstm conform`.
 #[pyfunction]
 #[pyo3(signature = (cases=50, seed=0, *, every_variant=true, training=true, backend=None, adapter=None))]
 pub(crate) fn conform(
@@ -192,60 +191,62 @@ pub(crate) fn conform(
     .py()
 }
 
-/// The training part of a conformance run, one row per check after the forward cases.
+/// The training part of a conformance run (`conform::run_training`, as `wgpu-lstm conform` runs
+/// it), one row per check after the forward cases; `worst_ratio` is each check's worst error as a
+/// fraction of its bound.
 fn check_training(ctx: &wgpu_lstm::GpuContext, seed: u64, result: &mut ConformResult) {
-    let mut ran = TrainKernels::default();
-    let mut push =
-        |result: &mut ConformResult, config: String, outcome: wgpu_lstm::Result<(TrainKernels, f32, f32)>| {
-            let case = result.runs.len();
-            let (verdict, kernels, max_abs_error, worst_ratio, error) = match outcome {
-                Ok((kernels, max, ratio)) => {
-                    ran = ran.union(kernels);
-                    result.worst_ratio = result.worst_ratio.max(ratio);
-                    let verdict = if ratio <= 1.0 {
-                        Verdict::Pass
-                    } else {
-                        Verdict::Fail
-                    };
-                    (verdict, Some(kernels.to_string()), Some(max), Some(ratio), None)
-                }
-                Err(e) => (Verdict::Fail, None, None, None, Some(e.to_string())),
-            };
-            match verdict {
-                Verdict::Pass => result.passed += 1,
-                _ => result.failed += 1,
-            }
-            result.runs.push(RunRow {
+    let ran = run_training(ctx.pipeline_cache(), &ctx.queue, seed, |check| {
+        let passed = check.passed();
+        let ran = check.kernels();
+        let kernels = (!ran.is_empty()).then(|| ran.to_string());
+        let (config, outcome) = match check {
+            TrainingCheck::Stratum {
+                index,
                 case,
-                seed,
-                config,
-                kernels,
-                verdict: verdict.name(),
-                max_abs_error,
-                worst_ratio,
-                error,
-            });
+                result: r,
+            } => (
+                format!("training [{}] {}", TRAIN_STRATA[index].0, case.describe()),
+                r.map(|c| {
+                    let worst = c.worst().map(|t| &t.comparison);
+                    (
+                        worst.map(|c| c.max_abs_error),
+                        worst.map_or(0.0, |c| c.worst_ratio),
+                    )
+                }),
+            ),
+            TrainingCheck::FiniteDifferences { case, result: r } => (
+                format!("finite differences {}", case.describe()),
+                r.map(|fd| (None, (fd.worst().1 / FD_TOLERANCE) as f32)),
+            ),
+            TrainingCheck::Optimizer { name, result: r } => (
+                format!("optimizer {name}"),
+                r.map(|c| (Some(c.comparison.max_abs_error), c.comparison.worst_ratio)),
+            ),
         };
-    for (i, (name, _)) in TRAIN_STRATA.iter().enumerate() {
-        let case = TrainCase::stratum(i, seed + i as u64);
-        let outcome = case
-            .prepare()
-            .and_then(|p| p.run(ctx.pipeline_cache(), &ctx.queue))
-            .map(|check| {
-                let worst = check.worst().map(|t| &t.comparison);
-                (
-                    check.kernels,
-                    worst.map_or(0.0, |c| c.max_abs_error),
-                    worst.map_or(0.0, |c| c.worst_ratio),
-                )
-            });
-        push(result, format!("training [{name}] {}", case.describe()), outcome);
-    }
-    for (name, optimizer) in optimizer_cases() {
-        let outcome = check_optimizer(ctx.pipeline_cache(), &ctx.queue, optimizer, seed)
-            .map(|c| (c.kernels, c.comparison.max_abs_error, c.comparison.worst_ratio));
-        push(result, format!("optimizer {name}"), outcome);
-    }
+        let verdict = if passed { Verdict::Pass } else { Verdict::Fail };
+        match verdict {
+            Verdict::Pass => result.passed += 1,
+            _ => result.failed += 1,
+        }
+        let (max_abs_error, worst_ratio, error) = match outcome {
+            Ok((max, ratio)) => {
+                result.worst_ratio = result.worst_ratio.max(ratio);
+                (max, Some(ratio), None)
+            }
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        result.runs.push(RunRow {
+            case: result.runs.len(),
+            seed,
+            config,
+            kernels,
+            verdict: verdict.name(),
+            max_abs_error,
+            worst_ratio,
+            error,
+        });
+        true
+    });
     let missing = TrainKernels::all().without(ran);
     if !missing.is_empty() {
         result.failed += 1;

@@ -30,11 +30,12 @@ def test_conform():
     run = result.runs[0]
     assert run["verdict"] == "pass" and run["kernels"] and run["max_abs_error"] >= 0
     assert "ConformResult(passed=" in repr(result)
-    # Training follows the forward cases: five strata, two optimizers, every training kernel.
-    training = [r for r in result.runs if r["config"].startswith(("training [", "optimizer "))]
-    assert len(training) == 7, result.runs[-8:]
+    # Training follows the forward cases: five strata, three finite-difference checks, two
+    # optimizers, every training kernel.
+    training = [r for r in result.runs if r["config"].startswith(("training [", "finite differences ", "optimizer "))]
+    assert len(training) == 10, result.runs[-11:]
     assert all(r["verdict"] == "pass" and 0 <= r["worst_ratio"] <= 1 for r in training), training
-    ran = set(", ".join(r["kernels"] for r in training).split(", "))
+    ran = set(", ".join(r["kernels"] for r in training if r["kernels"]).split(", "))
     assert {"train_forward", "train_forward_single", "train_backward", "train_gemm", "train_update"} <= ran, ran
     forward_only = wgpu_lstm.conform(1, seed=5, every_variant=False, training=False)
     assert not any(r["config"].startswith("training") for r in forward_only.runs)

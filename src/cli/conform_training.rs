@@ -5,11 +5,10 @@
 use serde::Serialize;
 
 use wgpu_lstm::conform::{
-    check_optimizer, finite_difference_cases, finite_differences, optimizer_cases, required_train_kernels,
-    TrainCase, FD_TOLERANCE, OPTIMIZER_ROUNDOFFS, TRAIN_STRATA,
+    required_train_kernels, run_training, FdCheck, OptimizerCheck, TrainCase, TrainCheck, TrainingCheck,
+    FD_TOLERANCE, OPTIMIZER_ROUNDOFFS, TRAIN_STRATA,
 };
-use wgpu_lstm::gpu::TrainKernels;
-use wgpu_lstm::{Comparison, GpuContext, GRADIENT_ABSOLUTE_ROUNDOFFS, GRADIENT_RELATIVE_ROUNDOFFS};
+use wgpu_lstm::{Comparison, GpuContext, Result, GRADIENT_ABSOLUTE_ROUNDOFFS, GRADIENT_RELATIVE_ROUNDOFFS};
 
 #[derive(Serialize, Default)]
 pub struct TrainingReport {
@@ -106,7 +105,6 @@ pub fn run(ctx: &GpuContext, seed: u64, fail_fast: bool) -> TrainingReport {
          rtol·|cpu|, atol = {GRADIENT_ABSOLUTE_ROUNDOFFS}·u·√(n + G·H·T)·rms, rtol = \
          {GRADIENT_RELATIVE_ROUNDOFFS}·u·√T·L (n the products each element sums, rms the tensor's own)"
     );
-    let mut ran = TrainKernels::default();
     let tally = |report: &mut TrainingReport, ok: bool| {
         if ok {
             report.passed += 1;
@@ -115,148 +113,23 @@ pub fn run(ctx: &GpuContext, seed: u64, fail_fast: bool) -> TrainingReport {
         }
         ok || !fail_fast
     };
-    for (i, (name, _)) in TRAIN_STRATA.iter().enumerate() {
-        let case = TrainCase::stratum(i, seed + i as u64);
-        let result = case
-            .prepare()
-            .and_then(|p| p.run(ctx.pipeline_cache(), &ctx.queue));
-        let entry = match result {
-            Ok(check) => {
-                ran = ran.union(check.kernels);
-                let worst = check.worst();
-                let ok = check.passed();
-                println!(
-                    "train {i} [{name}] {}\n    {} {:.3} of the bound at {} ({}); kernels: {}",
-                    case.describe(),
-                    if ok { "PASS" } else { "FAIL" },
-                    worst.map_or(0.0, |w| w.comparison.worst_ratio),
-                    worst.map_or("-", |w| w.name.as_str()),
-                    worst.and_then(|w| worst_text(&w.comparison)).unwrap_or_default(),
-                    check.kernels
-                );
-                for t in check.tensors.iter().filter(|t| !t.comparison.passed()) {
-                    println!(
-                        "    FAIL {}: {:.3} of the bound {}, worst {}",
-                        t.name,
-                        t.comparison.worst_ratio,
-                        t.comparison.bound,
-                        worst_text(&t.comparison).unwrap_or_default()
-                    );
-                }
-                TrainCaseReport {
-                    stratum: name,
-                    seed: case.seed,
-                    config: case.describe(),
-                    verdict: verdict(ok),
-                    kernels: check.kernels.names(),
-                    worst_ratio: worst.map(|w| w.comparison.worst_ratio),
-                    tensors: check
-                        .tensors
-                        .iter()
-                        .map(|t| TensorReport {
-                            name: t.name.clone(),
-                            atol: t.comparison.bound.atol,
-                            rtol: t.comparison.bound.rtol,
-                            worst_ratio: t.comparison.worst_ratio,
-                            max_abs_error: t.comparison.max_abs_error,
-                            worst: worst_text(&t.comparison),
-                        })
-                        .collect(),
-                    error: None,
-                }
+    let ran = run_training(ctx.pipeline_cache(), &ctx.queue, seed, |check| {
+        let ok = check.passed();
+        match check {
+            TrainingCheck::Stratum { index, case, result } => {
+                report.cases.push(stratum_report(index, &case, result));
             }
-            Err(e) => {
-                println!("train {i} [{name}] {}\n    FAIL {e}", case.describe());
-                TrainCaseReport {
-                    stratum: name,
-                    seed: case.seed,
-                    config: case.describe(),
-                    verdict: "fail",
-                    kernels: Vec::new(),
-                    tensors: Vec::new(),
-                    worst_ratio: None,
-                    error: Some(e.to_string()),
-                }
+            TrainingCheck::FiniteDifferences { case, result } => {
+                report.finite_differences.push(fd_report(&case, result));
             }
-        };
-        let ok = entry.verdict == "pass";
-        report.cases.push(entry);
-        if !tally(&mut report, ok) {
-            return report;
+            TrainingCheck::Optimizer { name, result } => {
+                report.optimizers.push(optimizer_report(name, result));
+            }
         }
-    }
-    for case in finite_difference_cases(seed) {
-        let entry = match finite_differences(&case) {
-            Ok(fd) => {
-                let (tensor, error) = fd.worst();
-                println!(
-                    "finite differences {}: {} worst {error:.1e} of the tensor's largest gradient at {tensor} \
-                     (tolerance {FD_TOLERANCE:e}; {} values at a kink, checked one-sided)",
-                    case.describe(),
-                    if fd.passed() { "PASS" } else { "FAIL" },
-                    fd.kinks
-                );
-                FdReport {
-                    config: case.describe(),
-                    verdict: verdict(fd.passed()),
-                    worst_tensor: tensor.to_string(),
-                    worst_error: Some(error),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                println!("finite differences {}: FAIL {e}", case.describe());
-                FdReport {
-                    config: case.describe(),
-                    verdict: "fail",
-                    worst_tensor: String::new(),
-                    worst_error: None,
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        let ok = entry.verdict == "pass";
-        report.finite_differences.push(entry);
-        if !tally(&mut report, ok) {
-            return report;
-        }
-    }
-    for (name, optimizer) in optimizer_cases() {
-        let entry = match check_optimizer(ctx.pipeline_cache(), &ctx.queue, optimizer, seed) {
-            Ok(check) => {
-                ran = ran.union(check.kernels);
-                let c = &check.comparison;
-                println!(
-                    "optimizer {name}: {} {:.3} of the bound ({OPTIMIZER_ROUNDOFFS}·u·(|w0| + lr·Σ|update|), \
-                     float64 rule) at weights{}",
-                    if check.passed() { "PASS" } else { "FAIL" },
-                    c.worst_ratio,
-                    worst_text(c).unwrap_or_default()
-                );
-                OptimizerReport {
-                    optimizer: name,
-                    verdict: verdict(check.passed()),
-                    worst_ratio: Some(c.worst_ratio),
-                    worst: worst_text(c),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                println!("optimizer {name}: FAIL {e}");
-                OptimizerReport {
-                    optimizer: name,
-                    verdict: "fail",
-                    worst_ratio: None,
-                    worst: None,
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        let ok = entry.verdict == "pass";
-        report.optimizers.push(entry);
-        if !tally(&mut report, ok) {
-            return report;
-        }
+        tally(&mut report, ok)
+    });
+    if fail_fast && report.failed > 0 {
+        return report;
     }
     let missing = required_train_kernels().without(ran);
     report.kernels = ran.names();
@@ -271,4 +144,125 @@ pub fn run(ctx: &GpuContext, seed: u64, fail_fast: bool) -> TrainingReport {
         report.failed += 1;
     }
     report
+}
+
+/// Print a training stratum's line (and its failing tensors) and make its report.
+fn stratum_report(index: usize, case: &TrainCase, result: Result<TrainCheck>) -> TrainCaseReport {
+    let name = TRAIN_STRATA[index].0;
+    let mut entry = TrainCaseReport {
+        stratum: name,
+        seed: case.seed,
+        config: case.describe(),
+        verdict: "fail",
+        kernels: Vec::new(),
+        tensors: Vec::new(),
+        worst_ratio: None,
+        error: None,
+    };
+    let check = match result {
+        Ok(check) => check,
+        Err(e) => {
+            println!("train {index} [{name}] {}\n    FAIL {e}", entry.config);
+            entry.error = Some(e.to_string());
+            return entry;
+        }
+    };
+    let worst = check.worst();
+    let ok = check.passed();
+    println!(
+        "train {index} [{name}] {}\n    {} {:.3} of the bound at {} ({}); kernels: {}",
+        entry.config,
+        if ok { "PASS" } else { "FAIL" },
+        worst.map_or(0.0, |w| w.comparison.worst_ratio),
+        worst.map_or("-", |w| w.name.as_str()),
+        worst.and_then(|w| worst_text(&w.comparison)).unwrap_or_default(),
+        check.kernels
+    );
+    for t in check.tensors.iter().filter(|t| !t.comparison.passed()) {
+        println!(
+            "    FAIL {}: {:.3} of the bound {}, worst {}",
+            t.name,
+            t.comparison.worst_ratio,
+            t.comparison.bound,
+            worst_text(&t.comparison).unwrap_or_default()
+        );
+    }
+    entry.verdict = verdict(ok);
+    entry.kernels = check.kernels.names();
+    entry.worst_ratio = worst.map(|w| w.comparison.worst_ratio);
+    entry.tensors = check
+        .tensors
+        .iter()
+        .map(|t| TensorReport {
+            name: t.name.clone(),
+            atol: t.comparison.bound.atol,
+            rtol: t.comparison.bound.rtol,
+            worst_ratio: t.comparison.worst_ratio,
+            max_abs_error: t.comparison.max_abs_error,
+            worst: worst_text(&t.comparison),
+        })
+        .collect();
+    entry
+}
+
+/// Print a finite-difference check's line and make its report.
+fn fd_report(case: &TrainCase, result: Result<FdCheck>) -> FdReport {
+    let mut entry = FdReport {
+        config: case.describe(),
+        verdict: "fail",
+        worst_tensor: String::new(),
+        worst_error: None,
+        error: None,
+    };
+    match result {
+        Ok(fd) => {
+            let (tensor, error) = fd.worst();
+            println!(
+                "finite differences {}: {} worst {error:.1e} of the tensor's largest gradient at {tensor} \
+                 (tolerance {FD_TOLERANCE:e}; {} values at a kink, checked one-sided)",
+                entry.config,
+                if fd.passed() { "PASS" } else { "FAIL" },
+                fd.kinks
+            );
+            entry.verdict = verdict(fd.passed());
+            entry.worst_tensor = tensor.to_string();
+            entry.worst_error = Some(error);
+        }
+        Err(e) => {
+            println!("finite differences {}: FAIL {e}", entry.config);
+            entry.error = Some(e.to_string());
+        }
+    }
+    entry
+}
+
+/// Print an optimizer check's line and make its report.
+fn optimizer_report(name: &'static str, result: Result<OptimizerCheck>) -> OptimizerReport {
+    let mut entry = OptimizerReport {
+        optimizer: name,
+        verdict: "fail",
+        worst_ratio: None,
+        worst: None,
+        error: None,
+    };
+    match result {
+        Ok(check) => {
+            let c = &check.comparison;
+            println!(
+                "optimizer {name}: {} {:.3} of the bound ({OPTIMIZER_ROUNDOFFS}·u·(|w0| + lr·Σ|update|), \
+                 float64 rule) at weights{}",
+                if check.passed() { "PASS" } else { "FAIL" },
+                c.worst_ratio,
+                worst_text(c).unwrap_or_default()
+            );
+            entry.verdict = verdict(check.passed());
+            entry.worst_ratio = Some(c.worst_ratio);
+            entry.worst = worst_text(c);
+        }
+        Err(e) => {
+            println!("optimizer {name}: FAIL {e}");
+            entry.error = Some(e.to_string());
+        }
+    }
+    entry
 }

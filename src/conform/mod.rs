@@ -26,6 +26,8 @@ mod optimizer;
 mod random;
 mod run;
 mod train;
+#[cfg(not(target_arch = "wasm32"))]
+mod training;
 
 pub use crate::train::cpu::fd::{FdCheck, FD_STEP, FD_TOLERANCE};
 #[cfg(not(target_arch = "wasm32"))]
@@ -38,6 +40,8 @@ pub use train::{
     compare_gradients, finite_difference_cases, finite_differences, required_train_kernels, TensorCheck,
     TrainCase, TrainCheck, TrainPrepared, TRAIN_STRATA,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use training::{run_training, TrainingCheck};
 
 /// One conformance case.
 #[derive(Clone, Debug)]

@@ -164,9 +164,10 @@ def conform(
 ) -> ConformResult:
     """GPU-vs-CPU conformance: the cases of `wgpu-lstm conform` (named strata first, then random
     ones), each with every kernel combination, or the autotune's pick only; then, with
-    `training`, the training strata's gradients (each tensor under its own bound) and the
-    optimizers against float64 rules, one run each after the forward cases (config
-    "training [...]" or "optimizer ..."), and a failing run if a training kernel never ran."""
+    `training`, the training strata's gradients (each tensor under its own bound), the CPU
+    backward against finite differences and the optimizers against float64 rules, one run each
+    after the forward cases (config "training [...]", "finite differences ..." or "optimizer
+    ..."), and a failing run if a training kernel never ran."""
 
 def bench(
     shapes: Sequence[Sequence[int]],
