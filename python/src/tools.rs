@@ -9,8 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use wgpu_lstm::bench::{time_shape, AdapterReport, BenchReport, Machine, Settings, Shape};
-use wgpu_lstm::conform::{run_training, suite, Kernels, TrainingCheck, Verdict, FD_TOLERANCE, TRAIN_STRATA};
-use wgpu_lstm::gpu::{enumerate_adapters, supports_compute, TrainKernels};
+use wgpu_lstm::conform::{
+    required_train_kernels, run_training, suite, Kernels, TrainingCheck, Verdict, FD_TOLERANCE, TRAIN_STRATA,
+};
+use wgpu_lstm::gpu::{enumerate_adapters, supports_compute};
 
 /// Every adapter wgpu sees that can run compute shaders, as dicts (name, backend, device_type,
 /// driver, driver_info, vendor, device).
@@ -247,7 +249,7 @@ fn check_training(ctx: &wgpu_lstm::GpuContext, seed: u64, result: &mut ConformRe
         });
         true
     });
-    let missing = TrainKernels::all().without(ran);
+    let missing = required_train_kernels().without(ran);
     if !missing.is_empty() {
         result.failed += 1;
         result.runs.push(RunRow {
