@@ -178,7 +178,11 @@ fn sequence_resident(j: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
         if (j < hidden) {
             let h_next = h_half(p, l, (s + 1u) & 1u) + slot * p.out_size + j;
             if (s < seq_lens[b]) {
-                let cm = cell(j, d, l, z, c);
+                var h_old = 0.0;
+                if (CELL_READS_H) {
+                    h_old = state[h_at + j];
+                }
+                let cm = cell(j, d, l, z, c, h_old);
                 c = cm.x;
                 state[h_next] = cm.y;
                 y[y_col + row * p.directions * hidden] = cm.y;

@@ -254,25 +254,39 @@ impl Activation {
         }
     }
 
-    /// Read an ONNX `activations` list with its `activation_alpha` / `activation_beta` values.
-    ///
-    /// The list has three functions (f, g, h) per direction. Alphas and betas are consumed in
-    /// list order by the functions that take them; functions left without a value use ONNX's
-    /// defaults. Unknown names, a list of the wrong length and values that no function consumes
-    /// are errors.
+    /// Read an LSTM's ONNX `activations` list ([`Activation::parse_list_for`] with three per
+    /// direction).
     pub fn parse_list(
         names: &[String],
         alphas: &[f32],
         betas: &[f32],
         num_directions: usize,
     ) -> Result<Vec<Activation>> {
-        if names.len() != 3 * num_directions {
+        Activation::parse_list_for(names, alphas, betas, num_directions, 3)
+    }
+
+    /// Read an ONNX `activations` list with its `activation_alpha` / `activation_beta` values.
+    ///
+    /// The list has `per_direction` functions per direction (the LSTM's f, g, h; the GRU's f, g;
+    /// the RNN's f). Alphas and betas are consumed in
+    /// list order by the functions that take them; functions left without a value use ONNX's
+    /// defaults. Unknown names, a list of the wrong length and values that no function consumes
+    /// are errors.
+    pub fn parse_list_for(
+        names: &[String],
+        alphas: &[f32],
+        betas: &[f32],
+        num_directions: usize,
+        per_direction: usize,
+    ) -> Result<Vec<Activation>> {
+        if names.len() != per_direction * num_directions {
+            let roles = ["f", "f, g", "f, g, h"][per_direction.clamp(1, 3) - 1];
             return Err(Error::invalid(
                 "activations",
                 format!(
-                    "{} given; an LSTM with {num_directions} direction(s) takes {} (f, g, h per direction)",
+                    "{} given; a cell with {num_directions} direction(s) takes {} ({roles} per direction)",
                     names.len(),
-                    3 * num_directions
+                    per_direction * num_directions
                 ),
             ));
         }

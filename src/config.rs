@@ -116,9 +116,13 @@ pub struct LstmConfig {
     pub clip: Option<f32>,
     /// ONNX `input_forget`: the forget gate is coupled to the input gate, f = 1 − i.
     pub input_forget: bool,
-    /// ONNX `activations` (f, g, h) per direction: empty for (Sigmoid, Tanh, Tanh) everywhere,
-    /// else 3·D entries.
+    /// ONNX `activations` per direction (the LSTM's f, g, h; the GRU's f, g; the RNN's f):
+    /// empty for the cell's defaults everywhere, else [`Cell::activations`]·D entries.
     pub activations: Vec<Activation>,
+    /// GRU only, ONNX `linear_before_reset`: the reset gate multiplies R_n·h + Rb_n (PyTorch's
+    /// `nn.GRU`, `true`) instead of h before the product (ONNX's default, `false`). Like the
+    /// cell, it belongs to the weights (`LstmWeights::linear_before_reset`).
+    pub linear_before_reset: bool,
     /// How the weights are stored ([`Precision`]).
     pub weights_precision: Precision,
 }
@@ -138,6 +142,7 @@ impl Default for LstmConfig {
             clip: None,
             input_forget: false,
             activations: Vec::new(),
+            linear_before_reset: false,
             weights_precision: Precision::F32,
         }
     }
@@ -168,11 +173,30 @@ impl LstmConfig {
         }
     }
 
-    /// (f, g, h) of direction `d`.
+    /// The activations of direction `d` in three slots (f, g, h): the cell's own in the first
+    /// [`Cell::activations`], the LSTM's defaults in the slots a cell does not use.
     pub fn activations_of(&self, d: usize) -> [Activation; 3] {
-        match self.activations.get(3 * d..3 * d + 3) {
-            Some([f, g, h]) => [*f, *g, *h],
-            _ => Activation::DEFAULT,
+        let n = self.cell.activations();
+        let own = self
+            .activations
+            .get(n * d..n * d + n)
+            .unwrap_or(self.cell.default_activations());
+        let mut all = Activation::DEFAULT;
+        all[..n].copy_from_slice(own);
+        all
+    }
+
+    /// The activations of direction `d` the cell uses ([`Cell::activations`] of them).
+    pub fn cell_activations_of(&self, d: usize) -> Vec<Activation> {
+        self.activations_of(d)[..self.cell.activations()].to_vec()
+    }
+
+    /// Width of the cell state c: H for the LSTM, 0 for cells without one.
+    pub fn cell_state_size(&self) -> usize {
+        if self.cell.has_cell_state() {
+            self.hidden_size
+        } else {
+            0
         }
     }
 
@@ -186,6 +210,23 @@ impl LstmConfig {
             if v == 0 {
                 return Err(Error::invalid(format!("config.{what}"), "must be at least 1"));
             }
+        }
+        let lstm_only = [
+            ("proj_size", self.proj_size.is_some()),
+            ("peepholes", self.peepholes),
+            ("input_forget", self.input_forget),
+        ];
+        if let Some((option, _)) = lstm_only.iter().find(|(_, set)| *set && self.cell != Cell::Lstm) {
+            return Err(Error::invalid(
+                *option,
+                format!("is an LSTM option; a {} cell has none", self.cell.onnx_op()),
+            ));
+        }
+        if self.linear_before_reset && self.cell != Cell::Gru {
+            return Err(Error::invalid(
+                "linear_before_reset",
+                format!("is a GRU option; an {} cell has none", self.cell.onnx_op()),
+            ));
         }
         if let Some(p) = self.proj_size {
             if p == 0 || p >= self.hidden_size {
@@ -226,6 +267,13 @@ impl LstmConfig {
                 .ok_or_else(|| Error::Overflow {
                     what: format!("the weights of layer {l}"),
                 })?;
+            // The GPU holds four lanes per unit, whatever the cell's gates.
+            [d, 4, h, input.saturating_add(p), 4]
+                .iter()
+                .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+                .ok_or_else(|| Error::Overflow {
+                    what: format!("the weights of layer {l}"),
+                })?;
         }
         let d = self.num_directions();
         let per_direction = self.cell.activations();
@@ -252,7 +300,8 @@ impl LstmConfig {
 pub struct GateOptions {
     pub clip: Option<f32>,
     pub input_forget: bool,
-    /// f, g, h per direction; `None` with alphas or betas given means the default functions.
+    /// The cell's activations per direction; `None` with alphas or betas given means the
+    /// cell's default functions.
     pub activations: Option<Vec<String>>,
     pub activation_alpha: Vec<f32>,
     pub activation_beta: Vec<f32>,
@@ -268,26 +317,32 @@ pub struct Contradiction {
 }
 
 impl GateOptions {
-    /// The activations these options name for `directions` directions (`None`: none named).
-    pub fn activations(&self, directions: usize) -> Result<Option<Vec<Activation>>> {
+    /// The activations these options name for `directions` directions of `cell` (`None`: none
+    /// named).
+    pub fn activations(&self, cell: Cell, directions: usize) -> Result<Option<Vec<Activation>>> {
         if self.activations.is_none() && self.activation_alpha.is_empty() && self.activation_beta.is_empty() {
             return Ok(None);
         }
         let names = self.activations.clone().unwrap_or_else(|| {
-            ["Sigmoid", "Tanh", "Tanh"]
-                .repeat(directions)
-                .into_iter()
-                .map(String::from)
-                .collect()
+            let one = cell.default_activation_names();
+            (0..directions).flat_map(|_| one.clone()).collect()
         });
-        Activation::parse_list(&names, &self.activation_alpha, &self.activation_beta, directions).map(Some)
+        Activation::parse_list_for(
+            &names,
+            &self.activation_alpha,
+            &self.activation_beta,
+            directions,
+            cell.activations(),
+        )
+        .map(Some)
     }
 
-    /// Set these options in `config` (whose direction fixes how many activations they take).
+    /// Set these options in `config` (whose cell and direction fix how many activations they
+    /// take).
     pub fn apply(&self, config: &mut LstmConfig) -> Result<()> {
         config.clip = self.clip;
         config.input_forget = self.input_forget;
-        if let Some(activations) = self.activations(config.num_directions())? {
+        if let Some(activations) = self.activations(config.cell, config.num_directions())? {
             config.activations = activations;
         }
         Ok(())
@@ -311,8 +366,10 @@ impl GateOptions {
             }));
         }
         let directions = model.num_directions();
-        if let Some(given) = self.activations(directions)? {
-            let own: Vec<Activation> = (0..directions).flat_map(|d| model.activations_of(d)).collect();
+        if let Some(given) = self.activations(model.cell, directions)? {
+            let own: Vec<Activation> = (0..directions)
+                .flat_map(|d| model.cell_activations_of(d))
+                .collect();
             if given != own {
                 let show = |a: &[Activation]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
                 return Ok(Some(Contradiction {
@@ -362,9 +419,23 @@ mod tests {
             ..GateOptions::default()
         };
         assert!(
-            alphas.activations(1).is_err(),
+            alphas.activations(Cell::Lstm, 1).is_err(),
             "Sigmoid, Tanh, Tanh take no alpha"
         );
-        assert_eq!(GateOptions::default().activations(2).unwrap(), None);
+        assert_eq!(GateOptions::default().activations(Cell::Lstm, 2).unwrap(), None);
+        // A GRU takes two per direction, an RNN one.
+        let gru = GateOptions {
+            activations: Some(vec!["Sigmoid".into(), "Relu".into()]),
+            ..GateOptions::default()
+        };
+        assert_eq!(gru.activations(Cell::Gru, 1).unwrap().unwrap().len(), 2);
+        assert!(gru.activations(Cell::Rnn, 1).is_err());
+        let mut rnn = LstmConfig {
+            cell: Cell::Rnn,
+            ..LstmConfig::default()
+        };
+        assert_eq!(rnn.activations_of(0)[0].kind.name(), "Tanh");
+        rnn.peepholes = true;
+        assert!(rnn.validate().unwrap_err().to_string().contains("LSTM option"));
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::cell::Cell;
 use crate::config::{Layout, LstmConfig};
 use crate::error::{Dim, Error, Result};
 use crate::tensor::Tensor;
@@ -10,16 +11,28 @@ use crate::tensor::Tensor;
 /// Where the weights came from, which fixes tensor names, gate order and I/O shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Convention {
-    /// `nn.LSTM.state_dict()`: `weight_ih_l{k}[_reverse]` etc., gates i, f, g, o.
+    /// `nn.LSTM`, `nn.GRU` or `nn.RNN`'s `state_dict()`: `weight_ih_l{k}[_reverse]` etc.,
+    /// gates i, f, g, o (LSTM) or r, z, n (GRU).
     PyTorch,
-    /// One ONNX LSTM node: `W [D,4H,I]`, `R [D,4H,H]`, `B [D,8H]`, gates i, o, f, c.
+    /// One ONNX LSTM, GRU or RNN node: `W [D,G·H,I]`, `R [D,G·H,H]`, `B [D,2G·H]`, gates i, o, f,
+    /// c (LSTM) or z, r, h (GRU).
     Onnx,
 }
 
-/// For each engine gate (i, f, g, o), the index of its row block in ONNX's i, o, f, c order.
-pub(crate) const ONNX_BLOCK_OF_GATE: [usize; 4] = [0, 2, 3, 1];
-
 impl Convention {
+    /// For each of `cell`'s gates in the engine's order, the index of its row block in files of
+    /// this convention: ONNX's LSTM orders i, o, f, c (the engine i, f, g, o, as PyTorch);
+    /// PyTorch's GRU orders r, z, n (the engine z, r, n, as ONNX).
+    pub(crate) fn block_of_gate(self, cell: Cell) -> &'static [usize] {
+        match (self, cell) {
+            (Convention::Onnx, Cell::Lstm) => &[0, 2, 3, 1],
+            (Convention::PyTorch, Cell::Lstm) => &[0, 1, 2, 3],
+            (Convention::PyTorch, Cell::Gru) => &[1, 0, 2],
+            (Convention::Onnx, Cell::Gru) => &[0, 1, 2],
+            (_, Cell::Rnn) => &[0],
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Convention::PyTorch => "pytorch",

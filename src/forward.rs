@@ -10,7 +10,8 @@ use crate::files::{replace_dir, Fs};
 use crate::tensor::Tensor;
 
 /// Recurrent state of every layer and direction (index `layer·D + direction`), as in PyTorch:
-/// `h` is `[L·D, B, P]` (P = H without projection) and `c` is `[L·D, B, H]`.
+/// `h` is `[L·D, B, P]` (P = H without projection) and `c` is `[L·D, B, H]` for the LSTM, and
+/// `[L·D, B, 0]` for cells without a cell state (GRU, RNN).
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub h: Tensor,
@@ -22,7 +23,7 @@ impl State {
     pub fn zeros(config: &LstmConfig, batch: usize) -> Result<State> {
         Ok(State {
             h: Tensor::zeros(state_shape(config, batch, config.output_size()))?,
-            c: Tensor::zeros(state_shape(config, batch, config.hidden_size))?,
+            c: Tensor::zeros(state_shape(config, batch, config.cell_state_size()))?,
         })
     }
 }
@@ -36,26 +37,29 @@ pub struct Output {
     /// Final hidden state `[L·D, B, P]` (P = H without projection), taken at each sequence's
     /// last valid step.
     pub h_n: Tensor,
-    /// Final cell state `[L·D, B, H]`.
+    /// Final cell state `[L·D, B, H]` (`[L·D, B, 0]` for cells without one).
     pub c_n: Tensor,
 }
 
-/// The files [`Output::save_npy`] writes.
+/// The files [`Output::save_npy`] writes (all three for the LSTM; a cell without a cell state
+/// has no `c_n.npy`).
 pub const OUTPUT_FILES: [&str; 3] = ["y.npy", "h_n.npy", "c_n.npy"];
 
 impl Output {
-    /// Write `y.npy`, `h_n.npy` and `c_n.npy` (f32) into the directory `dir`, in the
+    /// Write `y.npy`, `h_n.npy` and (for the LSTM) `c_n.npy` (f32) into the directory `dir`, in the
     /// convention's file shapes, all or nothing: whatever fails, `dir` afterwards holds the
     /// complete old set (or does not exist) or the complete new one. The new set is written into
     /// a fresh hidden sibling of `dir` and swapped in atomically (`renameat2` with
     /// `RENAME_EXCHANGE` on Linux; elsewhere `dir` is first renamed aside). `dir` must hold
     /// nothing but these files: anything else is refused before anything is written.
     pub fn save_npy(self, dir: &Path, config: &LstmConfig, convention: Convention) -> Result<()> {
-        let files = [
+        let mut files = vec![
             convention.y_to_file(config, self.y)?,
             convention.state_to_file(config.layout, self.h_n)?,
-            convention.state_to_file(config.layout, self.c_n)?,
         ];
+        if config.cell.has_cell_state() {
+            files.push(convention.state_to_file(config.layout, self.c_n)?);
+        }
         replace_dir(
             dir,
             &OUTPUT_FILES,
@@ -127,7 +131,7 @@ pub(crate) fn check_request(
     if let Some(state) = initial {
         for (what, t, width) in [
             ("initial h0", &state.h, config.output_size()),
-            ("initial c0", &state.c, config.hidden_size),
+            ("initial c0", &state.c, config.cell_state_size()),
         ] {
             let expected = state_shape(config, dims.batch, width);
             if t.shape() != expected.as_slice() {

@@ -46,13 +46,26 @@ fn run_golden(device: &str) {
             .arg(out.path())
             .output()
             .unwrap();
+        // The GPU engine does not run GRUs with linear_before_reset = 0 yet, and says so.
+        if device == "gpu" && dir.to_string_lossy().contains("gru_lbr0") {
+            assert!(!o.status.success(), "{}", dir.display());
+            assert!(stderr(&o).contains("linear_before_reset 0"), "{}", stderr(&o));
+            continue;
+        }
         assert!(o.status.success(), "{}: {}", dir.display(), stderr(&o));
+        let is_gru_or_rnn = ["gru", "rnn"].iter().any(|c| dir.to_string_lossy().contains(c));
+        assert_eq!(
+            out.path().join("c_n.npy").exists(),
+            !is_gru_or_rnn,
+            "{}",
+            dir.display()
+        );
         for name in ["y", "h_n", "c_n"] {
-            let got = Tensor::read_npy(&out.path().join(format!("{name}.npy"))).unwrap();
             let expected_path = dir.join(format!("expected_{name}.npy"));
             if !expected_path.exists() {
                 continue; // the ONNX backend cases give only some outputs
             }
+            let got = Tensor::read_npy(&out.path().join(format!("{name}.npy"))).unwrap();
             let expected = Tensor::read_npy(&expected_path).unwrap();
             common::assert_close_scaled(
                 &format!("{} {device} {name}", dir.file_name().unwrap().to_string_lossy()),

@@ -2,9 +2,11 @@
 // in the lanes x, y, z, w of a unit's vec4, with the peepholes (after R in the weights, see
 // shared/cell.wgsl), clip and input_forget of ONNX.
 
+const CELL_READS_H: bool = false;
+
 // The gates of unit j (direction d, layer l) from their sums z and the previous cell state:
-// the new cell state c and m = o⊙h(c), as (c, m).
-fn cell(j: u32, d: u32, l: u32, z: vec4<f32>, c_prev: f32) -> vec2<f32> {
+// the new cell state c and m = o⊙h(c), as (c, m). The previous h is not read.
+fn cell(j: u32, d: u32, l: u32, z: vec4<f32>, c_prev: f32, h_prev: f32) -> vec2<f32> {
     var peep = vec4<f32>(0.0);
     if (PEEPHOLES) {
         peep = weight4(r_base(p, l) + p.directions * p.out_size * p.hidden + d * p.hidden + j);

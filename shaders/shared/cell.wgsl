@@ -1,11 +1,11 @@
 // What every step kernel shares: its bindings, the gate options and the state update around the
-// cell body. The registry composes the cell's body (cells/<cell>.wgsl, which defines cell()) after
-// this file.
+// cell body. The registry composes the cell's body (cells/<cell>.wgsl, which defines cell() and
+// CELL_READS_H, whether cell() needs the unit's previous h) after this file.
 //
 // R (the weights at binding 2, read with weight4 from shared/weights/) is gate-interleaved and
-// k-major: element (d·P + k)·H + j is the vec4 (i, f, g, o) of unit j for
-// recurrent input k, so neighbouring units read neighbouring vec4s; XP rows are unit-major vec4s
-// in the same way. After R come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit:
+// k-major: element (d·P + k)·H + j is the vec4 of unit j's four lanes (the LSTM's i, f, g, o; see
+// src/backend/gpu/packing.rs for the other cells) for recurrent input k, so neighbouring units
+// read neighbouring vec4s; XP rows are unit-major vec4s in the same way. After R come the peepholes, one vec4 (p_i, p_f, p_o, 0) per unit:
 // element D·P·H + d·H + j. That is one layer's block; under the wavefront schedule (step.wgsl) the
 // blocks of all layers are stacked in one buffer and layer l's starts at r_base(p, l).
 //
@@ -103,7 +103,11 @@ fn update_from(j: u32, b: u32, d: u32, l: u32, s: u32, z: vec4<f32>, len: u32, c
         return;
     }
     let row = seq_row(p, seq_t(p, d, s, len), b);
-    let cm = cell(j, d, l, z, c_prev);
+    var h_old = 0.0;
+    if (CELL_READS_H) {
+        h_old = state[h_prev + j];
+    }
+    let cm = cell(j, d, l, z, c_prev, h_old);
     state[c_base(p, l) + slot * hidden + j] = cm.x;
     if (PROJECTED) {
         state[m_base(p, l) + slot * hidden + j] = cm.y;

@@ -9,7 +9,7 @@ use clap::Args;
 use super::AdapterArgs;
 use wgpu_lstm::gpu::{choose_adapter, describe_adapter, enumerate_adapters, supports_compute};
 use wgpu_lstm::onnx::{is_onnx_file, OnnxModel};
-use wgpu_lstm::{escape_text, LstmConfig, LstmWeights, ReadLimits, Result};
+use wgpu_lstm::{escape_text, Cell, LstmConfig, LstmWeights, ReadLimits, Result};
 
 #[derive(Args)]
 pub struct InfoArgs {
@@ -39,6 +39,15 @@ fn describe_options(c: &LstmConfig, input_size: &str) -> String {
         "direction {:?}, hidden_size {}, input_size {input_size}, {:?}",
         c.direction, c.hidden_size, c.layout
     );
+    if c.cell != Cell::Lstm {
+        s.push_str(&format!(", cell {}", c.cell.onnx_op()));
+    }
+    if c.cell == Cell::Gru {
+        s.push_str(&format!(
+            ", linear_before_reset {}",
+            u8::from(c.linear_before_reset)
+        ));
+    }
     if !c.bias {
         s.push_str(", no biases");
     }
@@ -89,7 +98,22 @@ fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
         model.producer()
     ));
     let nodes = model.lstm_nodes();
-    line(format!("{} LSTM node(s)", nodes.len()));
+    let cells: Vec<Cell> = nodes
+        .iter()
+        .filter_map(|n| n.config.as_ref().ok().map(|c| c.cell))
+        .collect();
+    if cells.iter().all(|&c| c == Cell::Lstm) {
+        line(format!("{} LSTM node(s)", nodes.len()));
+    } else {
+        let count = |cell: Cell| cells.iter().filter(|&&c| c == cell).count();
+        line(format!(
+            "{} recurrent node(s): {} LSTM, {} GRU, {} RNN",
+            nodes.len(),
+            count(Cell::Lstm),
+            count(Cell::Gru),
+            count(Cell::Rnn)
+        ));
+    }
     for (k, node) in nodes.iter().enumerate() {
         line(format!("[{k}] {}", node.name));
         if !node.path.is_empty() {

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::{AdapterArgs, DeviceArg, GpuEngine, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::onnx::{is_onnx_file, OnnxLstm, OnnxModel};
 use wgpu_lstm::{
-    read_lengths_npy_with, Convention, CpuLstm, Dim, Direction, Error, GateOptions, Layout, LstmConfig,
+    read_lengths_npy_with, Cell, Convention, CpuLstm, Dim, Direction, Error, GateOptions, Layout, LstmConfig,
     LstmWeights, ReadLimits, Result, State, Tensor, OUTPUT_FILES,
 };
 
@@ -17,6 +17,29 @@ use wgpu_lstm::{
 pub enum ConventionArg {
     Pytorch,
     Onnx,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CellArg {
+    Lstm,
+    Gru,
+    Rnn,
+}
+
+impl CellArg {
+    pub fn cell(self) -> Cell {
+        match self {
+            CellArg::Lstm => Cell::Lstm,
+            CellArg::Gru => Cell::Gru,
+            CellArg::Rnn => Cell::Rnn,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NonlinearityArg {
+    Tanh,
+    Relu,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,9 +67,20 @@ pub struct InputArgs {
     /// Initial hidden state (.npy); zeros when absent.
     #[arg(long)]
     h0: Option<PathBuf>,
-    /// Initial cell state (.npy); zeros when absent.
+    /// Initial cell state (.npy, LSTM only); zeros when absent.
     #[arg(long)]
     c0: Option<PathBuf>,
+    /// The recurrent cell the weights must be (the weights' shapes tell: R of 4H×H, 3H×H or
+    /// H×H); a cell that contradicts them is an error.
+    #[arg(long, value_enum)]
+    cell: Option<CellArg>,
+    /// GRU weights in the ONNX convention: the reset gate applies after the recurrent product
+    /// (ONNX linear_before_reset = 1; PyTorch's nn.GRU always does).
+    #[arg(long)]
+    linear_before_reset: bool,
+    /// An RNN's activation (PyTorch nn.RNN's nonlinearity), which the weights do not record.
+    #[arg(long, value_enum)]
+    nonlinearity: Option<NonlinearityArg>,
     /// Sequence lengths (.npy, int32/int64, shape [B], each in 1..=T).
     #[arg(long)]
     seq_lens: Option<PathBuf>,
@@ -66,7 +100,7 @@ pub struct InputArgs {
     /// Couple the forget gate to the input gate: f = 1 - i.
     #[arg(long)]
     input_forget: bool,
-    /// Gate activations f,g,h (per direction: 3 or 6 names), e.g. Sigmoid,Tanh,Tanh.
+    /// The cell's activations per direction (LSTM f,g,h; GRU f,g; RNN f), e.g. Sigmoid,Tanh,Tanh.
     #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
     activations: Vec<String>,
     /// Alphas, consumed in order by the activations that take one.
@@ -129,12 +163,20 @@ fn direction_of(arg: DirectionArg) -> Direction {
     }
 }
 
-/// The gate options the flags give.
-fn gate_options(args: &InputArgs) -> GateOptions {
+/// The gate options the flags give for a model of `directions` directions (`--nonlinearity
+/// relu` names an RNN's activation).
+fn gate_options(args: &InputArgs, directions: usize) -> GateOptions {
+    let nonlinearity = match args.nonlinearity {
+        Some(NonlinearityArg::Relu) => Some(vec!["Relu".to_string(); directions]),
+        Some(NonlinearityArg::Tanh) => Some(vec!["Tanh".to_string(); directions]),
+        None => None,
+    };
     GateOptions {
         clip: args.clip,
         input_forget: args.input_forget,
-        activations: (!args.activations.is_empty()).then(|| args.activations.clone()),
+        activations: (!args.activations.is_empty())
+            .then(|| args.activations.clone())
+            .or(nonlinearity),
         activation_alpha: args.activation_alpha.clone(),
         activation_beta: args.activation_beta.clone(),
     }
@@ -175,7 +217,8 @@ fn from_onnx(args: &InputArgs, limits: ReadLimits) -> Result<OnnxLstm> {
             ));
         }
     }
-    if let Some(c) = gate_options(args).contradiction(config)? {
+    check_cell_flags(args, config)?;
+    if let Some(c) = gate_options(args, config.num_directions()).contradiction(config)? {
         let flag = format!("--{}", c.option.replace('_', "-"));
         return Err(contradiction(&flag, c.given, c.model));
     }
@@ -254,11 +297,17 @@ pub fn read_request(args: &InputArgs) -> Result<Request> {
             }
         }
     };
+    if args.c0.is_some() && !config.cell.has_cell_state() {
+        return Err(Error::invalid(
+            "--c0",
+            format!("an {} has no cell state; give --h0 alone", config.cell.onnx_op()),
+        ));
+    }
     let initial = (args.h0.is_some() || args.c0.is_some())
         .then(|| -> Result<State> {
             Ok(State {
                 h: read_state(&args.h0, config.output_size())?,
-                c: read_state(&args.c0, config.hidden_size)?,
+                c: read_state(&args.c0, config.cell_state_size())?,
             })
         })
         .transpose()?;
@@ -340,7 +389,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
     };
     output.save_npy(&args.out, &config, convention)?;
-    report_written(&args.out, &OUTPUT_FILES, convention, &engine);
+    let written = if config.cell.has_cell_state() {
+        &OUTPUT_FILES[..]
+    } else {
+        &OUTPUT_FILES[..2]
+    };
+    report_written(&args.out, written, convention, &engine);
     // The outputs are written first: a tune cache that cannot be saved loses nothing else.
     if let Some(ctx) = tuned {
         if let Err(e) = args.tune.save(ctx.pipeline_cache()) {
@@ -360,6 +414,38 @@ pub fn report_written(dir: &Path, names: &[&str], convention: Convention, engine
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+/// Refuse a `--cell` the weights contradict, and `--nonlinearity` or `--activations` together
+/// or for a cell other than the RNN.
+fn check_cell_flags(args: &InputArgs, config: &LstmConfig) -> Result<()> {
+    if let Some(cell) = args.cell.map(CellArg::cell) {
+        if cell != config.cell {
+            return Err(Error::invalid(
+                "--cell",
+                format!(
+                    "{cell} contradicts the weights, whose R ({}H×H) is an {}'s",
+                    config.gates(),
+                    config.cell.onnx_op()
+                ),
+            ));
+        }
+    }
+    if args.nonlinearity.is_some() {
+        if config.cell != Cell::Rnn {
+            return Err(Error::invalid(
+                "--nonlinearity",
+                format!("is an RNN option; the weights are an {}'s", config.cell.onnx_op()),
+            ));
+        }
+        if !args.activations.is_empty() {
+            return Err(Error::invalid(
+                "--nonlinearity",
+                "give it or --activations, not both",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration and weights from a .safetensors file and the flags.
@@ -388,8 +474,22 @@ fn from_safetensors(args: &InputArgs, limits: ReadLimits) -> Result<(LstmConfig,
     } else {
         Layout::SeqMajor
     };
+    if args.linear_before_reset {
+        if weights.cell() == Cell::Gru && convention == Convention::PyTorch {
+            // nn.GRU's weights are read with it already.
+        } else {
+            let op = weights.cell().onnx_op();
+            weights = weights.with_linear_before_reset(true).map_err(|_| {
+                Error::invalid(
+                    "--linear-before-reset",
+                    format!("is a GRU option; {} holds {op} weights", args.weights.display()),
+                )
+            })?;
+        }
+    }
     let mut config = weights.config(layout);
-    gate_options(args).apply(&mut config)?;
+    check_cell_flags(args, &config)?;
+    gate_options(args, config.num_directions()).apply(&mut config)?;
     config.weights_precision = args.weights_precision.precision();
     config.validate()?;
     Ok((config, weights, convention))

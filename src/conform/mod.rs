@@ -13,6 +13,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use crate::activation::{Activation, ActivationKind};
 use crate::backend::cpu::CpuLstm;
 use crate::backend::gpu::{Lstm, PipelineCache, Variants};
+use crate::cell::Cell;
 use crate::config::{Direction, Layout, LstmConfig, Precision};
 use crate::convention::Convention;
 use crate::error::{Error, Result};
@@ -124,6 +125,8 @@ pub enum Origin {
     /// A shape the caller asked for.
     Shape,
     Random,
+    /// A random case of a cell other than the LSTM.
+    Cell(Cell),
 }
 
 impl Origin {
@@ -131,6 +134,7 @@ impl Origin {
         match self {
             Origin::Stratum(i) => STRATA[i].0,
             Origin::Shape => "shape",
+            Origin::Cell(cell) => cell.name(),
             Origin::Random => "random",
         }
     }
@@ -177,9 +181,13 @@ impl std::str::FromStr for CaseShape {
     }
 }
 
-/// A conformance run's cases: one of each of [`STRATA`], one per shape in `shapes`, then random
-/// cases until there are `cases` in all (the strata and shapes are always there). Case k has
-/// seed `seed + k`, so `seed` and k name it.
+/// Random cases of each cell other than the LSTM in every run.
+pub const CELL_CASES: usize = 3;
+
+/// A conformance run's cases: one of each of [`STRATA`], one per shape in `shapes`,
+/// [`CELL_CASES`] random cases of the GRU and of the RNN, then random LSTM cases until there are `cases` in
+/// all (the strata, cells and shapes are always there). Case k has seed `seed + k`, so `seed`
+/// and k name it.
 pub fn suite(cases: usize, seed: u64, shapes: &[CaseShape]) -> Result<Vec<(Origin, ConformCase)>> {
     let mut out: Vec<(Origin, ConformCase)> = Vec::new();
     let next_seed = |out: &Vec<(Origin, ConformCase)>| seed + out.len() as u64;
@@ -190,6 +198,12 @@ pub fn suite(cases: usize, seed: u64, shapes: &[CaseShape]) -> Result<Vec<(Origi
     for shape in shapes {
         let case = ConformCase::at_shape(*shape, next_seed(&out))?;
         out.push((Origin::Shape, case));
+    }
+    for cell in [Cell::Gru, Cell::Rnn] {
+        for _ in 0..CELL_CASES {
+            let case = ConformCase::random_of(cell, next_seed(&out));
+            out.push((Origin::Cell(cell), case));
+        }
     }
     while out.len() < cases {
         let case = ConformCase::random(next_seed(&out));
@@ -244,6 +258,31 @@ impl ConformCase {
             seq_lens: rng.random_bool(0.5),
             seed,
         };
+        case.shrink_to(MAX_RANDOM_MACS);
+        case
+    }
+
+    /// A random case of `cell` (a GRU with linear_before_reset = 1): [`ConformCase::random`]'s
+    /// grid without the LSTM's own options, H at most 130 so that the register-resident
+    /// sequence kernel can run it.
+    pub fn random_of(cell: Cell, seed: u64) -> ConformCase {
+        let mut case = ConformCase::random(seed);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
+        let config = &mut case.config;
+        config.cell = cell;
+        config.linear_before_reset = cell == Cell::Gru;
+        config.proj_size = None;
+        config.peepholes = false;
+        config.input_forget = false;
+        config.hidden_size = irregular(&mut rng, 130);
+        config.activations = if rng.random_bool(0.4) {
+            random_activations(&mut rng, config)
+        } else {
+            Vec::new()
+        };
+        if case.convention.is_none() {
+            case.convention = Some(Convention::PyTorch);
+        }
         case.shrink_to(MAX_RANDOM_MACS);
         case
     }
@@ -441,6 +480,8 @@ impl ConformCase {
             c.layout
         );
         for (on, what) in [
+            (c.cell != Cell::Lstm, c.cell.name().to_string()),
+            (c.linear_before_reset, "linear_before_reset".into()),
             (!c.bias, "no-bias".to_string()),
             (self.initial_state, "h0/c0".into()),
             (self.seq_lens, "seq_lens".into()),
@@ -520,7 +561,7 @@ impl ConformCase {
             let (slots, p, h) = (
                 cfg.num_layers * cfg.num_directions(),
                 cfg.output_size(),
-                cfg.hidden_size,
+                cfg.cell_state_size(),
             );
             Some(State {
                 h: Tensor::random(vec![slots, b, p], 1.0, self.seed + 2)?,

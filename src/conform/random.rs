@@ -25,20 +25,25 @@ pub(super) fn with_random_parameters(rng: &mut StdRng, kind: ActivationKind) -> 
     Activation::new(kind, alpha, beta).expect("parameters given")
 }
 
-/// Random (f, g, h) for each direction of `config`.
+/// Random activations for each direction of `config` (the LSTM's f, g, h; the GRU's f, g; the
+/// RNN's f). A GRU's candidate and an RNN's h feed back into h unsquashed by a cell, so their
+/// functions come from the bounded ones too.
 pub fn random_activations(rng: &mut StdRng, config: &LstmConfig) -> Vec<Activation> {
     let gates = if config.input_forget {
         &GATE_ACTIVATIONS[..2]
     } else {
         &GATE_ACTIVATIONS[..]
     };
+    let per_direction = config.cell.activations();
     (0..config.num_directions())
         .flat_map(|_| {
-            [
-                random_activation(rng, gates),
-                random_activation(rng, &ActivationKind::ALL),
-                random_activation(rng, &ActivationKind::ALL),
-            ]
+            let mut own = vec![random_activation(rng, gates)];
+            let others: &[ActivationKind] = match config.cell {
+                Cell::Lstm => &ActivationKind::ALL,
+                Cell::Gru | Cell::Rnn => &GATE_ACTIVATIONS,
+            };
+            own.extend((1..per_direction).map(|_| random_activation(rng, others)));
+            own
         })
         .collect()
 }

@@ -15,6 +15,27 @@ pub(super) const LSTM_ATTRIBUTES: [&str; 8] = [
     "layout",
 ];
 
+/// The attributes GRU defines.
+pub(super) const GRU_ATTRIBUTES: [&str; 8] = [
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "layout",
+    "linear_before_reset",
+];
+
+/// The attributes an operator of `cell` defines.
+fn attributes_of(cell: Cell) -> &'static [&'static str] {
+    match cell {
+        Cell::Lstm => &LSTM_ATTRIBUTES,
+        Cell::Gru => &GRU_ATTRIBUTES,
+        Cell::Rnn => &GRU_ATTRIBUTES[..7],
+    }
+}
+
 /// The type ONNX gives each LSTM attribute.
 fn expected_type(name: &str) -> Option<AttributeType> {
     Some(match name {
@@ -22,7 +43,7 @@ fn expected_type(name: &str) -> Option<AttributeType> {
         "activations" => AttributeType::Strings,
         "clip" => AttributeType::Float,
         "direction" => AttributeType::String,
-        "hidden_size" | "input_forget" | "layout" => AttributeType::Int,
+        "hidden_size" | "input_forget" | "layout" | "linear_before_reset" => AttributeType::Int,
         _ => return None,
     })
 }
@@ -53,8 +74,10 @@ fn check_type(attr: &proto::AttributeProto, expected: AttributeType) -> std::res
     }
 }
 
-/// The LSTM attributes of a node, read into the parts of a configuration.
+/// The attributes of an LSTM, GRU or RNN node, read into the parts of a configuration.
 pub(super) struct Attributes {
+    pub(super) cell: Cell,
+    pub(super) linear_before_reset: bool,
     pub(super) direction: Direction,
     pub(super) hidden_size: Option<usize>,
     pub(super) activations: Vec<String>,
@@ -68,13 +91,17 @@ pub(super) struct Attributes {
 impl OnnxModel {
     pub(super) fn attributes(&self, f: &Found<'_>) -> Result<Attributes> {
         let label = node_name(f.node);
+        let cell = cell_of(f.node).unwrap_or_default();
+        let op = cell.onnx_op();
         let err = |message: String| {
             self.ctx.error(
                 OnnxProblem::Unsupported,
-                format!("LSTM node '{label}': {message}"),
+                format!("{op} node '{label}': {message}"),
             )
         };
         let mut a = Attributes {
+            cell,
+            linear_before_reset: false,
             direction: Direction::Forward,
             hidden_size: None,
             activations: Vec::new(),
@@ -88,10 +115,10 @@ impl OnnxModel {
         for attr in &f.node.attribute {
             let name = attr.name.as_deref().unwrap_or("");
             let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-            let Some(expected) = expected_type(name) else {
+            let Some(expected) = expected_type(name).filter(|_| attributes_of(cell).contains(&name)) else {
                 return Err(err(format!(
-                    "attribute '{name}' (LSTM has {})",
-                    LSTM_ATTRIBUTES.join(", ")
+                    "attribute '{name}' ({op} has {})",
+                    attributes_of(cell).join(", ")
                 )));
             };
             if !seen.insert(name) {
@@ -99,7 +126,7 @@ impl OnnxModel {
             }
             check_type(attr, expected).map_err(|given| {
                 err(format!(
-                    "attribute '{name}' is {given}, where LSTM takes {}",
+                    "attribute '{name}' is {given}, where {op} takes {}",
                     expected.as_str_name()
                 ))
             })?;
@@ -129,6 +156,7 @@ impl OnnxModel {
                 "activation_beta" => a.betas = attr.floats.clone(),
                 "clip" => a.clip = attr.f,
                 "input_forget" => a.input_forget = attr.i.unwrap_or(0) != 0,
+                "linear_before_reset" => a.linear_before_reset = attr.i.unwrap_or(0) != 0,
                 "layout" => {
                     a.layout = match attr.i.unwrap_or(0) {
                         0 => Layout::SeqMajor,
@@ -136,7 +164,7 @@ impl OnnxModel {
                         other => return Err(err(format!("layout {other} (0 or 1)"))),
                     }
                 }
-                _ => unreachable!("expected_type knows every LSTM attribute"),
+                _ => unreachable!("expected_type knows every attribute of the three operators"),
             }
         }
         Ok(a)
@@ -145,6 +173,8 @@ impl OnnxModel {
     /// The options of a configuration from attributes alone (sizes unknown: 1).
     pub(super) fn config_without_weights(&self, a: &Attributes) -> Result<LstmConfig> {
         let mut config = LstmConfig {
+            cell: a.cell,
+            linear_before_reset: a.linear_before_reset,
             input_size: 1,
             hidden_size: a.hidden_size.unwrap_or(1),
             direction: a.direction,
@@ -160,16 +190,19 @@ impl OnnxModel {
         config.input_forget = a.input_forget;
         if !a.activations.is_empty() || !a.alphas.is_empty() || !a.betas.is_empty() {
             let names = if a.activations.is_empty() {
-                ["Sigmoid", "Tanh", "Tanh"]
-                    .repeat(config.num_directions())
-                    .into_iter()
-                    .map(String::from)
-                    .collect()
+                let one = config.cell.default_activation_names();
+                (0..config.num_directions()).flat_map(|_| one.clone()).collect()
             } else {
                 a.activations.clone()
             };
-            config.activations = Activation::parse_list(&names, &a.alphas, &a.betas, config.num_directions())
-                .map_err(|e| self.ctx.error(OnnxProblem::Unsupported, e.to_string()))?;
+            config.activations = Activation::parse_list_for(
+                &names,
+                &a.alphas,
+                &a.betas,
+                config.num_directions(),
+                config.cell.activations(),
+            )
+            .map_err(|e| self.ctx.error(OnnxProblem::Unsupported, e.to_string()))?;
         }
         config
             .validate()

@@ -22,18 +22,20 @@ impl OnnxModel {
     fn layer_with(&self, f: &Found<'_>, convert: bool) -> Result<Layer> {
         let label = node_name(f.node);
         let a = self.attributes(f)?;
+        let (cell, op) = (a.cell, a.cell.onnx_op());
+        let g = cell.gates();
         let d = a.direction.num_directions();
         let weight = |i: usize, role: &str| -> Result<Option<Arc<Value>>> {
             match f.node.input.get(i).map(String::as_str) {
                 None | Some("") => Ok(None),
                 Some(name) => self
-                    .fold(format!("{role} of LSTM node '{label}'"), &f.chain, name)
+                    .fold(format!("{role} of {op} node '{label}'"), &f.chain, name)
                     .map(Some),
             }
         };
         let size_err = |message: String| {
             self.ctx
-                .error(OnnxProblem::Size, format!("LSTM node '{label}': {message}"))
+                .error(OnnxProblem::Size, format!("{op} node '{label}': {message}"))
         };
         let w = weight(1, "W")?.ok_or_else(|| size_err("has no W".into()))?;
         let r = weight(2, "R")?.ok_or_else(|| size_err("has no R".into()))?;
@@ -42,7 +44,7 @@ impl OnnxModel {
             (None, [_, _, h]) => *h,
             _ => {
                 return Err(size_err(format!(
-                    "R has shape {:?}, expected [D, 4H, H]",
+                    "R has shape {:?}, expected [D, {g}H, H]",
                     r.shape
                 )))
             }
@@ -55,34 +57,35 @@ impl OnnxModel {
                 super::value::MAX_ELEMENTS
             )));
         }
-        if r.shape != [d, 4 * h, h] {
+        if r.shape != [d, g * h, h] {
             return Err(size_err(format!(
                 "R has shape {:?}; direction and hidden_size {h} need [{d}, {}, {h}]",
                 r.shape,
-                4 * h
+                g * h
             )));
         }
         let input = match w.shape.as_slice() {
-            [wd, g, i] if *wd == d && *g == 4 * h && *i > 0 => *i,
+            [wd, rows, i] if *wd == d && *rows == g * h && *i > 0 => *i,
             _ => {
                 return Err(size_err(format!(
                     "W has shape {:?}; direction and hidden_size {h} need [{d}, {}, I]",
                     w.shape,
-                    4 * h
+                    g * h
                 )))
             }
         };
         let b = weight(3, "B")?;
         if let Some(b) = &b {
-            if b.shape != [d, 8 * h] {
+            if b.shape != [d, 2 * g * h] {
                 return Err(size_err(format!(
                     "B has shape {:?}, expected [{d}, {}]",
                     b.shape,
-                    8 * h
+                    2 * g * h
                 )));
             }
         }
-        let p = weight(7, "P")?;
+        // Peepholes are the LSTM's input 7; GRU and RNN have no input past initial_h.
+        let p = if cell == Cell::Lstm { weight(7, "P")? } else { None };
         if let Some(p) = &p {
             if p.shape != [d, 3 * h] {
                 return Err(size_err(format!(
@@ -99,21 +102,23 @@ impl OnnxModel {
             (p.as_ref(), "P"),
         ] {
             if let Some(v) = v {
-                v.check_floats(&self.ctx, &format!("{what} of LSTM node '{label}'"))?;
+                v.check_floats(&self.ctx, &format!("{what} of {op} node '{label}'"))?;
             }
         }
         let (bias, peepholes) = (b.is_some(), p.is_some());
         let directions = if convert {
             let floats =
-                |v: &Value, what: &str| v.floats(&self.ctx, &format!("{what} of LSTM node '{label}'"));
+                |v: &Value, what: &str| v.floats(&self.ctx, &format!("{what} of {op} node '{label}'"));
             let (w, r) = (floats(&w, "W")?, floats(&r, "R")?);
             let b = b.map(|b| floats(&b, "B")).transpose()?;
             let p = p.map(|p| floats(&p, "P")).transpose()?;
-            onnx_directions(&w, &r, b.as_deref(), p.as_deref(), d, h, input)
+            onnx_directions(cell, &w, &r, b.as_deref(), p.as_deref(), d, h, input)
         } else {
             Vec::new()
         };
         let mut config = LstmConfig {
+            cell,
+            linear_before_reset: a.linear_before_reset,
             input_size: input,
             hidden_size: h,
             direction: a.direction,
@@ -146,11 +151,12 @@ impl OnnxModel {
         };
         let chosen: Vec<&Found<'_>> = if nodes.is_empty() {
             match found.len() {
-                0 => return Err(select("the model has no LSTM node".into())),
+                0 => return Err(select(format!("the model has no {} node", recurrent_ops(&found)))),
                 1 => vec![&found[0]],
                 n => {
                     return Err(select(format!(
-                        "the model has {n} LSTM nodes; choose with --node (names or path/name): {}",
+                        "the model has {n} {} nodes; choose with --node (names or path/name): {}",
+                        recurrent_ops(&found),
                         listing()
                     )))
                 }
@@ -171,11 +177,12 @@ impl OnnxModel {
                     match matches.len() {
                         1 => Ok(matches[0]),
                         0 => Err(select(format!(
-                            "no LSTM node is called '{want}'; the model has: {}",
+                            "no {} node is called '{want}'; the model has: {}",
+                            recurrent_ops(&found),
                             listing()
                         ))),
                         _ => Err(select(format!(
-                            "'{want}' names {} LSTM nodes; give one as path/name: {}",
+                            "'{want}' names {} recurrent nodes; give one as path/name: {}",
                             matches.len(),
                             listing()
                         ))),
@@ -199,6 +206,8 @@ impl OnnxModel {
             }
             let same = |c: &LstmConfig| {
                 (
+                    c.cell,
+                    c.linear_before_reset,
                     c.hidden_size,
                     c.direction,
                     c.clip.map(f32::to_bits),
@@ -211,8 +220,8 @@ impl OnnxModel {
             };
             if same(&l.config) != same(&first.config) {
                 return Err(select(format!(
-                    "layer {k} ('{}') differs from layer 0 ('{}') in hidden_size, direction, clip, input_forget, \
-                     layout, biases, peepholes or activations; stacked layers must share them",
+                    "layer {k} ('{}') differs from layer 0 ('{}') in cell, linear_before_reset, hidden_size, direction, \
+                     clip, input_forget, layout, biases, peepholes or activations; stacked layers must share them",
                     l.name, first.name
                 )));
             }
@@ -226,7 +235,9 @@ impl OnnxModel {
             direction
         };
         let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
-        let weights = LstmWeights::new(
+        let weights = LstmWeights::of_cell(
+            config.cell,
+            config.linear_before_reset,
             first.input_size,
             config.hidden_size,
             stored,
@@ -255,7 +266,7 @@ impl OnnxModel {
                 return Ok(None);
             };
             match self.fold(
-                format!("input {i} of LSTM node '{}'", node_name(f.node)),
+                format!("input {i} of {} node '{}'", op_of(f.node), node_name(f.node)),
                 &f.chain,
                 name,
             ) {
@@ -270,7 +281,13 @@ impl OnnxModel {
         let (d, h) = (config.num_directions(), config.hidden_size);
         let mut states: [Option<Vec<f32>>; 2] = [None, None];
         let mut batch = None;
-        for (slot, input) in [(0, 5), (1, 6)] {
+        // initial_c (input 6) is the LSTM's alone.
+        let slots: &[(usize, usize)] = if config.cell.has_cell_state() {
+            &[(0, 5), (1, 6)]
+        } else {
+            &[(0, 5)]
+        };
+        for &(slot, input) in slots {
             let values: Vec<Option<Arc<Value>>> =
                 chosen.iter().map(|f| constant(f, input)).collect::<Result<_>>()?;
             if values.iter().all(Option::is_none) {
@@ -329,10 +346,10 @@ impl OnnxModel {
             ([None, None], _) | (_, None) => None,
             ([hs, cs], Some(b)) => {
                 let slots = config.num_layers * d;
-                let zeros = || vec![0.0; slots * b * h];
+                let c = config.cell_state_size();
                 Some(State {
-                    h: Tensor::new(vec![slots, b, h], hs.unwrap_or_else(zeros))?,
-                    c: Tensor::new(vec![slots, b, h], cs.unwrap_or_else(zeros))?,
+                    h: Tensor::new(vec![slots, b, h], hs.unwrap_or_else(|| vec![0.0; slots * b * h]))?,
+                    c: Tensor::new(vec![slots, b, c], cs.unwrap_or_else(|| vec![0.0; slots * b * c]))?,
                 })
             }
         };
@@ -362,6 +379,15 @@ impl OnnxModel {
             _ => None,
         };
         Ok((initial, seq_lens))
+    }
+}
+
+/// The operators among the found nodes, for messages: "LSTM" in a model of LSTM nodes.
+fn recurrent_ops(found: &[Found<'_>]) -> &'static str {
+    if found.iter().all(|f| cell_of(f.node) == Some(Cell::Lstm)) {
+        "LSTM"
+    } else {
+        "LSTM, GRU or RNN"
     }
 }
 

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::activation::Activation;
+use crate::cell::Cell;
 use crate::config::{Direction, Layout, LstmConfig};
 use crate::error::{Error, OnnxProblem, Result};
 use crate::files::{read_regular, ReadLimits};
@@ -222,6 +223,20 @@ struct Found<'m> {
     path: Vec<String>,
 }
 
+/// The cell of an ONNX `LSTM`, `GRU` or `RNN` node of the default domain.
+pub(crate) fn cell_of(node: &NodeProto) -> Option<Cell> {
+    let op = node.op_type.as_deref()?;
+    Cell::ALL
+        .into_iter()
+        .find(|c| c.onnx_op() == op)
+        .filter(|_| default_domain(node))
+}
+
+/// The operator of a found node, for messages.
+fn op_of(node: &NodeProto) -> &'static str {
+    cell_of(node).unwrap_or_default().onnx_op()
+}
+
 fn collect<'m>(
     graph: &'m GraphProto,
     chain: &mut Vec<&'m GraphProto>,
@@ -230,7 +245,7 @@ fn collect<'m>(
 ) {
     chain.push(graph);
     for node in &graph.node {
-        if node.op_type.as_deref() == Some("LSTM") && default_domain(node) {
+        if cell_of(node).is_some() {
             out.push(Found {
                 chain: chain.clone(),
                 node,
@@ -409,9 +424,12 @@ impl OnnxModel {
                 .map_err(|e| e.to_string()),
         };
         let weights = layer.map(|_| ()).map_err(|e| e.to_string());
+        // initial_c is the LSTM's alone.
+        let roles = if op_of(f.node) == "LSTM" { 4 } else { 3 };
         let inputs = ["X", "sequence_lens", "initial_h", "initial_c"]
             .into_iter()
             .zip([0, 4, 5, 6])
+            .take(roles)
             .map(|(role, i)| (role, self.source(f, i)))
             .collect();
         let output = |i: usize| f.node.output.get(i).cloned().unwrap_or_default();

@@ -25,6 +25,7 @@ use std::path::Path;
 
 pub use optim::{Optimizer, OptimizerKind};
 
+use crate::cell::Cell;
 use crate::config::{LstmConfig, Precision};
 use crate::convention::Convention;
 use crate::error::{Error, Result};
@@ -37,9 +38,16 @@ use crate::weights::{DirectionWeights, LstmWeights};
 pub const GRADIENT_FILES: [&str; 4] = ["grads.safetensors", "dx.npy", "dh0.npy", "dc0.npy"];
 
 /// Refuse what training does not support, naming it: f16 weights (the optimizer's updates are
-/// smaller than f16's resolution; train in f32 and round afterwards).
+/// smaller than f16's resolution; train in f32 and round afterwards), and cells other than the
+/// LSTM, whose training kernels do not exist yet.
 pub fn check_trainable(config: &LstmConfig) -> Result<()> {
     config.validate()?;
+    if config.cell != Cell::Lstm {
+        return Err(Error::invalid(
+            format!("a {} cell", config.cell.onnx_op()),
+            "training and gradients are implemented for the LSTM only so far; GRU and RNN models run forward",
+        ));
+    }
     if config.weights_precision == Precision::F16 {
         return Err(Error::invalid(
             "weights precision f16",

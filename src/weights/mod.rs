@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use safetensors::{Dtype, SafeTensors};
 
+use crate::cell::Cell;
 use crate::config::{Direction, Layout, LstmConfig, Precision};
-use crate::convention::{Convention, ONNX_BLOCK_OF_GATE};
+use crate::convention::Convention;
 use crate::error::{Dim, Error, Result};
 use crate::tensor::Tensor;
 
@@ -17,15 +18,17 @@ mod safetensors_file;
 /// fit in far less, and a header of millions of empty tensors is refused before it is parsed.
 pub const MAX_SAFETENSORS_HEADER: u64 = 4 << 20;
 
-/// Weights of one direction of one layer. Rows are four blocks of H, in gate order i, f, g, o.
+/// Weights of one direction of one layer. Rows are G blocks of H (G = [`Cell::gates`]), in the
+/// engine's gate order: the LSTM's i, f, g, o; the GRU's z, r, n (ONNX's order); the RNN's one.
 /// P below is the projection size, or H without projection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DirectionWeights {
-    /// `[4H, in]`: input weights (in = I for layer 0, D·P after).
+    /// `[G·H, in]`: input weights (in = I for layer 0, D·P after).
     pub w_ih: Vec<f32>,
-    /// `[4H, P]`: recurrent weights.
+    /// `[G·H, P]`: recurrent weights.
     pub w_hh: Vec<f32>,
-    /// `([4H], [4H])`: input and recurrent biases, both added; `None` for a bias-free LSTM.
+    /// `([G·H], [G·H])`: input and recurrent biases (ONNX's Wb and Rb); `None` for a bias-free
+    /// model.
     pub bias: Option<(Vec<f32>, Vec<f32>)>,
     /// `[3H]`: peephole weights in the order i, f, o (ONNX stores i, o, f).
     pub peephole: Option<Vec<f32>>,
@@ -33,9 +36,12 @@ pub struct DirectionWeights {
     pub w_hr: Option<Vec<f32>>,
 }
 
-/// Weights of a stacked, optionally bidirectional LSTM.
+/// Weights of a stacked, optionally bidirectional recurrent network of one [`Cell`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct LstmWeights {
+    cell: Cell,
+    /// The GRU's `linear_before_reset`, which fixes what its candidate's biases mean.
+    linear_before_reset: bool,
     input_size: usize,
     hidden_size: usize,
     proj_size: Option<usize>,
@@ -45,14 +51,30 @@ pub struct LstmWeights {
 }
 
 impl LstmWeights {
-    /// Weights from per-layer, per-direction parts; every size is checked against the others.
+    /// LSTM weights from per-layer, per-direction parts; every size is checked against the
+    /// others.
     pub fn new(
         input_size: usize,
         hidden_size: usize,
         direction: Direction,
         layers: Vec<Vec<DirectionWeights>>,
     ) -> Result<Self> {
+        LstmWeights::of_cell(Cell::Lstm, false, input_size, hidden_size, direction, layers)
+    }
+
+    /// Weights of `cell` (with the GRU's `linear_before_reset`) from per-layer, per-direction
+    /// parts; every size is checked against the others.
+    pub fn of_cell(
+        cell: Cell,
+        linear_before_reset: bool,
+        input_size: usize,
+        hidden_size: usize,
+        direction: Direction,
+        layers: Vec<Vec<DirectionWeights>>,
+    ) -> Result<Self> {
         let mut weights = LstmWeights {
+            cell,
+            linear_before_reset,
             input_size,
             hidden_size,
             proj_size: None,
@@ -152,7 +174,14 @@ impl LstmWeights {
             }
             layers.push(dirs);
         }
-        LstmWeights::new(config.input_size, h, config.direction, layers)
+        LstmWeights::of_cell(
+            config.cell,
+            config.linear_before_reset,
+            config.input_size,
+            h,
+            config.direction,
+            layers,
+        )
     }
 
     /// The same weights read in another direction of the same count: ONNX and PyTorch files
@@ -175,11 +204,15 @@ impl LstmWeights {
 
     /// The weights as the engine holds them at `precision`: every value (W, R, W_hr and
     /// peepholes) rounded to it, and each pair of biases summed, rounded, and held as the input
-    /// bias (the recurrent one zero), as the GPU stores their sum.
+    /// bias (the recurrent one zero), as the GPU stores their sum. The candidate's biases of a
+    /// GRU with `linear_before_reset` are not summed (Rb_n sits inside the reset product): each
+    /// is rounded where it is.
     pub fn rounded(&self, precision: Precision) -> LstmWeights {
         if precision == Precision::F32 {
             return self.clone();
         }
+        let h = self.hidden_size;
+        let separate = self.separate_bias_rows();
         let round = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| precision.round(x)).collect() };
         let layers = self
             .layers
@@ -190,8 +223,18 @@ impl LstmWeights {
                         w_ih: round(&dw.w_ih),
                         w_hh: round(&dw.w_hh),
                         bias: dw.bias.as_ref().map(|(bi, bh)| {
-                            let sum: Vec<f32> = bi.iter().zip(bh).map(|(a, b)| a + b).collect();
-                            (round(&sum), vec![0.0; bh.len()])
+                            let sum: Vec<f32> = bi
+                                .iter()
+                                .zip(bh)
+                                .enumerate()
+                                .map(|(row, (a, b))| if separate.contains(&(row / h)) { *a } else { a + b })
+                                .collect();
+                            let rest: Vec<f32> = bh
+                                .iter()
+                                .enumerate()
+                                .map(|(row, b)| if separate.contains(&(row / h)) { *b } else { 0.0 })
+                                .collect();
+                            (round(&sum), round(&rest))
                         }),
                         peephole: dw.peephole.as_deref().map(round),
                         w_hr: dw.w_hr.as_deref().map(round),
@@ -203,6 +246,38 @@ impl LstmWeights {
             layers,
             ..self.clone()
         }
+    }
+
+    /// The gate blocks whose two biases the cell cannot sum: the GRU's candidate with
+    /// `linear_before_reset`.
+    pub(crate) fn separate_bias_rows(&self) -> &'static [usize] {
+        if self.cell == Cell::Gru && self.linear_before_reset {
+            &[2]
+        } else {
+            &[]
+        }
+    }
+
+    pub fn cell(&self) -> Cell {
+        self.cell
+    }
+
+    /// The GRU's `linear_before_reset` (false for other cells).
+    pub fn linear_before_reset(&self) -> bool {
+        self.linear_before_reset
+    }
+
+    /// The same GRU weights read with another `linear_before_reset` (ONNX-convention files,
+    /// which do not say). Refused for other cells.
+    pub fn with_linear_before_reset(mut self, linear_before_reset: bool) -> Result<Self> {
+        if linear_before_reset && self.cell != Cell::Gru {
+            return Err(Error::invalid(
+                "linear_before_reset",
+                format!("is a GRU option; these are {} weights", self.cell.onnx_op()),
+            ));
+        }
+        self.linear_before_reset = linear_before_reset;
+        Ok(self)
     }
 
     pub fn input_size(&self) -> usize {
@@ -244,6 +319,8 @@ impl LstmWeights {
     pub fn config(&self, layout: Layout) -> LstmConfig {
         let first = self.layers.first().and_then(|l| l.first());
         LstmConfig {
+            cell: self.cell,
+            linear_before_reset: self.linear_before_reset,
             input_size: self.input_size,
             hidden_size: self.hidden_size,
             num_layers: self.layers.len(),
@@ -260,6 +337,20 @@ impl LstmWeights {
     /// direction) differ from what the weights define. Layout and gate options are free.
     pub fn check_config(&self, config: &LstmConfig) -> Result<()> {
         let own = self.config(config.layout);
+        if (own.cell, own.linear_before_reset) != (config.cell, config.linear_before_reset) {
+            let show = |c: &LstmConfig| match c.cell {
+                Cell::Gru => format!("GRU (linear_before_reset {})", u8::from(c.linear_before_reset)),
+                cell => cell.onnx_op().to_string(),
+            };
+            return Err(Error::invalid(
+                "config",
+                format!(
+                    "does not match the weights: the config is for a {} cell, the weights are a {}'s",
+                    show(config),
+                    show(&own)
+                ),
+            ));
+        }
         let mine = (
             own.input_size,
             own.hidden_size,
@@ -305,30 +396,32 @@ fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Engine-order row blocks (i, f, g, o) into ONNX order (i, o, f, c).
-fn scatter_to_onnx(src: &[f32]) -> Vec<f32> {
-    let block = src.len() / 4;
+/// Engine-order row blocks into a file's order (`blocks`: [`Convention::block_of_gate`]).
+pub(crate) fn to_file_order(src: &[f32], blocks: &[usize]) -> Vec<f32> {
+    let block = src.len() / blocks.len();
     let mut out = vec![0.0; src.len()];
-    for (g, &onnx) in ONNX_BLOCK_OF_GATE.iter().enumerate() {
-        out[onnx * block..][..block].copy_from_slice(&src[g * block..][..block]);
+    for (g, &file) in blocks.iter().enumerate() {
+        out[file * block..][..block].copy_from_slice(&src[g * block..][..block]);
     }
     out
 }
 
-/// ONNX-order row blocks (i, o, f, c) into engine order (i, f, g, o).
-fn gather_from_onnx(src: &[f32]) -> Vec<f32> {
-    let block = src.len() / 4;
-    ONNX_BLOCK_OF_GATE
+/// A file's row blocks into the engine's order (`blocks`: [`Convention::block_of_gate`]).
+pub(crate) fn from_file_order(src: &[f32], blocks: &[usize]) -> Vec<f32> {
+    let block = src.len() / blocks.len();
+    blocks
         .iter()
-        .flat_map(|&onnx| &src[onnx * block..][..block])
+        .flat_map(|&file| &src[file * block..][..block])
         .copied()
         .collect()
 }
 
-/// The directions of one ONNX LSTM layer in the engine's order, from the operator's W `[D, 4H, I]`,
-/// R `[D, 4H, H]`, B `[D, 8H]` and P `[D, 3H]` (gate blocks i, o, f, c; peepholes i, o, f),
+/// The directions of one ONNX LSTM, GRU or RNN layer in the engine's order, from the operator's
+/// W `[D, G·H, I]`, R `[D, G·H, H]`, B `[D, 2G·H]` and (LSTM) P `[D, 3H]` (peepholes i, o, f),
 /// whose lengths the caller has checked.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn onnx_directions(
+    cell: Cell,
     w: &[f32],
     r: &[f32],
     b: Option<&[f32]>,
@@ -337,16 +430,21 @@ pub(crate) fn onnx_directions(
     h: usize,
     input: usize,
 ) -> Vec<DirectionWeights> {
+    let blocks = Convention::Onnx.block_of_gate(cell);
+    let g = cell.gates();
     (0..d)
         .map(|k| {
-            let w_k = &w[k * 4 * h * input..][..4 * h * input];
-            let r_k = &r[k * 4 * h * h..][..4 * h * h];
+            let w_k = &w[k * g * h * input..][..g * h * input];
+            let r_k = &r[k * g * h * h..][..g * h * h];
             DirectionWeights {
-                w_ih: gather_from_onnx(w_k),
-                w_hh: gather_from_onnx(r_k),
+                w_ih: from_file_order(w_k, blocks),
+                w_hh: from_file_order(r_k, blocks),
                 bias: b.map(|b| {
-                    let b_k = &b[k * 8 * h..][..8 * h];
-                    (gather_from_onnx(&b_k[..4 * h]), gather_from_onnx(&b_k[4 * h..]))
+                    let b_k = &b[k * 2 * g * h..][..2 * g * h];
+                    (
+                        from_file_order(&b_k[..g * h], blocks),
+                        from_file_order(&b_k[g * h..], blocks),
+                    )
                 }),
                 // ONNX i, o, f -> engine i, f, o
                 peephole: peep.map(|p| {

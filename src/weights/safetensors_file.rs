@@ -27,7 +27,7 @@ impl LstmWeights {
     /// header is at most [`MAX_SAFETENSORS_HEADER`] bytes.
     pub fn from_safetensors(bytes: &[u8], convention: Option<Convention>) -> Result<(Self, Convention)> {
         let st = parse(bytes)?;
-        let file = TensorFile::new(&st);
+        let file = TensorFile::new(&st, bytes);
         let convention = match convention {
             Some(c) => c,
             None => file.detect()?,
@@ -48,7 +48,7 @@ impl LstmWeights {
     /// state_dict saved from a module holding the LSTM as `lstm`; empty when the keys are bare).
     pub fn key_prefix(bytes: &[u8], convention: Convention) -> Result<String> {
         let st = parse(bytes)?;
-        let file = TensorFile::new(&st);
+        let file = TensorFile::new(&st, bytes);
         match convention {
             Convention::PyTorch => file.single_prefix("weight_ih_l0", false, "pytorch"),
             Convention::Onnx => file.single_prefix("W", true, "onnx"),
@@ -58,24 +58,33 @@ impl LstmWeights {
     /// [`LstmWeights::to_safetensors`] with every key behind `prefix`.
     pub fn to_safetensors_prefixed(&self, convention: Convention, prefix: &str) -> Result<Vec<u8>> {
         let (h, p) = (self.hidden_size, self.proj_size.unwrap_or(self.hidden_size));
+        let g = self.cell.gates();
+        let blocks = convention.block_of_gate(self.cell);
+        let order = |v: &[f32]| to_file_order(v, blocks);
         let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         match convention {
             Convention::PyTorch => {
                 if self.has_peepholes() {
                     return Err(Error::invalid("pytorch convention", "nn.LSTM has no peepholes"));
                 }
+                if self.cell == Cell::Gru && !self.linear_before_reset {
+                    return Err(Error::invalid(
+                        "pytorch convention",
+                        "nn.GRU computes linear_before_reset = 1; these weights are for 0",
+                    ));
+                }
                 for (l, layer) in self.layers.iter().enumerate() {
                     for (d, dw) in layer.iter().enumerate() {
                         let sfx = if d == 1 { "_reverse" } else { "" };
-                        let inp = dw.w_ih.len() / (4 * h);
-                        tensors.push((format!("weight_ih_l{l}{sfx}"), vec![4 * h, inp], dw.w_ih.clone()));
-                        tensors.push((format!("weight_hh_l{l}{sfx}"), vec![4 * h, p], dw.w_hh.clone()));
+                        let inp = dw.w_ih.len() / (g * h);
+                        tensors.push((format!("weight_ih_l{l}{sfx}"), vec![g * h, inp], order(&dw.w_ih)));
+                        tensors.push((format!("weight_hh_l{l}{sfx}"), vec![g * h, p], order(&dw.w_hh)));
                         if let Some(w) = &dw.w_hr {
                             tensors.push((format!("weight_hr_l{l}{sfx}"), vec![p, h], w.clone()));
                         }
                         if let Some((bi, bh)) = &dw.bias {
-                            tensors.push((format!("bias_ih_l{l}{sfx}"), vec![4 * h], bi.clone()));
-                            tensors.push((format!("bias_hh_l{l}{sfx}"), vec![4 * h], bh.clone()));
+                            tensors.push((format!("bias_ih_l{l}{sfx}"), vec![g * h], order(bi)));
+                            tensors.push((format!("bias_hh_l{l}{sfx}"), vec![g * h], order(bh)));
                         }
                     }
                 }
@@ -84,14 +93,14 @@ impl LstmWeights {
                 if self.proj_size.is_some() {
                     return Err(Error::invalid(
                         "onnx convention",
-                        "the ONNX LSTM has no projection (proj_size)",
+                        "the ONNX operators have no projection (proj_size)",
                     ));
                 }
                 if self.layers.len() != 1 {
                     return Err(Error::invalid(
                         "onnx convention",
                         format!(
-                            "one ONNX LSTM node holds one layer, these weights have {}",
+                            "one ONNX node holds one layer, these weights have {}",
                             self.layers.len()
                         ),
                     ));
@@ -100,11 +109,11 @@ impl LstmWeights {
                 let d = layer.len();
                 let (mut w, mut r, mut b, mut peep) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 for dw in layer {
-                    w.extend(scatter_to_onnx(&dw.w_ih));
-                    r.extend(scatter_to_onnx(&dw.w_hh));
+                    w.extend(order(&dw.w_ih));
+                    r.extend(order(&dw.w_hh));
                     if let Some((bi, bh)) = &dw.bias {
-                        b.extend(scatter_to_onnx(bi));
-                        b.extend(scatter_to_onnx(bh));
+                        b.extend(order(bi));
+                        b.extend(order(bh));
                     }
                     if let Some(pw) = &dw.peephole {
                         // engine i, f, o -> ONNX i, o, f
@@ -113,21 +122,29 @@ impl LstmWeights {
                         }
                     }
                 }
-                tensors.push(("W".into(), vec![d, 4 * h, self.input_size], w));
-                tensors.push(("R".into(), vec![d, 4 * h, h], r));
+                tensors.push(("W".into(), vec![d, g * h, self.input_size], w));
+                tensors.push(("R".into(), vec![d, g * h, h], r));
                 if self.has_bias() {
-                    tensors.push(("B".into(), vec![d, 8 * h], b));
+                    tensors.push(("B".into(), vec![d, 2 * g * h], b));
                 }
                 if self.has_peepholes() {
                     tensors.push(("P".into(), vec![d, 3 * h], peep));
                 }
             }
         }
+        let metadata = (self.cell == Cell::Gru).then(|| {
+            [(
+                LINEAR_BEFORE_RESET_KEY.to_string(),
+                u8::from(self.linear_before_reset).to_string(),
+            )]
+            .into()
+        });
         serialize_f32(
             tensors
                 .into_iter()
                 .map(|(k, shape, v)| (format!("{prefix}{k}"), shape, v))
                 .collect(),
+            metadata,
         )
     }
 
@@ -143,13 +160,21 @@ impl LstmWeights {
                 .iter()
                 .map(|(name, t)| (name.clone(), t.shape().to_vec(), t.data().to_vec()))
                 .collect(),
+            None,
         )?;
         Self::from_safetensors(&bytes, convention).map_err(|e| e.in_file("<state_dict>"))
     }
 }
 
-/// `.safetensors` bytes of f32 tensors.
-fn serialize_f32(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<u8>> {
+/// The metadata key under which a GRU's file records `linear_before_reset` ("0" or "1"), which
+/// its tensors cannot tell.
+pub const LINEAR_BEFORE_RESET_KEY: &str = "linear_before_reset";
+
+/// `.safetensors` bytes of f32 tensors, with `metadata` in the header.
+fn serialize_f32(
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()
         .map(|(k, s, v)| (k, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
@@ -161,19 +186,20 @@ fn serialize_f32(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<Vec<u8>
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::invalid("safetensors", e.to_string()))?;
-    safetensors::serialize(views, None).map_err(|e| Error::invalid("safetensors", e.to_string()))
+    safetensors::serialize(views, metadata).map_err(|e| Error::invalid("safetensors", e.to_string()))
 }
 
 /// Keys of a safetensors file and typed access to them.
 struct TensorFile<'a> {
     st: &'a SafeTensors<'a>,
+    bytes: &'a [u8],
     keys: BTreeSet<String>,
 }
 
 impl<'a> TensorFile<'a> {
-    fn new(st: &'a SafeTensors<'a>) -> Self {
+    fn new(st: &'a SafeTensors<'a>, bytes: &'a [u8]) -> Self {
         let keys = st.names().into_iter().map(String::from).collect();
-        TensorFile { st, keys }
+        TensorFile { st, bytes, keys }
     }
 
     /// Prefixes `p` such that `p + anchor` is a key, for a PyTorch anchor (`weight_ih_l0`).
@@ -272,29 +298,59 @@ impl<'a> TensorFile<'a> {
         }
     }
 
+    /// The GRU's `linear_before_reset` the file's metadata records (`None`: not recorded).
+    fn linear_before_reset(&self) -> Result<Option<bool>> {
+        let Ok((_, metadata)) = SafeTensors::read_metadata(self.bytes) else {
+            return Ok(None);
+        };
+        match metadata
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(LINEAR_BEFORE_RESET_KEY))
+        {
+            None => Ok(None),
+            Some(v) if v == "0" => Ok(Some(false)),
+            Some(v) if v == "1" => Ok(Some(true)),
+            Some(v) => Err(Error::format(
+                "<safetensors>",
+                format!("metadata {LINEAR_BEFORE_RESET_KEY} is {v:?}, not 0 or 1"),
+            )),
+        }
+    }
+
     fn pytorch(&self) -> Result<LstmWeights> {
         const C: &str = "pytorch";
         let prefix = self.single_prefix("weight_ih_l0", false, C)?;
         let key = |name: &str| format!("{prefix}{name}");
         let hh0 = self.shape_of(&key("weight_hh_l0"), C)?;
         let ih0 = self.shape_of(&key("weight_ih_l0"), C)?;
-        // With projection (weight_hr_l0 [P, H]) weight_hh is [4H, P]; without, [4H, H].
+        // With projection (weight_hr_l0 [P, H], LSTM only) weight_hh is [4H, P]; without, [G·H, H]
+        // with G = 4 (LSTM), 3 (GRU) or 1 (RNN).
         let hr0 = self
             .keys
             .contains(&key("weight_hr_l0"))
             .then(|| self.shape_of(&key("weight_hr_l0"), C))
             .transpose()?;
         let square = hr0.is_none();
-        if hh0.len() != 2 || hh0[0] == 0 || hh0[0] % 4 != 0 || hh0[1] == 0 || (square && hh0[0] != 4 * hh0[1])
-        {
+        let cell = match hh0.as_slice() {
+            [rows, cols] if *cols > 0 && !square && rows % 4 == 0 && *rows > 0 => Some(Cell::Lstm),
+            [rows, cols] if *cols > 0 && square && rows % cols == 0 => cell_of_gates(rows / cols),
+            _ => None,
+        };
+        let Some(cell) = cell else {
             let width = if square { "H" } else { "P" };
             return Err(Error::shape_pattern(
-                format!("tensor '{}'", key("weight_hh_l0")),
-                vec![Dim::Named("4H"), Dim::Named(width)],
+                format!(
+                    "tensor '{}' (G = 4, 3 or 1 for an LSTM, GRU or RNN)",
+                    key("weight_hh_l0")
+                ),
+                vec![Dim::Named("G·H"), Dim::Named(width)],
                 &hh0,
             ));
-        }
-        let h = hh0[0] / 4;
+        };
+        let g = cell.gates();
+        let blocks = Convention::PyTorch.block_of_gate(cell);
+        let h = hh0[0] / g;
         let p = hh0[1];
         if let Some(hr0) = &hr0 {
             if hr0 != &[p, h] {
@@ -305,10 +361,10 @@ impl<'a> TensorFile<'a> {
                 ));
             }
         }
-        if ih0.len() != 2 || ih0[0] != 4 * h || ih0[1] == 0 {
+        if ih0.len() != 2 || ih0[0] != g * h || ih0[1] == 0 {
             return Err(Error::shape_pattern(
                 format!("tensor '{}'", key("weight_ih_l0")),
-                vec![Dim::Known("4H", 4 * h), Dim::Named("I")],
+                vec![Dim::Known("G·H", g * h), Dim::Named("I")],
                 &ih0,
             ));
         }
@@ -335,8 +391,8 @@ impl<'a> TensorFile<'a> {
                     used.insert(k);
                     Ok(v)
                 };
-                let w_ih = take(format!("weight_ih_l{l}{sfx}"), &[4 * h, inp])?;
-                let w_hh = take(format!("weight_hh_l{l}{sfx}"), &[4 * h, p])?;
+                let w_ih = from_file_order(&take(format!("weight_ih_l{l}{sfx}"), &[g * h, inp])?, blocks);
+                let w_hh = from_file_order(&take(format!("weight_hh_l{l}{sfx}"), &[g * h, p])?, blocks);
                 let w_hr = if square {
                     None
                 } else {
@@ -344,8 +400,8 @@ impl<'a> TensorFile<'a> {
                 };
                 let bias = if bias {
                     Some((
-                        take(format!("bias_ih_l{l}{sfx}"), &[4 * h])?,
-                        take(format!("bias_hh_l{l}{sfx}"), &[4 * h])?,
+                        from_file_order(&take(format!("bias_ih_l{l}{sfx}"), &[g * h])?, blocks),
+                        from_file_order(&take(format!("bias_hh_l{l}{sfx}"), &[g * h])?, blocks),
                     ))
                 } else {
                     None
@@ -361,14 +417,15 @@ impl<'a> TensorFile<'a> {
             layers.push(dirs);
         }
         self.refuse_leftovers(&prefix, &used, |_| {
-            "not a key of nn.LSTM's state_dict for these layers and directions"
+            "not a key of the module's state_dict for these layers and directions"
         })?;
         let direction = if d == 2 {
             Direction::Bidirectional
         } else {
             Direction::Forward
         };
-        LstmWeights::new(input, h, direction, layers)
+        // nn.GRU computes the candidate as ONNX's linear_before_reset = 1.
+        LstmWeights::of_cell(cell, cell == Cell::Gru, input, h, direction, layers)
     }
 
     fn onnx(&self) -> Result<LstmWeights> {
@@ -377,48 +434,62 @@ impl<'a> TensorFile<'a> {
         let key = |name: &str| format!("{prefix}{name}");
         let ws = self.shape_of(&key("W"), C)?;
         let rs = self.shape_of(&key("R"), C)?;
-        if rs.len() != 3 || !(1..=2).contains(&rs[0]) || rs[1] == 0 || rs[1] != 4 * rs[2] {
+        let cell = match rs.as_slice() {
+            [d, rows, h] if (1..=2).contains(d) && *h > 0 && rows % h == 0 => cell_of_gates(rows / h),
+            _ => None,
+        };
+        let Some(cell) = cell else {
             return Err(Error::shape_pattern(
-                format!("tensor '{}' (D = 1 or 2)", key("R")),
-                vec![Dim::Named("D"), Dim::Named("4H"), Dim::Named("H")],
+                format!(
+                    "tensor '{}' (D = 1 or 2; G = 4, 3 or 1 for an LSTM, GRU or RNN)",
+                    key("R")
+                ),
+                vec![Dim::Named("D"), Dim::Named("G·H"), Dim::Named("H")],
                 &rs,
             ));
-        }
+        };
+        let g = cell.gates();
         let (d, h) = (rs[0], rs[2]);
-        if ws.len() != 3 || ws[0] != d || ws[1] != 4 * h || ws[2] == 0 {
+        if ws.len() != 3 || ws[0] != d || ws[1] != g * h || ws[2] == 0 {
             return Err(Error::shape_pattern(
                 format!("tensor '{}'", key("W")),
-                vec![Dim::Known("D", d), Dim::Known("4H", 4 * h), Dim::Named("I")],
+                vec![Dim::Known("D", d), Dim::Known("G·H", g * h), Dim::Named("I")],
                 &ws,
             ));
         }
         let input = ws[2];
-        let w = self.get(&key("W"), &[d, 4 * h, input], C)?;
-        let r = self.get(&key("R"), &[d, 4 * h, h], C)?;
+        let w = self.get(&key("W"), &[d, g * h, input], C)?;
+        let r = self.get(&key("R"), &[d, g * h, h], C)?;
         let mut used: BTreeSet<String> = [key("W"), key("R")].into();
         let b = if self.keys.contains(&key("B")) {
             used.insert(key("B"));
-            Some(self.get(&key("B"), &[d, 8 * h], C)?)
+            Some(self.get(&key("B"), &[d, 2 * g * h], C)?)
         } else {
             None
         };
-        let peep = if self.keys.contains(&key("P")) {
+        let peep = if cell == Cell::Lstm && self.keys.contains(&key("P")) {
             used.insert(key("P"));
             Some(self.get(&key("P"), &[d, 3 * h], C)?)
         } else {
             None
         };
         self.refuse_leftovers(&prefix, &used, |_| {
-            "not a weight input of the ONNX LSTM operator (W, R, B, P)"
+            "not a weight input of the ONNX operator (W, R, B, and P for an LSTM)"
         })?;
-        let dirs = onnx_directions(&w, &r, b.as_deref(), peep.as_deref(), d, h, input);
+        let dirs = onnx_directions(cell, &w, &r, b.as_deref(), peep.as_deref(), d, h, input);
         let direction = if d == 2 {
             Direction::Bidirectional
         } else {
             Direction::Forward
         };
-        LstmWeights::new(input, h, direction, vec![dirs])
+        let linear_before_reset = cell == Cell::Gru && self.linear_before_reset()?.unwrap_or(false);
+        LstmWeights::of_cell(cell, linear_before_reset, input, h, direction, vec![dirs])
     }
+}
+
+/// The cell with `gates` gates per unit.
+fn cell_of_gates(gates: usize) -> Option<Cell> {
+    Cell::ALL.into_iter().find(|c| c.gates() == gates)
 }
 
 /// Convert raw little-endian tensor bytes to f32.

@@ -1,7 +1,9 @@
 //! The CPU reference: plain loops, f64 accumulation, written to be obviously correct. It is the
 //! oracle for every GPU test and a device users can pick (`--device cpu`).
 
+mod gru;
 mod lstm;
+mod rnn;
 
 use crate::cell::Cell;
 use crate::config::LstmConfig;
@@ -117,6 +119,8 @@ impl LstmForward for CpuLstm {
 fn step(cfg: &LstmConfig, d: usize, dw: &DirectionWeights, x: &[f32], h: &mut [f64], c: &mut [f64]) {
     match cfg.cell {
         Cell::Lstm => lstm::step(cfg, d, dw, x, h, c),
+        Cell::Gru => gru::step(cfg, d, dw, x, h),
+        Cell::Rnn => rnn::step(cfg, d, dw, x, h),
     }
 }
 
@@ -132,7 +136,7 @@ fn forward(
         seq_len: t_max,
         batch,
     } = dims;
-    let (hidden, out, nd) = (cfg.hidden_size, cfg.output_size(), cfg.num_directions());
+    let (hidden, out, nd) = (cfg.cell_state_size(), cfg.output_size(), cfg.num_directions());
     let row = |t: usize, b: usize| cfg.layout.row(t, b, t_max, batch);
     // Every size is checked, and every buffer allocated fallibly, before the work starts.
     let (h_shape, c_shape, y_shape) = (

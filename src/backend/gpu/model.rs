@@ -28,7 +28,7 @@ impl ModelWeights {
         // Rounded first, as the CPU reference rounds them: the f16 conversion below is exact and
         // the biases are summed from rounded values.
         let weights = weights.rounded(precision);
-        let h = weights.hidden_size();
+        let (h, cell) = (weights.hidden_size(), weights.cell());
         let layers = weights.layers();
         let buffers = plan
             .weights
@@ -36,16 +36,16 @@ impl ModelWeights {
             .map(|spec| {
                 let (data, f16) = match spec.id {
                     WeightId::Input(l) => {
-                        let w = packing::input_weights(&layers[l], h);
+                        let w = packing::input_weights(&layers[l], h, cell);
                         let w = match plan.gemm {
                             GemmVariant::Tiled { .. } => w,
                             GemmVariant::RegisterBlocked => packing::transposed(&w, layers[l].len() * 4 * h),
                         };
                         (w, true)
                     }
-                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h), false),
-                    WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h), true),
-                    WeightId::Stacked => (packing::stacked_weights(layers, h).0, true),
+                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h, cell), false),
+                    WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h, cell), true),
+                    WeightId::Stacked => (packing::stacked_weights(layers, h, cell).0, true),
                     WeightId::Projection(l) => (
                         packing::projection_weights(&layers[l], h)
                             .expect("a projection is planned only with W_hr"),

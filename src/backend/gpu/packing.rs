@@ -1,51 +1,92 @@
 //! Weight layouts the kernels read, prepared once when the engine is built.
 //!
-//! Gate interleaving: the engine's weights hold four row blocks (i, f, g, o) of H rows. The
-//! kernels want the four gates of hidden unit j side by side, so row `4j + g` of the packed input
-//! weights is row `g·H + j` of the original, and both directions are stacked (direction d starts
-//! at row d·4H) so one GEMM projects both.
+//! Gate interleaving: the kernels hold four lanes per hidden unit (a vec4) and want the lanes of
+//! unit j side by side, so row `4j + lane` of the packed input weights is row `g·H + j` of the
+//! original, for the gate block g that feeds the lane ([`Lanes`]), and both directions are
+//! stacked (direction d starts at row d·4H) so one GEMM projects both. The LSTM's four gates fill
+//! the lanes; the GRU's candidate takes two lanes (its input part and its recurrent part, which
+//! the reset gate scales) and leaves no lane empty; the RNN's one gate leaves three lanes zero.
 
+use crate::cell::Cell;
 use crate::weights::DirectionWeights;
 
+/// Which gate block of W (with Wb) and of R (with Rb) feeds each of a unit's four lanes (`None`:
+/// zeros). The cell bodies (`shaders/cells/`) read the lanes in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lanes {
+    pub input: [Option<usize>; 4],
+    pub recurrent: [Option<usize>; 4],
+}
+
+impl Lanes {
+    pub fn of(cell: Cell) -> Lanes {
+        const N: Option<usize> = None;
+        match cell {
+            // i, f, g, o: each lane sums its gate's W·x, R·h and both biases.
+            Cell::Lstm => Lanes {
+                input: [Some(0), Some(1), Some(2), Some(3)],
+                recurrent: [Some(0), Some(1), Some(2), Some(3)],
+            },
+            // z, r, then the candidate's W_n·x + Wb_n and R_n·h + Rb_n apart.
+            Cell::Gru => Lanes {
+                input: [Some(0), Some(1), Some(2), N],
+                recurrent: [Some(0), Some(1), N, Some(2)],
+            },
+            Cell::Rnn => Lanes {
+                input: [Some(0), N, N, N],
+                recurrent: [Some(0), N, N, N],
+            },
+        }
+    }
+}
+
 /// `[D·4H, in]` interleaved input weights.
-pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
-    let inp = dirs[0].w_ih.len() / (4 * h);
+pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
+    let inp = dirs[0].w_ih.len() / (cell.gates() * h);
+    let lanes = Lanes::of(cell);
     let mut w = Vec::with_capacity(dirs.len() * 4 * h * inp);
     for dw in dirs {
         for j in 0..h {
-            for g in 0..4 {
-                w.extend_from_slice(&dw.w_ih[(g * h + j) * inp..][..inp]);
+            for lane in lanes.input {
+                match lane {
+                    Some(g) => w.extend_from_slice(&dw.w_ih[(g * h + j) * inp..][..inp]),
+                    None => w.extend(std::iter::repeat_n(0.0, inp)),
+                }
             }
         }
     }
     w
 }
 
-/// `[D·4H]` interleaved sums of both biases (zeros without bias).
-pub(crate) fn summed_biases(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
+/// `[D·4H]` interleaved biases, each lane the sum of the biases of its blocks (zeros without
+/// bias).
+pub(crate) fn summed_biases(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
+    let lanes = Lanes::of(cell);
     let mut bias = Vec::with_capacity(dirs.len() * 4 * h);
     for dw in dirs {
         for j in 0..h {
-            for g in 0..4 {
-                let row = g * h + j;
-                bias.push(dw.bias.as_ref().map_or(0.0, |(bi, bh)| bi[row] + bh[row]));
+            for (input, recurrent) in lanes.input.into_iter().zip(lanes.recurrent) {
+                bias.push(dw.bias.as_ref().map_or(0.0, |(bi, bh)| {
+                    input.map_or(0.0, |g| bi[g * h + j]) + recurrent.map_or(0.0, |g| bh[g * h + j])
+                }));
             }
         }
     }
     bias
 }
 
-/// `[D][P (input k)][H (unit j)][4 gates]` recurrent weights, k-major so that neighbouring units
+/// `[D][P (input k)][H (unit j)][4 lanes]` recurrent weights, k-major so that neighbouring units
 /// read neighbouring vec4s, followed by `[D][H][4]` peepholes (p_i, p_f, p_o, 0; zeros without
 /// peepholes). P is the size of h: the projection size, or H.
-pub(crate) fn recurrent_weights(dirs: &[DirectionWeights], h: usize) -> Vec<f32> {
-    let p = dirs[0].w_hh.len() / (4 * h);
+pub(crate) fn recurrent_weights(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
+    let p = dirs[0].w_hh.len() / (cell.gates() * h);
+    let lanes = Lanes::of(cell);
     let mut r = Vec::with_capacity(dirs.len() * 4 * h * (p + 1));
     for dw in dirs {
         for k in 0..p {
             for j in 0..h {
-                for g in 0..4 {
-                    r.push(dw.w_hh[(g * h + j) * p + k]);
+                for lane in lanes.recurrent {
+                    r.push(lane.map_or(0.0, |g| dw.w_hh[(g * h + j) * p + k]));
                 }
             }
         }
@@ -95,13 +136,17 @@ pub(crate) fn transposed(w: &[f32], n: usize) -> Vec<f32> {
 /// weights in the same k-major layout (`[I][H][4]`, I = H) and its summed biases (`[H][4]`).
 /// Returns the floats and, in vec4s, where layer 1's block starts and the stride between the
 /// blocks of layers ≥ 1. Only for one direction without projection.
-pub(crate) fn stacked_weights(layers: &[Vec<DirectionWeights>], h: usize) -> (Vec<f32>, u32, u32) {
-    let mut stacked = recurrent_weights(&layers[0], h);
+pub(crate) fn stacked_weights(
+    layers: &[Vec<DirectionWeights>],
+    h: usize,
+    cell: Cell,
+) -> (Vec<f32>, u32, u32) {
+    let mut stacked = recurrent_weights(&layers[0], h, cell);
     let first = stacked.len() / 4;
     for dirs in &layers[1..] {
-        stacked.extend(recurrent_weights(dirs, h));
-        stacked.extend(transposed(&input_weights(dirs, h), 4 * h));
-        stacked.extend(summed_biases(dirs, h));
+        stacked.extend(recurrent_weights(dirs, h, cell));
+        stacked.extend(transposed(&input_weights(dirs, h, cell), 4 * h));
+        stacked.extend(summed_biases(dirs, h, cell));
     }
     let stride = (stacked.len() / 4 - first) / (layers.len() - 1).max(1);
     (stacked, first as u32, stride as u32)

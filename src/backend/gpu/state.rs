@@ -16,7 +16,7 @@ pub(crate) struct StateShape {
     pub batch: usize,
     /// P: size of h.
     pub out: usize,
-    /// H: size of c.
+    /// H: size of c (0 for cells without a cell state).
     pub hidden: usize,
 }
 
@@ -26,7 +26,7 @@ impl StateShape {
             slots: config.num_layers * config.num_directions(),
             batch,
             out: config.output_size(),
-            hidden: config.hidden_size,
+            hidden: config.cell_state_size(),
         }
     }
 

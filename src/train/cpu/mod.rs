@@ -192,6 +192,7 @@ struct UnitBackward {
 fn unit_forward(cfg: &LstmConfig, d: usize, z: [f64; MAX_GATES], c_prev: f64, peep: [f64; 3]) -> UnitForward {
     match cfg.cell {
         Cell::Lstm => lstm::forward(cfg, d, z, c_prev, peep),
+        Cell::Gru | Cell::Rnn => unreachable!("check_trainable refuses cells without a training reference"),
     }
 }
 
@@ -208,6 +209,7 @@ fn unit_backward(
 ) -> UnitBackward {
     match cfg.cell {
         Cell::Lstm => lstm::backward(cfg, d, z, (c, c_prev), peep, dm, dc),
+        Cell::Gru | Cell::Rnn => unreachable!("check_trainable refuses cells without a training reference"),
     }
 }
 

@@ -24,6 +24,7 @@ use super::stats::{ForwardStats, KernelPart, PassStats};
 use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::Workspace;
+use crate::cell::Cell;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::{
@@ -150,6 +151,13 @@ impl Lstm {
     ) -> Result<Self> {
         let device = cache.device();
         weights.check_config(config)?;
+        if config.cell == Cell::Gru && !config.linear_before_reset {
+            return Err(Error::invalid(
+                "linear_before_reset 0",
+                "the GPU engine runs GRUs with linear_before_reset = 1 (PyTorch's nn.GRU) so far; \
+                 run this model on the CPU reference (--device cpu)",
+            ));
+        }
         let limits = device.limits();
         for kernel in shaders::inference() {
             limits::kernel(&limits, kernel)?;

@@ -64,7 +64,7 @@ impl Lstm {
         Ok(Output {
             y: Tensor::new(y_shape(cfg, dims), y)?,
             h_n: Tensor::new(state_shape(cfg, dims.batch, cfg.output_size()), h_n)?,
-            c_n: Tensor::new(state_shape(cfg, dims.batch, cfg.hidden_size), c_n)?,
+            c_n: Tensor::new(state_shape(cfg, dims.batch, cfg.cell_state_size()), c_n)?,
         })
     }
 

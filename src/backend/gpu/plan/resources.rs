@@ -183,12 +183,15 @@ impl Resources {
         let layer_h = product(what, &[d, b, p, F32])?;
         let layer_c = product(what, &[d, b, h, F32])?;
         let y = product(what, &[rows, d, p, F32])?;
+        // The working buffer keeps a c region per unit for every cell (a cell without a cell state
+        // writes its h there); only the LSTM's c is read in and out.
+        let work_c = product(what, &[nl as u64, layer_c])?;
         let io = IoSizes {
             x: product(what, &[rows, config.input_size as u64, F32])?,
             lens: product(what, &[b, 4])?,
             y,
             h: product(what, &[nl as u64, layer_h])?,
-            c: product(what, &[nl as u64, layer_c])?,
+            c: if config.cell.has_cell_state() { work_c } else { 0 },
         };
         // Layer l writes half l % 2 of the Y pair; halves start at aligned offsets so that the
         // next layer's input projection can bind the half it reads.
@@ -220,7 +223,7 @@ impl Resources {
             spec(
                 Buf::Work,
                 "work state",
-                product(what, &[2, sum(what, &[io.h, io.c])?])?,
+                product(what, &[2, sum(what, &[io.h, work_c])?])?,
                 Usage::Storage,
             ),
             spec(Buf::Xp, "xp", product(what, &[rows, n, F32])?, Usage::Storage),

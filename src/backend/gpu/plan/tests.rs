@@ -36,12 +36,12 @@ fn model_plan_sizes_match_the_packed_weights() {
         assert_eq!(model.stacked, stacked);
         let floats = |id| model.weights[model.index(id)].bytes / F32;
         for (l, dirs) in w.layers().iter().enumerate() {
-            let input = packing::input_weights(dirs, cfg.hidden_size);
-            let bias = packing::summed_biases(dirs, cfg.hidden_size);
+            let input = packing::input_weights(dirs, cfg.hidden_size, cfg.cell);
+            let bias = packing::summed_biases(dirs, cfg.hidden_size, cfg.cell);
             assert_eq!(floats(WeightId::Input(l)), input.len() as u64);
             assert_eq!(floats(WeightId::Bias(l)), bias.len() as u64);
             if !stacked {
-                let r = packing::recurrent_weights(dirs, cfg.hidden_size);
+                let r = packing::recurrent_weights(dirs, cfg.hidden_size, cfg.cell);
                 assert_eq!(floats(WeightId::Recurrent(l)), r.len() as u64);
             }
             if let Some(p) = packing::projection_weights(dirs, cfg.hidden_size) {
@@ -49,7 +49,7 @@ fn model_plan_sizes_match_the_packed_weights() {
             }
         }
         if stacked {
-            let (s, first, stride) = packing::stacked_weights(w.layers(), cfg.hidden_size);
+            let (s, first, stride) = packing::stacked_weights(w.layers(), cfg.hidden_size, cfg.cell);
             assert_eq!(floats(WeightId::Stacked), s.len() as u64);
             assert_eq!((model.r_first, model.r_stride), (first, stride));
         }

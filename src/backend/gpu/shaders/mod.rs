@@ -111,7 +111,12 @@ macro_rules! kernel {
         overrides: $overrides:expr $(,)?
     ) => {
         $(#[$doc])*
-        pub(crate) const $name: [Kernel; 3] = [
+        pub(crate) const $name: [Kernel; 3] =
+            kernel!(@set $label, $access, [$($file),+], $size, $bytes, $bindings, $consts, $overrides);
+    };
+    (@set $label:expr, $access:literal, [$($file:literal),+], $size:expr, $bytes:expr, $bindings:expr,
+     $consts:expr, $overrides:expr) => {
+        [
             kernel!(@one concat!($label), WeightFormat::F32, concat!("weights/", $access, "_f32.wgsl"),
                 [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
             kernel!(@one concat!($label, "_f16"), WeightFormat::F16, concat!("weights/", $access, "_f16.wgsl"),
@@ -119,7 +124,7 @@ macro_rules! kernel {
             kernel!(@one concat!($label, "_f16_native"), WeightFormat::F16Native,
                 concat!("weights/", $access, "_f16_native.wgsl"),
                 [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
-        ];
+        ]
     };
     (@one $name:expr, $format:expr, $weights:expr, [$($file:literal),+], $size:expr, $bytes:expr,
      $bindings:expr, $consts:expr, $overrides:expr) => {
@@ -286,83 +291,95 @@ kernel! {
     overrides: &[],
 }
 
-kernel! {
+/// The step kernels of one cell: the shared step bodies with its cell body composed in.
+pub(crate) struct CellKernels {
     /// One recurrent timestep with the cell update, 1–8 batch elements per invocation; also the
     /// wavefront's step.
-    STEP = "step", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step.wgsl"],
-    workgroup_size: [STEP_WORKGROUP, 1, 1],
-    workgroup_bytes: 0,
-    bindings: STEP_BINDINGS,
-    consts: &[("WG", STEP_WORKGROUP)],
-    overrides: &STEP_OVERRIDES,
-}
-
-kernel! {
+    pub step: [Kernel; 3],
     /// One recurrent timestep, split over k across a workgroup (small batches).
-    STEP_SPLITK = "step_splitk", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_splitk.wgsl"],
-    workgroup_size: [STEP_SPLITK_WORKGROUP, 1, 1],
-    workgroup_bytes: (STEP_SPLITK_WORKGROUP * STEP_SPLITK_MAX_BATCH) as u64 * VEC4,
-    bindings: STEP_BINDINGS,
-    consts: &[("SPLIT_WG", STEP_SPLITK_WORKGROUP), ("SPLIT_MAX_BATCH", STEP_SPLITK_MAX_BATCH)],
-    overrides: &SPLITK_OVERRIDES,
-}
-
-kernel! {
+    pub splitk: [Kernel; 3],
     /// One recurrent timestep staging tiles of R and h in workgroup memory (large batches).
-    STEP_TILED = "step_tiled", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_tiled.wgsl"],
-    workgroup_size: [STEP_TILED_WORKGROUP, 1, 1],
-    workgroup_bytes: (STEP_TILED_K * STEP_TILED_MAX_UNITS) as u64 * VEC4
-        + (STEP_TILED_MAX_BATCH * (STEP_TILED_K + 1)) as u64 * F32,
-    bindings: STEP_BINDINGS,
-    consts: &[
-        ("TILE_WG", STEP_TILED_WORKGROUP),
-        ("TILE_K", STEP_TILED_K),
-        ("TILE_MAX_UNITS", STEP_TILED_MAX_UNITS),
-        ("TILE_MAX_BATCH", STEP_TILED_MAX_BATCH),
-        ("TILE_MAX_PER", STEP_TILED_MAX_PER),
-    ],
-    overrides: &TILED_OVERRIDES,
-}
-
-kernel! {
+    pub tiled: [Kernel; 3],
     /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
-    STEP_SEQUENCE = "step_sequence", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence.wgsl"],
-    workgroup_size: [STEP_SEQUENCE_WORKGROUP, 1, 1],
-    workgroup_bytes: STEP_SEQUENCE_MAX_P as u64 * F32,
-    bindings: STEP_BINDINGS,
-    consts: &[("SEQ_WG", STEP_SEQUENCE_WORKGROUP), ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P)],
-    overrides: &GATE_OPTION_OVERRIDES,
-}
-
-kernel! {
-    /// The sequence kernel with each invocation's column of R in registers, h staged in workgroup
-    /// memory (the body, then the part that stages h).
-    STEP_SEQUENCE_RESIDENT = "step_sequence_resident", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence_resident.wgsl",
-         "step_sequence_resident_workgroup.wgsl"],
-    workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
-    workgroup_bytes: STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
-    bindings: STEP_BINDINGS,
-    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
-    overrides: &SEQUENCE_RESIDENT_OVERRIDES,
-}
-
-kernel! {
+    pub sequence: [Kernel; 3],
+    /// The sequence kernel with each invocation's column of R in registers, h staged in
+    /// workgroup memory (the body, then the part that stages h).
+    pub resident: [Kernel; 3],
     /// The register-resident sequence kernel with h broadcast within subgroups (devices with
-    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the same
-    /// body, then the part that broadcasts h.
-    STEP_SEQUENCE_RESIDENT_SUBGROUP = "step_sequence_resident_subgroup", "vec4",
-        ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", "cells/lstm.wgsl", "step_sequence_resident.wgsl",
-         "step_sequence_resident_subgroup.wgsl"],
-    workgroup_size: [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
-    workgroup_bytes: 0,
-    bindings: STEP_BINDINGS,
-    consts: &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
-    overrides: &SEQUENCE_RESIDENT_OVERRIDES,
+    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the
+    /// same body, then the part that broadcasts h.
+    pub resident_subgroup: [Kernel; 3],
+}
+
+/// The [`CellKernels`] of the cell whose body is `$body` (under `shaders/`), named `$prefix…`.
+macro_rules! cell_kernels {
+    ($(#[$doc:meta])* $name:ident = $prefix:literal, $body:literal) => {
+        $(#[$doc])*
+        pub(crate) const $name: CellKernels = CellKernels {
+            step: kernel!(@set concat!($prefix, "step"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step.wgsl"],
+                [STEP_WORKGROUP, 1, 1], 0, STEP_BINDINGS, &[("WG", STEP_WORKGROUP)], &STEP_OVERRIDES),
+            splitk: kernel!(@set concat!($prefix, "step_splitk"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_splitk.wgsl"],
+                [STEP_SPLITK_WORKGROUP, 1, 1],
+                (STEP_SPLITK_WORKGROUP * STEP_SPLITK_MAX_BATCH) as u64 * VEC4,
+                STEP_BINDINGS,
+                &[("SPLIT_WG", STEP_SPLITK_WORKGROUP), ("SPLIT_MAX_BATCH", STEP_SPLITK_MAX_BATCH)],
+                &SPLITK_OVERRIDES),
+            tiled: kernel!(@set concat!($prefix, "step_tiled"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_tiled.wgsl"],
+                [STEP_TILED_WORKGROUP, 1, 1],
+                (STEP_TILED_K * STEP_TILED_MAX_UNITS) as u64 * VEC4
+                    + (STEP_TILED_MAX_BATCH * (STEP_TILED_K + 1)) as u64 * F32,
+                STEP_BINDINGS,
+                &[
+                    ("TILE_WG", STEP_TILED_WORKGROUP),
+                    ("TILE_K", STEP_TILED_K),
+                    ("TILE_MAX_UNITS", STEP_TILED_MAX_UNITS),
+                    ("TILE_MAX_BATCH", STEP_TILED_MAX_BATCH),
+                    ("TILE_MAX_PER", STEP_TILED_MAX_PER),
+                ],
+                &TILED_OVERRIDES),
+            sequence: kernel!(@set concat!($prefix, "step_sequence"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_sequence.wgsl"],
+                [STEP_SEQUENCE_WORKGROUP, 1, 1],
+                STEP_SEQUENCE_MAX_P as u64 * F32,
+                STEP_BINDINGS,
+                &[("SEQ_WG", STEP_SEQUENCE_WORKGROUP), ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P)],
+                &GATE_OPTION_OVERRIDES),
+            resident: kernel!(@set concat!($prefix, "step_sequence_resident"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
+                 "step_sequence_resident.wgsl", "step_sequence_resident_workgroup.wgsl"],
+                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
+                STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
+                STEP_BINDINGS,
+                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
+                &SEQUENCE_RESIDENT_OVERRIDES),
+            resident_subgroup: kernel!(@set concat!($prefix, "step_sequence_resident_subgroup"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
+                 "step_sequence_resident.wgsl", "step_sequence_resident_subgroup.wgsl"],
+                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
+                0,
+                STEP_BINDINGS,
+                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
+                &SEQUENCE_RESIDENT_OVERRIDES),
+        };
+    };
+}
+
+cell_kernels! {
+    /// The LSTM's step kernels (`cells/lstm.wgsl`).
+    LSTM = "", "cells/lstm.wgsl"
+}
+
+cell_kernels! {
+    /// The GRU's step kernels (`cells/gru.wgsl`).
+    GRU = "gru_", "cells/gru.wgsl"
+}
+
+cell_kernels! {
+    /// The plain RNN's step kernels (`cells/rnn.wgsl`).
+    RNN = "rnn_", "cells/rnn.wgsl"
 }
 
 kernel! {
@@ -376,25 +393,43 @@ kernel! {
     overrides: &[],
 }
 
-/// Every kernel in every weight format.
-pub(crate) const ALL: [&[Kernel; 3]; 9] = [
-    &INPUT_PROJECTION,
-    &INPUT_PROJECTION_BLOCKED,
-    &STEP,
-    &STEP_SPLITK,
-    &STEP_TILED,
-    &STEP_SEQUENCE,
-    &STEP_SEQUENCE_RESIDENT,
-    &STEP_SEQUENCE_RESIDENT_SUBGROUP,
-    &OUTPUT_PROJECTION,
-];
+impl CellKernels {
+    /// Every step kernel set of the cell.
+    pub fn all(&'static self) -> [&'static [Kernel; 3]; 6] {
+        [
+            &self.step,
+            &self.splitk,
+            &self.tiled,
+            &self.sequence,
+            &self.resident,
+            &self.resident_subgroup,
+        ]
+    }
+
+    /// The step kernels of `cell`.
+    pub fn of(cell: Cell) -> &'static CellKernels {
+        match cell {
+            Cell::Lstm => &LSTM,
+            Cell::Gru => &GRU,
+            Cell::Rnn => &RNN,
+        }
+    }
+}
+
+/// Every kernel in every weight format: the GEMMs, each cell's step kernels, the projection.
+pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 3]> {
+    [&INPUT_PROJECTION, &INPUT_PROJECTION_BLOCKED]
+        .into_iter()
+        .chain(Cell::ALL.into_iter().flat_map(|c| CellKernels::of(c).all()))
+        .chain([&OUTPUT_PROJECTION])
+}
 
 mod training;
 pub(crate) use training::*;
 
 /// Every inference kernel, formats flattened.
 pub(crate) fn inference() -> impl Iterator<Item = &'static Kernel> {
-    ALL.into_iter().flatten()
+    all_sets().flatten()
 }
 
 /// Every kernel of the registry: inference in every weight format, then training.
@@ -440,27 +475,24 @@ impl KernelRef {
     /// kernels of a cell are the shared step bodies with its cell body (`cells/<cell>.wgsl`)
     /// composed in; the GEMMs do not depend on the cell.
     pub fn kernel(self, cell: Cell, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
-        let set = match cell {
-            Cell::Lstm => self.lstm(subgroup_min),
-        };
-        &set[format.index()]
+        &self.set(CellKernels::of(cell), subgroup_min)[format.index()]
     }
 
-    /// The kernels of the LSTM cell in the three weight formats.
-    fn lstm(self, subgroup_min: Option<u32>) -> &'static [Kernel; 3] {
+    /// The kernel in the three weight formats, the step kernels from `cell`'s.
+    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> &'static [Kernel; 3] {
         match self {
             KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
-            KernelRef::Step(StepVariant::SplitK { .. }, _) => &STEP_SPLITK,
-            KernelRef::Step(StepVariant::Tiled { .. }, _) => &STEP_TILED,
-            KernelRef::Step(StepVariant::Sequence, _) => &STEP_SEQUENCE,
+            KernelRef::Step(StepVariant::SplitK { .. }, _) => &cell.splitk,
+            KernelRef::Step(StepVariant::Tiled { .. }, _) => &cell.tiled,
+            KernelRef::Step(StepVariant::Sequence, _) => &cell.sequence,
             KernelRef::Step(StepVariant::SequenceResident, _)
                 if subgroup_min.is_some_and(|m| m >= SEQUENCE_SUBGROUP) =>
             {
-                &STEP_SEQUENCE_RESIDENT_SUBGROUP
+                &cell.resident_subgroup
             }
-            KernelRef::Step(StepVariant::SequenceResident, _) => &STEP_SEQUENCE_RESIDENT,
-            KernelRef::Step(..) => &STEP,
+            KernelRef::Step(StepVariant::SequenceResident, _) => &cell.resident,
+            KernelRef::Step(..) => &cell.step,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
         }
     }

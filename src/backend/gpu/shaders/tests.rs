@@ -196,8 +196,8 @@ fn workgroup_memory_of_every_variant_fits_the_registry() {
     let mut largest: std::collections::HashMap<&str, u64> = Default::default();
     for format in [WeightFormat::F32, WeightFormat::F16, WeightFormat::F16Native] {
         for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
-            for kernel_ref in &refs {
-                let kernel = kernel_ref.kernel(Cell::Lstm, format, subgroups);
+            for (kernel_ref, cell) in refs.iter().flat_map(|r| Cell::ALL.map(|c| (r, c))) {
+                let kernel = kernel_ref.kernel(cell, format, subgroups);
                 let source = with_overrides(kernel.source, &kernel_ref.variant_constants(100));
                 let bytes = workgroup_bytes(&parse_source(kernel.name, &source));
                 assert!(bytes <= kernel.workgroup_bytes, "{kernel_ref:?}: {bytes} bytes");
@@ -384,7 +384,7 @@ fn overrides_match_what_the_host_sets() {
 /// The activation ids the host passes are the WGSL switch's named cases.
 #[test]
 fn activation_ids_match_the_wgsl() {
-    let module = parse(&STEP[0]);
+    let module = parse(&LSTM.step[0]);
     for kind in ActivationKind::ALL {
         // LeakyRelu -> LEAKY_RELU
         let mut wgsl = String::new();

@@ -190,6 +190,9 @@ impl TrainKernel {
             TrainKernel::Forward(Cell::Lstm, _) => &TRAIN_FORWARD,
             TrainKernel::Backward(Cell::Lstm, 1) => &TRAIN_BACKWARD_SINGLE,
             TrainKernel::Backward(Cell::Lstm, _) => &TRAIN_BACKWARD,
+            TrainKernel::Forward(..) | TrainKernel::Backward(..) => {
+                unreachable!("check_trainable refuses cells without training kernels")
+            }
             TrainKernel::Norm => &TRAIN_NORM,
             TrainKernel::Update => &TRAIN_UPDATE,
             TrainKernel::Transpose => &TRAIN_TRANSPOSE,

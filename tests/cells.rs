@@ -1,0 +1,284 @@
+//! The GRU and plain RNN cells: the GPU engine against the CPU reference over shapes that are not
+//! multiples of the workgroup sizes, every kernel variant, both conventions' files, every
+//! direction, lengths and initial states, gate options; and the cells' own rules (no cell state,
+//! weights that tell the cells apart).
+
+mod common;
+
+use rand::{rngs::StdRng, SeedableRng};
+use wgpu_lstm::conform::{random_activations, ConformCase};
+use wgpu_lstm::gpu::Variants;
+use wgpu_lstm::{Cell, Convention, CpuLstm, Direction, Layout, LstmConfig, LstmWeights, Precision};
+
+/// Cases of `cell` with a rotating choice of options, sized to keep the CPU reference quick.
+fn cases(cell: Cell) -> Vec<ConformCase> {
+    let mut rng = StdRng::seed_from_u64(25);
+    (0..12)
+        .map(|n| {
+            let direction = [Direction::Bidirectional, Direction::Forward, Direction::Reverse][n % 3];
+            let convention = [Some(Convention::PyTorch), Some(Convention::Onnx), None][n % 3];
+            let mut config = LstmConfig {
+                cell,
+                linear_before_reset: cell == Cell::Gru,
+                input_size: [1, 5, 33, 70][n % 4],
+                hidden_size: [5, 65, 1, 33][(n / 2) % 4],
+                num_layers: if convention == Some(Convention::Onnx) {
+                    1
+                } else {
+                    1 + n % 3
+                },
+                direction,
+                bias: n % 5 != 3,
+                layout: if n % 2 == 0 {
+                    Layout::SeqMajor
+                } else {
+                    Layout::BatchMajor
+                },
+                clip: (n % 4 == 1).then_some(1.5),
+                ..LstmConfig::default()
+            };
+            if n % 3 == 2 {
+                config.activations = random_activations(&mut rng, &config);
+            }
+            ConformCase {
+                convention,
+                config,
+                batch: [1, 3, 17][n % 3],
+                seq_len: [1, 2, 23][(n / 3) % 3],
+                initial_state: n % 2 == 0,
+                seq_lens: n % 3 != 1,
+                seed: 2500 + n as u64,
+            }
+        })
+        .collect()
+}
+
+/// Every kernel variant, for both new cells, within the error model of the CPU reference.
+#[test]
+fn gru_and_rnn_match_cpu_with_every_kernel_variant() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut failures = Vec::new();
+    let mut worst = 0.0f32;
+    for cell in [Cell::Gru, Cell::Rnn] {
+        let cases = cases(cell);
+        for variants in Variants::all() {
+            let applicable: Vec<&ConformCase> = cases
+                .iter()
+                .filter(|c| variants.effective(&c.config) == variants)
+                .collect();
+            assert!(!applicable.is_empty(), "{cell}: {variants} runs on no case");
+            for case in applicable {
+                let check = case
+                    .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
+                    .unwrap();
+                worst = worst.max(check.comparison.worst_ratio);
+                if !check.passed() {
+                    failures.push(format!(
+                        "{variants} ({}): {:.3} of the bound, worst {:?}",
+                        case.describe(),
+                        check.comparison.worst_ratio,
+                        check.comparison.worst
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("GRU and RNN: worst error {worst:.3} of the bound");
+    assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
+}
+
+/// f16 weights for both cells: the GRU's candidate biases stay apart when rounded.
+#[test]
+fn gru_and_rnn_match_cpu_with_f16_weights() {
+    let Some(ctx) = common::gpu() else { return };
+    for cell in [Cell::Gru, Cell::Rnn] {
+        for mut case in cases(cell).into_iter().step_by(3) {
+            case.config.weights_precision = Precision::F16;
+            let check = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
+            assert!(
+                check.passed(),
+                "{}: {:.3} of the bound",
+                case.describe(),
+                check.comparison.worst_ratio
+            );
+        }
+    }
+}
+
+/// Cells without a cell state have a c of width 0 in states and outputs.
+#[test]
+fn gru_and_rnn_have_no_cell_state() {
+    for cell in [Cell::Gru, Cell::Rnn] {
+        let config = LstmConfig {
+            cell,
+            linear_before_reset: cell == Cell::Gru,
+            input_size: 3,
+            hidden_size: 4,
+            num_layers: 2,
+            ..LstmConfig::default()
+        };
+        let weights = LstmWeights::random(&config, 1).unwrap();
+        let x = common::random_tensor(vec![5, 2, 3], 1.0, 2);
+        let out = CpuLstm::new(&config, &weights)
+            .unwrap()
+            .forward(&x, None)
+            .unwrap();
+        assert_eq!(out.c_n.shape(), &[2, 2, 0]);
+        assert_eq!(out.h_n.shape(), &[2, 2, 4]);
+    }
+}
+
+/// R's shape tells the cells apart in files of either convention; a config for another cell
+/// is refused, naming both.
+#[test]
+fn files_tell_the_cells_apart() {
+    for cell in Cell::ALL {
+        let config = LstmConfig {
+            cell,
+            linear_before_reset: cell == Cell::Gru,
+            input_size: 3,
+            hidden_size: 4,
+            direction: Direction::Bidirectional,
+            ..LstmConfig::default()
+        };
+        let weights = LstmWeights::random(&config, 1).unwrap();
+        for convention in [Convention::PyTorch, Convention::Onnx] {
+            let bytes = weights.to_safetensors(convention).unwrap();
+            let (loaded, _) = LstmWeights::from_safetensors(&bytes, None).unwrap();
+            assert_eq!(loaded, weights, "{cell} through {convention}");
+        }
+        let other = LstmConfig {
+            cell: if cell == Cell::Rnn { Cell::Lstm } else { Cell::Rnn },
+            linear_before_reset: false,
+            ..config.clone()
+        };
+        let err = weights.check_config(&other).unwrap_err().to_string();
+        assert!(err.contains("cell"), "{err}");
+    }
+}
+
+/// `tests/onnx/cells/<name>`.
+fn onnx_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/onnx/cells")
+        .join(name)
+}
+
+/// `wgpu-lstm run` on an .onnx model of `tests/onnx/cells/` (made by make_cells.py with
+/// onnxruntime's outputs) with `extra` flags; returns the output directory.
+fn run_onnx(
+    model: &str,
+    x: &str,
+    device: &str,
+    extra: &[&str],
+) -> std::result::Result<tempfile::TempDir, String> {
+    let out = tempfile::tempdir().unwrap();
+    let o = common::bin()
+        .args(["run", "--weights"])
+        .arg(onnx_file(model))
+        .arg("--input")
+        .arg(onnx_file(x))
+        .args(["--device", device, "--out"])
+        .arg(out.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+fn assert_file_close(what: &str, got: &std::path::Path, expected: &str) {
+    let got = wgpu_lstm::Tensor::read_npy(got).unwrap();
+    let expected = wgpu_lstm::Tensor::read_npy(&onnx_file(expected)).unwrap();
+    common::assert_close_scaled(what, &got, &expected, common::TOLERANCE);
+}
+
+/// GRU (both linear_before_reset modes) and RNN nodes through `run` on the CPU and the GPU,
+/// against onnxruntime: Y and Y_h, no c_n.npy.
+#[test]
+fn onnx_gru_and_rnn_nodes_match_onnxruntime() {
+    let gpu = common::gpu().is_some();
+    for model in ["gru_lbr1", "gru_lbr0", "rnn_relu_reverse"] {
+        let lens = onnx_file(&format!("{model}_lens.npy")).display().to_string();
+        for device in ["cpu", "gpu"] {
+            if device == "gpu" && !gpu {
+                continue;
+            }
+            {
+                let extra = vec!["--seq-lens", lens.as_str()];
+                let result = run_onnx(
+                    &format!("{model}.onnx"),
+                    &format!("{model}_x.npy"),
+                    device,
+                    &extra,
+                );
+                if device == "gpu" && model == "gru_lbr0" {
+                    let Err(err) = result else {
+                        panic!("the GPU runs linear_before_reset 0")
+                    };
+                    assert!(err.contains("linear_before_reset 0"), "{err}");
+                    continue;
+                }
+                let out = result.unwrap_or_else(|e| panic!("{model} {device}: {e}"));
+                let what = format!("{model} {device}");
+                assert_file_close(&what, &out.path().join("y.npy"), &format!("{model}_y.npy"));
+                assert_file_close(&what, &out.path().join("h_n.npy"), &format!("{model}_h_n.npy"));
+                assert!(!out.path().join("c_n.npy").exists(), "{what}: a c_n.npy");
+            }
+        }
+    }
+}
+
+/// `--node` picks among the LSTM, GRU and RNN nodes of one model (whole, and streamed in chunks
+/// with the state on the GPU), `info` lists them with their operators, and a `--cell` the
+/// weights contradict is an error.
+#[test]
+fn node_selects_among_lstm_gru_and_rnn_nodes() {
+    let gpu = common::gpu().is_some();
+    for node in ["lstm", "gru", "rnn"] {
+        for device in ["cpu", "gpu"] {
+            if device == "gpu" && !gpu {
+                continue;
+            }
+            for chunk in [None, Some("3")] {
+                let mut extra = vec!["--node", node];
+                extra.extend(chunk.iter().flat_map(|n| ["--chunk", *n]));
+                let out = run_onnx("mixed.onnx", "mixed_x.npy", device, &extra).unwrap();
+                let what = format!("{node} {device} chunk {chunk:?}");
+                assert_file_close(&what, &out.path().join("y.npy"), &format!("mixed_{node}_y.npy"));
+                assert_eq!(out.path().join("c_n.npy").exists(), node == "lstm", "{what}");
+            }
+        }
+    }
+    let err = run_onnx("mixed.onnx", "mixed_x.npy", "cpu", &[]).unwrap_err();
+    assert!(
+        err.contains("3 LSTM, GRU or RNN nodes; choose with --node"),
+        "{err}"
+    );
+    let err = run_onnx(
+        "mixed.onnx",
+        "mixed_x.npy",
+        "cpu",
+        &["--node", "gru", "--cell", "rnn"],
+    )
+    .unwrap_err();
+    assert!(err.contains("--cell") && err.contains("contradicts"), "{err}");
+    let info = common::bin()
+        .arg("info")
+        .arg("--weights")
+        .arg(onnx_file("mixed.onnx"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        stdout.contains("3 recurrent node(s): 1 LSTM, 1 GRU, 1 RNN"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cell GRU, linear_before_reset 1") && stdout.contains("cell RNN"),
+        "{stdout}"
+    );
+}
