@@ -191,6 +191,13 @@ impl LstmConfig {
         self.activations_of(d)[..self.cell.activations()].to_vec()
     }
 
+    /// Whether the cell scales h before a recurrent product (a GRU without
+    /// `linear_before_reset`): two dependent products per step, which the GPU runs in its
+    /// sequence kernel only.
+    pub fn resets_before_product(&self) -> bool {
+        self.cell == Cell::Gru && !self.linear_before_reset
+    }
+
     /// Width of the cell state c: H for the LSTM, 0 for cells without one.
     pub fn cell_state_size(&self) -> usize {
         if self.cell.has_cell_state() {

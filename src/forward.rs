@@ -73,6 +73,30 @@ impl Output {
         )
     }
 
+    /// A one-shot forward's final states of sequences of length 0 are zeros, as onnxruntime
+    /// gives them (their Y rows are zeros already): the engines run them as a stream that
+    /// takes no step, which keeps the initial state, and this clears it.
+    pub(crate) fn clear_empty(&mut self, seq_lens: Option<&[usize]>) -> Result<()> {
+        let Some(lens) = seq_lens.filter(|l| l.contains(&0)) else {
+            return Ok(());
+        };
+        for t in [&mut self.h_n, &mut self.c_n] {
+            let (batch, width) = (t.shape()[1], t.shape()[2]);
+            if width == 0 {
+                continue;
+            }
+            let mut data = t.data().to_vec();
+            // Row i of [L·D, B, width] is batch element i % B.
+            for (i, row) in data.chunks_mut(width).enumerate() {
+                if lens[i % batch] == 0 {
+                    row.fill(0.0);
+                }
+            }
+            *t = Tensor::new(t.shape().to_vec(), data)?;
+        }
+        Ok(())
+    }
+
     /// Largest element-wise difference over `y`, `h_n` and `c_n`; `None` if shapes differ.
     pub fn max_abs_diff(&self, other: &Output) -> Option<f32> {
         let y = self.y.max_abs_diff(&other.y)?;
@@ -114,18 +138,39 @@ pub(crate) fn y_shape(config: &LstmConfig, dims: Dims) -> Vec<usize> {
 /// Whether a sequence length may be 0 (a stream with no steps in this chunk keeps its state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lengths {
-    /// One-shot forwards: 1..=T.
+    /// Training: 1..=T.
     AtLeastOne,
-    /// Streaming chunks: 0..=T.
+    /// Forwards and streaming chunks: 0..=T.
     MayBeZero,
 }
 
-/// Check input, initial state and lengths (each in 1..=T) against the config; returns T and B.
+/// Check input, initial state and lengths (each in 1..=T, as training needs) against the
+/// config; returns T and B.
 pub(crate) fn check_request(
     config: &LstmConfig,
     input: &Tensor,
     initial: Option<&State>,
     seq_lens: Option<&[usize]>,
+) -> Result<Dims> {
+    check_request_with(config, input, initial, seq_lens, Lengths::AtLeastOne)
+}
+
+/// [`check_request`] for a one-shot forward, whose lengths may be 0 ([`Output::clear_empty`]).
+pub(crate) fn check_forward_request(
+    config: &LstmConfig,
+    input: &Tensor,
+    initial: Option<&State>,
+    seq_lens: Option<&[usize]>,
+) -> Result<Dims> {
+    check_request_with(config, input, initial, seq_lens, Lengths::MayBeZero)
+}
+
+fn check_request_with(
+    config: &LstmConfig,
+    input: &Tensor,
+    initial: Option<&State>,
+    seq_lens: Option<&[usize]>,
+    lengths: Lengths,
 ) -> Result<Dims> {
     let dims = check_input(config, input)?;
     if let Some(state) = initial {
@@ -139,7 +184,7 @@ pub(crate) fn check_request(
             }
         }
     }
-    check_lengths(seq_lens, dims, Lengths::AtLeastOne)?;
+    check_lengths(seq_lens, dims, lengths)?;
     Ok(dims)
 }
 
@@ -234,7 +279,7 @@ pub trait LstmForward {
 
     fn config(&self) -> &LstmConfig;
 
-    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T.
+    /// Run with per-sequence lengths (`seq_lens[b]` in 0..=T); `None` means all T.
     fn forward_with_lens(
         &self,
         input: &Tensor,
@@ -273,7 +318,7 @@ pub trait LstmForward {
         chunk: usize,
     ) -> Result<Output> {
         let config = self.config();
-        let dims = check_request(config, input, initial, seq_lens)?;
+        let dims = check_forward_request(config, input, initial, seq_lens)?;
         if chunk == 0 {
             return Err(Error::invalid("chunk", "must be at least 1"));
         }
@@ -291,10 +336,12 @@ pub trait LstmForward {
             ys.push(self.forward_stream(&x, &mut stream, Some(&lens))?);
         }
         let state = self.stream_state(&stream)?;
-        Ok(Output {
+        let mut out = Output {
             y: Tensor::concat(axis, &ys)?,
             h_n: state.h,
             c_n: state.c,
-        })
+        };
+        out.clear_empty(seq_lens)?;
+        Ok(out)
     }
 }

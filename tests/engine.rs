@@ -277,10 +277,12 @@ fn bad_requests_are_typed_errors_on_both_paths() {
             e.contains("h0") && e.contains("[2, 2, 4]") && e.contains("[2, 3, 4]"),
             "{name}: {e}"
         );
-        for lens in [vec![5, 0], vec![6, 1], vec![5]] {
+        for lens in [vec![6, 1], vec![5]] {
             assert!(run(&good, None, Some(&lens)).is_err(), "{name}: {lens:?}");
         }
+        // Length 0 is a sequence with no steps (tests/cells.rs checks its zeros).
         assert!(run(&good, None, Some(&[5, 1])).is_ok(), "{name}");
+        assert!(run(&good, None, Some(&[5, 0])).is_ok(), "{name}");
     }
     let other = config(3, 5, 2, Direction::Forward);
     assert!(matches!(CpuLstm::new(&other, &w), Err(Error::Invalid { .. })));

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use wgpu_lstm::read_lengths_npy;
 use wgpu_lstm::{
-    Activation, Cell, Comparison, Convention, CpuLstm, Dims, Direction, ErrorBound, Layout, Lstm, LstmConfig,
+    Activation, Comparison, Convention, CpuLstm, Dims, Direction, ErrorBound, Layout, Lstm, LstmConfig,
     LstmWeights, Output, State, Tensor,
 };
 
@@ -166,28 +166,11 @@ fn cpu_reference_matches_outside_implementations() {
     }
 }
 
-/// Whether the GPU engine refuses the case: a GRU with linear_before_reset = 0, which it does not
-/// run yet (the refusal is checked instead).
-fn gpu_refuses(g: &Golden) -> bool {
-    g.config.cell == Cell::Gru && !g.config.linear_before_reset
-}
-
 #[test]
 fn gpu_matches_outside_implementations() {
     let Some(ctx) = common::gpu() else { return };
     for dir in common::golden_cases() {
         let g = load(&dir);
-        if gpu_refuses(&g) {
-            let err = Lstm::new(&ctx.device, &ctx.queue, &g.config, &g.weights)
-                .err()
-                .unwrap();
-            assert!(
-                err.to_string().contains("linear_before_reset 0"),
-                "{}: {err}",
-                g.name
-            );
-            continue;
-        }
         let gpu = Lstm::new(&ctx.device, &ctx.queue, &g.config, &g.weights).unwrap();
         let out = gpu
             .forward_with_lens(&g.input, g.initial.as_ref(), g.lens.as_deref())

@@ -278,7 +278,8 @@ impl PyLstm {
     }
 
     /// Run the whole sequence: `x` is (T, B, I), or (B, T, I) with batch_first; `hx` an optional
-    /// `(h0, c0)`; `seq_lens` optional lengths per batch element (1..=T). Returns
+    /// `(h0, c0)`; `seq_lens` optional lengths per batch element (0..=T; a sequence of length
+    /// 0 gives zero outputs and final states). Returns
     /// `(y, (h_n, c_n))` as float32 numpy arrays in the convention's shapes.
     #[pyo3(signature = (x, hx=None, seq_lens=None))]
     fn __call__<'py>(

@@ -20,3 +20,8 @@ fn cell(j: u32, d: u32, l: u32, z: vec4<f32>, c_prev: f32, h_prev: f32) -> vec2<
     let o = act_f(d, clip(z.w + peep.z * c));
     return vec2<f32>(c, o * act_h(d, c));
 }
+
+// No reset before a product (shared/cell.wgsl).
+fn reset_gate(d: u32, z: vec4<f32>) -> f32 {
+    return 1.0;
+}

@@ -1,6 +1,7 @@
 // What every step kernel shares: its bindings, the gate options and the state update around the
 // cell body. The registry composes the cell's body (cells/<cell>.wgsl, which defines cell() and
-// CELL_READS_H, whether cell() needs the unit's previous h) after this file.
+// CELL_READS_H, whether cell() needs the unit's previous h, and reset_gate(), what the sequence
+// kernel scales h by before the second product of a RESET_BEFORE_PRODUCT cell) after this file.
 //
 // R (the weights at binding 2, read with weight4 from shared/weights/) is gate-interleaved and
 // k-major: element (d·P + k)·H + j is the vec4 of unit j's four lanes (the LSTM's i, f, g, o; see
@@ -45,6 +46,9 @@ override CLIP: f32 = 0.0;
 override INPUT_FORGET: bool = false;
 override PEEPHOLES: bool = false;
 override PROJECTED: bool = false;
+// A GRU without linear_before_reset: lane w of a unit's sums is R_n·(r⊙h), which only the
+// sequence kernel computes (step_sequence.wgsl), instead of R_n·h + Rb_n.
+override RESET_BEFORE_PRODUCT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;

@@ -81,7 +81,8 @@ pub struct InputArgs {
     /// An RNN's activation (PyTorch nn.RNN's nonlinearity), which the weights do not record.
     #[arg(long, value_enum)]
     nonlinearity: Option<NonlinearityArg>,
-    /// Sequence lengths (.npy, int32/int64, shape [B], each in 1..=T).
+    /// Sequence lengths (.npy, int32/int64, shape [B], each in 0..=T; a sequence of length 0
+    /// gives zero outputs and final states).
     #[arg(long)]
     seq_lens: Option<PathBuf>,
     /// Batch-major sequences (PyTorch batch_first=True, ONNX layout=1).
@@ -333,7 +334,7 @@ pub fn read_request(args: &InputArgs) -> Result<Request> {
         None => model_lens,
     };
     if let Some(lens) = &seq_lens {
-        if let Some(bad) = lens.iter().find(|&&l| l == 0 || l > seq_len) {
+        if let Some(bad) = lens.iter().find(|&&l| l > seq_len) {
             let what = args
                 .seq_lens
                 .as_ref()
@@ -342,7 +343,7 @@ pub fn read_request(args: &InputArgs) -> Result<Request> {
                 });
             return Err(Error::invalid(
                 what,
-                format!("length {bad} is outside 1..={seq_len}"),
+                format!("length {bad} is outside 0..={seq_len}"),
             ));
         }
     }

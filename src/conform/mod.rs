@@ -262,15 +262,21 @@ impl ConformCase {
         case
     }
 
-    /// A random case of `cell` (a GRU with linear_before_reset = 1): [`ConformCase::random`]'s
+    /// A random case of `cell` (a GRU with either linear_before_reset): [`ConformCase::random`]'s
     /// grid without the LSTM's own options, H at most 130 so that the register-resident
     /// sequence kernel can run it.
     pub fn random_of(cell: Cell, seed: u64) -> ConformCase {
         let mut case = ConformCase::random(seed);
         let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
+        // Without peepholes, weights used as made go through nn's files.
+        if case.convention.is_none() {
+            case.convention = Some(Convention::PyTorch);
+        }
         let config = &mut case.config;
         config.cell = cell;
-        config.linear_before_reset = cell == Cell::Gru;
+        // nn.GRU's files hold linear_before_reset = 1 only.
+        config.linear_before_reset =
+            cell == Cell::Gru && (case.convention == Some(Convention::PyTorch) || rng.random_bool(0.5));
         config.proj_size = None;
         config.peepholes = false;
         config.input_forget = false;
@@ -280,9 +286,6 @@ impl ConformCase {
         } else {
             Vec::new()
         };
-        if case.convention.is_none() {
-            case.convention = Some(Convention::PyTorch);
-        }
         case.shrink_to(MAX_RANDOM_MACS);
         case
     }

@@ -9,8 +9,8 @@ use crate::cell::Cell;
 use crate::config::LstmConfig;
 use crate::error::Result;
 use crate::forward::{
-    check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths, LstmForward, Output,
-    State,
+    check_forward_request, check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths,
+    LstmForward, Output, State,
 };
 use crate::tensor::{elements, zeroed, Tensor};
 use crate::weights::{DirectionWeights, LstmWeights};
@@ -46,15 +46,18 @@ impl CpuLstm {
         self.forward_with_lens(input, initial, None)
     }
 
-    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T.
+    /// Run with per-sequence lengths (`seq_lens[b]` in 0..=T; a sequence of length 0 gives zero Y
+    /// rows and zero final states); `None` means all T.
     pub fn forward_with_lens(
         &self,
         input: &Tensor,
         initial: Option<&State>,
         seq_lens: Option<&[usize]>,
     ) -> Result<Output> {
-        let dims = check_request(&self.config, input, initial, seq_lens)?;
-        forward(&self.config, &self.weights, input, initial, seq_lens, dims)
+        let dims = check_forward_request(&self.config, input, initial, seq_lens)?;
+        let mut out = forward(&self.config, &self.weights, input, initial, seq_lens, dims)?;
+        out.clear_empty(seq_lens)?;
+        Ok(out)
     }
 }
 

@@ -28,7 +28,11 @@ impl ModelWeights {
         // Rounded first, as the CPU reference rounds them: the f16 conversion below is exact and
         // the biases are summed from rounded values.
         let weights = weights.rounded(precision);
-        let (h, cell) = (weights.hidden_size(), weights.cell());
+        let (h, cell, lbr) = (
+            weights.hidden_size(),
+            weights.cell(),
+            weights.linear_before_reset(),
+        );
         let layers = weights.layers();
         let buffers = plan
             .weights
@@ -43,9 +47,9 @@ impl ModelWeights {
                         };
                         (w, true)
                     }
-                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h, cell), false),
+                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h, cell, lbr), false),
                     WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h, cell), true),
-                    WeightId::Stacked => (packing::stacked_weights(layers, h, cell).0, true),
+                    WeightId::Stacked => (packing::stacked_weights(layers, h, cell, lbr).0, true),
                     WeightId::Projection(l) => (
                         packing::projection_weights(&layers[l], h)
                             .expect("a projection is planned only with W_hr"),

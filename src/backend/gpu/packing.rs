@@ -10,32 +10,40 @@
 use crate::cell::Cell;
 use crate::weights::DirectionWeights;
 
-/// Which gate block of W (with Wb) and of R (with Rb) feeds each of a unit's four lanes (`None`:
+/// Which gate block of W (with Wb), of R and of Rb feeds each of a unit's four lanes (`None`:
 /// zeros). The cell bodies (`shaders/cells/`) read the lanes in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Lanes {
     pub input: [Option<usize>; 4],
     pub recurrent: [Option<usize>; 4],
+    pub recurrent_bias: [Option<usize>; 4],
 }
 
 impl Lanes {
-    pub fn of(cell: Cell) -> Lanes {
+    /// The lanes of `cell` (with the GRU's `linear_before_reset`).
+    pub fn of(cell: Cell, linear_before_reset: bool) -> Lanes {
         const N: Option<usize> = None;
-        match cell {
+        let (input, recurrent) = match cell {
             // i, f, g, o: each lane sums its gate's W·x, R·h and both biases.
-            Cell::Lstm => Lanes {
-                input: [Some(0), Some(1), Some(2), Some(3)],
-                recurrent: [Some(0), Some(1), Some(2), Some(3)],
-            },
-            // z, r, then the candidate's W_n·x + Wb_n and R_n·h + Rb_n apart.
-            Cell::Gru => Lanes {
-                input: [Some(0), Some(1), Some(2), N],
-                recurrent: [Some(0), Some(1), N, Some(2)],
-            },
-            Cell::Rnn => Lanes {
-                input: [Some(0), N, N, N],
-                recurrent: [Some(0), N, N, N],
-            },
+            Cell::Lstm => (
+                [Some(0), Some(1), Some(2), Some(3)],
+                [Some(0), Some(1), Some(2), Some(3)],
+            ),
+            // z, r, then the candidate's W_n·x + Wb_n and R_n's product apart.
+            Cell::Gru => ([Some(0), Some(1), Some(2), N], [Some(0), Some(1), N, Some(2)]),
+            Cell::Rnn => ([Some(0), N, N, N], [Some(0), N, N, N]),
+        };
+        // Rb_n sits with R_n's product when the reset gate scales it, and with W_n·x when the
+        // product is of r⊙h (computed in the kernel, without a bias).
+        let recurrent_bias = if cell == Cell::Gru && !linear_before_reset {
+            [Some(0), Some(1), Some(2), N]
+        } else {
+            recurrent
+        };
+        Lanes {
+            input,
+            recurrent,
+            recurrent_bias,
         }
     }
 }
@@ -43,7 +51,7 @@ impl Lanes {
 /// `[D·4H, in]` interleaved input weights.
 pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
     let inp = dirs[0].w_ih.len() / (cell.gates() * h);
-    let lanes = Lanes::of(cell);
+    let lanes = Lanes::of(cell, true);
     let mut w = Vec::with_capacity(dirs.len() * 4 * h * inp);
     for dw in dirs {
         for j in 0..h {
@@ -60,12 +68,17 @@ pub(crate) fn input_weights(dirs: &[DirectionWeights], h: usize, cell: Cell) -> 
 
 /// `[D·4H]` interleaved biases, each lane the sum of the biases of its blocks (zeros without
 /// bias).
-pub(crate) fn summed_biases(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
-    let lanes = Lanes::of(cell);
+pub(crate) fn summed_biases(
+    dirs: &[DirectionWeights],
+    h: usize,
+    cell: Cell,
+    linear_before_reset: bool,
+) -> Vec<f32> {
+    let lanes = Lanes::of(cell, linear_before_reset);
     let mut bias = Vec::with_capacity(dirs.len() * 4 * h);
     for dw in dirs {
         for j in 0..h {
-            for (input, recurrent) in lanes.input.into_iter().zip(lanes.recurrent) {
+            for (input, recurrent) in lanes.input.into_iter().zip(lanes.recurrent_bias) {
                 bias.push(dw.bias.as_ref().map_or(0.0, |(bi, bh)| {
                     input.map_or(0.0, |g| bi[g * h + j]) + recurrent.map_or(0.0, |g| bh[g * h + j])
                 }));
@@ -80,7 +93,7 @@ pub(crate) fn summed_biases(dirs: &[DirectionWeights], h: usize, cell: Cell) -> 
 /// peepholes). P is the size of h: the projection size, or H.
 pub(crate) fn recurrent_weights(dirs: &[DirectionWeights], h: usize, cell: Cell) -> Vec<f32> {
     let p = dirs[0].w_hh.len() / (cell.gates() * h);
-    let lanes = Lanes::of(cell);
+    let lanes = Lanes::of(cell, true);
     let mut r = Vec::with_capacity(dirs.len() * 4 * h * (p + 1));
     for dw in dirs {
         for k in 0..p {
@@ -140,13 +153,14 @@ pub(crate) fn stacked_weights(
     layers: &[Vec<DirectionWeights>],
     h: usize,
     cell: Cell,
+    linear_before_reset: bool,
 ) -> (Vec<f32>, u32, u32) {
     let mut stacked = recurrent_weights(&layers[0], h, cell);
     let first = stacked.len() / 4;
     for dirs in &layers[1..] {
         stacked.extend(recurrent_weights(dirs, h, cell));
         stacked.extend(transposed(&input_weights(dirs, h, cell), 4 * h));
-        stacked.extend(summed_biases(dirs, h, cell));
+        stacked.extend(summed_biases(dirs, h, cell, linear_before_reset));
     }
     let stride = (stacked.len() / 4 - first) / (layers.len() - 1).max(1);
     (stacked, first as u32, stride as u32)

@@ -253,7 +253,10 @@ impl Variants {
 
     /// What runs for `config`: the wavefront falls back on layer-by-layer where the model or the
     /// step variant does not allow it, and a sequence kernel that does not fit the model
-    /// ([`StepVariant::fits`]) on one batch element per invocation.
+    /// ([`StepVariant::fits`]) on one batch element per invocation. A GRU without
+    /// `linear_before_reset` runs the sequence kernel whatever was asked: its two dependent
+    /// products per step need the workgroup barrier between them that only a workgroup holding
+    /// every unit of a sequence has.
     pub fn effective(self, config: &LstmConfig) -> Variants {
         self.fitted(Schedule::wavefront_fits(config), config)
     }
@@ -261,7 +264,9 @@ impl Variants {
     /// [`Variants::effective`], with whether the model's weights allow the wavefront.
     pub(crate) fn fitted(self, wavefront_fits: bool, config: &LstmConfig) -> Variants {
         let (h, p) = (config.hidden_size, config.output_size());
-        let step = if self.step.fits(h, p, config.proj_size.is_some()) {
+        let step = if config.resets_before_product() {
+            StepVariant::Sequence
+        } else if self.step.fits(h, p, config.proj_size.is_some()) {
             self.step
         } else {
             StepVariant::Batch1

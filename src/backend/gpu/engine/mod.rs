@@ -24,12 +24,11 @@ use super::stats::{ForwardStats, KernelPart, PassStats};
 use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use super::workspace::Workspace;
-use crate::cell::Cell;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
 use crate::forward::{
-    check_input, check_lengths, check_request, state_shape, y_shape, Dims, Lengths, LstmForward, Output,
-    State,
+    check_forward_request, check_input, check_lengths, state_shape, y_shape, Dims, Lengths, LstmForward,
+    Output, State,
 };
 use crate::tensor::Tensor;
 use crate::weights::LstmWeights;
@@ -151,11 +150,15 @@ impl Lstm {
     ) -> Result<Self> {
         let device = cache.device();
         weights.check_config(config)?;
-        if config.cell == Cell::Gru && !config.linear_before_reset {
+        if config.resets_before_product() && config.output_size() > shaders::STEP_SEQUENCE_MAX_P as usize {
             return Err(Error::invalid(
                 "linear_before_reset 0",
-                "the GPU engine runs GRUs with linear_before_reset = 1 (PyTorch's nn.GRU) so far; \
-                 run this model on the CPU reference (--device cpu)",
+                format!(
+                    "a GRU without linear_before_reset runs on the GPU's sequence kernel, which holds h of at most \
+                     {} values; this one has {} (run it on the CPU reference, --device cpu)",
+                    shaders::STEP_SEQUENCE_MAX_P,
+                    config.output_size()
+                ),
             ));
         }
         let limits = device.limits();
@@ -321,7 +324,7 @@ impl Lstm {
         self.forward_with_lens(input, initial, None)
     }
 
-    /// Run with per-sequence lengths (`seq_lens[b]` in 1..=T); `None` means all T. Blocks until
+    /// Run with per-sequence lengths (`seq_lens[b]` in 0..=T); `None` means all T. Blocks until
     /// the outputs are read back. (On the web: [`Lstm::forward_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_with_lens(

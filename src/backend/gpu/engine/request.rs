@@ -46,7 +46,7 @@ impl Lstm {
         seq_lens: Option<&[usize]>,
         wait: bool,
     ) -> Result<Output> {
-        let dims = check_request(&self.config, input, initial, seq_lens)?;
+        let dims = check_forward_request(&self.config, input, initial, seq_lens)?;
         let request = Request {
             dims,
             source: Source::Host(input),
@@ -61,11 +61,13 @@ impl Lstm {
         let (h_n, rest) = rest.split_at(io.h as usize);
         let c_n = &rest[..io.c as usize];
         let [y, h_n, c_n] = [y, h_n, c_n].map(bytemuck::pod_collect_to_vec::<u8, f32>);
-        Ok(Output {
+        let mut out = Output {
             y: Tensor::new(y_shape(cfg, dims), y)?,
             h_n: Tensor::new(state_shape(cfg, dims.batch, cfg.output_size()), h_n)?,
             c_n: Tensor::new(state_shape(cfg, dims.batch, cfg.cell_state_size()), c_n)?,
-        })
+        };
+        out.clear_empty(seq_lens)?;
+        Ok(out)
     }
 
     pub(super) async fn stream(

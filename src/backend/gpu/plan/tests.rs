@@ -37,7 +37,7 @@ fn model_plan_sizes_match_the_packed_weights() {
         let floats = |id| model.weights[model.index(id)].bytes / F32;
         for (l, dirs) in w.layers().iter().enumerate() {
             let input = packing::input_weights(dirs, cfg.hidden_size, cfg.cell);
-            let bias = packing::summed_biases(dirs, cfg.hidden_size, cfg.cell);
+            let bias = packing::summed_biases(dirs, cfg.hidden_size, cfg.cell, cfg.linear_before_reset);
             assert_eq!(floats(WeightId::Input(l)), input.len() as u64);
             assert_eq!(floats(WeightId::Bias(l)), bias.len() as u64);
             if !stacked {
@@ -49,7 +49,8 @@ fn model_plan_sizes_match_the_packed_weights() {
             }
         }
         if stacked {
-            let (s, first, stride) = packing::stacked_weights(w.layers(), cfg.hidden_size, cfg.cell);
+            let (s, first, stride) =
+                packing::stacked_weights(w.layers(), cfg.hidden_size, cfg.cell, cfg.linear_before_reset);
             assert_eq!(floats(WeightId::Stacked), s.len() as u64);
             assert_eq!((model.r_first, model.r_stride), (first, stride));
         }

@@ -205,7 +205,7 @@ const fn write(element: u64) -> BindingKind {
 
 /// The overrides of the step kernels that carry the configuration's gate options, in the order
 /// [`gate_option_constants`] gives them.
-pub(crate) const GATE_OPTION_OVERRIDES: [&str; 23] = [
+pub(crate) const GATE_OPTION_OVERRIDES: [&str; 24] = [
     "ACT_F0",
     "ALPHA_F0",
     "BETA_F0",
@@ -229,9 +229,10 @@ pub(crate) const GATE_OPTION_OVERRIDES: [&str; 23] = [
     "INPUT_FORGET",
     "PEEPHOLES",
     "PROJECTED",
+    "RESET_BEFORE_PRODUCT",
 ];
 
-/// The gate options followed by a kernel's own overrides (`M` = 23 + `N`).
+/// The gate options followed by a kernel's own overrides (`M` = 24 + `N`).
 const fn with_gate_options<const N: usize, const M: usize>(own: [&'static str; N]) -> [&'static str; M] {
     assert!(M == GATE_OPTION_OVERRIDES.len() + N);
     let mut all = [""; M];
@@ -247,10 +248,10 @@ const fn with_gate_options<const N: usize, const M: usize>(own: [&'static str; N
     all
 }
 
-const STEP_OVERRIDES: [&str; 26] = with_gate_options(["BATCH_BLOCK", "UNITS", "WAVEFRONT"]);
-const SPLITK_OVERRIDES: [&str; 25] = with_gate_options(["SPLIT_UNITS", "SPLIT_BATCH"]);
-const TILED_OVERRIDES: [&str; 25] = with_gate_options(["TILE_UNITS", "TILE_BATCH"]);
-const SEQUENCE_RESIDENT_OVERRIDES: [&str; 24] = with_gate_options(["SEQ_P"]);
+const STEP_OVERRIDES: [&str; 27] = with_gate_options(["BATCH_BLOCK", "UNITS", "WAVEFRONT"]);
+const SPLITK_OVERRIDES: [&str; 26] = with_gate_options(["SPLIT_UNITS", "SPLIT_BATCH"]);
+const TILED_OVERRIDES: [&str; 26] = with_gate_options(["TILE_UNITS", "TILE_BATCH"]);
+const SEQUENCE_RESIDENT_OVERRIDES: [&str; 25] = with_gate_options(["SEQ_P"]);
 
 /// xp, weights (R), seq_lens, state, y: the bindings every step kernel shares.
 const STEP_BINDINGS: &[BindingKind] = &[
@@ -527,7 +528,7 @@ impl KernelRef {
 
 /// The step kernels' gate-option overrides for a configuration, named as in
 /// [`GATE_OPTION_OVERRIDES`]: the activations of each direction with alpha and beta, clip,
-/// input_forget, peepholes and projection.
+/// input_forget, peepholes, projection and a GRU's reset before its candidate's product.
 pub(crate) fn gate_option_constants(config: &LstmConfig) -> Vec<(&'static str, f64)> {
     let per_direction = [
         config.activations_of(0),
@@ -546,6 +547,7 @@ pub(crate) fn gate_option_constants(config: &LstmConfig) -> Vec<(&'static str, f
             flag(config.input_forget),
             flag(config.peepholes),
             flag(config.proj_size.is_some()),
+            flag(config.resets_before_product()),
         ]);
     GATE_OPTION_OVERRIDES.into_iter().zip(values).collect()
 }

@@ -279,7 +279,7 @@ impl<'p> Slice<'p> {
 /// the cost of the steps of a layer: 16 steps of a per-step kernel scaled to T, or one dispatch
 /// of the sequence kernel. Then, where the layers can also run as a wavefront, weigh both
 /// schedules, each with the fastest step it can use, and keep the faster. Candidates whose plan
-/// exceeds the device's limits (or falls back on another step) are not tried.
+/// exceeds the device's limits are not tried; one that falls back on another step is that step.
 pub(crate) fn step(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -324,11 +324,16 @@ pub(crate) fn step(
     let mut costs = Vec::new();
     // Why the last candidate that did not fit was refused, for the error when none fits.
     let mut refused = None;
-    for candidate in step_candidates(res.dims) {
-        let plan = plan_of(candidate, Schedule::Layers);
-        if plan.variants.step != candidate {
+    // A candidate that falls back on another step ([`Variants::effective`]) is that step, tried
+    // once.
+    let mut tried = Vec::new();
+    for asked in step_candidates(res.dims) {
+        let plan = plan_of(asked, Schedule::Layers);
+        let candidate = plan.variants.step;
+        if tried.contains(&candidate) {
             continue;
         }
+        tried.push(candidate);
         if let Err(e) = limits::plan(&limits, &plan) {
             refused = Some(e);
             continue;
