@@ -53,6 +53,15 @@ impl Cell {
         }
     }
 
+    /// The operator with its article, for messages: "an LSTM", "a GRU", "an RNN".
+    pub fn indefinite(self) -> &'static str {
+        match self {
+            Cell::Lstm => "an LSTM",
+            Cell::Gru => "a GRU",
+            Cell::Rnn => "an RNN",
+        }
+    }
+
     /// Gates per hidden unit: the row blocks of W, R and the biases (4 for the LSTM, 3 for the
     /// GRU, 1 for the RNN). A GPU kernel holds one unit's gates in the lanes of a vec4, so a
     /// cell has at most [`Cell::MAX_GATES`].

@@ -226,13 +226,13 @@ impl LstmConfig {
         if let Some((option, _)) = lstm_only.iter().find(|(_, set)| *set && self.cell != Cell::Lstm) {
             return Err(Error::invalid(
                 *option,
-                format!("is an LSTM option; a {} cell has none", self.cell.onnx_op()),
+                format!("is an LSTM option; {} cell has none", self.cell.indefinite()),
             ));
         }
         if self.linear_before_reset && self.cell != Cell::Gru {
             return Err(Error::invalid(
                 "linear_before_reset",
-                format!("is a GRU option; an {} cell has none", self.cell.onnx_op()),
+                format!("is a GRU option; {} cell has none", self.cell.indefinite()),
             ));
         }
         if let Some(p) = self.proj_size {

@@ -19,19 +19,27 @@ create_exception!(
 
 type PyResult<T> = pyo3::PyResult<T>;
 
+mod cells;
 mod convert;
 mod lstm;
 mod model;
+mod open;
+mod recurrent;
 mod stream;
 mod tools;
 
+use cells::{PyGru, PyRnn};
 use lstm::PyLstm;
+use recurrent::PyRecurrent;
 use stream::PyStream;
 use tools::{adapters, bench_shapes, conform, ConformResult};
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRecurrent>()?;
     m.add_class::<PyLstm>()?;
+    m.add_class::<PyGru>()?;
+    m.add_class::<PyRnn>()?;
     m.add_class::<PyStream>()?;
     m.add_class::<ConformResult>()?;
     m.add_function(wrap_pyfunction!(adapters, m)?)?;

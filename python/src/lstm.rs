@@ -1,124 +1,22 @@
 //! `wgpu_lstm.LSTM`: built from a state_dict or a model file, called like `torch.nn.LSTM`.
 
 use super::PyResult;
-use crate::{convert::*, model::*, stream::*};
-use std::sync::{Arc, Mutex};
+use crate::{model::*, open::*, recurrent::PyRecurrent};
+use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
 
-use wgpu_lstm::onnx::{is_onnx_file, OnnxModel};
-use wgpu_lstm::Convention;
-use wgpu_lstm::{
-    CpuLstm, Direction, GateOptions, Layout, Lstm, LstmConfig, LstmForward, LstmWeights, ReadLimits, State,
-};
-
-/// The ONNX attributes a model of weights alone takes as keyword arguments.
-#[derive(Default)]
-pub(crate) struct Options {
-    pub(crate) batch_first: Option<bool>,
-    pub(crate) direction: Option<String>,
-    pub(crate) gate: GateOptions,
-}
-
-impl Options {
-    /// An .onnx node sets these attributes itself: options that repeat them are accepted, ones
-    /// that contradict them are errors naming both values.
-    fn agree_with(&self, config: &LstmConfig) -> PyResult<()> {
-        let contradiction = |name: &str, given: String, node: String| {
-            PyValueError::new_err(format!(
-                "{name}: {given} contradicts the node's {node}; leave {name} out to use the node's"
-            ))
-        };
-        if let Some(d) = &self.direction {
-            if direction_of(d)? != config.direction {
-                return Err(contradiction(
-                    "direction",
-                    d.clone(),
-                    format!("{:?}", config.direction),
-                ));
-            }
-        }
-        if let Some(c) = self.gate.contradiction(config).py()? {
-            return Err(contradiction(c.option, c.given, c.model));
-        }
-        let batch_first = config.layout == Layout::BatchMajor;
-        if self.batch_first.is_some_and(|b| b != batch_first) {
-            return Err(contradiction(
-                "batch_first",
-                format!("{}", !batch_first),
-                format!("layout {}", u8::from(batch_first)),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The configuration of `weights` with these options.
-    fn config(&self, weights: LstmWeights) -> PyResult<(LstmConfig, LstmWeights)> {
-        let weights = match &self.direction {
-            Some(d) => weights.with_direction(direction_of(d)?).py()?,
-            None => weights,
-        };
-        let layout = if self.batch_first == Some(true) {
-            Layout::BatchMajor
-        } else {
-            Layout::SeqMajor
-        };
-        let mut config = weights.config(layout);
-        self.gate.apply(&mut config).py()?;
-        config.validate().py()?;
-        Ok((config, weights))
-    }
-}
+use wgpu_lstm::{Direction, GateOptions, Layout};
 
 /// A stacked LSTM on a GPU (or the CPU reference), shaped like `torch.nn.LSTM`: build it with
 /// `LSTM.from_state_dict` or `LSTM.load`, call it on `x` to get `(y, (h_n, c_n))`.
-#[pyclass(frozen, module = "wgpu_lstm", name = "LSTM")]
-pub(crate) struct PyLstm {
-    pub(crate) model: Arc<Model>,
-}
+#[pyclass(frozen, extends = PyRecurrent, module = "wgpu_lstm", name = "LSTM")]
+pub(crate) struct PyLstm;
 
-pub(crate) fn build(
-    py: Python<'_>,
-    config: LstmConfig,
-    weights: LstmWeights,
-    convention: Convention,
-    device: &str,
-    backend: Option<&str>,
-    adapter: Option<&str>,
-) -> PyResult<Model> {
-    let engine = match device.to_ascii_lowercase().as_str() {
-        "gpu" => {
-            let context = context(py, backend, adapter)?;
-            let lstm = py
-                .detach(|| Lstm::with_cache(context.pipeline_cache(), &context.queue, &config, &weights))
-                .py()?;
-            Engine::Gpu {
-                lstm: Box::new(lstm),
-                context,
-            }
-        }
-        "cpu" => {
-            if backend.is_some() || adapter.is_some() {
-                return Err(PyValueError::new_err(
-                    "backend and adapter choose a GPU; device='cpu' runs the CPU reference",
-                ));
-            }
-            Engine::Cpu(CpuLstm::new(&config, &weights).py()?)
-        }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "device: unknown '{other}'; expected 'gpu' or 'cpu'"
-            )))
-        }
-    };
-    Ok(Model {
-        engine,
-        convention,
-        initial: None,
-        seq_lens: None,
-    })
+impl PyLstm {
+    fn made(model: Arc<Model>) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(PyRecurrent { model }).add_subclass(PyLstm)
+    }
 }
 
 #[pymethods]
@@ -146,17 +44,7 @@ impl PyLstm {
         backend: Option<&str>,
         adapter: Option<&str>,
         weights_precision: &str,
-    ) -> PyResult<Self> {
-        let items = state_dict
-            .call_method0("items")
-            .map_err(|_| PyValueError::new_err("state_dict: expected a mapping of names to arrays"))?;
-        let mut tensors = Vec::new();
-        for item in items.try_iter()? {
-            let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
-            let tensor = tensor_of(&format!("state_dict['{name}']"), &value)?;
-            tensors.push((name, tensor));
-        }
-        let (weights, convention) = LstmWeights::from_tensors(&tensors, convention_of(convention)?).py()?;
+    ) -> PyResult<Py<Self>> {
         let options = Options {
             batch_first: Some(batch_first),
             direction,
@@ -167,13 +55,19 @@ impl PyLstm {
                 activation_alpha: activation_alpha.unwrap_or_default(),
                 activation_beta: activation_beta.unwrap_or_default(),
             },
+            ..Options::default()
         };
-        let (mut config, weights) = options.config(weights)?;
-        config.weights_precision = precision_of(weights_precision)?;
-        let model = build(py, config, weights, convention, device, backend, adapter)?;
-        Ok(PyLstm {
-            model: Arc::new(model),
-        })
+        let model = model_from_state_dict(
+            py,
+            state_dict,
+            &options,
+            convention,
+            device,
+            backend,
+            adapter,
+            weights_precision,
+        )?;
+        Py::new(py, PyLstm::made(model))
     }
 
     /// From a file: `.safetensors` (either convention, with the options of `from_state_dict`)
@@ -204,11 +98,7 @@ impl PyLstm {
         weights_precision: &str,
         max_file_bytes: Option<u64>,
         max_folded_bytes: Option<u64>,
-    ) -> PyResult<Self> {
-        let limits = ReadLimits {
-            max_bytes: max_file_bytes.unwrap_or(ReadLimits::DEFAULT.max_bytes),
-            max_folded_bytes: max_folded_bytes.unwrap_or(ReadLimits::DEFAULT.max_folded_bytes),
-        };
+    ) -> PyResult<Py<Self>> {
         let options = Options {
             batch_first,
             direction,
@@ -219,237 +109,49 @@ impl PyLstm {
                 activation_alpha: activation_alpha.unwrap_or_default(),
                 activation_beta: activation_beta.unwrap_or_default(),
             },
+            ..Options::default()
         };
-        let nodes: Vec<String> = match node {
-            None => Vec::new(),
-            Some(n) => match n.extract::<String>() {
-                Ok(one) => vec![one],
-                Err(_) => n
-                    .extract::<Vec<String>>()
-                    .map_err(|_| PyValueError::new_err("node: expected a node name or a list of names"))?,
-            },
+        let files = FileOptions {
+            node,
+            convention,
+            max_file_bytes,
+            max_folded_bytes,
         };
-        let convention = convention_of(convention)?;
-        let precision = precision_of(weights_precision)?;
-        if py.detach(|| is_onnx_file(&path, limits)).py()? {
-            if convention == Some(Convention::PyTorch) {
-                return Err(PyValueError::new_err(format!(
-                    "convention: {} is an .onnx model (ONNX convention), not PyTorch's",
-                    path.display()
-                )));
-            }
-            let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
-            let lstm = py
-                .detach(|| OnnxModel::open_with(&path, limits).and_then(|m| m.load(&names)))
-                .py()?;
-            options.agree_with(&lstm.config)?;
-            let mut config = lstm.config;
-            config.weights_precision = precision;
-            let mut model = build(
-                py,
-                config,
-                lstm.weights,
-                Convention::Onnx,
-                device,
-                backend,
-                adapter,
-            )?;
-            model.initial = lstm.initial;
-            model.seq_lens = lstm.seq_lens;
-            return Ok(PyLstm {
-                model: Arc::new(model),
-            });
-        }
-        if !nodes.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "node: {} is not an .onnx model",
-                path.display()
-            )));
-        }
-        let (weights, convention) = py
-            .detach(|| LstmWeights::load_with(&path, convention, limits))
-            .py()?;
-        let (mut config, weights) = options.config(weights)?;
-        config.weights_precision = precision;
-        let model = build(py, config, weights, convention, device, backend, adapter)?;
-        Ok(PyLstm {
-            model: Arc::new(model),
-        })
-    }
-
-    /// Run the whole sequence: `x` is (T, B, I), or (B, T, I) with batch_first; `hx` an optional
-    /// `(h0, c0)`; `seq_lens` optional lengths per batch element (0..=T; a sequence of length
-    /// 0 gives zero outputs and final states). Returns
-    /// `(y, (h_n, c_n))` as float32 numpy arrays in the convention's shapes.
-    #[pyo3(signature = (x, hx=None, seq_lens=None))]
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        x: &Bound<'py, PyAny>,
-        hx: Option<&Bound<'py, PyAny>>,
-        seq_lens: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let model = &self.model;
-        let x = tensor_of("x", x)?;
-        let dims = model.dims(&x)?;
-        let initial = match hx {
-            Some(hx) => Some(model.state_of(hx, dims.batch)?),
-            None => model.initial.clone(),
-        };
-        let lens = match seq_lens {
-            Some(l) => Some(lengths_of("seq_lens", l)?),
-            None => model.seq_lens.clone(),
-        };
-        let out = py
-            .detach(|| model.forward(&x, initial.as_ref(), lens.as_deref()))
-            .py()?;
-        let y = model.y_to_py(py, out.y)?;
-        let state = model.state_to_py(
+        let model = model_from_file(
             py,
-            State {
-                h: out.h_n,
-                c: out.c_n,
-            },
+            path,
+            files,
+            &options,
+            device,
+            backend,
+            adapter,
+            weights_precision,
         )?;
-        PyTuple::new(py, [y.into_any(), state.into_any()])
-    }
-
-    /// Streams for `batch` sequences fed chunk by chunk, their state kept by the engine (on the
-    /// GPU for device='gpu'), starting from `hx` or zeros.
-    #[pyo3(signature = (batch, hx=None))]
-    fn stream(&self, py: Python<'_>, batch: usize, hx: Option<&Bound<'_, PyAny>>) -> PyResult<PyStream> {
-        let model = self.model.clone();
-        if batch == 0 {
-            return Err(PyValueError::new_err("batch: must be at least 1"));
-        }
-        let initial = hx.map(|hx| model.state_of(hx, batch)).transpose()?;
-        // Zeros on the GPU are made there, after its limits are checked.
-        let state = py
-            .detach(|| -> wgpu_lstm::Result<StreamState> {
-                Ok(match (&model.engine, initial) {
-                    (Engine::Gpu { lstm, .. }, None) => StreamState::Gpu(lstm.new_state(batch)?),
-                    (Engine::Gpu { lstm, .. }, Some(s)) => StreamState::Gpu(lstm.start_stream(&s)?),
-                    (Engine::Cpu(cpu), s) => {
-                        let s = match s {
-                            Some(s) => s,
-                            None => State::zeros(cpu.config(), batch)?,
-                        };
-                        StreamState::Cpu(cpu.start_stream(&s)?)
-                    }
-                })
-            })
-            .py()?;
-        Ok(PyStream {
-            model,
-            batch,
-            state: Mutex::new(state),
-        })
-    }
-
-    /// "gpu" or "cpu".
-    #[getter]
-    fn device(&self) -> &'static str {
-        match self.model.engine {
-            Engine::Gpu { .. } => "gpu",
-            Engine::Cpu(_) => "cpu",
-        }
-    }
-
-    /// The GPU's backend ("vulkan", "gl", "metal", "dx12"), or None on the CPU.
-    #[getter]
-    fn backend(&self) -> Option<String> {
-        match &self.model.engine {
-            Engine::Gpu { context, .. } => {
-                Some(format!("{:?}", context.adapter_info().backend).to_ascii_lowercase())
-            }
-            Engine::Cpu(_) => None,
-        }
-    }
-
-    /// The adapter in one line (name, backend, type, driver), or "CPU reference".
-    #[getter]
-    fn adapter(&self) -> String {
-        match &self.model.engine {
-            Engine::Gpu { context, .. } => context.describe(),
-            Engine::Cpu(_) => "CPU reference".into(),
-        }
+        Py::new(py, PyLstm::made(model))
     }
 
     #[getter]
-    fn input_size(&self) -> usize {
-        self.model.config().input_size
+    fn proj_size(self_: PyRef<'_, Self>) -> usize {
+        self_.as_super().model.config().proj_size.unwrap_or(0)
     }
 
     #[getter]
-    fn hidden_size(&self) -> usize {
-        self.model.config().hidden_size
+    fn input_forget(self_: PyRef<'_, Self>) -> bool {
+        self_.as_super().model.config().input_forget
     }
 
-    #[getter]
-    fn num_layers(&self) -> usize {
-        self.model.config().num_layers
-    }
-
-    #[getter]
-    fn proj_size(&self) -> usize {
-        self.model.config().proj_size.unwrap_or(0)
-    }
-
-    #[getter]
-    fn bidirectional(&self) -> bool {
-        self.model.config().direction == Direction::Bidirectional
-    }
-
-    /// "forward", "reverse" or "bidirectional".
-    #[getter]
-    fn direction(&self) -> String {
-        format!("{:?}", self.model.config().direction).to_ascii_lowercase()
-    }
-
-    #[getter]
-    fn batch_first(&self) -> bool {
-        self.model.config().layout == Layout::BatchMajor
-    }
-
-    /// "pytorch" or "onnx": the shapes of states and y.
-    #[getter]
-    fn convention(&self) -> &'static str {
-        self.model.convention.name()
-    }
-
-    /// "f32" or "f16".
-    #[getter]
-    fn weights_precision(&self) -> &'static str {
-        self.model.config().weights_precision.name()
-    }
-
-    /// Counters of the latest forward or stream step on the GPU (dispatches, submits, readbacks,
-    /// bytes, kernels, GPU time); None on the CPU.
-    fn last_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Engine::Gpu { lstm, .. } = &self.model.engine else {
-            return Ok(None);
-        };
-        let stats = lstm.last_stats();
-        let d = PyDict::new(py);
-        d.set_item("dispatches", stats.dispatches)?;
-        d.set_item("submits", stats.submits)?;
-        d.set_item("readbacks", stats.readbacks)?;
-        d.set_item("bytes_uploaded", stats.bytes_uploaded)?;
-        d.set_item("bytes_downloaded", stats.bytes_downloaded)?;
-        d.set_item("record_us", stats.record_ns as f64 / 1e3)?;
-        d.set_item("gpu_ms", stats.gpu_ns.map(|ns| ns as f64 / 1e6))?;
-        d.set_item("kernels", stats.variants.to_string())?;
-        Ok(Some(d))
-    }
-
-    fn __repr__(&self) -> String {
-        let c = self.model.config();
+    fn __repr__(self_: PyRef<'_, Self>) -> String {
+        let model = &self_.as_super().model;
+        let c = model.config();
         let mut extra = String::new();
         if let Some(p) = c.proj_size {
             extra += &format!(", proj_size={p}");
         }
         if c.direction != Direction::Forward {
-            extra += &format!(", direction='{}'", self.direction());
+            extra += &format!(
+                ", direction='{}'",
+                format!("{:?}", c.direction).to_ascii_lowercase()
+            );
         }
         if c.layout == Layout::BatchMajor {
             extra += ", batch_first=True";
@@ -459,8 +161,8 @@ impl PyLstm {
             c.input_size,
             c.hidden_size,
             c.num_layers,
-            self.model.convention,
-            self.device()
+            model.convention,
+            model.device()
         )
     }
 }

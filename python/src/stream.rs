@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use numpy::PyArrayDyn;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use wgpu_lstm::gpu::LstmState;
 use wgpu_lstm::{LstmForward, State, Tensor};
@@ -91,9 +90,10 @@ impl PyStream {
         .py()
     }
 
-    /// The streams' `(h, c)` now, in the convention's shapes.
+    /// The streams' state now, in the convention's shapes: `(h, c)` for an LSTM, `h` for a GRU
+    /// or an RNN.
     #[getter]
-    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let model = &self.model;
         let state = py
             .detach(|| {

@@ -301,7 +301,7 @@ pub fn read_request(args: &InputArgs) -> Result<Request> {
     if args.c0.is_some() && !config.cell.has_cell_state() {
         return Err(Error::invalid(
             "--c0",
-            format!("an {} has no cell state; give --h0 alone", config.cell.onnx_op()),
+            format!("{} has no cell state; give --h0 alone", config.cell.indefinite()),
         ));
     }
     let initial = (args.h0.is_some() || args.c0.is_some())
@@ -425,9 +425,9 @@ fn check_cell_flags(args: &InputArgs, config: &LstmConfig) -> Result<()> {
             return Err(Error::invalid(
                 "--cell",
                 format!(
-                    "{cell} contradicts the weights, whose R ({}H×H) is an {}'s",
+                    "{cell} contradicts the weights, whose R ({}H×H) is {}'s",
                     config.gates(),
-                    config.cell.onnx_op()
+                    config.cell.indefinite()
                 ),
             ));
         }
@@ -436,7 +436,7 @@ fn check_cell_flags(args: &InputArgs, config: &LstmConfig) -> Result<()> {
         if config.cell != Cell::Rnn {
             return Err(Error::invalid(
                 "--nonlinearity",
-                format!("is an RNN option; the weights are an {}'s", config.cell.onnx_op()),
+                format!("is an RNN option; the weights are {}'s", config.cell.indefinite()),
             ));
         }
         if !args.activations.is_empty() {

@@ -44,7 +44,7 @@ pub fn check_trainable(config: &LstmConfig) -> Result<()> {
     config.validate()?;
     if config.cell != Cell::Lstm {
         return Err(Error::invalid(
-            format!("a {} cell", config.cell.onnx_op()),
+            format!("{} cell", config.cell.indefinite()),
             "training and gradients are implemented for the LSTM only so far; GRU and RNN models run forward",
         ));
     }

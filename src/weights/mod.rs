@@ -339,13 +339,13 @@ impl LstmWeights {
         let own = self.config(config.layout);
         if (own.cell, own.linear_before_reset) != (config.cell, config.linear_before_reset) {
             let show = |c: &LstmConfig| match c.cell {
-                Cell::Gru => format!("GRU (linear_before_reset {})", u8::from(c.linear_before_reset)),
-                cell => cell.onnx_op().to_string(),
+                Cell::Gru => format!("a GRU (linear_before_reset {})", u8::from(c.linear_before_reset)),
+                cell => cell.indefinite().to_string(),
             };
             return Err(Error::invalid(
                 "config",
                 format!(
-                    "does not match the weights: the config is for a {} cell, the weights are a {}'s",
+                    "does not match the weights: the config is for {} cell, the weights are {}'s",
                     show(config),
                     show(&own)
                 ),

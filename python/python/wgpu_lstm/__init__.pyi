@@ -15,7 +15,65 @@ class DeviceError(RuntimeError):
     """No usable GPU adapter, a device that could not be opened, a request beyond the device's
     limits, or an error the GPU reported."""
 
-class LSTM:
+class Recurrent:
+    """What LSTM, GRU and RNN share: calls, streams, the model's sizes and device.
+
+    Errors: ValueError for shapes, dtypes, values and malformed files; OSError (FileNotFoundError,
+    PermissionError) for files that cannot be read; DeviceError for adapters and device limits.
+    """
+
+    def __call__(
+        self,
+        x: ArrayLike,
+        hx: Optional[Union[Tuple[ArrayLike, ArrayLike], ArrayLike]] = None,
+        seq_lens: Optional[ArrayLike] = None,
+    ) -> Tuple[F32Array, Union[Tuple[F32Array, F32Array], F32Array]]:
+        """Run whole sequences: x is (T, B, I), or (B, T, I) with batch_first; hx an optional
+        (h0, c0) for an LSTM, h0 for a GRU or an RNN; seq_lens one length in 0..=T per batch
+        element (0: zero outputs and final states). Returns (y, (h_n, c_n)) for an LSTM,
+        (y, h_n) for a GRU or an RNN.
+
+        Shapes (D directions, L layers, P = proj_size or H):
+          PyTorch: y (T, B, D*P) [batch_first: (B, T, D*P)], h (L*D, B, P), c (L*D, B, H)
+          ONNX:    y (T, D, B, H) [layout 1: (B, T, D, H)], h and c (D, B, H) [layout 1: (B, D, H)]
+        float64 and float16 inputs are converted to float32."""
+
+    def stream(self, batch: int, hx: Optional[Union[Tuple[ArrayLike, ArrayLike], ArrayLike]] = None) -> "Stream":
+        """`batch` streams fed chunk by chunk, their state kept by the engine (on the GPU)."""
+
+    def last_stats(self) -> Optional[dict]:
+        """Counters of the latest GPU forward or step (dispatches, submits, readbacks,
+        bytes_uploaded, bytes_downloaded, record_us, gpu_ms, kernels); None on the CPU."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def backend(self) -> Optional[str]: ...
+    @property
+    def adapter(self) -> str: ...
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def hidden_size(self) -> int: ...
+    @property
+    def num_layers(self) -> int: ...
+    @property
+    def bidirectional(self) -> bool: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def batch_first(self) -> bool: ...
+    @property
+    def convention(self) -> str: ...
+    @property
+    def weights_precision(self) -> str: ...
+    @property
+    def cell(self) -> str:
+        """"lstm", "gru" or "rnn"."""
+    @property
+    def linear_before_reset(self) -> bool: ...
+
+class LSTM(Recurrent):
     """A stacked LSTM on a GPU (or the CPU reference), shaped like torch.nn.LSTM.
 
     Errors: ValueError for shapes, dtypes, values and malformed files; OSError (FileNotFoundError,
@@ -72,51 +130,66 @@ class LSTM:
         `max_file_bytes` bounds each file read, `max_folded_bytes` the values computed from an
         .onnx model's constants (512 MiB by default)."""
 
-    def __call__(
-        self,
-        x: ArrayLike,
-        hx: Optional[Tuple[ArrayLike, ArrayLike]] = None,
-        seq_lens: Optional[ArrayLike] = None,
-    ) -> Tuple[F32Array, Tuple[F32Array, F32Array]]:
-        """Run whole sequences: x is (T, B, I), or (B, T, I) with batch_first; hx an optional
-        (h0, c0); seq_lens one length in 1..=T per batch element. Returns (y, (h_n, c_n)).
-
-        Shapes (D directions, L layers, P = proj_size or H):
-          PyTorch: y (T, B, D*P) [batch_first: (B, T, D*P)], h (L*D, B, P), c (L*D, B, H)
-          ONNX:    y (T, D, B, H) [layout 1: (B, T, D, H)], h and c (D, B, H) [layout 1: (B, D, H)]
-        float64 and float16 inputs are converted to float32."""
-
-    def stream(self, batch: int, hx: Optional[Tuple[ArrayLike, ArrayLike]] = None) -> "Stream":
-        """`batch` streams fed chunk by chunk, their state kept by the engine (on the GPU)."""
-
-    def last_stats(self) -> Optional[dict]:
-        """Counters of the latest GPU forward or step (dispatches, submits, readbacks,
-        bytes_uploaded, bytes_downloaded, record_us, gpu_ms, kernels); None on the CPU."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def backend(self) -> Optional[str]: ...
-    @property
-    def adapter(self) -> str: ...
-    @property
-    def input_size(self) -> int: ...
-    @property
-    def hidden_size(self) -> int: ...
-    @property
-    def num_layers(self) -> int: ...
     @property
     def proj_size(self) -> int: ...
     @property
-    def bidirectional(self) -> bool: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def batch_first(self) -> bool: ...
-    @property
-    def convention(self) -> str: ...
-    @property
-    def weights_precision(self) -> str: ...
+    def input_forget(self) -> bool: ...
+
+class GRU(Recurrent):
+    """A stacked GRU on a GPU (or the CPU reference), shaped like torch.nn.GRU (PyTorch files) or
+    the ONNX GRU operator (ONNX files and models, either linear_before_reset)."""
+
+    @staticmethod
+    def from_state_dict(
+        state_dict: Mapping[str, ArrayLike],
+        *,
+        batch_first: bool = False,
+        convention: Optional[str] = None,
+        direction: Optional[str] = None,
+        clip: Optional[float] = None,
+        linear_before_reset: bool = False,
+        nonlinearity: Optional[str] = None,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
+        device: str = "gpu",
+        backend: Optional[str] = None,
+        adapter: Optional[str] = None,
+        weights_precision: str = "f32",
+    ) -> "GRU":
+        """As LSTM.from_state_dict. `linear_before_reset` applies to ONNX-convention weights
+        (nn.GRU's always have it); the activations are f, g per direction."""
+
+    @staticmethod
+    def load(
+        path: Union[str, "PathLike[str]"],
+        *,
+        node: Optional[Union[str, Sequence[str]]] = None,
+        batch_first: Optional[bool] = None,
+        convention: Optional[str] = None,
+        direction: Optional[str] = None,
+        clip: Optional[float] = None,
+        linear_before_reset: bool = False,
+        nonlinearity: Optional[str] = None,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
+        device: str = "gpu",
+        backend: Optional[str] = None,
+        adapter: Optional[str] = None,
+        weights_precision: str = "f32",
+        max_file_bytes: Optional[int] = None,
+        max_folded_bytes: Optional[int] = None,
+    ) -> "GRU":
+        """As LSTM.load, for GRU nodes and files."""
+
+class RNN(Recurrent):
+    """A stacked plain RNN, shaped like torch.nn.RNN (`nonlinearity` "tanh" or "relu", which
+    PyTorch files do not record) or the ONNX RNN operator. from_state_dict and load take GRU's
+    arguments and return an RNN."""
+
+    from_state_dict = GRU.from_state_dict
+    load = GRU.load
 
 class Stream:
     """Streams of one LSTM fed chunk by chunk (LSTM.stream)."""
@@ -129,8 +202,8 @@ class Stream:
         """Zero the listed streams' state (all without a list)."""
 
     @property
-    def state(self) -> Tuple[F32Array, F32Array]:
-        """(h, c) now, in the convention's shapes."""
+    def state(self) -> Union[Tuple[F32Array, F32Array], F32Array]:
+        """(h, c) now for an LSTM, h for a GRU or an RNN, in the convention's shapes."""
 
     @property
     def batch(self) -> int: ...
