@@ -6,7 +6,7 @@ exit 0 only if every value the page's GPU computed lies within the error model's
 native result (docs/conformance.md), computed here from the model's sizes. The page's own verdict
 is not the check; a page whose verdict disagrees with the native comparison fails too.
 
-    scripts/check-web.py [--screenshot docs/web-demo.png] [--seq 200 --batch 4] [--bin target/debug/wgpu-lstm]
+    scripts/check-web.py [--cell lstm|gru|rnn] [--screenshot docs/web-demo.png] [--seq 200 --batch 4] [--bin target/debug/wgpu-lstm]
 
 Serves web/ on a free local port and drives Chromium through chromedriver's WebDriver HTTP API
 (Python's standard library only), with the flags of webdriver.json.
@@ -72,8 +72,10 @@ def model_bound(path, seq):
     (length,) = struct.unpack("<Q", data[:8])
     shapes = {k: v["shape"] for k, v in json.loads(data[8 : 8 + length]).items() if k != "__metadata__"}
     layers = sum(1 for k in shapes if k.startswith("weight_ih_l") and not k.endswith("_reverse"))
-    hidden = shapes["weight_hh_l0"][0] // 4
-    out = shapes["weight_hh_l0"][1]
+    # weight_hh_l0 is [G·H, P]: an LSTM with a projection (weight_hr_l0 [P, H]) has G = 4; without
+    # one P = H, and G = 4, 3 or 1 (LSTM, GRU, RNN).
+    rows, out = shapes["weight_hh_l0"]
+    hidden = shapes["weight_hr_l0"][1] if "weight_hr_l0" in shapes else out
     k = max(shapes[f"weight_ih_l{l}"][1] + out + 2 for l in range(layers))
     if out != hidden:
         k = max(k, hidden)
@@ -81,9 +83,12 @@ def model_bound(path, seq):
     return 3 * u * math.sqrt(k) * layers, 12 * u * math.sqrt(max(seq, 1))
 
 
-def check_natively(report, binary):
+BUNDLED = {"lstm": "model.safetensors", "gru": "model_gru.safetensors", "rnn": "model_rnn.safetensors"}
+
+
+def check_natively(report, binary, cell):
     """The page's GPU output against the native reference on the page's input: (passed, text)."""
-    model = ROOT / "web" / "model.safetensors"
+    model = ROOT / "web" / BUNDLED[cell]
     with tempfile.TemporaryDirectory() as tmp:
         x = Path(tmp) / "x.npy"
         write_npy(x, report["input"]["shape"], report["input"]["data"])
@@ -109,6 +114,7 @@ def check_natively(report, binary):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--cell", choices=sorted(BUNDLED), default="lstm", help="the bundled model the page runs")
     parser.add_argument("--seq", type=int, default=200)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300)
@@ -143,7 +149,7 @@ def main():
         session = call(base, "POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
         sid = session["sessionId"]
         print(f"browser: {session['capabilities']['browserName']} {session['capabilities']['browserVersion']}")
-        page = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        page = f"http://127.0.0.1:{server.server_address[1]}/index.html?cell={args.cell}"
         call(base, "POST", f"/session/{sid}/url", {"url": page})
         script = {"script": "return [document.body.dataset.status || '', document.getElementById('verdict').textContent, document.getElementById('result').textContent]", "args": []}
         # The page runs once on load with the defaults; run again with the requested shape.
@@ -168,7 +174,10 @@ def main():
         native = None
         if status in ("pass", "fail"):
             report = call(base, "POST", f"/session/{sid}/execute/sync", {"script": "return window.wgpuLstmReport", "args": []})
-            passed, text = check_natively(report, args.bin)
+            if report.get("cell") != args.cell:
+                print(f"the page ran a {report.get('cell')} model, not the bundled {args.cell}")
+            passed, text = check_natively(report, args.bin, args.cell)
+            passed = passed and report.get("cell") == args.cell
             print(text)
             native = "pass" if passed else "fail"
             if native != status:

@@ -255,8 +255,8 @@ fn report_reads_schema_1() {
     );
 }
 
-/// `demo` takes every flag it lists: the shape, layers, direction, reps, seed and f16 weights
-/// show in what it prints.
+/// `demo` takes every flag it lists: the cell, the shape, layers, direction, reps, seed and f16
+/// weights show in what it prints.
 #[test]
 fn demo_takes_its_flags() {
     if common::gpu().is_none() {
@@ -312,6 +312,23 @@ fn demo_takes_its_flags() {
             .to_string()
     };
     assert_eq!(again("9"), again("9"));
+    // --cell runs a GRU or an RNN instead.
+    for cell in ["gru", "rnn"] {
+        let o = bin()
+            .args([
+                "demo", "--cell", cell, "--batch", "2", "--seq", "5", "--input", "3", "--hidden", "4",
+                "--reps", "1",
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", text(&o));
+        let op = cell.to_uppercase();
+        assert!(
+            out.contains(&format!("bidirectional {op}")) && out.contains(": PASS"),
+            "{out}"
+        );
+    }
 }
 
 /// `scripts/gpu-report.sh` in its quick mode writes every file it promises, and its conform run

@@ -9,7 +9,10 @@
 //! bf16 and f64 stored weights, a key prefix, no bias, saturating inputs, projections, and every
 //! ONNX attribute (reverse, peepholes, clip, input_forget, all eleven activations with
 //! alpha/beta), plus the ONNX backend suite's four LSTM node tests (`test_lstm_*`, which give
-//! only some outputs). Each case's `args` file holds the `wgpu-lstm run` flags it needs. Each
+//! only some outputs). `tests/golden/make_golden_cells.py` made the GRU and RNN cases the same
+//! way: torch.nn.GRU / nn.RNN, onnxruntime's GRU (both linear_before_reset modes) and RNN, and
+//! the backend suite's six GRU and six RNN node tests (`test_gru_*`, `test_*rnn_*`). Each case's
+//! `args` file holds the `wgpu-lstm run` flags it needs. Each
 //! output is held to twice the error model's bound (`ErrorBound::for_model`): both sides round
 //! in f32.
 

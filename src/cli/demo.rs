@@ -1,5 +1,6 @@
-//! `wgpu-lstm demo`: the main job in one command. A seeded random LSTM runs on the GPU and on
-//! the CPU reference; it prints the adapter, the shape, both times and the largest difference.
+//! `wgpu-lstm demo`: the main job in one command. A seeded random LSTM (or GRU, or RNN) runs on
+//! the GPU and on the CPU reference; it prints the adapter, the shape, both times and the
+//! largest difference.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -7,11 +8,17 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use super::run::CellArg;
 use super::{AdapterArgs, GpuEngine, PrecisionArg};
-use wgpu_lstm::{CpuLstm, Dims, Direction, ErrorBound, Layout, LstmConfig, LstmWeights, Result, Tensor};
+use wgpu_lstm::{
+    Cell, CpuLstm, Dims, Direction, ErrorBound, Layout, LstmConfig, LstmWeights, Result, Tensor,
+};
 
 #[derive(Args)]
 pub struct DemoArgs {
+    /// The recurrent cell (a GRU as PyTorch's nn.GRU computes it, linear_before_reset = 1).
+    #[arg(long, value_enum, default_value = "lstm")]
+    cell: CellArg,
     /// B: sequences per batch.
     #[arg(long, default_value_t = 8)]
     batch: usize,
@@ -44,7 +51,10 @@ pub struct DemoArgs {
 }
 
 pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+    let cell = args.cell.cell();
     let config = LstmConfig {
+        cell,
+        linear_before_reset: cell == Cell::Gru,
         input_size: args.input,
         hidden_size: args.hidden,
         num_layers: args.layers,
@@ -82,7 +92,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         (0..n).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
     )?;
     println!(
-        "shape   : B={} T={} I={} H={} layers={} {}",
+        "shape   : B={} T={} I={} H={} layers={} {} {}",
         args.batch,
         args.seq,
         args.input,
@@ -92,7 +102,8 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
             "bidirectional"
         } else {
             "forward"
-        }
+        },
+        cell.onnx_op()
     );
     let mut gpu_out = gpu.lstm.forward(&input, None)?;
     let mut times = Vec::with_capacity(args.reps);

@@ -3,7 +3,12 @@
 use super::*;
 
 fn strata(seed: u64) -> Vec<ConformCase> {
-    suite(0, seed, &[]).unwrap().into_iter().map(|(_, c)| c).collect()
+    suite(0, seed, &[])
+        .unwrap()
+        .into_iter()
+        .filter(|(o, _)| matches!(o, Origin::Stratum(_)))
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// Each stratum's case has what the stratum promises, for many seeds.
@@ -81,14 +86,36 @@ fn a_suite_holds_strata_then_shapes_then_random_cases() {
         ),
         (3, 7, 50, 40, 2)
     );
-    assert!(cases[STRATA.len() + 1..]
+    // Then the GRU's and the RNN's cases, each of its cell and without the LSTM's options.
+    let cells = &cases[STRATA.len() + 1..][..2 * CELL_CASES];
+    for (k, (origin, c)) in cells.iter().enumerate() {
+        let cell = if k < CELL_CASES { Cell::Gru } else { Cell::Rnn };
+        assert_eq!((*origin, c.config.cell), (Origin::Cell(cell), cell));
+        assert!(!c.config.peepholes && c.config.proj_size.is_none() && !c.config.input_forget);
+        c.config.validate().unwrap();
+    }
+    assert!(cases[STRATA.len() + 1 + 2 * CELL_CASES..]
         .iter()
         .all(|(o, _)| *o == Origin::Random));
     for (k, (_, c)) in cases.iter().enumerate() {
         assert_eq!(c.seed, 5 + k as u64);
     }
-    // Fewer cases than strata still runs every stratum.
-    assert_eq!(suite(3, 0, &[]).unwrap().len(), STRATA.len());
+    // Fewer cases than strata still runs every stratum and the cells' cases.
+    assert_eq!(suite(3, 0, &[]).unwrap().len(), STRATA.len() + 2 * CELL_CASES);
+}
+
+/// Over many seeds, the GRU's cases draw both linear_before_reset modes, and never the mode
+/// nn.GRU's files cannot hold.
+#[test]
+fn cell_cases_cover_both_gru_modes() {
+    let grus: Vec<ConformCase> = (0..40)
+        .map(|seed| ConformCase::random_of(Cell::Gru, seed))
+        .collect();
+    assert!(grus.iter().any(|c| c.config.linear_before_reset));
+    assert!(grus.iter().any(|c| !c.config.linear_before_reset));
+    assert!(grus
+        .iter()
+        .all(|c| c.config.linear_before_reset || c.convention != Some(Convention::PyTorch)));
 }
 
 #[test]

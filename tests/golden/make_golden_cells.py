@@ -145,3 +145,45 @@ onnx_case("onnx_gru_lbr1_layout1_clip_activations", "GRU", 4, 5, True, 5, 2, lay
 onnx_case("onnx_rnn_bidir_lens_clip", "RNN", 4, 6, True, 5, 3, lens=[5, 2, 4], seed=9, clip=0.9)
 onnx_case("onnx_rnn_reverse_activations", "RNN", 3, 5, False, 4, 2, seed=10, direction="reverse",
           activations=["ScaledTanh"], activation_alpha=[0.8], activation_beta=[1.3])
+
+
+# The ONNX backend suite's GRU and RNN node tests (defaults, initial bias, sequence lengths,
+# batchwise, reverse, bidirectional), with their own inputs and expected outputs (computed by
+# onnx's numpy reference), captured from onnx's test case definitions.
+import onnx.backend.test.case.node.gru as onnx_gru_cases  # noqa: E402
+import onnx.backend.test.case.node.rnn as onnx_rnn_cases  # noqa: E402
+
+
+def capture_backend_case(module, export):
+    captured = {}
+
+    def expect(node, inputs, outputs, name):
+        captured.update(node=node, inputs=inputs, outputs=outputs, name=name)
+
+    module.expect = expect
+    export()
+    node = captured["node"]
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    named = dict(zip(node.input, captured["inputs"]))
+    arrays = {"x": named["X"].astype(np.float32)}
+    if "initial_h" in named:
+        arrays["h0"] = named["initial_h"].astype(np.float32)
+    if "sequence_lens" in named:
+        arrays["lens"] = named["sequence_lens"].astype(np.int32)
+    for out_name, value in zip([o for o in node.output if o], captured["outputs"]):
+        arrays[{"Y": "expected_y", "Y_h": "expected_h_n"}[out_name]] = value.astype(np.float32)
+    tensors = {k: named[k].astype(np.float32) for k in ["W", "R", "B"] if k in named}
+    flags = []
+    if attrs.get("layout", 0) == 1:
+        flags.append("--batch-first")
+    if attrs.get("direction", b"forward") == b"reverse":
+        flags += ["--direction", "reverse"]
+    if attrs.get("linear_before_reset", 0):
+        flags.append("--linear-before-reset")
+    write_case(captured["name"], lambda p: save_np(tensors, p), arrays, " ".join(flags))
+
+
+for module, op in [(onnx_gru_cases, onnx_gru_cases.GRU), (onnx_rnn_cases, onnx_rnn_cases.RNN)]:
+    for export in [op.export_defaults, op.export_initial_bias, op.export_seq_length, op.export_batchwise,
+                   op.export_reverse, op.export_bidirectional]:
+        capture_backend_case(module, export)

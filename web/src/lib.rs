@@ -1,4 +1,5 @@
-//! The demo page's engine (`web/index.html`): a model from `.safetensors` bytes run on WebGPU
+//! The demo page's engine (`web/index.html`): a model (an LSTM, GRU or RNN, told by its shapes)
+//! from `.safetensors` bytes run on WebGPU
 //! and by the CPU reference compiled to wasm, timed and compared under the error model.
 
 use wasm_bindgen::prelude::*;
@@ -51,9 +52,15 @@ async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Resul
         "status": if comparison.passed() { "pass" } else { "fail" },
         "adapter": format!("{:?}, {:?}", ctx.adapter_info().backend, ctx.adapter_info().device_type),
         "model": format!(
-            "{} convention: input {}, hidden {}, {} layer(s), {:?}",
-            convention, config.input_size, config.hidden_size, config.num_layers, config.direction
+            "{} ({} convention): input {}, hidden {}, {} layer(s), {:?}",
+            config.cell.onnx_op(),
+            convention,
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            config.direction
         ),
+        "cell": config.cell.name(),
         "shape": { "seq": seq, "batch": batch },
         "first_forward_ms": first_ms,
         "gpu_ms": gpu_ms,

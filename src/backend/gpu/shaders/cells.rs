@@ -1,0 +1,118 @@
+//! The step kernels of each cell: the shared step bodies (`step*.wgsl`) with the cell's body
+//! (`cells/<cell>.wgsl`) composed in, in the three weight formats.
+
+use super::*;
+
+/// The step kernels of one cell: the shared step bodies with its cell body composed in.
+pub(crate) struct CellKernels {
+    /// One recurrent timestep with the cell update, 1–8 batch elements per invocation; also the
+    /// wavefront's step.
+    pub step: [Kernel; 3],
+    /// One recurrent timestep, split over k across a workgroup (small batches).
+    pub splitk: [Kernel; 3],
+    /// One recurrent timestep staging tiles of R and h in workgroup memory (large batches).
+    pub tiled: [Kernel; 3],
+    /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
+    pub sequence: [Kernel; 3],
+    /// The sequence kernel with each invocation's column of R in registers, h staged in
+    /// workgroup memory (the body, then the part that stages h).
+    pub resident: [Kernel; 3],
+    /// The register-resident sequence kernel with h broadcast within subgroups (devices with
+    /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the
+    /// same body, then the part that broadcasts h.
+    pub resident_subgroup: [Kernel; 3],
+}
+
+/// The [`CellKernels`] of the cell whose body is `$body` (under `shaders/`), named `$prefix…`.
+macro_rules! cell_kernels {
+    ($(#[$doc:meta])* $name:ident = $prefix:literal, $body:literal) => {
+        $(#[$doc])*
+        pub(crate) const $name: CellKernels = CellKernels {
+            step: kernel!(@set concat!($prefix, "step"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step.wgsl"],
+                [STEP_WORKGROUP, 1, 1], 0, STEP_BINDINGS, &[("WG", STEP_WORKGROUP)], &STEP_OVERRIDES),
+            splitk: kernel!(@set concat!($prefix, "step_splitk"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_splitk.wgsl"],
+                [STEP_SPLITK_WORKGROUP, 1, 1],
+                (STEP_SPLITK_WORKGROUP * STEP_SPLITK_MAX_BATCH) as u64 * VEC4,
+                STEP_BINDINGS,
+                &[("SPLIT_WG", STEP_SPLITK_WORKGROUP), ("SPLIT_MAX_BATCH", STEP_SPLITK_MAX_BATCH)],
+                &SPLITK_OVERRIDES),
+            tiled: kernel!(@set concat!($prefix, "step_tiled"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_tiled.wgsl"],
+                [STEP_TILED_WORKGROUP, 1, 1],
+                (STEP_TILED_K * STEP_TILED_MAX_UNITS) as u64 * VEC4
+                    + (STEP_TILED_MAX_BATCH * (STEP_TILED_K + 1)) as u64 * F32,
+                STEP_BINDINGS,
+                &[
+                    ("TILE_WG", STEP_TILED_WORKGROUP),
+                    ("TILE_K", STEP_TILED_K),
+                    ("TILE_MAX_UNITS", STEP_TILED_MAX_UNITS),
+                    ("TILE_MAX_BATCH", STEP_TILED_MAX_BATCH),
+                    ("TILE_MAX_PER", STEP_TILED_MAX_PER),
+                ],
+                &TILED_OVERRIDES),
+            sequence: kernel!(@set concat!($prefix, "step_sequence"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body, "step_sequence.wgsl"],
+                [STEP_SEQUENCE_WORKGROUP, 1, 1],
+                STEP_SEQUENCE_MAX_P as u64 * F32,
+                STEP_BINDINGS,
+                &[("SEQ_WG", STEP_SEQUENCE_WORKGROUP), ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P)],
+                &GATE_OPTION_OVERRIDES),
+            resident: kernel!(@set concat!($prefix, "step_sequence_resident"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
+                 "step_sequence_resident.wgsl", "step_sequence_resident_workgroup.wgsl"],
+                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
+                STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
+                STEP_BINDINGS,
+                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
+                &SEQUENCE_RESIDENT_OVERRIDES),
+            resident_subgroup: kernel!(@set concat!($prefix, "step_sequence_resident_subgroup"), "vec4",
+                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
+                 "step_sequence_resident.wgsl", "step_sequence_resident_subgroup.wgsl"],
+                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
+                0,
+                STEP_BINDINGS,
+                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
+                &SEQUENCE_RESIDENT_OVERRIDES),
+        };
+    };
+}
+
+cell_kernels! {
+    /// The LSTM's step kernels (`cells/lstm.wgsl`).
+    LSTM = "", "cells/lstm.wgsl"
+}
+
+cell_kernels! {
+    /// The GRU's step kernels (`cells/gru.wgsl`).
+    GRU = "gru_", "cells/gru.wgsl"
+}
+
+cell_kernels! {
+    /// The plain RNN's step kernels (`cells/rnn.wgsl`).
+    RNN = "rnn_", "cells/rnn.wgsl"
+}
+
+impl CellKernels {
+    /// Every step kernel set of the cell.
+    pub fn all(&'static self) -> [&'static [Kernel; 3]; 6] {
+        [
+            &self.step,
+            &self.splitk,
+            &self.tiled,
+            &self.sequence,
+            &self.resident,
+            &self.resident_subgroup,
+        ]
+    }
+
+    /// The step kernels of `cell`.
+    pub fn of(cell: Cell) -> &'static CellKernels {
+        match cell {
+            Cell::Lstm => &LSTM,
+            Cell::Gru => &GRU,
+            Cell::Rnn => &RNN,
+        }
+    }
+}
