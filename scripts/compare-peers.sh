@@ -8,10 +8,26 @@
 # `wgpu-lstm bench --train` beside Burn's autodiff LSTM, the program in scripts/peers/burn-lstm-train
 # (build it with `cargo build --release` in a copy of that folder outside the project):
 #   BURN_TRAIN_PEER=path/to/burn-lstm-train-peer scripts/compare-peers.sh --train
+# With --cell gru (or rnn), that cell at the same shapes on Vulkan and GL beside onnxruntime's
+# CPU kernel of the same node (scripts/peers/ort_cell_time.py; ORT_PYTHON names its python):
+#   ORT_PYTHON=path/to/python scripts/compare-peers.sh --cell gru
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 shape=(--seq 100 --input 256 --hidden 256 --reps 5 --warmup 2)
+if [ "${1:-}" = --cell ]; then
+    cell=$2
+    for backend in vulkan gl; do
+        echo "== wgpu-lstm bench --cell $cell ($backend)"
+        target/release/wgpu-lstm bench --cell "$cell" --batch 1,64 "${shape[@]}" --backend "$backend"
+    done
+    for b in 1 64; do
+        if [ -n "${ORT_PYTHON:-}" ]; then
+            echo "onnxruntime $cell B=$b: $("$ORT_PYTHON" scripts/peers/ort_cell_time.py "$cell" "$b" 100 256 256)"
+        fi
+    done
+    exit 0
+fi
 if [ "${1:-}" = --train ]; then
     echo "== wgpu-lstm bench --train (vulkan)"
     target/release/wgpu-lstm bench --train --batch 1,64 "${shape[@]}" --backend vulkan

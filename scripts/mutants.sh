@@ -117,17 +117,28 @@ except (OSError, ValueError):
     sys.exit()
 runs = [(c, r) for c in report["cases"] for r in c["runs"]]
 numeric = [(c, r) for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is not None]
-errors = [r["error"] for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is None]
+errors = [r["error"] for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is None and r.get("error")]
+# A failed comparison whose ratio is not a number (JSON null: NaN or infinity in the output, which
+# a racing barrier mutant can produce) is a caught mutant too.
+non_finite = [(c, r) for c, r in runs if r["verdict"] == "fail" and r["worst_ratio"] is None and not r.get("error")]
 training = report.get("training") or {}
 train_numeric = [c for c in training.get("cases", []) if c["verdict"] == "fail" and c["worst_ratio"] is not None]
 train_numeric += [o for o in training.get("optimizers", []) if o["verdict"] == "fail" and o["worst_ratio"] is not None]
 train_errors = [c["error"] for c in training.get("cases", []) + training.get("optimizers", []) if c.get("error")]
+train_non_finite = [c for c in training.get("cases", []) + training.get("optimizers", [])
+                    if c["verdict"] == "fail" and c["worst_ratio"] is None and not c.get("error")]
 if numeric:
     c, r = numeric[0]
     print("caught case %d [%s] %s: %.3g of the bound" % (c["index"], c["origin"], r["variants"], r["worst_ratio"]))
 elif train_numeric:
     t = train_numeric[0]
     print("caught training %s: %.3g of the bound" % (t.get("stratum") or t.get("optimizer"), t["worst_ratio"]))
+elif non_finite:
+    c, r = non_finite[0]
+    print("caught case %d [%s] %s: a value that is not finite" % (c["index"], c["origin"], r["variants"]))
+elif train_non_finite:
+    t = train_non_finite[0]
+    print("caught training %s: a value that is not finite" % (t.get("stratum") or t.get("optimizer")))
 elif training.get("kernels_not_run"):
     print("caught training kernels that never ran: %s" % ", ".join(training["kernels_not_run"]))
 elif errors or train_errors:

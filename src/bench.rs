@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::gpu::{GpuContext, Lstm, PassStats, Variants};
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
-use crate::{CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision, Tensor};
+use crate::{Cell, CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Precision, Tensor};
 
 /// The `schema` field of reports this version writes.
 pub const SCHEMA: &str = "wgpu-lstm-bench/2";
@@ -65,16 +65,28 @@ pub struct Shape {
     /// "f32" or "f16" ([`Precision::name`]).
     #[serde(default = "f32_name")]
     pub weights_precision: String,
+    /// "lstm", "gru" (as PyTorch's nn.GRU computes it) or "rnn" ([`Cell::name`]).
+    #[serde(default = "lstm_name")]
+    pub cell: String,
 }
 
 fn f32_name() -> String {
     Precision::F32.name().into()
 }
 
+fn lstm_name() -> String {
+    Cell::Lstm.name().into()
+}
+
 impl Shape {
     pub fn label(&self) -> String {
         format!(
-            "B{} T{} I{} H{} L{}{}{}",
+            "{}B{} T{} I{} H{} L{}{}{}",
+            if self.cell == Cell::Lstm.name() {
+                String::new()
+            } else {
+                format!("{} ", self.cell.to_uppercase())
+            },
             self.batch,
             self.seq,
             self.input,
@@ -266,7 +278,10 @@ impl Shape {
                 ))
             }
         };
+        let cell: Cell = self.cell.parse()?;
         Ok(LstmConfig {
+            cell,
+            linear_before_reset: cell == Cell::Gru,
             input_size: self.input,
             hidden_size: self.hidden,
             num_layers: self.layers,

@@ -429,6 +429,58 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
 /// A unidirectional stack benchmarks under either schedule, named in the kernels column with its
 /// dispatch count: as a wavefront layer 0's input projection and T + L − 1 steps, layer by layer
 /// L·(1 + T).
+/// `bench --cell gru` and `--cell rnn` time those cells, with the LSTM's dispatches, submits and
+/// readbacks at the same shape and kernels, and their reports validate and say the cell.
+#[test]
+fn bench_times_gru_and_rnn_with_the_lstm_s_dispatches() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |cell: &str| -> serde_json::Value {
+        let json = tmp.path().join(format!("{cell}.json"));
+        let o = bin()
+            .args([
+                "bench", "--cell", cell, "--batch", "3", "--seq", "6", "--input", "7", "--hidden", "9",
+            ])
+            .args(["--layers", "2", "--bidirectional", "--warmup", "0", "--reps", "1"])
+            .args(["--variants", "regblock,b1", "--json"])
+            .arg(&json)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        if cell != "lstm" {
+            assert!(
+                out.contains(&format!("{} B3 T6 I7 H9 L2 bi", cell.to_uppercase())),
+                "{out}"
+            );
+        }
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        assert!(
+            validator.is_valid(&report),
+            "{cell}: the report does not validate"
+        );
+        report["results"][0].clone()
+    };
+    let lstm = run("lstm");
+    for cell in ["gru", "rnn"] {
+        let r = run(cell);
+        assert_eq!(r["shape"]["cell"], cell);
+        for counter in ["dispatches", "submits", "readbacks"] {
+            assert_eq!(
+                r["counters"][counter], lstm["counters"][counter],
+                "{cell} {counter}"
+            );
+        }
+        // No c_n comes back.
+        assert!(r["counters"]["bytes_downloaded"].as_u64() < lstm["counters"]["bytes_downloaded"].as_u64());
+        assert!(r["max_abs_error"].as_f64().unwrap() <= 1e-4, "{cell}");
+    }
+}
+
 #[test]
 fn bench_shows_the_schedule_of_a_unidirectional_stack() {
     if common::gpu().is_none() {

@@ -298,6 +298,7 @@ pub(crate) fn bench_shapes<'py>(
                 layers: s.get(4).copied().unwrap_or(1),
                 bidirectional,
                 weights_precision: precision.name().into(),
+                cell: wgpu_lstm::Cell::Lstm.name().into(),
             }),
             _ => Err(PyValueError::new_err(format!(
                 "shapes: {s:?} is not (B, T, I, H) or (B, T, I, H, L)"

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::progress;
+use super::run::CellArg;
 use super::{AdapterArgs, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult};
 use wgpu_lstm::gpu::Variants;
@@ -14,6 +15,9 @@ use wgpu_lstm::{Error, GpuContext, Result};
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// The recurrent cell (a GRU as PyTorch's nn.GRU computes it, linear_before_reset = 1).
+    #[arg(long, value_enum, default_value = "lstm")]
+    cell: CellArg,
     /// B: batch sizes (a list makes a sweep).
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8])]
     batch: Vec<usize>,
@@ -85,6 +89,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
                             layers,
                             bidirectional: args.bidirectional,
                             weights_precision: args.weights_precision.precision().name().into(),
+                            cell: args.cell.cell().name().into(),
                         });
                     }
                 }
