@@ -9,14 +9,15 @@ use pyo3::prelude::*;
 
 use wgpu_lstm::{Cell, GateOptions, Layout};
 
-/// The activations `nonlinearity` (PyTorch nn.RNN's "tanh" or "relu") names for `directions`.
+/// The ONNX activation `nonlinearity` (PyTorch nn.RNN's "tanh" or "relu") names, checked
+/// against the class's cell and the other keyword arguments.
 fn nonlinearity_of(
     cell: Cell,
     nonlinearity: Option<&str>,
-    activations: Option<Vec<String>>,
-) -> PyResult<Option<Vec<String>>> {
+    activations: &Option<Vec<String>>,
+) -> PyResult<Option<&'static str>> {
     let Some(name) = nonlinearity else {
-        return Ok(activations);
+        return Ok(None);
     };
     if cell != Cell::Rnn {
         return Err(PyValueError::new_err("nonlinearity: an RNN option"));
@@ -26,18 +27,13 @@ fn nonlinearity_of(
             "nonlinearity: give it or activations, not both",
         ));
     }
-    let kind = match name.to_ascii_lowercase().as_str() {
-        "tanh" => "Tanh",
-        "relu" => "Relu",
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "nonlinearity: unknown '{other}'; expected 'tanh' or 'relu'"
-            )))
-        }
-    };
-    // One per direction; the direction is known once the weights are read, so both are given
-    // and the list is cut to the model's directions in `Options::config`.
-    Ok(Some(vec![kind.to_string(); 2]))
+    match name.to_ascii_lowercase().as_str() {
+        "tanh" => Ok(Some("Tanh")),
+        "relu" => Ok(Some("Relu")),
+        other => Err(PyValueError::new_err(format!(
+            "nonlinearity: unknown '{other}'; expected 'tanh' or 'relu'"
+        ))),
+    }
 }
 
 /// The options of a GRU or RNN class.
@@ -56,7 +52,7 @@ fn options(
     if linear_before_reset && cell != Cell::Gru {
         return Err(PyValueError::new_err("linear_before_reset: a GRU option"));
     }
-    let per_direction = nonlinearity.is_some();
+    let nonlinearity = nonlinearity_of(cell, nonlinearity, &activations)?;
     Ok(Options {
         cell,
         batch_first,
@@ -64,12 +60,12 @@ fn options(
         gate: GateOptions {
             clip,
             input_forget: false,
-            activations: nonlinearity_of(cell, nonlinearity, activations)?,
+            activations,
             activation_alpha: activation_alpha.unwrap_or_default(),
             activation_beta: activation_beta.unwrap_or_default(),
         },
         linear_before_reset,
-        nonlinearity_per_direction: per_direction,
+        nonlinearity,
     })
 }
 

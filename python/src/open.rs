@@ -26,9 +26,9 @@ pub(crate) struct Options {
     pub(crate) gate: GateOptions,
     /// A GRU's `linear_before_reset`, for weights in the ONNX convention (which do not say).
     pub(crate) linear_before_reset: bool,
-    /// Whether `gate.activations` holds one per direction of two (an RNN's `nonlinearity`), to
-    /// be cut to the model's directions.
-    pub(crate) nonlinearity_per_direction: bool,
+    /// An RNN's activation from `nonlinearity` ("Tanh" or "Relu"), one per direction once the
+    /// weights tell the directions.
+    pub(crate) nonlinearity: Option<&'static str>,
 }
 
 impl Options {
@@ -79,10 +79,8 @@ impl Options {
     /// one activation per direction).
     fn gate_for(&self, directions: usize) -> GateOptions {
         let mut gate = self.gate.clone();
-        if self.nonlinearity_per_direction {
-            if let Some(names) = gate.activations.as_mut() {
-                names.truncate(directions);
-            }
+        if let Some(name) = self.nonlinearity {
+            gate.activations = Some(vec![name.to_string(); directions]);
         }
         gate
     }
@@ -101,14 +99,14 @@ impl Options {
     }
 
     /// The configuration of `weights` with these options.
-    fn config(&self, weights: LstmWeights, convention: Convention) -> PyResult<(LstmConfig, LstmWeights)> {
+    fn config(&self, weights: LstmWeights) -> PyResult<(LstmConfig, LstmWeights)> {
         self.check_cell(weights.cell())?;
         let weights = match &self.direction {
             Some(d) => weights.with_direction(direction_of(d)?).py()?,
             None => weights,
         };
-        // nn.GRU's files hold linear_before_reset = 1 already; ONNX W/R/B do not say.
-        let weights = if self.linear_before_reset && convention == Convention::Onnx {
+        // nn.GRU's files (and the project's) hold linear_before_reset already; ONNX W/R/B do not say.
+        let weights = if self.linear_before_reset && !weights.linear_before_reset() {
             weights.with_linear_before_reset(true).py()?
         } else {
             weights
@@ -190,7 +188,7 @@ pub(crate) fn model_from_state_dict(
         tensors.push((name, tensor));
     }
     let (weights, convention) = LstmWeights::from_tensors(&tensors, convention_of(convention)?).py()?;
-    let (mut config, weights) = options.config(weights, convention)?;
+    let (mut config, weights) = options.config(weights)?;
     config.weights_precision = precision_of(weights_precision)?;
     let model = build(py, config, weights, convention, device, backend, adapter)?;
     Ok(Arc::new(model))
@@ -273,7 +271,7 @@ pub(crate) fn model_from_file(
     let (weights, convention) = py
         .detach(|| LstmWeights::load_with(&path, convention, limits))
         .py()?;
-    let (mut config, weights) = options.config(weights, convention)?;
+    let (mut config, weights) = options.config(weights)?;
     config.weights_precision = precision;
     let model = build(py, config, weights, convention, device, backend, adapter)?;
     Ok(Arc::new(model))

@@ -475,18 +475,15 @@ fn from_safetensors(args: &InputArgs, limits: ReadLimits) -> Result<(LstmConfig,
     } else {
         Layout::SeqMajor
     };
-    if args.linear_before_reset {
-        if weights.cell() == Cell::Gru && convention == Convention::PyTorch {
-            // nn.GRU's weights are read with it already.
-        } else {
-            let op = weights.cell().onnx_op();
-            weights = weights.with_linear_before_reset(true).map_err(|_| {
-                Error::invalid(
-                    "--linear-before-reset",
-                    format!("is a GRU option; {} holds {op} weights", args.weights.display()),
-                )
-            })?;
-        }
+    // nn.GRU's weights (and files the project wrote) are read with it already.
+    if args.linear_before_reset && !weights.linear_before_reset() {
+        let op = weights.cell().onnx_op();
+        weights = weights.with_linear_before_reset(true).map_err(|_| {
+            Error::invalid(
+                "--linear-before-reset",
+                format!("is a GRU option; {} holds {op} weights", args.weights.display()),
+            )
+        })?;
     }
     let mut config = weights.config(layout);
     check_cell_flags(args, &config)?;
