@@ -9,7 +9,7 @@ use common::{assert_gradients, config, gpu, random_lens, random_tensor};
 use wgpu_lstm::gpu::{TrainLstm, Trainer};
 use wgpu_lstm::train::adding;
 use wgpu_lstm::{
-    Activation, ActivationKind, CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Optimizer,
+    Activation, ActivationKind, Cell, CpuLstm, Dims, Direction, Layout, LstmConfig, LstmWeights, Optimizer,
     Precision, State, Tensor,
 };
 
@@ -109,6 +109,7 @@ fn grid() -> Vec<Case> {
             )
         },
     ];
+    cases.extend(cell_cases());
     for (n, kind) in ActivationKind::ALL.into_iter().enumerate() {
         let act = Activation::new(
             kind,
@@ -137,6 +138,73 @@ fn grid() -> Vec<Case> {
     cases
 }
 
+/// The GRU in both modes (the second phase of linear_before_reset = 0 with one sequence per
+/// workgroup and with groups) and the RNN with tanh and relu.
+fn cell_cases() -> Vec<Case> {
+    let of = |cell, lbr, base: LstmConfig| LstmConfig {
+        cell,
+        linear_before_reset: lbr,
+        ..base
+    };
+    let act = |kind, alpha| Activation::new(kind, alpha, None).unwrap();
+    let full = |c: Case| Case {
+        lens: true,
+        initial: true,
+        state_grads: true,
+        ..c
+    };
+    vec![
+        full(case(
+            "GRU, linear_before_reset, 2 layers bidirectional, H beyond one workgroup",
+            of(Cell::Gru, true, config(7, 70, 2, Direction::Bidirectional)),
+            13,
+            5,
+        )),
+        full(case(
+            "GRU without linear_before_reset, H beyond one workgroup, groups, clip, batch-major",
+            LstmConfig {
+                clip: Some(0.9),
+                layout: Layout::BatchMajor,
+                ..of(Cell::Gru, false, config(5, 70, 2, Direction::Bidirectional))
+            },
+            9,
+            11,
+        )),
+        full(case(
+            "GRU without linear_before_reset, reverse, no bias, other activations",
+            LstmConfig {
+                bias: false,
+                activations: vec![
+                    Activation::new(ActivationKind::HardSigmoid, Some(0.3), Some(0.5)).unwrap(),
+                    act(ActivationKind::LeakyRelu, Some(0.2)),
+                ],
+                ..of(Cell::Gru, false, config(3, 9, 1, Direction::Reverse))
+            },
+            7,
+            3,
+        )),
+        full(case(
+            "RNN, relu, 2 layers bidirectional, groups",
+            LstmConfig {
+                activations: vec![act(ActivationKind::Relu, None); 2],
+                ..of(Cell::Rnn, false, config(5, 67, 2, Direction::Bidirectional))
+            },
+            8,
+            9,
+        )),
+        full(case(
+            "RNN, tanh, clip, no bias, reverse",
+            LstmConfig {
+                clip: Some(0.7),
+                bias: false,
+                ..of(Cell::Rnn, false, config(4, 13, 1, Direction::Reverse))
+            },
+            6,
+            2,
+        )),
+    ]
+}
+
 fn inputs(case: &Case, seed: u64) -> (Tensor, Option<State>, Option<Vec<usize>>) {
     let cfg = &case.config;
     let x_shape = match cfg.layout {
@@ -146,7 +214,7 @@ fn inputs(case: &Case, seed: u64) -> (Tensor, Option<State>, Option<Vec<usize>>)
     let ld = cfg.num_layers * cfg.num_directions();
     let state = case.initial.then(|| State {
         h: random_tensor(vec![ld, case.batch, cfg.output_size()], 1.0, seed + 1),
-        c: random_tensor(vec![ld, case.batch, cfg.hidden_size], 1.0, seed + 2),
+        c: random_tensor(vec![ld, case.batch, cfg.cell_state_size()], 1.0, seed + 2),
     });
     let lens = case.lens.then(|| random_lens(case.batch, case.seq_len, seed + 3));
     (random_tensor(x_shape, 1.0, seed), state, lens)

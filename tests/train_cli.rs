@@ -61,6 +61,9 @@ fn write_safetensors(path: &Path, tensors: &Tensors) {
 struct Case {
     dir: tempfile::TempDir,
     flags: Vec<String>,
+    /// An LSTM's (GRU and RNN goldens say their cell in their name): `run` writes c_n.npy and
+    /// `grad` dc0.npy.
+    has_c: bool,
 }
 
 impl Case {
@@ -77,7 +80,8 @@ impl Case {
             .split_whitespace()
             .map(String::from)
             .collect();
-        Case { dir, flags }
+        let has_c = !(name.contains("gru") || name.contains("rnn"));
+        Case { dir, flags, has_c }
     }
 
     fn path(&self, f: &str) -> PathBuf {
@@ -100,8 +104,8 @@ impl Case {
         a
     }
 
-    /// y, h_n, c_n as `run --device cpu` writes them.
-    fn run(&self) -> [Tensor; 3] {
+    /// y, h_n and (for an LSTM) c_n as `run --device cpu` writes them.
+    fn run(&self) -> Vec<Tensor> {
         let out = tempfile::tempdir().unwrap();
         let o = bin()
             .arg("run")
@@ -111,34 +115,51 @@ impl Case {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        ["y.npy", "h_n.npy", "c_n.npy"].map(|f| Tensor::read_npy(&out.path().join(f)).unwrap())
+        let written = ["y.npy", "h_n.npy", "c_n.npy"].map(|f| out.path().join(f));
+        assert_eq!(written[2].exists(), self.has_c, "c_n.npy exactly for an LSTM");
+        written
+            .iter()
+            .filter(|p| p.exists())
+            .map(|p| Tensor::read_npy(p).unwrap())
+            .collect()
     }
 
-    fn grad(&self, device: &str, upstream: &[Tensor; 3]) -> (Tensors, [Tensor; 3]) {
+    /// grads.safetensors, and dx, dh0 and (for an LSTM) dc0.
+    fn grad(&self, device: &str, upstream: &[Tensor]) -> (Tensors, Vec<Tensor>) {
         let out = tempfile::tempdir().unwrap();
-        for (t, f) in upstream.iter().zip(["dy.npy", "dh_n.npy", "dc_n.npy"]) {
+        let mut flags = Vec::new();
+        for ((t, f), flag) in upstream
+            .iter()
+            .zip(["dy.npy", "dh_n.npy", "dc_n.npy"])
+            .zip(["--dy", "--dh-n", "--dc-n"])
+        {
             t.write_npy(&self.path(f)).unwrap();
+            flags.extend([flag.to_string(), self.path(f).display().to_string()]);
         }
         let o = bin()
             .arg("grad")
             .args(self.args())
-            .args(["--dy", &self.path("dy.npy").display().to_string()])
-            .args(["--dh-n", &self.path("dh_n.npy").display().to_string()])
-            .args(["--dc-n", &self.path("dc_n.npy").display().to_string()])
+            .args(flags)
             .args(["--device", device, "--out"])
             .arg(out.path().join("g"))
             .output()
             .unwrap();
         assert!(o.status.success(), "grad: {}", String::from_utf8_lossy(&o.stderr));
         let g = out.path().join("g");
+        let files = ["dx.npy", "dh0.npy", "dc0.npy"].map(|f| g.join(f));
+        assert_eq!(files[2].exists(), self.has_c, "dc0.npy exactly for an LSTM");
         (
             read_safetensors(&g.join("grads.safetensors")),
-            ["dx.npy", "dh0.npy", "dc0.npy"].map(|f| Tensor::read_npy(&g.join(f)).unwrap()),
+            files
+                .iter()
+                .filter(|p| p.exists())
+                .map(|p| Tensor::read_npy(p).unwrap())
+                .collect(),
         )
     }
 }
 
-fn loss(outputs: &[Tensor; 3], upstream: &[Tensor; 3]) -> f64 {
+fn loss(outputs: &[Tensor], upstream: &[Tensor]) -> f64 {
     outputs
         .iter()
         .zip(upstream)
@@ -165,7 +186,7 @@ fn random_like(t: &Tensor, rng: &mut StdRng) -> Tensor {
 fn check(name: &str, case: &Case) {
     let mut rng = StdRng::seed_from_u64(11);
     let outputs = case.run();
-    let upstream = [0, 1, 2].map(|i| random_like(&outputs[i], &mut rng));
+    let upstream: Vec<Tensor> = outputs.iter().map(|o| random_like(o, &mut rng)).collect();
     let (weights_grad, inputs_grad) = case.grad("gpu", &upstream);
     let (cpu_weights, cpu_inputs) = case.grad("cpu", &upstream);
     let original = read_safetensors(&case.path("weights.safetensors"));
@@ -254,6 +275,10 @@ fn grad_matches_finite_differences_of_run() {
         "onnx_layout1_peepholes_clip_forget",
         "onnx_activations_elu_softplus_tanh",
         "onnx_reverse_lens",
+        "torch_gru_2layer_bidir_lens",
+        "onnx_gru_lbr0_bidir_lens",
+        "onnx_rnn_bidir_lens_clip",
+        "torch_rnn_relu_2layer_bidir_batch_first",
     ] {
         check(name, &Case::from_golden(name));
     }
@@ -273,6 +298,7 @@ fn grad_keeps_the_key_prefix_and_zero_initial_state() {
     let case = Case {
         dir: tempfile::tempdir().unwrap(),
         flags: vec![],
+        has_c: true,
     };
     std::fs::write(
         case.path("weights.safetensors"),
@@ -285,8 +311,11 @@ fn grad_keeps_the_key_prefix_and_zero_initial_state() {
         .write_npy(&case.path("x.npy"))
         .unwrap();
     check("prefixed, no initial state", &case);
-    let (_, [_, dh0, dc0]) = case.grad("gpu", &case.run().map(|t| t));
-    assert_eq!((dh0.shape(), dc0.shape()), (&[4, 2, 5][..], &[4, 2, 5][..]));
+    let (_, inputs) = case.grad("gpu", &case.run());
+    assert_eq!(
+        (inputs[1].shape(), inputs[2].shape()),
+        (&[4, 2, 5][..], &[4, 2, 5][..])
+    );
 }
 
 #[test]
@@ -329,6 +358,23 @@ fn bad_grad_input_gets_one_line_and_no_output() {
         assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
         assert!(!target.exists(), "{extra:?} left output");
     }
+    // A GRU has no cell state, so no dL/dc_n.
+    let gru = Case::from_golden("torch_gru_2layer_bidir_lens");
+    gru.run()[0].write_npy(&gru.path("dy.npy")).unwrap();
+    let o = bin()
+        .arg("grad")
+        .args(gru.args())
+        .args(["--dy", &gru.path("dy.npy").display().to_string()])
+        .args(["--dc-n", &gru.path("dy.npy").display().to_string(), "--out"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--dc-n") && err.contains("no cell state"),
+        "{err}"
+    );
+    assert!(!target.exists(), "--dc-n on a GRU left output");
 }
 
 #[test]

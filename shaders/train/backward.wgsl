@@ -24,10 +24,16 @@ fn recurrent(d: u32, at: array<u32, SEQ_GROUP>, q: u32) -> array<f32, SEQ_GROUP>
     for (var g = 0u; g < SEQ_GROUP; g++) {
         acc[g] = 0.0; // explicitly: see forward.wgsl
     }
-    for (var r = 0u; r < 4u * hid; r++) {
-        let w = params[w_hh + r * out + q];
-        for (var g = 0u; g < SEQ_GROUP; g++) {
-            acc[g] += w * work[p.w_dg + at[g] * 4u * hid + r];
+    for (var k = 0u; k < GATES; k++) {
+        let lane = recurrent_lane(k);
+        if (lane == LANES) {
+            continue;
+        }
+        for (var j = 0u; j < hid; j++) {
+            let w = params[w_hh + (k * hid + j) * out + q];
+            for (var g = 0u; g < SEQ_GROUP; g++) {
+                acc[g] += w * work[p.w_dg + at[g] * LANES * hid + lane * hid + j];
+            }
         }
     }
     return acc;
@@ -59,15 +65,19 @@ fn main(
         let local = d * batch + b;                   // in the work buffer's per-sequence parts
         for (var t = lens[b]; t < p.seq_len; t++) {
             let at = row_of(t, b) * nd + d;
-            for (var r = lid; r < 4u * hid; r += SEQ_WORKGROUP) {
-                work[p.w_dg + at * 4u * hid + r] = 0.0;
+            for (var r = lid; r < LANES * hid; r += SEQ_WORKGROUP) {
+                work[p.w_dg + at * LANES * hid + r] = 0.0;
             }
             for (var q = lid; q < out; q += SEQ_WORKGROUP) {
                 work[p.w_dh + at * out + q] = 0.0;
             }
         }
         for (var j = lid; j < hid; j += SEQ_WORKGROUP) {
-            work[p.w_dcarry + local * hid + j] = dstate[p.cn + slot * hid + j];
+            var carry = 0.0;
+            if (HAS_C) {
+                carry = dstate[p.cn + slot * hid + j];
+            }
+            work[p.w_dcarry + local * hid + j] = carry;
             for (var k = 0u; k < 3u; k++) {
                 work[p.w_peep + local * 3u * hid + k * hid + j] = 0.0;
             }
@@ -100,6 +110,9 @@ fn main(
                 var from_after = carry[g];
                 if (n == 0u) {
                     from_after = dstate[p.hn + (p.state_slot + d * batch + b) * out + q];
+                }
+                if (!HAS_C) {
+                    from_after += work[p.w_dcarry + (d * batch + b) * hid + q];
                 }
                 work[p.w_dh + at[g] * out + q] = dy[at[g] * out + q] + from_after;
             }
@@ -134,18 +147,20 @@ fn main(
                     continue;
                 }
                 let local = d * batch + b;
-                var z: vec4<f32>;
-                for (var k = 0u; k < 4u; k++) {
-                    z[k] = tape[p.t_z + at[g] * 4u * hid + k * hid + j];
+                let z = lanes(at[g], j);
+                var c = 0.0;
+                var c_prev = 0.0;
+                if (HAS_C) {
+                    c = tape[p.t_c + at[g] * hid + j];
+                    c_prev = tape[p.t_cprev + at[g] * hid + j];
                 }
-                let c = tape[p.t_c + at[g] * hid + j];
-                let c_prev = tape[p.t_cprev + at[g] * hid + j];
+                let h_prev = tape[p.t_hprev + at[g] * out + min(j, out - 1u)];
                 let carry = p.w_dcarry + local * hid + j;
-                let unit = unit_backward(d, z, c, c_prev, peep, dm[g], work[carry]);
-                for (var k = 0u; k < 4u; k++) {
-                    work[p.w_dg + at[g] * 4u * hid + k * hid + j] = unit.dz[k];
+                let unit = unit_backward(d, z, c, c_prev, h_prev, peep, dm[g], work[carry]);
+                for (var k = 0u; k < LANES; k++) {
+                    work[p.w_dg + at[g] * LANES * hid + k * hid + j] = unit.dz[k];
                 }
-                work[carry] = unit.dc_prev;
+                work[carry] = unit.carry;
                 if (has(FLAG_PEEPHOLE)) {
                     let sums = p.w_peep + local * 3u * hid + j;
                     work[sums] += unit.dpeep.x;
@@ -154,10 +169,38 @@ fn main(
                 }
             }
         }
+        if (has(FLAG_RESET_BEFORE)) {
+            // A GRU without linear_before_reset: s = R_nᵀ·dn reaches r⊙h_{t−1}, so r's lane is
+            // s⊙h·r' and the carry gains r⊙s.
+            storageBarrier();
+            for (var q = lid; q < hid; q += SEQ_WORKGROUP) {
+                var acc: array<f32, SEQ_GROUP>;
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    acc[g] = 0.0;
+                }
+                for (var j = 0u; j < hid; j++) {
+                    let w = params[p.w_hh[d] + (2u * hid + j) * out + q];
+                    for (var g = 0u; g < SEQ_GROUP; g++) {
+                        acc[g] += w * work[p.w_dg + at[g] * LANES * hid + 3u * hid + j];
+                    }
+                }
+                for (var g = 0u; g < SEQ_GROUP; g++) {
+                    let b = member(group, g);
+                    if (!writes(group, g) || n >= lens[b]) {
+                        continue;
+                    }
+                    let r = reset_gate(d, lanes(at[g], q));
+                    let h_prev = tape[p.t_hprev + at[g] * out + q];
+                    work[p.w_dg + at[g] * LANES * hid + hid + q] = acc[g] * h_prev * r.y;
+                    work[p.w_dcarry + (d * batch + b) * hid + q] += r.x * acc[g];
+                }
+            }
+        }
         storageBarrier();
     }
 
-    // The step before the first: dh0 = Rᵀ·dgates of step 0, dc0 the carried dc.
+    // The step before the first: dh0 = Rᵀ·dgates of step 0 (plus the carry of a cell without a
+    // cell state), dc0 the carried dc.
     var first: array<u32, SEQ_GROUP>;
     for (var g = 0u; g < SEQ_GROUP; g++) {
         let len = lens[member(group, g)];
@@ -167,12 +210,17 @@ fn main(
         let dh0 = recurrent(d, first, q);
         for (var g = 0u; g < SEQ_GROUP; g++) {
             if (writes(group, g)) {
-                dstate[p.h0 + (p.state_slot + d * batch + group.b0 + g) * out + q] = dh0[g];
+                let b = group.b0 + g;
+                var v = dh0[g];
+                if (!HAS_C) {
+                    v += work[p.w_dcarry + (d * batch + b) * hid + q];
+                }
+                dstate[p.h0 + (p.state_slot + d * batch + b) * out + q] = v;
             }
         }
     }
     for (var g = 0u; g < SEQ_GROUP; g++) {
-        if (!writes(group, g)) {
+        if (!HAS_C || !writes(group, g)) {
             continue;
         }
         let b = member(group, g);
@@ -181,4 +229,14 @@ fn main(
             dstate[p.c0 + (p.state_slot + d * batch + b) * hid + j] = work[p.w_dcarry + local * hid + j];
         }
     }
+}
+
+// Unit j's lanes at (row, direction) `at`, from the tape.
+fn lanes(at: u32, j: u32) -> vec4<f32> {
+    let hid = p.hidden;
+    var z = vec4<f32>(0.0);
+    for (var k = 0u; k < LANES; k++) {
+        z[k] = tape[p.t_z + at * LANES * hid + k * hid + j];
+    }
+    return z;
 }

@@ -1,6 +1,6 @@
 // What the training forward and backward share: their parameters, the activations with their
 // derivatives (so that both see the same clip and activation choices, and the cell bodies in
-// train/cells/ use them), and which sequences a workgroup runs.
+// train/cells/ use them), what a cell body returns, and which sequences a workgroup runs.
 
 @group(0) @binding(0) var<uniform> p: SeqParams;
 
@@ -46,6 +46,62 @@ fn activate_slope(kind: u32, alpha: f32, beta: f32, x: f32) -> f32 {
 fn act(d: u32, which: u32, x: f32) -> vec2<f32> {
     let a = p.act[3u * d + which];
     return vec2<f32>(activate(a.kind, a.alpha, a.beta, x), activate_slope(a.kind, a.alpha, a.beta, x));
+}
+
+// Activation `which` of direction d after the clip: (value, slope), the slope 0 where the clip
+// holds x.
+fn clipped_act(d: u32, which: u32, x: f32) -> vec2<f32> {
+    let limit = p.clip;
+    var v = x;
+    var inside = 1.0;
+    if (limit > 0.0) {
+        inside = select(0.0, 1.0, abs(x) <= limit);
+        v = clamp(x, -limit, limit);
+    }
+    let a = act(d, which, v);
+    return vec2<f32>(a.x, a.y * inside);
+}
+
+// A unit's lanes from its gates' R·h, XP (W·x) and biases: their sums, but for a cell whose
+// candidate keeps its input and recurrent parts apart (SPLIT_CANDIDATE, the GRU), whose lane z
+// is gate 2's W·x + Wb and lane w its R·h + Rb.
+fn lanes_of(rh: vec4<f32>, xp: vec4<f32>, b_ih: vec4<f32>, b_hh: vec4<f32>) -> vec4<f32> {
+    var z = rh + xp + b_ih + b_hh;
+    if (SPLIT_CANDIDATE) {
+        z.z = xp.z + b_ih.z;
+        z.w = rh.z + b_hh.z;
+    }
+    return z;
+}
+
+// The dgates lane that row block k of R multiplies into dL/dh_{t−1} and dR: the gate's own, but
+// lane w for a split candidate, and none (LANES) where R_n multiplies r⊙h (FLAG_RESET_BEFORE,
+// which the carry handles).
+fn recurrent_lane(k: u32) -> u32 {
+    if (!SPLIT_CANDIDATE || k < 2u) {
+        return k;
+    }
+    return select(3u, LANES, has(FLAG_RESET_BEFORE));
+}
+
+// The GRU's reset gate r (value, slope) from a unit's lanes: what scales h_{t−1} before R_n's
+// product under FLAG_RESET_BEFORE, which only a GRU sets.
+fn reset_gate(d: u32, z: vec4<f32>) -> vec2<f32> {
+    return clipped_act(d, 0u, z.y);
+}
+
+// What a cell body's unit_forward returns.
+struct UnitForward {
+    z: vec4<f32>, // the lanes the tape keeps (pre-activations, before clip)
+    c: f32,       // c_t (0 without a cell state)
+    m: f32,       // the unit's output: h, or what the projection reads
+}
+
+// What a cell body's unit_backward returns.
+struct UnitBackward {
+    dz: vec4<f32>,    // dL/d each lane
+    carry: f32,       // dL/dc_{t−1} or, without a cell state, the part of dL/dh_{t−1} that skips R
+    dpeep: vec3<f32>, // this step's share of the peepholes' gradients
 }
 
 // The direction and group of sequences of a sequence kernel's workgroup (one per pair,

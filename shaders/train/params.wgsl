@@ -51,6 +51,7 @@ struct SeqParams {
 const FLAG_BIAS: u32 = 1u;
 const FLAG_PEEPHOLE: u32 = 2u;
 const FLAG_PROJECTION: u32 = 4u;
+const FLAG_RESET_BEFORE: u32 = 8u; // a GRU without linear_before_reset: R_n multiplies r⊙h
 
 // The GEMMs (gemm.wgsl, gemm_direct.wgsl): C = A·B or C += A·B over strided views,
 // A[m, k] = a[a_off + m·a_rs + k·a_cs], B[k, n] = b[b_off + k·b_rs + n·b_cs],

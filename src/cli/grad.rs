@@ -1,6 +1,7 @@
 //! `wgpu-lstm grad`: the gradients of L = Σ dy⊙y + Σ dh_n⊙h_n + Σ dc_n⊙c_n with respect to the
 //! weights, the input and the initial state, written as `grads.safetensors` (the weights file's
-//! keys, shapes and convention) and `dx.npy`, `dh0.npy`, `dc0.npy`.
+//! keys, shapes and convention) and `dx.npy`, `dh0.npy`, `dc0.npy` (no `dc0.npy` for a GRU or an
+//! RNN, which have no cell state).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use clap::Args;
 use super::run::{read_request, report_written, InputArgs, Request};
 use super::DeviceArg;
 use wgpu_lstm::gpu::TrainLstm;
-use wgpu_lstm::train::{check_trainable, GRADIENT_FILES};
+use wgpu_lstm::train::{check_trainable, gradient_files};
 use wgpu_lstm::{CpuLstm, Error, GpuContext, LstmWeights, Result, Tensor};
 
 #[derive(Args)]
@@ -23,11 +24,11 @@ pub struct GradArgs {
     /// dL/dh_n (.npy) in the shape of run's h_n.npy; zero when absent.
     #[arg(long, value_name = "DHN.npy")]
     dh_n: Option<PathBuf>,
-    /// dL/dc_n (.npy) in the shape of run's c_n.npy; zero when absent.
+    /// dL/dc_n (.npy) in the shape of run's c_n.npy (LSTM only); zero when absent.
     #[arg(long, value_name = "DCN.npy")]
     dc_n: Option<PathBuf>,
-    /// Output directory for grads.safetensors, dx.npy, dh0.npy and dc0.npy (created if missing),
-    /// replaced as a whole: it may hold nothing else.
+    /// Output directory for grads.safetensors, dx.npy, dh0.npy and dc0.npy (LSTM only; created
+    /// if missing), replaced as a whole: it may hold nothing else.
     #[arg(long)]
     out: PathBuf,
 }
@@ -67,8 +68,17 @@ pub fn grad(args: &GradArgs) -> Result<ExitCode> {
         }
         Ok(Some(convention.state_from_file(config.layout, t)?))
     };
+    if args.dc_n.is_some() && !config.cell.has_cell_state() {
+        return Err(Error::invalid(
+            "--dc-n",
+            format!(
+                "{} has no cell state; give --dh-n alone",
+                config.cell.indefinite()
+            ),
+        ));
+    }
     let dh_n = read_state("--dh-n", &args.dh_n, config.output_size())?;
-    let dc_n = read_state("--dc-n", &args.dc_n, config.hidden_size)?;
+    let dc_n = read_state("--dc-n", &args.dc_n, config.cell_state_size())?;
     let prefix = LstmWeights::key_prefix_of_file(&args.inputs.weights, convention, limits)?;
     let (grads, engine) = match args.inputs.device {
         DeviceArg::Gpu => {
@@ -86,6 +96,6 @@ pub fn grad(args: &GradArgs) -> Result<ExitCode> {
         }
     };
     grads.save(&args.out, &config, convention, &prefix)?;
-    report_written(&args.out, &GRADIENT_FILES, convention, &engine);
+    report_written(&args.out, gradient_files(&config), convention, &engine);
     Ok(ExitCode::SUCCESS)
 }

@@ -482,11 +482,12 @@ impl ConformCase {
             c.direction,
             c.layout
         );
+        let initial = if c.cell.has_cell_state() { "h0/c0" } else { "h0" };
         for (on, what) in [
             (c.cell != Cell::Lstm, c.cell.name().to_string()),
             (c.linear_before_reset, "linear_before_reset".into()),
             (!c.bias, "no-bias".to_string()),
-            (self.initial_state, "h0/c0".into()),
+            (self.initial_state, initial.into()),
             (self.seq_lens, "seq_lens".into()),
             (c.peepholes, "peepholes".into()),
             (c.weights_precision == Precision::F16, "f16-weights".into()),

@@ -10,9 +10,9 @@ use crate::train::{Gradients, ParamLayout};
 
 /// The training cases every default conformance run checks, each with what it makes sure of.
 /// Together they run both sequence-kernel groupings (one sequence per workgroup below a batch of
-/// 8, groups of 8 from there), both GEMMs (tiled where every side is at least 64, direct
-/// otherwise), the transposes, and (through the optimizer check) the norm and the update.
-pub const TRAIN_STRATA: [(&str, &str); 5] = [
+/// 8, groups of 8 from there) of every cell, both GEMMs (tiled where every side is at least 64,
+/// direct otherwise), the transposes, and (through the optimizer check) the norm and the update.
+pub const TRAIN_STRATA: [(&str, &str); 9] = [
     (
         "train-single-direct",
         "B < 8 (one sequence per workgroup), short GEMM sides (direct), 2 bidirectional layers, \
@@ -35,6 +35,23 @@ pub const TRAIN_STRATA: [(&str, &str); 5] = [
     (
         "train-long",
         "B = 1 over 100 steps: the gate gradients' error accumulates through time",
+    ),
+    (
+        "train-gru-single",
+        "a GRU with linear_before_reset, B < 8, 2 bidirectional layers, lengths, h0 and dh_n",
+    ),
+    (
+        "train-gru-grouped",
+        "a GRU without linear_before_reset (the second phase after r), B ≥ 8 with a partial \
+         group, H beyond one workgroup, clip",
+    ),
+    (
+        "train-rnn-single",
+        "an RNN with random activations per direction, B < 8, 2 bidirectional layers",
+    ),
+    (
+        "train-rnn-grouped",
+        "an RNN, B ≥ 8 with a partial group, reverse, clip, batch-major",
     ),
 ];
 
@@ -79,7 +96,8 @@ impl TrainCase {
             seed,
         };
         let cfg = &mut case.config;
-        match TRAIN_STRATA[index].0 {
+        let name = TRAIN_STRATA[index].0;
+        match name {
             "train-single-direct" => {
                 cfg.num_layers = 2;
                 cfg.direction = Direction::Bidirectional;
@@ -122,6 +140,34 @@ impl TrainCase {
                 case.seq_len = 100;
                 case.seq_lens = false;
             }
+            "train-gru-single" | "train-rnn-single" => {
+                cfg.cell = if name.starts_with("train-gru") {
+                    Cell::Gru
+                } else {
+                    Cell::Rnn
+                };
+                cfg.linear_before_reset = cfg.cell == Cell::Gru;
+                cfg.num_layers = 2;
+                cfg.direction = Direction::Bidirectional;
+                cfg.layout = random_layout(rng);
+                if cfg.cell == Cell::Rnn {
+                    cfg.activations = random_activations(rng, cfg);
+                }
+            }
+            "train-gru-grouped" | "train-rnn-grouped" => {
+                cfg.cell = if name.starts_with("train-gru") {
+                    Cell::Gru
+                } else {
+                    Cell::Rnn
+                };
+                // Units beyond one 64-wide workgroup.
+                cfg.hidden_size = irregular_in(rng, 65, 80);
+                cfg.direction = Direction::Reverse;
+                cfg.layout = Layout::BatchMajor;
+                cfg.clip = Some(rng.random_range(0.5f32..1.5));
+                cfg.bias = rng.random_bool(0.5);
+                case.batch = irregular_in(rng, 9, 15);
+            }
             other => unreachable!("no training stratum {other}"),
         }
         case
@@ -151,7 +197,11 @@ impl TrainCase {
     pub fn describe(&self) -> String {
         let mut s = self.forward_case().describe();
         if self.state_grads {
-            s.push_str(" dh_n/dc_n");
+            s.push_str(if self.config.cell.has_cell_state() {
+                " dh_n/dc_n"
+            } else {
+                " dh_n"
+            });
         }
         s
     }
@@ -266,7 +316,7 @@ pub fn compare_gradients(
         parts.push((name, tensor(&g)?, tensor(&w)?, terms));
     }
     // dx sums the gates of every direction of layer 0; dh0 a recurrent product over the gates
-    // (and the projection); dc0 one product.
+    // (and the projection); dc0 (an LSTM's) one product.
     parts.push((
         "dx".into(),
         got.dx.clone(),
@@ -279,7 +329,9 @@ pub fn compare_gradients(
         want.dh0.clone(),
         gates + config.hidden_size,
     ));
-    parts.push(("dc0".into(), got.dc0.clone(), want.dc0.clone(), 1));
+    if config.cell.has_cell_state() {
+        parts.push(("dc0".into(), got.dc0.clone(), want.dc0.clone(), 1));
+    }
     parts
         .into_iter()
         .map(|(name, got, want, terms)| {
@@ -313,7 +365,7 @@ impl TrainPrepared {
 
 /// The small cases whose CPU backward conformance checks against finite differences.
 pub fn finite_difference_cases(seed: u64) -> Vec<TrainCase> {
-    [0, 2, 3]
+    [0, 2, 3, 5, 6, 7]
         .into_iter()
         .map(|i| {
             let mut case = TrainCase::stratum(i, seed + i as u64);
@@ -337,7 +389,10 @@ pub fn finite_differences(case: &TrainCase) -> Result<FdCheck> {
     let ld = cfg.num_layers * cfg.num_directions() * case.batch;
     let (h0, c0) = match &prepared.initial {
         Some(s) => (f64s(s.h.data()), f64s(s.c.data())),
-        None => (vec![0.0; ld * cfg.output_size()], vec![0.0; ld * cfg.hidden_size]),
+        None => (
+            vec![0.0; ld * cfg.output_size()],
+            vec![0.0; ld * cfg.cell_state_size()],
+        ),
     };
     let zeros = |n| vec![0.0; n];
     let dh_n = prepared

@@ -7,6 +7,7 @@ use super::cpu::fd::{check, Point, FD_TOLERANCE};
 use super::cpu::{backward64, forward64};
 use super::ParamLayout;
 use crate::activation::{Activation, ActivationKind};
+use crate::cell::Cell;
 use crate::config::{Direction, Layout, LstmConfig};
 use crate::forward::Dims;
 use crate::weights::LstmWeights;
@@ -85,6 +86,54 @@ fn cases() -> Vec<Case> {
             initial: true,
         },
     ];
+    // The GRU in both modes and the RNN, with the options they take.
+    for (name, cell, lbr, relu) in [
+        ("GRU, linear_before_reset", Cell::Gru, true, false),
+        ("GRU without linear_before_reset", Cell::Gru, false, false),
+        ("RNN, tanh", Cell::Rnn, false, false),
+        ("RNN, relu", Cell::Rnn, false, true),
+    ] {
+        let base = LstmConfig {
+            cell,
+            linear_before_reset: lbr,
+            activations: if relu {
+                vec![Activation::new(ActivationKind::Relu, None, None).unwrap(); 2]
+            } else {
+                Vec::new()
+            },
+            ..config(3, 4, 2, Direction::Bidirectional)
+        };
+        cases.push(Case {
+            name,
+            config: LstmConfig {
+                layout: Layout::BatchMajor,
+                ..base.clone()
+            },
+            dims,
+            seq_lens: true,
+            initial: true,
+        });
+        cases.push(Case {
+            name,
+            config: LstmConfig {
+                clip: Some(0.8),
+                bias: false,
+                num_layers: 1,
+                direction: Direction::Reverse,
+                activations: match cell {
+                    Cell::Gru => vec![
+                        Activation::new(ActivationKind::HardSigmoid, Some(0.3), Some(0.4)).unwrap(),
+                        Activation::new(ActivationKind::LeakyRelu, Some(0.2), None).unwrap(),
+                    ],
+                    _ => vec![Activation::new(ActivationKind::Elu, Some(0.9), None).unwrap()],
+                },
+                ..base
+            },
+            dims,
+            seq_lens: false,
+            initial: false,
+        });
+    }
     // Every activation in each of f, g and h, with parameters where it takes them.
     for (n, kind) in ActivationKind::ALL.into_iter().enumerate() {
         let alpha = kind.takes_alpha().then_some(0.7);
@@ -122,7 +171,7 @@ fn cpu_backward_matches_finite_differences_for_every_option() {
         let weights = LstmWeights::random(cfg, 3).unwrap();
         let (t, b) = (case.dims.seq_len, case.dims.batch);
         let states = cfg.num_layers * cfg.num_directions() * b;
-        let (p, h) = (cfg.output_size(), cfg.hidden_size);
+        let (p, h) = (cfg.output_size(), cfg.cell_state_size());
         let initial = |rng: &mut StdRng, n| {
             if case.initial {
                 random(rng, n, 1.0)

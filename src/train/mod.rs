@@ -38,16 +38,9 @@ use crate::weights::{DirectionWeights, LstmWeights};
 pub const GRADIENT_FILES: [&str; 4] = ["grads.safetensors", "dx.npy", "dh0.npy", "dc0.npy"];
 
 /// Refuse what training does not support, naming it: f16 weights (the optimizer's updates are
-/// smaller than f16's resolution; train in f32 and round afterwards), and cells other than the
-/// LSTM, whose training kernels do not exist yet.
+/// smaller than f16's resolution; train in f32 and round afterwards).
 pub fn check_trainable(config: &LstmConfig) -> Result<()> {
     config.validate()?;
-    if config.cell != Cell::Lstm {
-        return Err(Error::invalid(
-            format!("{} cell", config.cell.indefinite()),
-            "training and gradients are implemented for the LSTM only so far; GRU and RNN models run forward",
-        ));
-    }
     if config.weights_precision == Precision::F16 {
         return Err(Error::invalid(
             "weights precision f16",
@@ -56,6 +49,16 @@ pub fn check_trainable(config: &LstmConfig) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Values a training tape keeps per unit and step (and a backward's dgates): the gates' sums, but
+/// for the GRU, whose candidate keeps its input and recurrent parts apart, four (z, r,
+/// W_n·x + Wb_n, the recurrent part): the cell bodies' `LANES` in `shaders/train/cells/`.
+pub(crate) fn lanes(cell: Cell) -> usize {
+    match cell {
+        Cell::Gru => 4,
+        other => other.gates(),
+    }
 }
 
 /// Gradients of a scalar loss L with respect to everything a forward read.
@@ -68,7 +71,7 @@ pub struct Gradients {
     pub dx: Tensor,
     /// dL/dh0 `[L·D, B, P]` (zero-initial state included: it is the gradient at h0 = 0).
     pub dh0: Tensor,
-    /// dL/dc0 `[L·D, B, H]`.
+    /// dL/dc0 `[L·D, B, H]` (`[L·D, B, 0]` for cells without a cell state).
     pub dc0: Tensor,
 }
 
@@ -86,7 +89,7 @@ impl Gradients {
             weights: layout.unflatten(config, weights)?,
             dx: Tensor::new(x_shape(config, dims), dx)?,
             dh0: Tensor::new(state_shape(config, dims.batch, config.output_size()), dh0)?,
-            dc0: Tensor::new(state_shape(config, dims.batch, config.hidden_size), dc0)?,
+            dc0: Tensor::new(state_shape(config, dims.batch, config.cell_state_size()), dc0)?,
         })
     }
 
@@ -118,16 +121,15 @@ impl Gradients {
 
     /// Write `grads.safetensors` (the weight gradients under the keys, shapes and convention of
     /// a weights file, each key behind `prefix`) and `dx.npy`, `dh0.npy`, `dc0.npy` (f32, in the
-    /// convention's shapes) into `dir`, all or nothing, as
-    /// [`Output::save_npy`](crate::Output::save_npy) does.
+    /// convention's shapes; no `dc0.npy` for cells without a cell state) into `dir`, all or
+    /// nothing, as [`Output::save_npy`](crate::Output::save_npy) does.
     pub fn save(self, dir: &Path, config: &LstmConfig, convention: Convention, prefix: &str) -> Result<()> {
         let grads = self.weights.to_safetensors_prefixed(convention, prefix)?;
         check_input(config, &self.dx)?;
-        let tensors = [
-            self.dx,
-            convention.state_to_file(config.layout, self.dh0)?,
-            convention.state_to_file(config.layout, self.dc0)?,
-        ];
+        let mut tensors = vec![self.dx, convention.state_to_file(config.layout, self.dh0)?];
+        if config.cell.has_cell_state() {
+            tensors.push(convention.state_to_file(config.layout, self.dc0)?);
+        }
         replace_dir(
             dir,
             &GRADIENT_FILES,
@@ -141,6 +143,16 @@ impl Gradients {
             },
             &Fs,
         )
+    }
+}
+
+/// The files [`Gradients::save`] writes for `config`: [`GRADIENT_FILES`], without `dc0.npy` for
+/// cells without a cell state.
+pub fn gradient_files(config: &LstmConfig) -> &'static [&'static str] {
+    if config.cell.has_cell_state() {
+        &GRADIENT_FILES
+    } else {
+        &GRADIENT_FILES[..3]
     }
 }
 
@@ -289,7 +301,14 @@ impl ParamLayout {
                     .collect()
             })
             .collect();
-        LstmWeights::new(config.input_size, config.hidden_size, config.direction, layers)
+        LstmWeights::of_cell(
+            config.cell,
+            config.linear_before_reset,
+            config.input_size,
+            config.hidden_size,
+            config.direction,
+            layers,
+        )
     }
 }
 
@@ -307,7 +326,7 @@ pub(crate) fn check_output_grads(
     }
     for (what, t, width) in [
         ("dh_n", dh_n, config.output_size()),
-        ("dc_n", dc_n, config.hidden_size),
+        ("dc_n", dc_n, config.cell_state_size()),
     ] {
         let expected = state_shape(config, dims.batch, width);
         if let Some(t) = t {

@@ -2,6 +2,16 @@
 // backward: one unit's step from its gates' sums, and that step differentiated from its record.
 // Gates i, f, g, o sit in the lanes x, y, z, w; the peepholes (p_i, p_f, p_o) join i's and f's
 // pre-activations with c_{t−1} and o's with c_t, as in ONNX.
+//
+// What every training cell body defines for forward.wgsl and backward.wgsl: GATES (row blocks of
+// W and R), LANES (values per unit in the tape and in dgates), HAS_C (a cell state c, carried
+// back as dL/dc; without one the carry is the part of dL/dh_{t−1} that skips R),
+// SPLIT_CANDIDATE (train/cell.wgsl's lanes_of), unit_forward and unit_backward.
+
+const GATES: u32 = 4u;
+const LANES: u32 = 4u;
+const HAS_C: bool = true;
+const SPLIT_CANDIDATE: bool = false;
 
 struct Gates {
     value: vec4<f32>, // i, f, g, o
@@ -9,18 +19,11 @@ struct Gates {
 }
 
 fn gates(d: u32, z: vec4<f32>) -> Gates {
-    let limit = p.clip;
     var out: Gates;
     for (var k = 0u; k < 4u; k++) {
-        var x = z[k];
-        var inside = 1.0;
-        if (limit > 0.0) {
-            inside = select(0.0, 1.0, abs(x) <= limit);
-            x = clamp(x, -limit, limit);
-        }
-        let a = act(d, select(0u, 1u, k == 2u), x);
+        let a = clipped_act(d, select(0u, 1u, k == 2u), z[k]);
         out.value[k] = a.x;
-        out.slope[k] = a.y * inside;
+        out.slope[k] = a.y;
     }
     if (p.input_forget == 1u) {
         out.value[1] = 1.0 - out.value[0];
@@ -29,14 +32,8 @@ fn gates(d: u32, z: vec4<f32>) -> Gates {
     return out;
 }
 
-struct UnitForward {
-    z: vec4<f32>, // the pre-activations the tape keeps (peepholes in, before clip)
-    c: f32,
-    m: f32,       // o⊙h(c): h, or what the projection reads
-}
-
 // Unit j's step: z holds XP + R·h_{t−1} + the biases of its gates.
-fn unit_forward(d: u32, sums: vec4<f32>, c_prev: f32, peep: vec3<f32>) -> UnitForward {
+fn unit_forward(d: u32, sums: vec4<f32>, c_prev: f32, h_prev: f32, peep: vec3<f32>) -> UnitForward {
     var z = sums;
     z[0] += peep.x * c_prev;
     z[1] += peep.y * c_prev;
@@ -47,15 +44,9 @@ fn unit_forward(d: u32, sums: vec4<f32>, c_prev: f32, peep: vec3<f32>) -> UnitFo
     return UnitForward(z, c, gv.value[3] * act(d, 2u, c).x);
 }
 
-struct UnitBackward {
-    dz: vec4<f32>,   // dL/d pre-activation of each gate
-    dc_prev: f32,    // dL/dc_{t−1}, carried to the step before
-    dpeep: vec3<f32>, // this step's share of the peepholes' gradients
-}
-
 // Unit j's step backward from its record (z, c_t, c_{t−1}), dL/dm and the dL/dc_t carried from
 // the step after.
-fn unit_backward(d: u32, z: vec4<f32>, c: f32, c_prev: f32, peep: vec3<f32>, dm: f32, dc_carry: f32) -> UnitBackward {
+fn unit_backward(d: u32, z: vec4<f32>, c: f32, c_prev: f32, h_prev: f32, peep: vec3<f32>, dm: f32, dc_carry: f32) -> UnitBackward {
     let gv = gates(d, z);
     let h = act(d, 2u, c);
     let dz_o = dm * h.x * gv.slope[3];

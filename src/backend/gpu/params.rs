@@ -100,6 +100,7 @@ impl SeqParams {
     pub const FLAG_BIAS: u32 = 1;
     pub const FLAG_PEEPHOLE: u32 = 2;
     pub const FLAG_PROJECTION: u32 = 4;
+    pub const FLAG_RESET_BEFORE: u32 = 8;
 }
 
 /// The training GEMMs: C (+)= A·B over strided views, A[m, k] = a[a_off + m·a_rs + k·a_cs],

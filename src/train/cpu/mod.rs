@@ -4,9 +4,10 @@
 //! differences of the same forward; it shares nothing with the GPU kernels.
 
 pub(crate) mod fd;
+mod gru;
 mod lstm;
 
-use super::{check_output_grads, check_trainable, Gradients, ParamLayout, Slot};
+use super::{check_output_grads, check_trainable, lanes, Gradients, ParamLayout, Slot};
 use crate::backend::cpu::CpuLstm;
 use crate::cell::Cell;
 use crate::config::LstmConfig;
@@ -27,10 +28,10 @@ pub struct CpuTape {
 pub(crate) struct LayerTape {
     /// The layer's input `[rows, in]`.
     x: Vec<f64>,
-    /// Gate pre-activations (peepholes included, before clip) `[rows, D, G·H]`, unit-major: the
-    /// G gates of unit j side by side (the LSTM's i, f, g, o).
+    /// Gate pre-activations (peepholes included, before clip) `[rows, D, lanes·H]`, unit-major:
+    /// the lanes of unit j side by side (the LSTM's i, f, g, o; the GRU's in `gru`; the RNN's one).
     z: Vec<f64>,
-    /// c_t and c_{t−1} `[rows, D, H]`.
+    /// c_t and c_{t−1} `[rows, D, H]` (zeros for cells without a cell state).
     c: Vec<f64>,
     c_prev: Vec<f64>,
     /// h_{t−1} `[rows, D, P]`.
@@ -61,6 +62,30 @@ impl Shape {
 
 const MAX_GATES: usize = Cell::MAX_GATES;
 
+/// Activation `which` (0 f, 1 g, 2 h) of direction d at `v` after the clip: (value, slope), the
+/// slope 0 where the clip holds v.
+fn activate(cfg: &LstmConfig, d: usize, which: usize, v: f64) -> (f64, f64) {
+    let act = cfg.activations_of(d)[which];
+    let (v, inside) = match cfg.clip {
+        Some(limit) => (
+            v.clamp(-(limit as f64), limit as f64),
+            f64::from(v.abs() <= limit as f64),
+        ),
+        None => (v, 1.0),
+    };
+    (act.apply(v), act.derivative(v) * inside)
+}
+
+/// A step's gradients on the way back: dL/d(W·x + Wb) and dL/d(R·v + Rb) per row of W and R, v
+/// being h_{t−1} or, for the rows of a GRU's candidate without `linear_before_reset`, `operand`
+/// (r⊙h_{t−1}); and `direct`, the part of dL/dh_{t−1} that does not pass through R·h_{t−1}.
+pub(super) struct StepGrads {
+    dw: Vec<f64>,
+    dr: Vec<f64>,
+    direct: Vec<f64>,
+    operand: Option<Vec<f64>>,
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -87,17 +112,18 @@ pub(crate) fn forward64(
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<LayerTape>) {
     let sh = Shape::of(cfg, dims);
     let Shape { h, p, d: nd, rows } = sh;
-    let g = cfg.gates();
+    let (g, lanes) = (cfg.gates(), lanes(cfg.cell));
+    let cs = cfg.cell_state_size();
     let batch = dims.batch;
     let states = cfg.num_layers * nd * batch;
-    let (mut h_n, mut c_n) = (vec![0.0; states * p], vec![0.0; states * h]);
+    let (mut h_n, mut c_n) = (vec![0.0; states * p], vec![0.0; states * cs]);
     let mut input = x.to_vec();
     let mut tapes = Vec::new();
     for l in 0..cfg.num_layers {
         let inp = cfg.layer_input_size(l);
         let mut tape = LayerTape {
             x: input,
-            z: vec![0.0; rows * nd * g * h],
+            z: vec![0.0; rows * nd * lanes * h],
             c: vec![0.0; rows * nd * h],
             c_prev: vec![0.0; rows * nd * h],
             h_prev: vec![0.0; rows * nd * p],
@@ -112,31 +138,41 @@ pub(crate) fn forward64(
                 let state = (l * nd + d) * batch + b;
                 let len = seq_lens.map_or(dims.seq_len, |s| s[b]);
                 let mut hs: Vec<f64> = initial.map_or(vec![0.0; p], |(h0, _)| h0[state * p..][..p].to_vec());
-                let mut cs: Vec<f64> = initial.map_or(vec![0.0; h], |(_, c0)| c0[state * h..][..h].to_vec());
+                let mut cs_now: Vec<f64> = match initial {
+                    Some((_, c0)) if cs > 0 => c0[state * cs..][..cs].to_vec(),
+                    _ => vec![0.0; h],
+                };
                 for s in 0..len {
                     let t = time(cfg, d, s, len);
                     let row = cfg.layout.row(t, b, dims.seq_len, batch);
                     let xr = &tape.x[row * inp..][..inp];
                     let at = row * nd + d;
                     tape.h_prev[at * p..][..p].copy_from_slice(&hs);
-                    tape.c_prev[at * h..][..h].copy_from_slice(&cs);
-                    let mut m = vec![0.0; h];
-                    for j in 0..h {
-                        let mut z = [0.0; MAX_GATES];
-                        for (k, zk) in z.iter_mut().enumerate().take(g) {
-                            let rr = k * h + j;
-                            *zk = dot(&w(slot)[rr * inp..][..inp], xr) + dot(&r[rr * p..][..p], &hs);
-                            if let (Some(bi), Some(bh)) = (&slot.b_ih, &slot.b_hh) {
-                                *zk += params[bi.start + rr] + params[bh.start + rr];
+                    tape.c_prev[at * h..][..h].copy_from_slice(&cs_now);
+                    let m = if cfg.cell == Cell::Gru {
+                        let (z, next) = gru::forward(cfg, d, params, slot, xr, &hs);
+                        tape.z[at * lanes * h..][..lanes * h].copy_from_slice(&z);
+                        next
+                    } else {
+                        let mut m = vec![0.0; h];
+                        for j in 0..h {
+                            let mut z = [0.0; MAX_GATES];
+                            for (k, zk) in z.iter_mut().enumerate().take(g) {
+                                let rr = k * h + j;
+                                *zk = dot(&w(slot)[rr * inp..][..inp], xr) + dot(&r[rr * p..][..p], &hs);
+                                if let (Some(bi), Some(bh)) = (&slot.b_ih, &slot.b_hh) {
+                                    *zk += params[bi.start + rr] + params[bh.start + rr];
+                                }
                             }
+                            let unit = unit_forward(cfg, d, z, cs_now[j], peepholes(params, slot, h, j));
+                            cs_now[j] = unit.c;
+                            m[j] = unit.m;
+                            tape.z[at * g * h..][k_range(g, j)].copy_from_slice(&unit.z[..g]);
+                            tape.c[at * h + j] = unit.c;
                         }
-                        let unit = unit_forward(cfg, d, z, cs[j], peepholes(params, slot, h, j));
-                        cs[j] = unit.c;
-                        m[j] = unit.m;
-                        tape.z[at * g * h..][k_range(g, j)].copy_from_slice(&unit.z[..g]);
-                        tape.c[at * h + j] = unit.c;
-                        tape.m[at * h + j] = unit.m;
-                    }
+                        m
+                    };
+                    tape.m[at * h..][..h].copy_from_slice(&m);
                     match &slot.w_hr {
                         Some(whr) => {
                             for (q, hq) in hs.iter_mut().enumerate() {
@@ -148,13 +184,12 @@ pub(crate) fn forward64(
                     y[row * nd * p + d * p..][..p].copy_from_slice(&hs);
                 }
                 h_n[state * p..][..p].copy_from_slice(&hs);
-                c_n[state * h..][..h].copy_from_slice(&cs);
+                c_n[state * cs..][..cs].copy_from_slice(&cs_now[..cs]);
             }
         }
         tapes.push(tape);
         input = y;
     }
-    // Gate z of unit j sits at Gj..Gj+G in each (row, direction) block: see `k_range`.
     (input, h_n, c_n, tapes)
 }
 
@@ -192,7 +227,12 @@ struct UnitBackward {
 fn unit_forward(cfg: &LstmConfig, d: usize, z: [f64; MAX_GATES], c_prev: f64, peep: [f64; 3]) -> UnitForward {
     match cfg.cell {
         Cell::Lstm => lstm::forward(cfg, d, z, c_prev, peep),
-        Cell::Gru | Cell::Rnn => unreachable!("check_trainable refuses cells without a training reference"),
+        Cell::Rnn => UnitForward {
+            z,
+            c: 0.0,
+            m: activate(cfg, d, 0, z[0]).0,
+        },
+        Cell::Gru => unreachable!("the GRU steps a whole layer at once (`gru::forward`)"),
     }
 }
 
@@ -209,7 +249,16 @@ fn unit_backward(
 ) -> UnitBackward {
     match cfg.cell {
         Cell::Lstm => lstm::backward(cfg, d, z, (c, c_prev), peep, dm, dc),
-        Cell::Gru | Cell::Rnn => unreachable!("check_trainable refuses cells without a training reference"),
+        Cell::Rnn => {
+            let mut dz = [0.0; MAX_GATES];
+            dz[0] = dm * activate(cfg, d, 0, z[0]).1;
+            UnitBackward {
+                dz,
+                dc_prev: 0.0,
+                dpeep: [0.0; 3],
+            }
+        }
+        Cell::Gru => unreachable!("the GRU steps a whole layer at once (`gru::backward`)"),
     }
 }
 
@@ -227,11 +276,12 @@ pub(crate) fn backward64(
     seq_lens: Option<&[usize]>,
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let Shape { h, p, d: nd, rows } = Shape::of(cfg, dims);
-    let g = cfg.gates();
+    let (g, lanes) = (cfg.gates(), lanes(cfg.cell));
+    let cs = cfg.cell_state_size();
     let batch = dims.batch;
     let states = cfg.num_layers * nd * batch;
     let mut grads = vec![0.0; layout.len];
-    let (mut dh0, mut dc0) = (vec![0.0; states * p], vec![0.0; states * h]);
+    let (mut dh0, mut dc0) = (vec![0.0; states * p], vec![0.0; states * cs]);
     let mut dy_layer = dy.to_vec();
     for l in (0..cfg.num_layers).rev() {
         let tape = &tapes[l];
@@ -243,7 +293,8 @@ pub(crate) fn backward64(
                 let state = (l * nd + d) * batch + b;
                 let len = seq_lens.map_or(dims.seq_len, |s| s[b]);
                 let mut dh_carry = dh_n[state * p..][..p].to_vec();
-                let mut dc_carry = dc_n[state * h..][..h].to_vec();
+                let mut dc_carry = vec![0.0; h];
+                dc_carry[..cs].copy_from_slice(&dc_n[state * cs..][..cs]);
                 for s in (0..len).rev() {
                     let t = time(cfg, d, s, len);
                     let row = cfg.layout.row(t, b, dims.seq_len, batch);
@@ -264,46 +315,65 @@ pub(crate) fn backward64(
                         }
                         None => dh,
                     };
-                    let mut dz_all = vec![0.0; g * h];
-                    for j in 0..h {
-                        let mut z = [0.0; MAX_GATES];
-                        z[..g].copy_from_slice(&tape.z[at * g * h..][k_range(g, j)]);
-                        let (c, c_prev) = (tape.c[at * h + j], tape.c_prev[at * h + j]);
-                        let peep = peepholes(params, &slot, h, j);
-                        let unit = unit_backward(cfg, d, z, (c, c_prev), peep, dm[j], dc_carry[j]);
-                        dc_carry[j] = unit.dc_prev;
-                        if let Some(r) = &slot.peephole {
-                            for (k, dp) in unit.dpeep.iter().enumerate() {
-                                grads[r.start + k * h + j] += dp;
+                    let hp = &tape.h_prev[at * p..][..p];
+                    let step = if cfg.cell == Cell::Gru {
+                        let z = &tape.z[at * lanes * h..][..lanes * h];
+                        gru::backward(cfg, d, params, &slot, z, hp, &dm)
+                    } else {
+                        let mut dz_all = vec![0.0; g * h];
+                        for j in 0..h {
+                            let mut z = [0.0; MAX_GATES];
+                            z[..g].copy_from_slice(&tape.z[at * g * h..][k_range(g, j)]);
+                            let (c, c_prev) = (tape.c[at * h + j], tape.c_prev[at * h + j]);
+                            let peep = peepholes(params, &slot, h, j);
+                            let unit = unit_backward(cfg, d, z, (c, c_prev), peep, dm[j], dc_carry[j]);
+                            dc_carry[j] = unit.dc_prev;
+                            if let Some(r) = &slot.peephole {
+                                for (k, dp) in unit.dpeep.iter().enumerate() {
+                                    grads[r.start + k * h + j] += dp;
+                                }
+                            }
+                            for k in 0..g {
+                                dz_all[k * h + j] = unit.dz[k];
                             }
                         }
-                        for k in 0..g {
-                            dz_all[k * h + j] = unit.dz[k];
+                        StepGrads {
+                            dw: dz_all.clone(),
+                            dr: dz_all,
+                            direct: vec![0.0; p],
+                            operand: None,
                         }
-                    }
+                    };
                     let xr = &tape.x[row * inp..][..inp];
-                    let hp = &tape.h_prev[at * p..][..p];
-                    for (rr, &dz) in dz_all.iter().enumerate() {
+                    // Rows from here on multiply `operand` rather than h_{t−1}.
+                    let second = step.operand.as_ref().map_or(g * h, |_| 2 * h);
+                    for rr in 0..g * h {
+                        let (dw, dr) = (step.dw[rr], step.dr[rr]);
                         for (i, xv) in xr.iter().enumerate() {
-                            grads[slot.w_ih.start + rr * inp + i] += dz * xv;
-                            dx[row * inp + i] += dz * params[slot.w_ih.start + rr * inp + i];
+                            grads[slot.w_ih.start + rr * inp + i] += dw * xv;
+                            dx[row * inp + i] += dw * params[slot.w_ih.start + rr * inp + i];
                         }
-                        for (q, hv) in hp.iter().enumerate() {
-                            grads[slot.w_hh.start + rr * p + q] += dz * hv;
+                        let v = match &step.operand {
+                            Some(o) if rr >= second => o.as_slice(),
+                            _ => hp,
+                        };
+                        for (q, hv) in v.iter().enumerate() {
+                            grads[slot.w_hh.start + rr * p + q] += dr * hv;
                         }
                         if let (Some(bi), Some(bh)) = (&slot.b_ih, &slot.b_hh) {
-                            grads[bi.start + rr] += dz;
-                            grads[bh.start + rr] += dz;
+                            grads[bi.start + rr] += dw;
+                            grads[bh.start + rr] += dr;
                         }
                     }
                     for (q, carry) in dh_carry.iter_mut().enumerate() {
-                        *carry = (0..g * h)
-                            .map(|rr| params[slot.w_hh.start + rr * p + q] * dz_all[rr])
-                            .sum();
+                        *carry = step.direct[q]
+                            + (0..second)
+                                .map(|rr| params[slot.w_hh.start + rr * p + q] * step.dr[rr])
+                                .sum::<f64>();
                     }
                 }
                 dh0[state * p..][..p].copy_from_slice(&dh_carry);
-                dc0[state * h..][..h].copy_from_slice(&dc_carry);
+                dc0[state * cs..][..cs].copy_from_slice(&dc_carry[..cs]);
             }
         }
         dy_layer = dx;
@@ -350,7 +420,7 @@ impl CpuLstm {
         let out = Output {
             y: tensor(y_shape(cfg, dims), &y)?,
             h_n: tensor(state_shape(cfg, dims.batch, cfg.output_size()), &h_n)?,
-            c_n: tensor(state_shape(cfg, dims.batch, cfg.hidden_size), &c_n)?,
+            c_n: tensor(state_shape(cfg, dims.batch, cfg.cell_state_size()), &c_n)?,
         };
         let tape = CpuTape {
             dims,
@@ -376,7 +446,7 @@ impl CpuLstm {
         let params = to64(&layout.flatten(self.weights()));
         let (hs, cs) = (
             state_shape(cfg, dims.batch, cfg.output_size()),
-            state_shape(cfg, dims.batch, cfg.hidden_size),
+            state_shape(cfg, dims.batch, cfg.cell_state_size()),
         );
         let zeros = |shape: &[usize]| vec![0.0; shape.iter().product()];
         let (dh, dc) = (

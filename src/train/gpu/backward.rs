@@ -2,6 +2,8 @@
 //! GEMMs over all timesteps for the weight gradients and dx.
 
 use super::*;
+use crate::cell::Cell;
+use crate::train::lanes;
 
 /// A backward recorded by [`TrainLstm::encode_backward`].
 pub(super) struct Encoded {
@@ -154,32 +156,56 @@ impl TrainLstm {
                 vec![&self.params, tape_buf, dy_in, lens, work, dstate],
                 [plan.sequence_groups, 1],
             )?;
-            let g4 = nd * 4 * h;
+            let (g, lanes) = (cfg.gates(), lanes(cfg.cell));
+            let stride = nd * lanes * h;
             for d in 0..nd {
                 let slot = &self.layout.slots[l * nd + d];
-                let dg = View::transposed(plan.work_dg + d * 4 * h, g4);
-                // dW[r, i] = Σ_rows dG[row, r]·X[row, i]
+                // dgates of this direction: lane k of unit j at column k·H + j of a row.
+                let dg = |lane: usize| plan.work_dg + (d * lanes + lane) * h;
+                // dW[r, i] = Σ_rows dG[row, r]·X[row, i] over W's rows (lanes 0..G)
                 rec.gemm(
-                    (4 * h, inp, rows),
-                    (work, dg),
+                    (g * h, inp, rows),
+                    (work, View::transposed(dg(0), stride)),
                     (tape_buf, View::rows(layer.input, inp)),
                     (grads, slot.w_ih.start, inp),
                     false,
                 )?;
-                // dR[r, q] = Σ_rows dG[row, r]·h_prev[row, q]
-                rec.gemm(
-                    (4 * h, p, rows),
-                    (work, dg),
-                    (tape_buf, View::rows(layer.h_prev + d * p, nd * p)),
-                    (grads, slot.w_hh.start, p),
-                    false,
-                )?;
-                for bias in [&slot.b_ih, &slot.b_hh].into_iter().flatten() {
+                // dR[r, q] = Σ_rows dG[row, lane of r]·v[row, q] per block of R's rows: v is
+                // h_{t−1}, or r⊙h_{t−1} for a GRU's candidate without linear_before_reset.
+                for block in recurrent_blocks(cfg) {
+                    let operand = if block.resets {
+                        View::rows(layer.m + d * h, nd * h)
+                    } else {
+                        View::rows(layer.h_prev + d * p, nd * p)
+                    };
                     rec.gemm(
-                        (1, 4 * h, rows),
+                        (block.gates * h, p, rows),
+                        (work, View::transposed(dg(block.lane), stride)),
+                        (tape_buf, operand),
+                        (grads, slot.w_hh.start + block.first * h * p, p),
+                        false,
+                    )?;
+                }
+                if let Some(b_ih) = &slot.b_ih {
+                    rec.gemm(
+                        (1, g * h, rows),
                         (one, View::broadcast(0)),
-                        (work, View::rows(plan.work_dg + d * 4 * h, g4)),
-                        (grads, bias.start, 4 * h),
+                        (work, View::rows(dg(0), stride)),
+                        (grads, b_ih.start, g * h),
+                        false,
+                    )?;
+                }
+                for block in slot
+                    .b_hh
+                    .iter()
+                    .flat_map(|b| recurrent_blocks(cfg).into_iter().map(move |k| (b.start, k)))
+                {
+                    let (b_hh, block) = block;
+                    rec.gemm(
+                        (1, block.gates * h, rows),
+                        (one, View::broadcast(0)),
+                        (work, View::rows(dg(block.lane), stride)),
+                        (grads, b_hh + block.first * h, block.gates * h),
                         false,
                     )?;
                 }
@@ -204,8 +230,8 @@ impl TrainLstm {
                 }
                 // dX[row, i] (+)= Σ_r dG[row, r]·W[r, i]
                 rec.gemm(
-                    (rows, inp, 4 * h),
-                    (work, View::rows(plan.work_dg + d * 4 * h, g4)),
+                    (rows, inp, g * h),
+                    (work, View::rows(dg(0), stride)),
                     (&self.params, View::rows(slot.w_ih.start, inp)),
                     (dy_out, 0, inp),
                     d > 0,
@@ -309,5 +335,37 @@ impl TrainLstm {
         let dh0 = flat.split_off(states_read.to);
         let dx = flat.split_off(dx_read.to);
         Gradients::from_parts(&self.layout, cfg, dims, &flat, [dx, dh0, dc0])
+    }
+}
+
+/// Consecutive row blocks of R (gates `first..first + gates`) whose gradients sit in
+/// consecutive dgates lanes from `lane`; `resets`: they multiply r⊙h_{t−1} (the tape's m).
+struct RecurrentBlock {
+    first: usize,
+    gates: usize,
+    lane: usize,
+    resets: bool,
+}
+
+/// R's row blocks as the cell bodies' `recurrent_lane` maps them: every gate its own lane, but
+/// the GRU's candidate, whose recurrent part has lane 3 (its input part has lane 2).
+fn recurrent_blocks(cfg: &LstmConfig) -> Vec<RecurrentBlock> {
+    let whole = |gates| RecurrentBlock {
+        first: 0,
+        gates,
+        lane: 0,
+        resets: false,
+    };
+    match cfg.cell {
+        Cell::Gru => vec![
+            whole(2),
+            RecurrentBlock {
+                first: 2,
+                gates: 1,
+                lane: 3,
+                resets: cfg.resets_before_product(),
+            },
+        ],
+        cell => vec![whole(cell.gates())],
     }
 }

@@ -96,12 +96,12 @@ impl TrainLstm {
         let [_, states_read] = plan.forward_reads();
         let c_n = out.split_off(states_read.to + plan.h_states);
         let h_n = out.split_off(states_read.to);
-        let (h, p) = (cfg.hidden_size, cfg.output_size());
+        let (c, p) = (cfg.cell_state_size(), cfg.output_size());
         Ok((
             Output {
                 y: Tensor::new(y_shape(cfg, dims), out)?,
                 h_n: Tensor::new(state_shape(cfg, dims.batch, p), h_n)?,
-                c_n: Tensor::new(state_shape(cfg, dims.batch, h), c_n)?,
+                c_n: Tensor::new(state_shape(cfg, dims.batch, c), c_n)?,
             },
             Tape {
                 model: self.id,
@@ -125,6 +125,7 @@ impl TrainLstm {
     ) -> Result<()> {
         let cfg = &self.config;
         let (nd, h, p) = (cfg.num_directions(), cfg.hidden_size, cfg.output_size());
+        let gh = cfg.gates() * h;
         let (states, _) = plan.states();
         let [tape, xp, packed, lens, state] = [
             TrainBuf::Tape,
@@ -138,21 +139,21 @@ impl TrainLstm {
             let inp = cfg.layer_input_size(l);
             for d in 0..nd {
                 let slot = &self.layout.slots[l * nd + d];
-                // XP[row, d·4H + r] = Σ_i X[row, i]·W[r, i]
+                // XP[row, d·GH + r] = Σ_i X[row, i]·W[r, i]
                 rec.gemm(
-                    (plan.rows, 4 * h, inp),
+                    (plan.rows, gh, inp),
                     (tape, View::rows(layer.input, inp)),
                     (&self.params, View::transposed(slot.w_ih.start, inp)),
-                    (xp, d * 4 * h, nd * 4 * h),
+                    (xp, d * gh, nd * gh),
                     false,
                 )?;
             }
             for d in 0..nd {
                 let slot = &self.layout.slots[l * nd + d];
-                let at = d * 5 * h * p;
-                rec.transpose((4 * h, p), (&self.params, slot.w_hh.start), (packed, at))?;
+                let at = d * (gh + h) * p;
+                rec.transpose((gh, p), (&self.params, slot.w_hh.start), (packed, at))?;
                 if let Some(w_hr) = &slot.w_hr {
-                    rec.transpose((p, h), (&self.params, w_hr.start), (packed, at + 4 * h * p))?;
+                    rec.transpose((p, h), (&self.params, w_hr.start), (packed, at + gh * p))?;
                 }
             }
             let [h0, c0, hn, cn] = states.map(offset);

@@ -121,6 +121,7 @@ fn training_kernels_agree_with_the_host_parameters() {
         ("FLAG_BIAS", SeqParams::FLAG_BIAS),
         ("FLAG_PEEPHOLE", SeqParams::FLAG_PEEPHOLE),
         ("FLAG_PROJECTION", SeqParams::FLAG_PROJECTION),
+        ("FLAG_RESET_BEFORE", SeqParams::FLAG_RESET_BEFORE),
         ("SEQ_WORKGROUP", crate::backend::gpu::shaders::TRAIN_SEQ_WORKGROUP),
     ] {
         assert_eq!(const_u32(&seq_module, name), value, "{name}");

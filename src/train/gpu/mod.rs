@@ -279,7 +279,8 @@ impl TrainLstm {
             clip: cfg.clip.unwrap_or(0.0),
             flags: flag(cfg.bias, SeqParams::FLAG_BIAS)
                 | flag(cfg.peepholes, SeqParams::FLAG_PEEPHOLE)
-                | flag(cfg.proj_size.is_some(), SeqParams::FLAG_PROJECTION),
+                | flag(cfg.proj_size.is_some(), SeqParams::FLAG_PROJECTION)
+                | flag(cfg.resets_before_product(), SeqParams::FLAG_RESET_BEFORE),
             state_slot: offset(l * nd * dims.batch)?,
             t_y: offset(rec.y)?,
             t_z: offset(rec.z)?,

@@ -4,16 +4,21 @@
 use super::workspace::{f32_bytes, BufferSpec, TrainBuf};
 use super::*;
 use crate::backend::gpu::plan::Usage;
+use crate::train::lanes;
 
 /// Offsets (in f32s) of one layer's record in the tape.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct LayerRecord {
     pub(super) input: usize,
     pub(super) y: usize,
+    /// `[rows, D, lanes, H]`: each unit's lanes (`train::lanes`).
     pub(super) z: usize,
+    /// `[rows, D, C]`, C the cell state's width (0 without one).
     pub(super) c: usize,
     pub(super) c_prev: usize,
     pub(super) h_prev: usize,
+    /// `[rows, D, H]`: o⊙h(c_t) with a projection, r⊙h_{t−1} for a GRU without
+    /// linear_before_reset (what R_n multiplies); absent otherwise.
     pub(super) m: usize,
 }
 
@@ -50,7 +55,7 @@ pub(super) struct TapePlan {
     pub(super) h_states: usize,
     pub(super) c_states: usize,
     pub(super) xp_len: usize,
-    /// One layer's recurrent and projection weights transposed, per direction: Rᵀ `[P][4H]`,
+    /// One layer's recurrent and projection weights transposed, per direction: Rᵀ `[P][G·H]`,
     /// then W_hrᵀ `[H][P]`.
     pub(super) packed_len: usize,
     /// Sequences per workgroup of the sequence kernels (1 below a batch of SEQ_GROUP), and their
@@ -97,6 +102,7 @@ impl TapePlan {
     pub(super) fn new(config: &LstmConfig, dims: Dims) -> Result<TapePlan> {
         let what = "the training tape";
         let (h, p, nd) = (config.hidden_size, config.output_size(), config.num_directions());
+        let (g, lanes, cs) = (config.gates(), lanes(config.cell), config.cell_state_size());
         let rows = checked(what, &[dims.seq_len, dims.batch])?;
         let mut tape = Offsets(0);
         let x_len = checked(what, &[rows, config.input_size])?;
@@ -105,11 +111,11 @@ impl TapePlan {
         let mut input = x0;
         for _ in 0..config.num_layers {
             let y = tape.take(checked(what, &[rows, nd, p])?)?;
-            let z = tape.take(checked(what, &[rows, nd, 4, h])?)?;
-            let c = tape.take(checked(what, &[rows, nd, h])?)?;
-            let c_prev = tape.take(checked(what, &[rows, nd, h])?)?;
+            let z = tape.take(checked(what, &[rows, nd, lanes, h])?)?;
+            let c = tape.take(checked(what, &[rows, nd, cs])?)?;
+            let c_prev = tape.take(checked(what, &[rows, nd, cs])?)?;
             let h_prev = tape.take(checked(what, &[rows, nd, p])?)?;
-            let m = if config.proj_size.is_some() {
+            let m = if config.proj_size.is_some() || config.resets_before_product() {
                 tape.take(checked(what, &[rows, nd, h])?)?
             } else {
                 0
@@ -128,7 +134,7 @@ impl TapePlan {
         let slots = checked(what, &[config.num_layers, nd, dims.batch])?;
         let group = if dims.batch >= SEQ_GROUP { SEQ_GROUP } else { 1 };
         let mut work = Offsets(0);
-        let work_dg = work.take(checked(what, &[rows, nd, 4, h])?)?;
+        let work_dg = work.take(checked(what, &[rows, nd, lanes, h])?)?;
         let work_dh = work.take(checked(what, &[rows, nd, p])?)?;
         let work_dcarry = work.take(checked(what, &[nd, dims.batch, h])?)?;
         let work_peep = work.take(checked(what, &[nd, dims.batch, 3, h])?)?;
@@ -139,9 +145,9 @@ impl TapePlan {
             layers,
             tape_len: tape.0,
             h_states: checked(what, &[slots, p])?,
-            c_states: checked(what, &[slots, h])?,
-            xp_len: checked(what, &[rows, nd, 4, h])?,
-            packed_len: checked(what, &[nd, p, 5, h])?,
+            c_states: checked(what, &[slots, cs])?,
+            xp_len: checked(what, &[rows, nd, g, h])?,
+            packed_len: checked(what, &[nd, p, g + 1, h])?,
             group,
             sequence_groups: checked(what, &[nd, dims.batch.div_ceil(group)])?,
             work_dg,

@@ -78,48 +78,62 @@ train_kernel! {
     consts: &[("TILE", TRAIN_GEMM_TILE)],
 }
 
-train_kernel! {
-    /// The forward with its tape over a layer's whole sequence, one sequence per workgroup.
-    TRAIN_FORWARD_SINGLE = "train_forward_single",
-        ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/cells/lstm.wgsl", "train/forward.wgsl"],
-    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
-    workgroup_bytes: 4,
-    bindings: FORWARD_BINDINGS,
-    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", 1)],
+/// A cell's training sequence kernels: the shared forward and backward bodies with the cell's
+/// body (`train/cells/<cell>.wgsl`) composed in, for one sequence per workgroup and for groups of
+/// [`SEQ_GROUP`].
+pub(crate) struct TrainCellKernels {
+    pub forward_single: Kernel,
+    pub forward: Kernel,
+    pub backward_single: Kernel,
+    pub backward: Kernel,
 }
 
-train_kernel! {
-    /// The forward with its tape, [`SEQ_GROUP`] sequences per workgroup.
-    TRAIN_FORWARD = "train_forward",
-        ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/cells/lstm.wgsl", "train/forward.wgsl"],
-    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
-    workgroup_bytes: 4,
-    bindings: FORWARD_BINDINGS,
-    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", SEQ_GROUP as u32)],
+macro_rules! train_cell_kernels {
+    ($(#[$doc:meta])* $name:ident = $prefix:literal, $body:literal) => {
+        $(#[$doc])*
+        pub(crate) const $name: TrainCellKernels = TrainCellKernels {
+            forward_single: train_cell_kernels!(@one concat!($prefix, "train_forward_single"),
+                "train/seq_group_1.wgsl", $body, "train/forward.wgsl", FORWARD_BINDINGS, 1),
+            forward: train_cell_kernels!(@one concat!($prefix, "train_forward"),
+                "train/seq_group_8.wgsl", $body, "train/forward.wgsl", FORWARD_BINDINGS, SEQ_GROUP as u32),
+            backward_single: train_cell_kernels!(@one concat!($prefix, "train_backward_single"),
+                "train/seq_group_1.wgsl", $body, "train/backward.wgsl", BACKWARD_BINDINGS, 1),
+            backward: train_cell_kernels!(@one concat!($prefix, "train_backward"),
+                "train/seq_group_8.wgsl", $body, "train/backward.wgsl", BACKWARD_BINDINGS, SEQ_GROUP as u32),
+        };
+    };
+    (@one $label:expr, $group:literal, $body:literal, $main:literal, $bindings:expr, $seq_group:expr) => {
+        kernel!(@files $label, WeightFormat::F32,
+            [$group, "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl", $body, $main],
+            [TRAIN_SEQ_WORKGROUP, 1, 1], 4, $bindings,
+            &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", $seq_group)], &[])
+    };
 }
 
-train_kernel! {
-    /// The fused reverse-time kernel of a layer, one sequence per workgroup.
-    TRAIN_BACKWARD_SINGLE = "train_backward_single",
-        ["train/seq_group_1.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/cells/lstm.wgsl", "train/backward.wgsl"],
-    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
-    workgroup_bytes: 4,
-    bindings: BACKWARD_BINDINGS,
-    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", 1)],
+train_cell_kernels! {
+    /// The LSTM's training sequence kernels (`train/cells/lstm.wgsl`).
+    TRAIN_LSTM = "", "train/cells/lstm.wgsl"
 }
 
-train_kernel! {
-    /// The fused reverse-time kernel, [`SEQ_GROUP`] sequences per workgroup.
-    TRAIN_BACKWARD = "train_backward",
-        ["train/seq_group_8.wgsl", "train/params.wgsl", "shared/activations.wgsl", "train/cell.wgsl",
-         "train/cells/lstm.wgsl", "train/backward.wgsl"],
-    workgroup_size: [TRAIN_SEQ_WORKGROUP, 1, 1],
-    workgroup_bytes: 4,
-    bindings: BACKWARD_BINDINGS,
-    consts: &[("SEQ_WORKGROUP", TRAIN_SEQ_WORKGROUP), ("SEQ_GROUP", SEQ_GROUP as u32)],
+train_cell_kernels! {
+    /// The GRU's training sequence kernels (`train/cells/gru.wgsl`).
+    TRAIN_GRU = "gru_", "train/cells/gru.wgsl"
+}
+
+train_cell_kernels! {
+    /// The plain RNN's training sequence kernels (`train/cells/rnn.wgsl`).
+    TRAIN_RNN = "rnn_", "train/cells/rnn.wgsl"
+}
+
+impl TrainCellKernels {
+    /// The kernels of `cell`.
+    pub fn of(cell: Cell) -> &'static TrainCellKernels {
+        match cell {
+            Cell::Lstm => &TRAIN_LSTM,
+            Cell::Gru => &TRAIN_GRU,
+            Cell::Rnn => &TRAIN_RNN,
+        }
+    }
 }
 
 train_kernel! {
@@ -150,13 +164,21 @@ train_kernel! {
 }
 
 /// Every training kernel.
-pub(crate) const TRAINING: [&Kernel; 9] = [
+pub(crate) const TRAINING: [&Kernel; 17] = [
     &TRAIN_GEMM,
     &TRAIN_GEMM_DIRECT,
-    &TRAIN_FORWARD_SINGLE,
-    &TRAIN_FORWARD,
-    &TRAIN_BACKWARD_SINGLE,
-    &TRAIN_BACKWARD,
+    &TRAIN_LSTM.forward_single,
+    &TRAIN_LSTM.forward,
+    &TRAIN_LSTM.backward_single,
+    &TRAIN_LSTM.backward,
+    &TRAIN_GRU.forward_single,
+    &TRAIN_GRU.forward,
+    &TRAIN_GRU.backward_single,
+    &TRAIN_GRU.backward,
+    &TRAIN_RNN.forward_single,
+    &TRAIN_RNN.forward,
+    &TRAIN_RNN.backward_single,
+    &TRAIN_RNN.backward,
     &TRAIN_NORM,
     &TRAIN_UPDATE,
     &TRAIN_TRANSPOSE,
@@ -186,13 +208,10 @@ impl TrainKernel {
         match self {
             TrainKernel::Gemm => &TRAIN_GEMM,
             TrainKernel::GemmDirect => &TRAIN_GEMM_DIRECT,
-            TrainKernel::Forward(Cell::Lstm, 1) => &TRAIN_FORWARD_SINGLE,
-            TrainKernel::Forward(Cell::Lstm, _) => &TRAIN_FORWARD,
-            TrainKernel::Backward(Cell::Lstm, 1) => &TRAIN_BACKWARD_SINGLE,
-            TrainKernel::Backward(Cell::Lstm, _) => &TRAIN_BACKWARD,
-            TrainKernel::Forward(..) | TrainKernel::Backward(..) => {
-                unreachable!("check_trainable refuses cells without training kernels")
-            }
+            TrainKernel::Forward(cell, 1) => &TrainCellKernels::of(cell).forward_single,
+            TrainKernel::Forward(cell, _) => &TrainCellKernels::of(cell).forward,
+            TrainKernel::Backward(cell, 1) => &TrainCellKernels::of(cell).backward_single,
+            TrainKernel::Backward(cell, _) => &TrainCellKernels::of(cell).backward,
             TrainKernel::Norm => &TRAIN_NORM,
             TrainKernel::Update => &TRAIN_UPDATE,
             TrainKernel::Transpose => &TRAIN_TRANSPOSE,
