@@ -64,18 +64,24 @@ macro_rules! host_struct {
 /// sizes.
 #[test]
 fn training_kernels_agree_with_the_host_parameters() {
-    for (kernel, group) in [
-        (TrainKernel::Forward(Cell::Lstm, 1), 1),
-        (TrainKernel::Backward(Cell::Lstm, 1), 1),
-        (TrainKernel::Forward(Cell::Lstm, SEQ_GROUP), SEQ_GROUP),
-        (TrainKernel::Backward(Cell::Lstm, SEQ_GROUP), SEQ_GROUP),
-    ] {
-        assert_eq!(
-            const_u32(&module(kernel), "SEQ_GROUP") as usize,
-            group,
-            "{}",
-            kernel.kernel().name
-        );
+    for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        for (kernel, group) in [
+            (TrainKernel::Forward(cell, 1), 1),
+            (TrainKernel::Backward(cell, 1), 1),
+            (TrainKernel::Forward(cell, SEQ_GROUP), SEQ_GROUP),
+            (TrainKernel::Backward(cell, SEQ_GROUP), SEQ_GROUP),
+        ] {
+            let m = module(kernel);
+            let name = kernel.kernel().name;
+            assert_eq!(const_u32(&m, "SEQ_GROUP") as usize, group, "{name}");
+            // The tape plan and the GEMMs size the cell's rows and lanes as its body does.
+            assert_eq!(const_u32(&m, "GATES") as usize, cell.gates(), "{name}");
+            assert_eq!(
+                const_u32(&m, "LANES") as usize,
+                crate::train::lanes(cell),
+                "{name}"
+            );
+        }
     }
     let seq_module = module(TrainKernel::Backward(Cell::Lstm, SEQ_GROUP));
     let structs = [
