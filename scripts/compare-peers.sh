@@ -9,8 +9,10 @@
 # (build it with `cargo build --release` in a copy of that folder outside the project):
 #   BURN_TRAIN_PEER=path/to/burn-lstm-train-peer scripts/compare-peers.sh --train
 # With --cell gru (or rnn), that cell at the same shapes on Vulkan and GL beside onnxruntime's
-# CPU kernel of the same node (scripts/peers/ort_cell_time.py; ORT_PYTHON names its python):
-#   ORT_PYTHON=path/to/python scripts/compare-peers.sh --cell gru
+# CPU kernel of the same node (scripts/peers/ort_cell_time.py; ORT_PYTHON names its python) and,
+# for the GRU, Burn's nn::Gru on wgpu's default adapter (scripts/peers/burn-gru; build it with
+# `cargo build --release` in a copy of that folder outside the project):
+#   ORT_PYTHON=path/to/python BURN_GRU_PEER=path/to/burn-gru-peer scripts/compare-peers.sh --cell gru
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -19,13 +21,31 @@ if [ "${1:-}" = --cell ]; then
     cell=$2
     for backend in vulkan gl; do
         echo "== wgpu-lstm bench --cell $cell ($backend)"
-        target/release/wgpu-lstm bench --cell "$cell" --batch 1,64 "${shape[@]}" --backend "$backend"
+        target/release/wgpu-lstm bench --cell "$cell" --batch 1,64 "${shape[@]}" --backend "$backend" \
+            --json "target/peers-$cell-$backend.json"
     done
+    peers=target/peers-$cell.txt
+    : >"$peers"
     for b in 1 64; do
         if [ -n "${ORT_PYTHON:-}" ]; then
-            echo "onnxruntime $cell B=$b: $("$ORT_PYTHON" scripts/peers/ort_cell_time.py "$cell" "$b" 100 256 256)"
+            line=$("$ORT_PYTHON" scripts/peers/ort_cell_time.py "$cell" "$b" 100 256 256)
+            echo "onnxruntime $cell B=$b: $line"
+            echo "onnxruntime $b ${line##* }" >>"$peers"
+        fi
+        if [ "$cell" = gru ] && [ -n "${BURN_GRU_PEER:-}" ]; then
+            line=$("$BURN_GRU_PEER" "$b" 100 256 256 5)
+            echo "burn gru B=$b: $line"
+            echo "burn $b ${line##* }" >>"$peers"
         fi
     done
+    # Each peer's median over wgpu-lstm's on Vulkan, from this run's figures.
+    python3 - "target/peers-$cell-vulkan.json" "$peers" <<'PY'
+import json, sys
+ours = {r["shape"]["batch"]: r["forward_ms"]["median"] for r in json.load(open(sys.argv[1]))["results"]}
+for line in open(sys.argv[2]):
+    peer, batch, ms = line.split()
+    print(f"ratio {peer} / wgpu-lstm (Vulkan) B={batch}: {float(ms) / ours[int(batch)]:.2f}")
+PY
     exit 0
 fi
 if [ "${1:-}" = --train ]; then

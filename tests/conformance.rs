@@ -8,7 +8,7 @@
 mod common;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use wgpu_lstm::conform::{random_activations, Check, ConformCase};
+use wgpu_lstm::conform::{random_activations, Check, ConformCase, Prepared};
 use wgpu_lstm::gpu::{GemmVariant, Schedule, StepVariant, Variants};
 use wgpu_lstm::{ActivationKind, Convention, Direction, Layout, LstmConfig, LstmWeights, Precision};
 
@@ -365,17 +365,20 @@ fn every_kernel_variant_matches_cpu() {
         .filter(|c| c.macs() <= 20_000_000)
         .collect();
     assert!(cases.len() >= 6, "too few cases left: {}", cases.len());
+    // The CPU reference once per case, for every variant.
+    let prepared: Vec<_> = cases.iter().map(|c| c.prepare().unwrap()).collect();
     let mut failures = Vec::new();
     for variants in Variants::all() {
         let started = std::time::Instant::now();
         // A wavefront a case cannot run is its layer-by-layer run, which is already listed.
-        let applicable: Vec<&ConformCase> = cases
+        let applicable: Vec<(&ConformCase, &Prepared)> = cases
             .iter()
-            .filter(|c| variants.effective(&c.config) == variants)
+            .zip(&prepared)
+            .filter(|(c, _)| variants.effective(&c.config) == variants)
             .collect();
         assert!(!applicable.is_empty(), "{variants} runs on no case");
-        for (n, case) in applicable.iter().enumerate() {
-            let check = case
+        for (n, (case, prepared)) in applicable.iter().enumerate() {
+            let check = prepared
                 .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
             if !check.passed() {
@@ -411,16 +414,18 @@ fn every_kernel_variant_matches_cpu_with_f16_weights() {
             c
         })
         .collect();
+    let prepared: Vec<_> = cases.iter().map(|c| c.prepare().unwrap()).collect();
     let mut failures = Vec::new();
     let mut worst = 0.0f32;
     for variants in Variants::all() {
-        let applicable: Vec<&ConformCase> = cases
+        let applicable: Vec<(&ConformCase, &Prepared)> = cases
             .iter()
-            .filter(|c| variants.effective(&c.config) == variants)
+            .zip(&prepared)
+            .filter(|(c, _)| variants.effective(&c.config) == variants)
             .collect();
         assert!(!applicable.is_empty(), "{variants} runs on no case");
-        for case in applicable {
-            let check = case
+        for (case, prepared) in applicable {
+            let check = prepared
                 .run(ctx.pipeline_cache(), &ctx.queue, Some(variants))
                 .unwrap();
             worst = worst.max(check.comparison.worst_ratio);

@@ -12,24 +12,30 @@ use wgpu_lstm::gpu::{PipelineCache, TrainLstm, Trainer};
 
 /// The documented variable (docs/conformance.md) that points the kernels at a copy of `shaders/`.
 const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
-use wgpu_lstm::{Direction, Gradients, LstmWeights, Optimizer, Result};
+use wgpu_lstm::{Cell, Direction, Gradients, LstmConfig, LstmWeights, Optimizer, Result};
 
-/// A forward and backward at B = 8 (the grouped sequence kernels) and B = 1 (the single ones),
-/// then an Adam step with clipping (norm and update): every training kernel, with tiled and
-/// direct GEMMs (I = 4H = 64 and T·B = 64 make the input projection and dW tiled).
+/// For each cell (a GRU without linear_before_reset), a forward and backward at B = 8 (the
+/// grouped sequence kernels) and B = 1 (the single ones), then an Adam step with clipping (norm
+/// and update): every training kernel, with tiled and direct GEMMs (I = 4H = 64 and T·B = 64
+/// make the LSTM's input projection and dW tiled).
 fn train_once(gpu: &common::Gpu) -> Result<Vec<Gradients>> {
-    let cfg = config(64, 16, 1, Direction::Bidirectional);
-    let weights = LstmWeights::random(&cfg, 1)?;
     let cache = PipelineCache::new(&gpu.device);
-    let model = TrainLstm::with_cache(&cache, &gpu.queue, &cfg, &weights)?;
     let mut grads = Vec::new();
-    for batch in [8, 1] {
-        let x = random_tensor(vec![8, batch, 64], 1.0, batch as u64);
-        let (out, tape) = model.forward_train(&x, None, None)?;
-        let dy = random_tensor(out.y.shape().to_vec(), 1.0, 2);
-        grads.push(model.backward(&tape, &dy, None, None)?);
-        let mut trainer = Trainer::new(&model, Optimizer::adam(0.01).with_clip_norm(1.0))?;
-        trainer.step(&model, &tape, &dy, None, None)?;
+    for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        let cfg = LstmConfig {
+            cell,
+            ..config(64, 16, 1, Direction::Bidirectional)
+        };
+        let weights = LstmWeights::random(&cfg, 1)?;
+        let model = TrainLstm::with_cache(&cache, &gpu.queue, &cfg, &weights)?;
+        for batch in [8, 1] {
+            let x = random_tensor(vec![8, batch, 64], 1.0, batch as u64);
+            let (out, tape) = model.forward_train(&x, None, None)?;
+            let dy = random_tensor(out.y.shape().to_vec(), 1.0, 2);
+            grads.push(model.backward(&tape, &dy, None, None)?);
+            let mut trainer = Trainer::new(&model, Optimizer::adam(0.01).with_clip_norm(1.0))?;
+            trainer.step(&model, &tape, &dy, None, None)?;
+        }
     }
     Ok(grads)
 }
