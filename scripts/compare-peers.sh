@@ -13,6 +13,9 @@
 # for the GRU, Burn's nn::Gru on wgpu's default adapter (scripts/peers/burn-gru; build it with
 # `cargo build --release` in a copy of that folder outside the project):
 #   ORT_PYTHON=path/to/python BURN_GRU_PEER=path/to/burn-gru-peer scripts/compare-peers.sh --cell gru
+# With --streams [N,N,..], the stream pool's step latency against N beside onnxruntime's CPU LSTM
+# run once per stream per tick and batched over all N (scripts/peers/ort_streams_time.py):
+#   ORT_PYTHON=path/to/python scripts/compare-peers.sh --streams
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -46,6 +49,21 @@ for line in open(sys.argv[2]):
     peer, batch, ms = line.split()
     print(f"ratio {peer} / wgpu-lstm (Vulkan) B={batch}: {float(ms) / ours[int(batch)]:.2f}")
 PY
+    exit 0
+fi
+if [ "${1:-}" = --streams ]; then
+    # Live streams, one timestep per 32 ms chunk: the stream pool on Vulkan beside onnxruntime's
+    # CPU LSTM run per stream and batched (scripts/peers/ort_streams_time.py), same counts.
+    counts=${2:-1,10,100,1000,10000}
+    echo "== wgpu-lstm bench --streams $counts (vulkan)"
+    target/release/wgpu-lstm bench --streams "$counts" --reps 20 --warmup 3 --backend vulkan
+    if [ -n "${ORT_PYTHON:-}" ]; then
+        for shape in "128 128" "64 64"; do
+            echo "== onnxruntime CPU, I H = $shape"
+            # shellcheck disable=SC2086 # two numbers
+            "$ORT_PYTHON" scripts/peers/ort_streams_time.py $shape "$counts"
+        done
+    fi
     exit 0
 fi
 if [ "${1:-}" = --train ]; then

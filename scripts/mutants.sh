@@ -22,6 +22,8 @@
 #   runnable on another backend: a mutant that runs nowhere proves nothing. The file is then
 #   rewritten with this run's list, so CI's second backend checks against its first.
 #
+# Mutants run two at a time (MUTANT_JOBS sets how many), each on its own copy of shaders/; the
+# verdicts are printed in the catalog's order.
 # WGPU_LSTM_BIN names the binary (built with `cargo build --release` if missing);
 # MUTANT_CONFORM_ARGS overrides the conform options (default: the strata, seed 1); MUTANTS, a
 # glob, picks some of the catalog (MUTANTS='tests/mutants/2*.mutant').
@@ -65,21 +67,18 @@ then
     exit 1
 fi
 
-caught=0 survived=0 not_runnable=0 broken=0 total=0 listed=0
-not_runnable_here=()
-declare -A class_total class_caught
-# shellcheck disable=SC2086
-for mutant in ${MUTANTS:-tests/mutants/*.mutant}; do
-    total=$((total + 1))
+# Apply one mutant to its own copy of shaders/ and run conform on it, leaving in $tmp/m/NAME its
+# file (or nothing: it does not apply), conform's exit status, report and log. Runs
+# $MUTANT_JOBS (default 2) at a time; the verdicts below are read in the catalog's order.
+run_mutant() {
+    local mutant=$1 name dir extra file part=()
     name=$(basename "$mutant" .mutant)
-    class=$(sed -n 's/^class: *//p' "$mutant")
-    class=${class:-unclassified}
-    class_total[$class]=$(( ${class_total[$class]:-0} + 1 ))
+    dir="$tmp/m/$name"
+    mkdir -p "$dir"
     extra=$(sed -n 's/^conform: *//p' "$mutant")
-    rm -rf "$tmp/shaders"
-    cp -r shaders "$tmp/shaders"
+    cp -r shaders "$dir/shaders"
     # Replace the find block with the replace block, exactly once (python3: exact multi-line text).
-    if ! file=$(python3 - "$mutant" "$tmp/shaders" <<'EOF'
+    if ! file=$(python3 - "$mutant" "$dir/shaders" <<'PY'
 import sys
 text = open(sys.argv[1]).read()
 header, rest = text.split("\n--- find\n", 1)
@@ -92,22 +91,47 @@ if source.count(find) != 1:
     sys.exit(f"found {source.count(find)} times in {file}")
 open(path, "w").write(source.replace(find, replace, 1))
 print(file)
-EOF
+PY
     ); then
+        rm -rf "$dir/shaders"
+        return 0
+    fi
+    echo "$file" >"$dir/file"
+    if [[ $file == train/* ]] || [[ $extra == *--training-only* ]]; then
+        part=(--training-only)
+    fi
+    # shellcheck disable=SC2086 # the conform and adapter options, word by word
+    WGPU_LSTM_SHADER_DIR="$dir/shaders" "$bin" conform $MUTANT_RUN_ARGS "${part[@]}" --fail-fast \
+        --json "$dir/mutant.json" $MUTANT_ADAPTER_ARGS >"$dir/mutant.log" 2>&1
+    echo $? >"$dir/status"
+    rm -rf "$dir/shaders"
+}
+export -f run_mutant
+export tmp bin
+export MUTANT_RUN_ARGS="${conform_args[*]}" MUTANT_ADAPTER_ARGS="$*"
+# shellcheck disable=SC2086
+printf '%s\n' ${MUTANTS:-tests/mutants/*.mutant} |
+    xargs -P "${MUTANT_JOBS:-2}" -I{} bash -c 'run_mutant "$1"' _ {}
+
+caught=0 survived=0 not_runnable=0 broken=0 total=0 listed=0
+not_runnable_here=()
+declare -A class_total class_caught
+# shellcheck disable=SC2086
+for mutant in ${MUTANTS:-tests/mutants/*.mutant}; do
+    total=$((total + 1))
+    name=$(basename "$mutant" .mutant)
+    class=$(sed -n 's/^class: *//p' "$mutant")
+    class=${class:-unclassified}
+    class_total[$class]=$(( ${class_total[$class]:-0} + 1 ))
+    dir="$tmp/m/$name"
+    if [ ! -f "$dir/file" ]; then
         echo "BROKEN   $name: does not apply"
         broken=$((broken + 1))
         continue
     fi
-    part=()
-    if [[ $file == train/* ]] || [[ $extra == *--training-only* ]]; then
-        part=(--training-only)
-    fi
-    set +e
-    WGPU_LSTM_SHADER_DIR="$tmp/shaders" "$bin" conform "${conform_args[@]}" "${part[@]}" --fail-fast \
-        --json "$tmp/mutant.json" "$@" >"$tmp/mutant.log" 2>&1
-    status=$?
-    set -e
-    verdict=$(python3 - "$tmp/mutant.json" "$file" "$status" <<'EOF'
+    file=$(cat "$dir/file")
+    status=$(cat "$dir/status")
+    verdict=$(python3 - "$dir/mutant.json" "$file" "$status" <<'EOF'
 import json, sys
 path, file, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
 try:

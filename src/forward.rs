@@ -345,3 +345,38 @@ pub trait LstmForward {
         Ok(out)
     }
 }
+
+/// An engine shared through an `Arc` is that engine.
+impl<T: LstmForward> LstmForward for std::sync::Arc<T> {
+    type Stream = T::Stream;
+
+    fn config(&self) -> &LstmConfig {
+        (**self).config()
+    }
+
+    fn forward_with_lens(
+        &self,
+        input: &Tensor,
+        initial: Option<&State>,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Output> {
+        (**self).forward_with_lens(input, initial, seq_lens)
+    }
+
+    fn start_stream(&self, initial: &State) -> Result<Self::Stream> {
+        (**self).start_stream(initial)
+    }
+
+    fn forward_stream(
+        &self,
+        input: &Tensor,
+        stream: &mut Self::Stream,
+        seq_lens: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        (**self).forward_stream(input, stream, seq_lens)
+    }
+
+    fn stream_state(&self, stream: &Self::Stream) -> Result<State> {
+        (**self).stream_state(stream)
+    }
+}

@@ -19,6 +19,7 @@ mod files;
 mod forward;
 mod model_file;
 pub mod onnx;
+mod pool;
 mod tensor;
 pub mod train;
 mod weights;
@@ -36,6 +37,7 @@ pub use error_model::{
 };
 pub use files::ReadLimits;
 pub use forward::{chunk_lengths, Dims, LstmForward, Output, State, OUTPUT_FILES};
+pub use pool::{PoolEngine, StreamId, StreamPool};
 pub use tensor::{read_lengths_npy, read_lengths_npy_with, Tensor};
 pub use train::cpu::CpuTape;
 pub use train::{Gradients, Optimizer, OptimizerKind};

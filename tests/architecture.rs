@@ -1,5 +1,5 @@
 //! The tree as a map of the architecture (no GPU needed): the crate's modules sit in layers
-//! (base, data, model, formats, backends, training, tools) and import only from their own layer
+//! (base, data, model, formats, backends, serving, training, tools) and import only from their own layer
 //! or below, without cycles; within the GPU backend, the modules of `src/backend/gpu/` import
 //! each other without cycles, and its `mod.rs` only declares and re-exports; no hand-written
 //! source file passes 600 lines.
@@ -163,6 +163,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model", &["convention", "forward", "weights", "error_model"]),
     ("formats", &["onnx", "model_file"]),
     ("backends", &["backend", "backend/cpu", "backend/gpu"]),
+    ("serving", &["pool"]),
     ("training", &["train"]),
     ("tools", &["bench", "conform"]),
 ];

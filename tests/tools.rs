@@ -427,6 +427,34 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
     );
 }
 
+/// `bench --streams` times a stream pool at each count on both shapes, names the real-time
+/// capacity and compares a tenth of the largest pool's streams with a pool of that tenth.
+#[test]
+fn bench_streams_reports_latency_capacity_and_k_of_n() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let o = bin()
+        .args(["bench", "--streams", "1,3,20", "--warmup", "0", "--reps", "2"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    for shape in ["silero-vad", "default"] {
+        for n in [1, 3, 20] {
+            assert!(
+                out.contains(&format!(" N={n}: p50 ")) && out.contains(&format!("streams {shape} lstm")),
+                "{out}"
+            );
+        }
+        assert!(out.contains(&format!("real time {shape}: ")), "{out}");
+        assert!(
+            out.contains(&format!("k of N {shape}: 2 of 20 open streams")),
+            "{out}"
+        );
+    }
+}
+
 /// A unidirectional stack benchmarks under either schedule, named in the kernels column with its
 /// dispatch count: as a wavefront layer 0's input projection and T + L − 1 steps, layer by layer
 /// L·(1 + T).

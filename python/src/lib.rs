@@ -24,12 +24,14 @@ mod convert;
 mod lstm;
 mod model;
 mod open;
+mod pool;
 mod recurrent;
 mod stream;
 mod tools;
 
 use cells::{PyGru, PyRnn};
 use lstm::PyLstm;
+use pool::PyStreamPool;
 use recurrent::PyRecurrent;
 use stream::PyStream;
 use tools::{adapters, bench_shapes, conform, ConformResult};
@@ -41,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGru>()?;
     m.add_class::<PyRnn>()?;
     m.add_class::<PyStream>()?;
+    m.add_class::<PyStreamPool>()?;
     m.add_class::<ConformResult>()?;
     m.add_function(wrap_pyfunction!(adapters, m)?)?;
     m.add_function(wrap_pyfunction!(conform, m)?)?;

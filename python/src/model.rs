@@ -16,10 +16,10 @@ use wgpu_lstm::{CpuLstm, Error, Layout, Lstm, LstmConfig, Output, State, Tensor}
 
 pub(crate) enum Engine {
     Gpu {
-        lstm: Box<Lstm>,
+        lstm: Arc<Lstm>,
         context: Arc<GpuContext>,
     },
-    Cpu(CpuLstm),
+    Cpu(Arc<CpuLstm>),
 }
 
 pub(crate) struct Model {

@@ -139,7 +139,7 @@ pub(crate) fn build(
                 .detach(|| Lstm::with_cache(context.pipeline_cache(), &context.queue, &config, &weights))
                 .py()?;
             Engine::Gpu {
-                lstm: Box::new(lstm),
+                lstm: Arc::new(lstm),
                 context,
             }
         }
@@ -149,7 +149,7 @@ pub(crate) fn build(
                     "backend and adapter choose a GPU; device='cpu' runs the CPU reference",
                 ));
             }
-            Engine::Cpu(CpuLstm::new(&config, &weights).py()?)
+            Engine::Cpu(Arc::new(CpuLstm::new(&config, &weights).py()?))
         }
         other => {
             return Err(PyValueError::new_err(format!(

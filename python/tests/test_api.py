@@ -30,10 +30,10 @@ def test_conform():
     run = result.runs[0]
     assert run["verdict"] == "pass" and run["kernels"] and run["max_abs_error"] >= 0
     assert "ConformResult(passed=" in repr(result)
-    # Training follows the forward cases: five strata, three finite-difference checks, two
-    # optimizers, every training kernel.
+    # Training follows the forward cases: nine strata (the GRU's and RNN's four included), six
+    # finite-difference checks, two optimizers, every training kernel.
     training = [r for r in result.runs if r["config"].startswith(("training [", "finite differences ", "optimizer "))]
-    assert len(training) == 10, result.runs[-11:]
+    assert len(training) == 17, result.runs[-18:]
     assert all(r["verdict"] == "pass" and 0 <= r["worst_ratio"] <= 1 for r in training), training
     ran = set(", ".join(r["kernels"] for r in training if r["kernels"]).split(", "))
     assert {"train_forward", "train_forward_single", "train_backward", "train_gemm", "train_update"} <= ran, ran

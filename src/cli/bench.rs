@@ -63,6 +63,15 @@ pub struct BenchArgs {
     /// f64 reference's forward and backward, the error that of the gradients.
     #[arg(long, conflicts_with_all = ["variants", "all_variants", "json"])]
     train: bool,
+    /// Time a stream pool instead: one step over N open streams, one timestep each (a 32 ms
+    /// audio chunk), for each N listed, on Silero VAD's shape (1 layer, I = H = 128) and the
+    /// default one (I = H = 64): p50 and p99 latency with upload and readback, the largest N
+    /// whose p99 stays within 32 ms, and a step over a tenth of the largest pool against a pool
+    /// of that tenth.
+    #[arg(long, value_delimiter = ',', value_name = "N,N,..", num_args = 0..,
+          default_missing_value = "1,10,100,1000,10000",
+          conflicts_with_all = ["variants", "all_variants", "json", "train"])]
+    streams: Option<Vec<usize>>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -99,6 +108,16 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let ctx = GpuContext::with_request(&args.adapter.request())?;
     let info = ctx.adapter_info();
     println!("adapter: {}", ctx.describe());
+    if let Some(counts) = &args.streams {
+        if counts.is_empty() || counts.contains(&0) {
+            return Err(Error::invalid("--streams", "list counts of at least 1"));
+        }
+        args.tune.load(ctx.pipeline_cache())?;
+        let done =
+            super::bench_streams::bench_streams(&ctx, args.cell.cell(), counts, args.warmup, args.reps);
+        args.tune.save(ctx.pipeline_cache())?;
+        return done;
+    }
     if args.train {
         return bench_train(args, &ctx, &shapes);
     }

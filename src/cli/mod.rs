@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 mod bench;
+mod bench_streams;
 mod conform;
 mod conform_training;
 mod demo;

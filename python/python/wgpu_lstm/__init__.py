@@ -22,6 +22,7 @@ from ._native import (
     bench,
     conform,
 )
+from ._pool import StreamPool
 
 __all__ = [
     "LSTM",
@@ -29,6 +30,7 @@ __all__ = [
     "RNN",
     "Recurrent",
     "Stream",
+    "StreamPool",
     "ConformResult",
     "DeviceError",
     "adapters",

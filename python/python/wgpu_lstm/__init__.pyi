@@ -208,6 +208,31 @@ class Stream:
     @property
     def batch(self) -> int: ...
 
+class StreamPool:
+    """Independent streams of one unidirectional model, each with its own state (on the GPU for
+    device='gpu'), stepped together over exactly the streams given."""
+
+    def __init__(self, model: Recurrent, capacity: int = 64, max_wait: float = 0.002) -> None: ...
+    def open(self, hx: Optional[Union[Tuple[ArrayLike, ArrayLike], ArrayLike]] = None) -> int:
+        """Open a stream from hx ((h, c) each (num_layers, H) for an LSTM, h for a GRU or an
+        RNN) or zeros; returns its id."""
+    def close(self, id: int) -> None:
+        """Close a stream; its id stops working and its slot is reused."""
+    def step(self, chunks: dict[int, ArrayLike]) -> dict[int, F32Array]:
+        """One batched step: each id's chunk (T_i, input_size) -> its y (T_i, output_size).
+        On an error no stream changes."""
+    async def submit(self, id: int, chunk: ArrayLike) -> F32Array:
+        """Queue one stream's chunk; callers within max_wait seconds share one step."""
+    def state(self, id: int) -> Union[Tuple[F32Array, F32Array], F32Array]:
+        """(h, c) each (num_layers, H) for an LSTM, h for a GRU or an RNN."""
+    def set_state(self, id: int, hx: Union[Tuple[ArrayLike, ArrayLike], ArrayLike]) -> None: ...
+    def reset(self, id: int) -> None: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def max_wait(self) -> float: ...
+    def __len__(self) -> int: ...
+
 class ConformResult:
     adapter: str
     passed: int
