@@ -434,8 +434,20 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
     if common::gpu().is_none() {
         return;
     }
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("streams.svg");
     let o = bin()
-        .args(["bench", "--streams", "1,3,20", "--warmup", "0", "--reps", "2"])
+        .args([
+            "bench",
+            "--streams",
+            "1,3,20",
+            "--warmup",
+            "0",
+            "--reps",
+            "2",
+            "--plot",
+        ])
+        .arg(&svg)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
@@ -453,6 +465,11 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
             "{out}"
         );
     }
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        plot.starts_with("<svg") && plot.contains("silero-vad p99") && plot.contains("32 ms"),
+        "{plot}"
+    );
 }
 
 /// A unidirectional stack benchmarks under either schedule, named in the kernels column with its

@@ -72,6 +72,10 @@ pub struct BenchArgs {
           default_missing_value = "1,10,100,1000,10000",
           conflicts_with_all = ["variants", "all_variants", "json", "train"])]
     streams: Option<Vec<usize>>,
+    /// With --streams: also plot the step latency against N (p50 and p99 per shape, log-log) as
+    /// an SVG.
+    #[arg(long, value_name = "FILE.svg", requires = "streams")]
+    plot: Option<PathBuf>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -113,8 +117,13 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             return Err(Error::invalid("--streams", "list counts of at least 1"));
         }
         args.tune.load(ctx.pipeline_cache())?;
-        let done =
-            super::bench_streams::bench_streams(&ctx, args.cell.cell(), counts, args.warmup, args.reps);
+        let settings = super::bench_streams::StreamSettings {
+            counts,
+            warmup: args.warmup,
+            reps: args.reps,
+            plot: args.plot.as_deref(),
+        };
+        let done = super::bench_streams::bench_streams(&ctx, args.cell.cell(), &settings);
         args.tune.save(ctx.pipeline_cache())?;
         return done;
     }

@@ -2,10 +2,13 @@
 //! it, for live audio (one timestep per 32 ms chunk, as Silero VAD runs), and the largest number
 //! of streams that stays real time.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use wgpu_lstm::{Cell, GpuContext, Lstm, LstmConfig, LstmWeights, Result, StreamId, StreamPool, Tensor};
+use wgpu_lstm::{
+    Cell, Error, GpuContext, Lstm, LstmConfig, LstmWeights, Result, StreamId, StreamPool, Tensor,
+};
 
 use super::progress;
 
@@ -52,17 +55,27 @@ fn time_steps(
     Ok(ms)
 }
 
+/// What `bench --streams` runs: the counts of streams, warm-up and timed steps, and where to
+/// plot the latencies.
+pub struct StreamSettings<'a> {
+    pub counts: &'a [usize],
+    pub warmup: usize,
+    pub reps: usize,
+    pub plot: Option<&'a Path>,
+}
+
+/// One shape's latencies: (N, p50, p99) per count.
+type Curve = (&'static str, Vec<(usize, f64, f64)>);
+
 /// The pool's latency for each count of streams on each shape, the real-time capacity, and a
 /// step over a tenth of a large pool's streams against a pool of that tenth.
-pub fn bench_streams(
-    ctx: &GpuContext,
-    cell: Cell,
-    counts: &[usize],
-    warmup: usize,
-    reps: usize,
-) -> Result<ExitCode> {
+pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>) -> Result<ExitCode> {
+    let StreamSettings {
+        counts, warmup, reps, ..
+    } = *settings;
     let bar = progress::bar((SHAPES.len() * (counts.len() + 2)) as u64, "bench --streams");
     let mut lines = Vec::new();
+    let mut curves: Vec<Curve> = Vec::new();
     for (name, input, hidden) in SHAPES {
         let config = LstmConfig {
             cell,
@@ -73,6 +86,7 @@ pub fn bench_streams(
         let weights = LstmWeights::random(&config, 1)?;
         let model = || Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &weights);
         let mut realtime = None;
+        let mut curve = Vec::new();
         for &n in counts {
             bar.set_message(format!("{name} N={n}"));
             let mut pool = StreamPool::with_capacity(model()?, n)?;
@@ -81,6 +95,7 @@ pub fn bench_streams(
             if p99 <= CHUNK_MS {
                 realtime = Some(n);
             }
+            curve.push((n, p50, p99));
             lines.push(format!(
                 "streams {name} {} I={input} H={hidden} N={n}: p50 {p50:.3} ms p99 {p99:.3} ms{}",
                 cell.name(),
@@ -88,6 +103,7 @@ pub fn bench_streams(
             ));
             bar.inc(1);
         }
+        curves.push((name, curve));
         lines.push(match realtime {
             Some(n) => format!("real time {name}: up to N={n} streams (p99 step <= {CHUNK_MS} ms)"),
             None => format!("real time {name}: none of the counts (p99 step > {CHUNK_MS} ms)"),
@@ -112,5 +128,64 @@ pub fn bench_streams(
     for line in lines {
         println!("{line}");
     }
+    if let Some(path) = settings.plot {
+        plot(path, &curves, &ctx.describe())?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Latency against N, both axes logarithmic: p50 and p99 per shape, and the 32 ms budget.
+fn plot(path: &Path, curves: &[Curve], adapter: &str) -> Result<()> {
+    use plotters::prelude::*;
+    let draw_err = |e: String| Error::format(path, format!("could not draw the plot: {e}"));
+    let points = curves.iter().flat_map(|(_, c)| c.iter());
+    let most = points.clone().map(|p| p.0).max().unwrap_or(1).max(2) as f64;
+    let (low, high) = points.fold((CHUNK_MS, CHUNK_MS), |(lo, hi), p| (lo.min(p.1), hi.max(p.2)));
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("stream pool step latency ({adapter})"),
+            ("sans-serif", 18),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1f64..most).log_scale(), ((low * 0.8)..(high * 1.25)).log_scale())
+        .map_err(|e| draw_err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("streams in the step (N, one timestep each)")
+        .y_desc("ms per step (upload, forward, readback)")
+        .draw()
+        .map_err(|e| draw_err(e.to_string()))?;
+    let budget = vec![(1.0, CHUNK_MS), (most, CHUNK_MS)];
+    chart
+        .draw_series(LineSeries::new(budget, BLACK.stroke_width(1)))
+        .map_err(|e| draw_err(e.to_string()))?
+        .label("32 ms: real time")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    for (k, (name, curve)) in curves.iter().enumerate() {
+        for (which, pick) in [("p50", 1usize), ("p99", 2)] {
+            let color = Palette99::pick(2 * k + pick - 1).to_rgba();
+            let line: Vec<(f64, f64)> = curve
+                .iter()
+                .map(|p| (p.0 as f64, if pick == 1 { p.1 } else { p.2 }))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(|e| draw_err(e.to_string()))?
+                .label(format!("{name} {which}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| draw_err(e.to_string()))?;
+    root.present().map_err(|e| draw_err(e.to_string()))
 }
