@@ -7,7 +7,8 @@ mod common;
 
 use proptest::prelude::*;
 use wgpu_lstm::{
-    Cell, CpuLstm, Direction, Lstm, LstmConfig, LstmWeights, PoolEngine, State, StreamId, StreamPool, Tensor,
+    Cell, CpuLstm, Direction, Lstm, LstmConfig, LstmForward, LstmWeights, PoolEngine, State, StreamId,
+    StreamPool, Tensor,
 };
 
 /// Largest difference between a pooled stream and its solo run (absolute; outputs are O(1)):
@@ -59,7 +60,10 @@ fn random(shape: Vec<usize>, seed: u64) -> Tensor {
 
 /// Run `ops` on a pool of `engine` (capacity 2, so it grows), then check every stream still open
 /// against its history run alone by `engine`.
-fn run_schedule<E: PoolEngine>(engine: E, ops: &[Op]) -> std::result::Result<(), TestCaseError> {
+fn run_schedule<E: PoolEngine + LstmForward>(
+    engine: E,
+    ops: &[Op],
+) -> std::result::Result<(), TestCaseError> {
     let config = engine.config().clone();
     let (i, p) = (config.input_size, config.output_size());
     let mut pool = StreamPool::with_capacity(engine, 2).unwrap();
@@ -176,7 +180,7 @@ proptest! {
 }
 
 /// Bad ids and chunks are errors that change no stream: the neighbours' states bit for bit.
-fn bad_requests_leave_the_others<E: PoolEngine>(engine: E) {
+fn bad_requests_leave_the_others<E: PoolEngine + LstmForward>(engine: E) {
     let cfg = engine.config().clone();
     let mut pool = StreamPool::with_capacity(engine, 4).unwrap();
     let ids: Vec<StreamId> = (0..3).map(|_| pool.open().unwrap()).collect();

@@ -5,7 +5,7 @@
 //!
 //! GPU vs the CPU reference (compiled to wasm too) over the conformance strata and a grid of
 //! shapes that are not multiples of the workgroup sizes, each held to the error model; streaming
-//! equal to whole; training (gradients against the CPU's f64 backward, an optimizer step); error
+//! equal to whole; a stream pool; training (gradients against the CPU's f64 backward, an optimizer step); error
 //! paths.
 #![cfg(target_arch = "wasm32")]
 
@@ -13,7 +13,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wgpu_lstm::conform::{suite, CaseShape, ConformCase, Verdict};
 use wgpu_lstm::gpu::{GpuContext, Lstm, TrainLstm, Trainer, Variants};
-use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, Optimizer, State, Tensor};
+use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, Optimizer, State, StreamPool, Tensor};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -170,6 +170,60 @@ async fn streaming_equals_whole() {
         .forward(&more, Some(&initial))
         .unwrap();
     assert!(next.max_abs_diff(&expected.y).unwrap() < 1e-4);
+}
+
+/// A stream pool on WebGPU (the async forms): ragged steps over some of its streams, a close and
+/// a reused slot, each stream equal to the CPU reference's pool over the same schedule, states
+/// read back included.
+#[wasm_bindgen_test]
+async fn stream_pool_matches_the_cpu() {
+    let ctx = context().await;
+    let (config, weights) = model(Direction::Forward, 13);
+    let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None)
+        .await
+        .unwrap();
+    let mut gpu = StreamPool::with_capacity(lstm, 2).unwrap();
+    let mut cpu = StreamPool::with_capacity(CpuLstm::new(&config, &weights).unwrap(), 2).unwrap();
+    let chunk = |t: usize, seed: u64| Tensor::random(vec![t, 6], 1.0, seed).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push((gpu.open().unwrap(), cpu.open().unwrap()));
+    }
+    for (step, lens) in [[2usize, 0, 3], [1, 1, 0], [0, 4, 2]].iter().enumerate() {
+        if step == 2 {
+            // Close the first stream and open another in its slot.
+            let (g, c) = ids.remove(0);
+            gpu.close(g).unwrap();
+            cpu.close(c).unwrap();
+            ids.push((gpu.open().unwrap(), cpu.open().unwrap()));
+        }
+        let chunks: Vec<Tensor> = lens
+            .iter()
+            .enumerate()
+            .map(|(k, &t)| chunk(t, (step * 3 + k) as u64))
+            .collect();
+        let g: Vec<_> = ids.iter().zip(&chunks).map(|((g, _), x)| (*g, x)).collect();
+        let c: Vec<_> = ids.iter().zip(&chunks).map(|((_, c), x)| (*c, x)).collect();
+        let (ys, want) = (
+            gpu.step_async(&g).await.unwrap(),
+            cpu.step_async(&c).await.unwrap(),
+        );
+        for (y, w) in ys.iter().zip(&want) {
+            assert!(
+                y.max_abs_diff(w).unwrap() < 1e-4,
+                "step {step}: {:?}",
+                y.max_abs_diff(w)
+            );
+        }
+    }
+    for (g, c) in &ids {
+        let (got, want) = (
+            gpu.state_async(*g).await.unwrap(),
+            cpu.state_async(*c).await.unwrap(),
+        );
+        assert!(got.h.max_abs_diff(&want.h).unwrap() < 1e-4);
+        assert!(got.c.max_abs_diff(&want.c).unwrap() < 1e-4);
+    }
 }
 
 /// Bad requests are typed errors; requests beyond the device's limits are DeviceLimit; GPU

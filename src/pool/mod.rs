@@ -68,7 +68,7 @@ impl<E: PoolEngine> StreamPool<E> {
     /// bidirectional model cannot stream (its reverse direction needs the whole sequence) and is
     /// refused.
     pub fn with_capacity(engine: E, capacity: usize) -> Result<Self> {
-        let config = engine.config();
+        let config = engine.pool_config();
         if config.num_directions() > 1 {
             return Err(Error::invalid(
                 "StreamPool",
@@ -112,7 +112,7 @@ impl<E: PoolEngine> StreamPool<E> {
 
     /// Open a stream with a zero state.
     pub fn open(&mut self) -> Result<StreamId> {
-        let zeros = State::zeros(self.engine.config(), 1)?;
+        let zeros = State::zeros(self.engine.pool_config(), 1)?;
         self.open_with(&zeros)
     }
 
@@ -144,13 +144,6 @@ impl<E: PoolEngine> StreamPool<E> {
         Ok(())
     }
 
-    /// The stream's state, read back: h `[L, 1, P]`, c `[L, 1, H]`.
-    pub fn state(&self, id: StreamId) -> Result<State> {
-        let slot = self.slot_of(id)?;
-        let one = self.engine.pool_gather(&self.states, &[slot])?;
-        self.engine.stream_state(&one)
-    }
-
     /// Replace the stream's state with `state` (h `[L, 1, P]`, c `[L, 1, H]`).
     pub fn set_state(&mut self, id: StreamId, state: &State) -> Result<()> {
         let slot = self.slot_of(id)?;
@@ -160,17 +153,54 @@ impl<E: PoolEngine> StreamPool<E> {
 
     /// Zero the stream's state.
     pub fn reset(&mut self, id: StreamId) -> Result<()> {
-        let zeros = State::zeros(self.engine.config(), 1)?;
+        let zeros = State::zeros(self.engine.pool_config(), 1)?;
         self.set_state(id, &zeros)
     }
 
     /// One batched step over exactly the streams given, each with its chunk `[T_i, input_size]`
     /// (T_i may differ, and may be 0, which leaves the stream as it is): returns each stream's
     /// outputs `[T_i, output_size]`, in the order given, and keeps each state for the next step.
-    /// Every id and chunk is checked first: on any error no stream changes.
+    /// Every id and chunk is checked first: on any error no stream changes. (On the web:
+    /// [`StreamPool::step_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn step(&mut self, chunks: &[(StreamId, &Tensor)]) -> Result<Vec<Tensor>> {
-        let config = self.engine.config().clone();
-        let (input, out) = (config.input_size, config.output_size());
+        let Some(step) = self.prepare(chunks)? else {
+            return self.empty_outputs(chunks.len());
+        };
+        let mut compact = self.engine.pool_gather(&self.states, &step.slots)?;
+        let y = self.engine.pool_forward(&step.x, &mut compact, &step.lens)?;
+        self.engine
+            .pool_scatter(&compact, &mut self.states, &step.slots)?;
+        step.split(&y, self.engine.pool_config().output_size())
+    }
+
+    /// [`StreamPool::step`] as a future (see [`Lstm::forward_async`](crate::Lstm::forward_async)
+    /// about polling on native).
+    pub async fn step_async(&mut self, chunks: &[(StreamId, &Tensor)]) -> Result<Vec<Tensor>> {
+        let Some(step) = self.prepare(chunks)? else {
+            return self.empty_outputs(chunks.len());
+        };
+        let mut compact = self.engine.pool_gather(&self.states, &step.slots)?;
+        let y = self
+            .engine
+            .pool_forward_async(&step.x, &mut compact, &step.lens)
+            .await?;
+        self.engine
+            .pool_scatter(&compact, &mut self.states, &step.slots)?;
+        step.split(&y, self.engine.pool_config().output_size())
+    }
+
+    /// The outputs of a step with no timestep in it.
+    fn empty_outputs(&self, n: usize) -> Result<Vec<Tensor>> {
+        let out = self.engine.pool_config().output_size();
+        (0..n).map(|_| Tensor::zeros(vec![0, out])).collect()
+    }
+
+    /// Check a step's ids and chunks and lay the chunks out as one batch; `None` when no chunk
+    /// has a timestep.
+    fn prepare(&self, chunks: &[(StreamId, &Tensor)]) -> Result<Option<Step>> {
+        let config = self.engine.pool_config();
+        let input = config.input_size;
         let mut seen = HashSet::with_capacity(chunks.len());
         let mut slots = Vec::with_capacity(chunks.len());
         let mut lens = Vec::with_capacity(chunks.len());
@@ -187,7 +217,7 @@ impl<E: PoolEngine> StreamPool<E> {
         }
         let longest = lens.iter().copied().max().unwrap_or(0);
         if longest == 0 {
-            return lens.iter().map(|_| Tensor::zeros(vec![0, out])).collect();
+            return Ok(None);
         }
         let k = slots.len();
         // [T, k, I] or [k, T, I] as the model's layout reads it, padded with zeros.
@@ -204,22 +234,29 @@ impl<E: PoolEngine> StreamPool<E> {
         } else {
             vec![longest, k, input]
         };
-        let x = Tensor::new(shape, x)?;
-        let mut compact = self.engine.pool_gather(&self.states, &slots)?;
-        let y = self.engine.forward_stream(&x, &mut compact, Some(&lens))?;
-        self.engine.pool_scatter(&compact, &mut self.states, &slots)?;
-        let y = y.data();
-        lens.iter()
-            .enumerate()
-            .map(|(b, &len)| {
-                let mut rows = Vec::with_capacity(len * out);
-                for t in 0..len {
-                    let at = if batch_major { b * longest + t } else { t * k + b };
-                    rows.extend_from_slice(&y[at * out..][..out]);
-                }
-                Tensor::new(vec![len, out], rows)
-            })
-            .collect()
+        Ok(Some(Step {
+            x: Tensor::new(shape, x)?,
+            slots,
+            lens,
+            longest,
+            batch_major,
+        }))
+    }
+
+    /// The stream's state, read back: h `[L, 1, P]`, c `[L, 1, H]`. (On the web:
+    /// [`StreamPool::state_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn state(&self, id: StreamId) -> Result<State> {
+        let slot = self.slot_of(id)?;
+        let one = self.engine.pool_gather(&self.states, &[slot])?;
+        self.engine.pool_read(&one)
+    }
+
+    /// [`StreamPool::state`] as a future.
+    pub async fn state_async(&self, id: StreamId) -> Result<State> {
+        let slot = self.slot_of(id)?;
+        let one = self.engine.pool_gather(&self.states, &[slot])?;
+        self.engine.pool_read_async(&one).await
     }
 
     /// The slot of an open stream, or an error naming the id.
@@ -236,7 +273,7 @@ impl<E: PoolEngine> StreamPool<E> {
 
     /// Check a one-stream state's shapes.
     fn check_single(&self, state: &State) -> Result<()> {
-        let config = self.engine.config();
+        let config = self.engine.pool_config();
         let layers = config.num_layers * config.num_directions();
         for (what, t, width) in [
             ("h", &state.h, config.output_size()),
@@ -264,6 +301,38 @@ impl<E: PoolEngine> StreamPool<E> {
         self.free = free;
         self.capacity = capacity;
         Ok(())
+    }
+}
+
+/// A step's chunks as one batch, and where each stream's rows are.
+struct Step {
+    x: Tensor,
+    slots: Vec<usize>,
+    lens: Vec<usize>,
+    longest: usize,
+    batch_major: bool,
+}
+
+impl Step {
+    /// Each stream's rows of the batch's outputs `y`: `[T_i, out]`.
+    fn split(&self, y: &Tensor, out: usize) -> Result<Vec<Tensor>> {
+        let (y, k) = (y.data(), self.slots.len());
+        self.lens
+            .iter()
+            .enumerate()
+            .map(|(b, &len)| {
+                let mut rows = Vec::with_capacity(len * out);
+                for t in 0..len {
+                    let at = if self.batch_major {
+                        b * self.longest + t
+                    } else {
+                        t * k + b
+                    };
+                    rows.extend_from_slice(&y[at * out..][..out]);
+                }
+                Tensor::new(vec![len, out], rows)
+            })
+            .collect()
     }
 }
 

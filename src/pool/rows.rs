@@ -3,21 +3,26 @@
 //! buffer copies on the GPU (the states never leave it).
 
 use crate::backend::cpu::CpuLstm;
+use crate::config::LstmConfig;
 use crate::error::Result;
-use crate::forward::{LstmForward, State};
+use crate::forward::State;
 use crate::tensor::Tensor;
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::backend::cpu::CpuLstm {}
     impl<T: Sealed> Sealed for std::sync::Arc<T> {}
-    #[cfg(not(target_arch = "wasm32"))]
     impl Sealed for crate::backend::gpu::Lstm {}
 }
 
-/// An engine a [`StreamPool`](super::StreamPool) can serve: [`CpuLstm`] and, natively,
-/// [`Lstm`](crate::Lstm). Implemented by this crate only.
-pub trait PoolEngine: LstmForward + sealed::Sealed {
+/// An engine a [`StreamPool`](super::StreamPool) can serve: [`CpuLstm`] and
+/// [`Lstm`](crate::Lstm) (either behind an `Arc`). Implemented by this crate only; its methods
+/// are the pool's internals.
+pub trait PoolEngine: sealed::Sealed {
+    /// The state of a batch of streams (GPU-resident for `Lstm`).
+    type Stream;
+    #[doc(hidden)]
+    fn pool_config(&self) -> &LstmConfig;
     /// Zero states for `capacity` streams.
     #[doc(hidden)]
     fn pool_new(&self, capacity: usize) -> Result<Self::Stream>;
@@ -33,10 +38,36 @@ pub trait PoolEngine: LstmForward + sealed::Sealed {
     /// One stream's state (batch 1) into `slot`.
     #[doc(hidden)]
     fn pool_write(&self, pool: &mut Self::Stream, slot: usize, state: &State) -> Result<()>;
+    /// The streaming forward of a chunk, blocking until its outputs are read back.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[doc(hidden)]
+    fn pool_forward(&self, x: &Tensor, stream: &mut Self::Stream, lens: &[usize]) -> Result<Tensor>;
+    /// The streams' state on the host, blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[doc(hidden)]
+    fn pool_read(&self, stream: &Self::Stream) -> Result<State>;
+    /// [`PoolEngine::pool_forward`] as a future (the web's form; see
+    /// [`Lstm::forward_async`](crate::Lstm::forward_async) about polling).
+    #[doc(hidden)]
+    fn pool_forward_async(
+        &self,
+        x: &Tensor,
+        stream: &mut Self::Stream,
+        lens: &[usize],
+    ) -> impl std::future::Future<Output = Result<Tensor>>;
+    /// [`PoolEngine::pool_read`] as a future.
+    #[doc(hidden)]
+    fn pool_read_async(&self, stream: &Self::Stream) -> impl std::future::Future<Output = Result<State>>;
 }
 
 /// An engine shared with its owner (a language binding keeps its model and a pool of it).
 impl<T: PoolEngine> PoolEngine for std::sync::Arc<T> {
+    type Stream = T::Stream;
+
+    fn pool_config(&self) -> &LstmConfig {
+        (**self).pool_config()
+    }
+
     fn pool_new(&self, capacity: usize) -> Result<Self::Stream> {
         (**self).pool_new(capacity)
     }
@@ -55,6 +86,29 @@ impl<T: PoolEngine> PoolEngine for std::sync::Arc<T> {
 
     fn pool_write(&self, pool: &mut Self::Stream, slot: usize, state: &State) -> Result<()> {
         (**self).pool_write(pool, slot, state)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn pool_forward(&self, x: &Tensor, stream: &mut Self::Stream, lens: &[usize]) -> Result<Tensor> {
+        (**self).pool_forward(x, stream, lens)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn pool_read(&self, stream: &Self::Stream) -> Result<State> {
+        (**self).pool_read(stream)
+    }
+
+    async fn pool_forward_async(
+        &self,
+        x: &Tensor,
+        stream: &mut Self::Stream,
+        lens: &[usize],
+    ) -> Result<Tensor> {
+        (**self).pool_forward_async(x, stream, lens).await
+    }
+
+    async fn pool_read_async(&self, stream: &Self::Stream) -> Result<State> {
+        (**self).pool_read_async(stream).await
     }
 }
 
@@ -102,6 +156,12 @@ fn host_rows(src: &State, dst: &mut State, runs: &[(usize, usize, usize)]) -> Re
 }
 
 impl PoolEngine for CpuLstm {
+    type Stream = State;
+
+    fn pool_config(&self) -> &LstmConfig {
+        self.config()
+    }
+
     fn pool_new(&self, capacity: usize) -> Result<State> {
         State::zeros(self.config(), capacity)
     }
@@ -125,15 +185,34 @@ impl PoolEngine for CpuLstm {
     fn pool_write(&self, pool: &mut State, slot: usize, state: &State) -> Result<()> {
         host_rows(state, pool, &[(0, slot, 1)])
     }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn pool_forward(&self, x: &Tensor, stream: &mut State, lens: &[usize]) -> Result<Tensor> {
+        self.forward_stream(x, stream, Some(lens))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn pool_read(&self, stream: &State) -> Result<State> {
+        Ok(stream.clone())
+    }
+
+    async fn pool_forward_async(&self, x: &Tensor, stream: &mut State, lens: &[usize]) -> Result<Tensor> {
+        self.forward_stream(x, stream, Some(lens))
+    }
+
+    async fn pool_read_async(&self, stream: &State) -> Result<State> {
+        Ok(stream.clone())
+    }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 mod gpu {
     use super::{runs, PoolEngine};
     use crate::backend::gpu::scope::capture;
     use crate::backend::gpu::{Lstm, LstmState};
+    use crate::config::LstmConfig;
     use crate::error::Result;
     use crate::forward::State;
+    use crate::tensor::Tensor;
 
     const F32: u64 = 4;
 
@@ -178,6 +257,12 @@ mod gpu {
     }
 
     impl PoolEngine for Lstm {
+        type Stream = LstmState;
+
+        fn pool_config(&self) -> &LstmConfig {
+            self.config()
+        }
+
         fn pool_new(&self, capacity: usize) -> Result<LstmState> {
             self.new_state(capacity)
         }
@@ -201,6 +286,29 @@ mod gpu {
         fn pool_write(&self, pool: &mut LstmState, slot: usize, state: &State) -> Result<()> {
             let one = self.state_from(state)?;
             self.pool_copy(&one, pool, &[(0, slot, 1)])
+        }
+
+        #[cfg(not(target_arch = "wasm32"))]
+        fn pool_forward(&self, x: &Tensor, stream: &mut LstmState, lens: &[usize]) -> Result<Tensor> {
+            self.forward_stream(x, stream, Some(lens))
+        }
+
+        #[cfg(not(target_arch = "wasm32"))]
+        fn pool_read(&self, stream: &LstmState) -> Result<State> {
+            self.read_state(stream)
+        }
+
+        async fn pool_forward_async(
+            &self,
+            x: &Tensor,
+            stream: &mut LstmState,
+            lens: &[usize],
+        ) -> Result<Tensor> {
+            self.forward_stream_async(x, stream, Some(lens)).await
+        }
+
+        async fn pool_read_async(&self, stream: &LstmState) -> Result<State> {
+            self.read_state_async(stream).await
         }
     }
 }
