@@ -67,6 +67,30 @@ pub struct StreamSettings<'a> {
 /// One shape's latencies: (N, p50, p99) per count.
 type Curve = (&'static str, Vec<(usize, f64, f64)>);
 
+/// p50 ms of a streaming forward over a fixed batch of `n` streams of which `k` have a timestep
+/// (the others length 0): what a pool without gathering would pay.
+fn time_fixed_slots(
+    model: &Lstm,
+    n: usize,
+    k: usize,
+    input: usize,
+    warmup: usize,
+    reps: usize,
+) -> Result<f64> {
+    let mut state = model.new_state(n)?;
+    let x = Tensor::new(vec![1, n, input], vec![0.25; n * input])?;
+    let lens: Vec<usize> = (0..n).map(|b| usize::from(b < k)).collect();
+    let mut ms = Vec::with_capacity(reps);
+    for rep in 0..warmup + reps {
+        let start = Instant::now();
+        model.forward_stream(&x, &mut state, Some(&lens))?;
+        if rep >= warmup {
+            ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(percentiles(&mut ms).0)
+}
+
 /// The pool's latency for each count of streams on each shape, the real-time capacity, and a
 /// step over a tenth of a large pool's streams against a pool of that tenth.
 pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>) -> Result<ExitCode> {
@@ -119,8 +143,11 @@ pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>
         let ids: Vec<StreamId> = (0..k).map(|_| small.open()).collect::<Result<_>>()?;
         let (dense, _) = percentiles(&mut time_steps(&mut small, &ids, input, warmup, reps)?);
         bar.inc(1);
+        // What fixed slots cost (`forward_stream` over all N, lengths 0 for the idle ones).
+        let fixed = time_fixed_slots(&model()?, n, k, input, warmup, reps)?;
         lines.push(format!(
-            "k of N {name}: {k} of {n} open streams p50 {sparse:.3} ms, a pool of {k} p50 {dense:.3} ms (ratio {:.2})",
+            "k of N {name}: {k} of {n} open streams p50 {sparse:.3} ms, a pool of {k} p50 {dense:.3} ms (ratio {:.2}); \
+             fixed slots, all {n} stepped with {k} active, p50 {fixed:.3} ms",
             sparse / dense
         ));
     }
