@@ -61,6 +61,8 @@ pub struct StreamPool<E: PoolEngine> {
     open: Vec<bool>,
     /// Free slots, the lowest last (reused first).
     free: Vec<usize>,
+    /// The last step's compact state and its batch, reused while steps keep that size.
+    compact: Option<(usize, E::Stream)>,
 }
 
 impl<E: PoolEngine> StreamPool<E> {
@@ -84,6 +86,7 @@ impl<E: PoolEngine> StreamPool<E> {
             generations: vec![0; capacity],
             open: vec![false; capacity],
             free: (0..capacity).rev().collect(),
+            compact: None,
         })
     }
 
@@ -167,11 +170,9 @@ impl<E: PoolEngine> StreamPool<E> {
         let Some(step) = self.prepare(chunks)? else {
             return self.empty_outputs(chunks.len());
         };
-        let mut compact = self.engine.pool_gather(&self.states, &step.slots)?;
-        let y = self.engine.pool_forward(&step.x, &mut compact, &step.lens)?;
-        self.engine
-            .pool_scatter(&compact, &mut self.states, &step.slots)?;
-        step.split(&y, self.engine.pool_config().output_size())
+        let mut compact = self.gather(&step.slots)?;
+        let y = self.engine.pool_forward(&step.x, &mut compact, &step.lens);
+        self.finish(&step, compact, y)
     }
 
     /// [`StreamPool::step`] as a future (see [`Lstm::forward_async`](crate::Lstm::forward_async)
@@ -180,13 +181,31 @@ impl<E: PoolEngine> StreamPool<E> {
         let Some(step) = self.prepare(chunks)? else {
             return self.empty_outputs(chunks.len());
         };
-        let mut compact = self.engine.pool_gather(&self.states, &step.slots)?;
+        let mut compact = self.gather(&step.slots)?;
         let y = self
             .engine
             .pool_forward_async(&step.x, &mut compact, &step.lens)
-            .await?;
+            .await;
+        self.finish(&step, compact, y)
+    }
+
+    /// The states of `slots`, gathered into the compact state kept for steps of that size.
+    fn gather(&mut self, slots: &[usize]) -> Result<E::Stream> {
+        let mut compact = match self.compact.take() {
+            Some((batch, state)) if batch == slots.len() => state,
+            _ => self.engine.pool_new(slots.len())?,
+        };
+        self.engine.pool_gather(&self.states, slots, &mut compact)?;
+        Ok(compact)
+    }
+
+    /// After the forward: the states back into their slots, the compact state kept, and each
+    /// stream's outputs.
+    fn finish(&mut self, step: &Step, compact: E::Stream, y: Result<Tensor>) -> Result<Vec<Tensor>> {
+        let y = y?;
         self.engine
             .pool_scatter(&compact, &mut self.states, &step.slots)?;
+        self.compact = Some((step.slots.len(), compact));
         step.split(&y, self.engine.pool_config().output_size())
     }
 
@@ -248,14 +267,16 @@ impl<E: PoolEngine> StreamPool<E> {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn state(&self, id: StreamId) -> Result<State> {
         let slot = self.slot_of(id)?;
-        let one = self.engine.pool_gather(&self.states, &[slot])?;
+        let mut one = self.engine.pool_new(1)?;
+        self.engine.pool_gather(&self.states, &[slot], &mut one)?;
         self.engine.pool_read(&one)
     }
 
     /// [`StreamPool::state`] as a future.
     pub async fn state_async(&self, id: StreamId) -> Result<State> {
         let slot = self.slot_of(id)?;
-        let one = self.engine.pool_gather(&self.states, &[slot])?;
+        let mut one = self.engine.pool_new(1)?;
+        self.engine.pool_gather(&self.states, &[slot], &mut one)?;
         self.engine.pool_read_async(&one).await
     }
 

@@ -29,9 +29,9 @@ pub trait PoolEngine: sealed::Sealed {
     /// The states of `old` (`from` streams) in a pool of `to` streams, the new ones zero.
     #[doc(hidden)]
     fn pool_grow(&self, old: &Self::Stream, from: usize, to: usize) -> Result<Self::Stream>;
-    /// A state of `slots.len()` streams: stream i is slot `slots[i]` of `pool`.
+    /// Stream i of `into` (a state of `slots.len()` streams) becomes slot `slots[i]` of `pool`.
     #[doc(hidden)]
-    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize]) -> Result<Self::Stream>;
+    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize], into: &mut Self::Stream) -> Result<()>;
     /// Stream i of `compact` back into slot `slots[i]` of `pool`.
     #[doc(hidden)]
     fn pool_scatter(&self, compact: &Self::Stream, pool: &mut Self::Stream, slots: &[usize]) -> Result<()>;
@@ -76,8 +76,8 @@ impl<T: PoolEngine> PoolEngine for std::sync::Arc<T> {
         (**self).pool_grow(old, from, to)
     }
 
-    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize]) -> Result<Self::Stream> {
-        (**self).pool_gather(pool, slots)
+    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize], into: &mut Self::Stream) -> Result<()> {
+        (**self).pool_gather(pool, slots, into)
     }
 
     fn pool_scatter(&self, compact: &Self::Stream, pool: &mut Self::Stream, slots: &[usize]) -> Result<()> {
@@ -172,10 +172,8 @@ impl PoolEngine for CpuLstm {
         Ok(new)
     }
 
-    fn pool_gather(&self, pool: &State, slots: &[usize]) -> Result<State> {
-        let mut compact = State::zeros(self.config(), slots.len())?;
-        host_rows(pool, &mut compact, &runs(slots.iter().copied().zip(0..)))?;
-        Ok(compact)
+    fn pool_gather(&self, pool: &State, slots: &[usize], into: &mut State) -> Result<()> {
+        host_rows(pool, into, &runs(slots.iter().copied().zip(0..)))
     }
 
     fn pool_scatter(&self, compact: &State, pool: &mut State, slots: &[usize]) -> Result<()> {
@@ -273,10 +271,8 @@ mod gpu {
             Ok(new)
         }
 
-        fn pool_gather(&self, pool: &LstmState, slots: &[usize]) -> Result<LstmState> {
-            let compact = self.new_state(slots.len())?;
-            self.pool_copy(pool, &compact, &runs(slots.iter().copied().zip(0..)))?;
-            Ok(compact)
+        fn pool_gather(&self, pool: &LstmState, slots: &[usize], into: &mut LstmState) -> Result<()> {
+            self.pool_copy(pool, into, &runs(slots.iter().copied().zip(0..)))
         }
 
         fn pool_scatter(&self, compact: &LstmState, pool: &mut LstmState, slots: &[usize]) -> Result<()> {
