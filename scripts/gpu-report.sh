@@ -13,7 +13,8 @@
 #   scripts/gpu-report.sh [OUT_DIR] [ADAPTER FLAGS, e.g. --backend vulkan --adapter NVIDIA]
 #
 # WGPU_LSTM_BIN names the binary (default target/release/wgpu-lstm, built if cargo is there);
-# REPORT_QUICK=1 shrinks the sweeps (for a try on a software adapter). On a machine without a
+# REPORT_QUICK=1 shrinks the sweeps (for a try on a software adapter: conform with the
+# autotune's kernels only, T = 20, small batches). On a machine without a
 # Vulkan loader (a bare GPU server), install libvulkan1 first, or unpack its .deb and run
 # `ldconfig`. Exit status is conform's: non-zero when a variant disagrees with the CPU reference.
 set -uo pipefail
@@ -28,12 +29,20 @@ mkdir -p "$out"
 reps=(--warmup 2 --reps 10)
 sizes=(1024 256 128)
 batches=1,8,64,256
+train_batches=1,64
+seq=100
 cases=40
+checks=()
 if [ "${REPORT_QUICK:-0}" = 1 ]; then
+    # A try of every step on a software adapter: the strata with the autotune's kernels only,
+    # short sequences, small batches.
     reps=(--warmup 1 --reps 2)
     sizes=(128)
     batches=1,8
-    cases=4
+    train_batches=1,8
+    seq=20
+    cases=1
+    checks=(--autotuned)
 fi
 run() {
     local name=$1
@@ -44,18 +53,18 @@ run() {
 }
 
 run info info "$@"
-run conform conform --cases "$cases" --seed 0 --json "$out/conform.json" "$@"
+run conform conform --cases "$cases" --seed 0 "${checks[@]}" --json "$out/conform.json" "$@"
 status=$?
 for h in "${sizes[@]}"; do
-    run "bench-h$h" bench --batch "$batches" --seq 100 --input "$h" --hidden "$h" "${reps[@]}" \
+    run "bench-h$h" bench --batch "$batches" --seq "$seq" --input "$h" --hidden "$h" "${reps[@]}" \
         --tune-cache "$out/tuning.json" --json "$out/bench-h$h.json" "$@"
 done
-run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq 100 --input "${sizes[0]}" --hidden "${sizes[0]}" \
+run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq "$seq" --input "${sizes[0]}" --hidden "${sizes[0]}" \
     --weights-precision f16 "${reps[@]}" --tune-cache "$out/tuning.json" --json "$out/bench-h${sizes[0]}-f16.json" "$@"
-run variants bench --all-variants --batch "1,${batches##*,}" --seq 100 --input "${sizes[0]}" --hidden "${sizes[0]}" \
+run variants bench --all-variants --batch "1,${batches##*,}" --seq "$seq" --input "${sizes[0]}" --hidden "${sizes[0]}" \
     "${reps[@]}" --json "$out/variants.json" "$@"
 run report report "$out"/bench-h*.json --plot "$out/throughput.svg"
 train=${sizes[1]:-${sizes[0]}}
-run train bench --train --batch 1,64 --seq 100 --input "$train" --hidden "$train" "${reps[@]}" "$@"
+run train bench --train --batch "$train_batches" --seq "$seq" --input "$train" --hidden "$train" "${reps[@]}" "$@"
 echo "== wrote $out/"
 exit "$status"
