@@ -56,7 +56,8 @@ if [ "${1:-}" = --streams ]; then
     # CPU LSTM run per stream and batched (scripts/peers/ort_streams_time.py), same counts.
     counts=${2:-1,10,100,1000,10000}
     echo "== wgpu-lstm bench --streams $counts (vulkan)"
-    target/release/wgpu-lstm bench --streams "$counts" --reps 20 --warmup 3 --backend vulkan
+    target/release/wgpu-lstm bench --streams "$counts" --reps 20 --warmup 3 --backend vulkan \
+        --plot target/peers-streams.svg
     if [ -n "${ORT_PYTHON:-}" ]; then
         for shape in "128 128" "64 64"; do
             echo "== onnxruntime CPU, I H = $shape"
