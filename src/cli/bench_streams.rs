@@ -44,10 +44,15 @@ fn time_steps(
         })
         .collect::<Result<_>>()?;
     let request: Vec<(StreamId, &Tensor)> = active.iter().copied().zip(&chunks).collect();
+    timed(warmup, reps, || pool.step(&request).map(drop))
+}
+
+/// Milliseconds of each of `reps` calls of `run` after `warmup` untimed ones.
+fn timed(warmup: usize, reps: usize, mut run: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
     let mut ms = Vec::with_capacity(reps);
     for rep in 0..warmup + reps {
         let start = Instant::now();
-        pool.step(&request)?;
+        run()?;
         if rep >= warmup {
             ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
@@ -80,14 +85,9 @@ fn time_fixed_slots(
     let mut state = model.new_state(n)?;
     let x = Tensor::new(vec![1, n, input], vec![0.25; n * input])?;
     let lens: Vec<usize> = (0..n).map(|b| usize::from(b < k)).collect();
-    let mut ms = Vec::with_capacity(reps);
-    for rep in 0..warmup + reps {
-        let start = Instant::now();
-        model.forward_stream(&x, &mut state, Some(&lens))?;
-        if rep >= warmup {
-            ms.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
+    let mut ms = timed(warmup, reps, || {
+        model.forward_stream(&x, &mut state, Some(&lens)).map(drop)
+    })?;
     Ok(percentiles(&mut ms).0)
 }
 

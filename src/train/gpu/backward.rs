@@ -195,19 +195,16 @@ impl TrainLstm {
                         false,
                     )?;
                 }
-                for block in slot
-                    .b_hh
-                    .iter()
-                    .flat_map(|b| recurrent_blocks(cfg).into_iter().map(move |k| (b.start, k)))
-                {
-                    let (b_hh, block) = block;
-                    rec.gemm(
-                        (1, block.gates * h, rows),
-                        (one, View::broadcast(0)),
-                        (work, View::rows(dg(block.lane), stride)),
-                        (grads, b_hh + block.first * h, block.gates * h),
-                        false,
-                    )?;
+                if let Some(b_hh) = &slot.b_hh {
+                    for block in recurrent_blocks(cfg) {
+                        rec.gemm(
+                            (1, block.gates * h, rows),
+                            (one, View::broadcast(0)),
+                            (work, View::rows(dg(block.lane), stride)),
+                            (grads, b_hh.start + block.first * h, block.gates * h),
+                            false,
+                        )?;
+                    }
                 }
                 if let Some(peep) = &slot.peephole {
                     rec.gemm(
