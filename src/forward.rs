@@ -28,6 +28,19 @@ impl State {
     }
 }
 
+/// Row pairs `(from, to)` moved between two batches of states (a gather or a scatter) as runs of
+/// consecutive rows `(from, to, rows)`: what one copy per layer moves.
+pub(crate) fn row_runs(pairs: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for (from, to) in pairs {
+        match runs.last_mut() {
+            Some((f, t, n)) if *f + *n == from && *t + *n == to => *n += 1,
+            _ => runs.push((from, to, 1)),
+        }
+    }
+    runs
+}
+
 /// Result of a forward.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {

@@ -238,3 +238,38 @@ fn a_bidirectional_model_cannot_be_pooled() {
     let err = StreamPool::new(cpu).err().expect("refused").to_string();
     assert!(err.contains("bidirectional"), "{err}");
 }
+
+#[test]
+fn a_gpu_step_over_scattered_streams_is_one_submission_and_one_readback() {
+    let Some(ctx) = common::gpu() else { return };
+    let cfg = config(Cell::Lstm, 2);
+    let gpu = Lstm::new(
+        &ctx.device,
+        &ctx.queue,
+        &cfg,
+        &LstmWeights::random(&cfg, 3).unwrap(),
+    )
+    .unwrap();
+    let mut pool = StreamPool::with_capacity(gpu, 8).unwrap();
+    let ids: Vec<StreamId> = (0..6).map(|_| pool.open().unwrap()).collect();
+    pool.close(ids[1]).unwrap();
+    pool.close(ids[3]).unwrap();
+    let chunk = random(vec![3, cfg.input_size], 4);
+    let active = [ids[0], ids[2], ids[4], ids[5]];
+    pool.step(&active.map(|id| (id, &chunk))).unwrap();
+    let pooled = pool.engine().last_stats();
+    // The same forward over a state of its own: the pool adds copies, no dispatch or submission.
+    let mut alone = pool.engine().new_state(active.len()).unwrap();
+    let x = random(vec![3, active.len(), cfg.input_size], 5);
+    pool.engine().forward_stream(&x, &mut alone, None).unwrap();
+    let plain = pool.engine().last_stats();
+    assert_eq!((pooled.submits, pooled.readbacks), (1, 1), "{pooled:?}");
+    assert_eq!(
+        pooled.dispatches, plain.dispatches,
+        "{pooled:?} against {plain:?}"
+    );
+    // Y out, and h and c of both layers in and out: one copy each for a whole state, one per run
+    // of consecutive slots (0; 2; 4 and 5) for the pool.
+    assert_eq!(plain.copies, 1 + 2 * 2, "{plain:?}");
+    assert_eq!(pooled.copies, 1 + 2 * 2 * 2 * 3, "{pooled:?}");
+}

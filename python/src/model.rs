@@ -158,6 +158,7 @@ impl Model {
         d.set_item("dispatches", stats.dispatches)?;
         d.set_item("submits", stats.submits)?;
         d.set_item("readbacks", stats.readbacks)?;
+        d.set_item("copies", stats.copies)?;
         d.set_item("bytes_uploaded", stats.bytes_uploaded)?;
         d.set_item("bytes_downloaded", stats.bytes_downloaded)?;
         d.set_item("record_us", stats.record_ns as f64 / 1e3)?;

@@ -5,7 +5,8 @@
 //! [`Lstm`](crate::Lstm), on the host for [`CpuLstm`](crate::CpuLstm)). A step gathers the
 //! states of the streams in it into a compact batch, runs one streaming forward over that batch
 //! (each stream with its own chunk length, as `seq_lens`), and scatters the states back: its cost
-//! follows the streams in it, not the capacity. Streams open and close at any moment; a closed
+//! follows the streams in it, not the capacity. On the GPU the gather and scatter are buffer
+//! copies recorded around the forward's dispatches: a step is one submission and one readback. Streams open and close at any moment; a closed
 //! slot is reused with a fresh state, and the capacity doubles, keeping every state, when every
 //! slot is taken. A step that fails (an unknown or closed id, a chunk of the wrong width, an
 //! engine error) changes no stream.
@@ -61,8 +62,6 @@ pub struct StreamPool<E: PoolEngine> {
     open: Vec<bool>,
     /// Free slots, the lowest last (reused first).
     free: Vec<usize>,
-    /// The last step's compact state and its batch, reused while steps keep that size.
-    compact: Option<(usize, E::Stream)>,
 }
 
 impl<E: PoolEngine> StreamPool<E> {
@@ -86,7 +85,6 @@ impl<E: PoolEngine> StreamPool<E> {
             generations: vec![0; capacity],
             open: vec![false; capacity],
             free: (0..capacity).rev().collect(),
-            compact: None,
         })
     }
 
@@ -170,9 +168,10 @@ impl<E: PoolEngine> StreamPool<E> {
         let Some(step) = self.prepare(chunks)? else {
             return self.empty_outputs(chunks.len());
         };
-        let mut compact = self.gather(&step.slots)?;
-        let y = self.engine.pool_forward(&step.x, &mut compact, &step.lens);
-        self.finish(&step, compact, y)
+        let y = self
+            .engine
+            .pool_step(&step.x, &mut self.states, &step.slots, &step.lens)?;
+        step.split(&y, self.engine.pool_config().output_size())
     }
 
     /// [`StreamPool::step`] as a future (see [`Lstm::forward_async`](crate::Lstm::forward_async)
@@ -181,31 +180,10 @@ impl<E: PoolEngine> StreamPool<E> {
         let Some(step) = self.prepare(chunks)? else {
             return self.empty_outputs(chunks.len());
         };
-        let mut compact = self.gather(&step.slots)?;
         let y = self
             .engine
-            .pool_forward_async(&step.x, &mut compact, &step.lens)
-            .await;
-        self.finish(&step, compact, y)
-    }
-
-    /// The states of `slots`, gathered into the compact state kept for steps of that size.
-    fn gather(&mut self, slots: &[usize]) -> Result<E::Stream> {
-        let mut compact = match self.compact.take() {
-            Some((batch, state)) if batch == slots.len() => state,
-            _ => self.engine.pool_new(slots.len())?,
-        };
-        self.engine.pool_gather(&self.states, slots, &mut compact)?;
-        Ok(compact)
-    }
-
-    /// After the forward: the states back into their slots, the compact state kept, and each
-    /// stream's outputs.
-    fn finish(&mut self, step: &Step, compact: E::Stream, y: Result<Tensor>) -> Result<Vec<Tensor>> {
-        let y = y?;
-        self.engine
-            .pool_scatter(&compact, &mut self.states, &step.slots)?;
-        self.compact = Some((step.slots.len(), compact));
+            .pool_step_async(&step.x, &mut self.states, &step.slots, &step.lens)
+            .await?;
         step.split(&y, self.engine.pool_config().output_size())
     }
 
@@ -266,18 +244,12 @@ impl<E: PoolEngine> StreamPool<E> {
     /// [`StreamPool::state_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn state(&self, id: StreamId) -> Result<State> {
-        let slot = self.slot_of(id)?;
-        let mut one = self.engine.pool_new(1)?;
-        self.engine.pool_gather(&self.states, &[slot], &mut one)?;
-        self.engine.pool_read(&one)
+        self.engine.pool_read(&self.states, self.slot_of(id)?)
     }
 
     /// [`StreamPool::state`] as a future.
     pub async fn state_async(&self, id: StreamId) -> Result<State> {
-        let slot = self.slot_of(id)?;
-        let mut one = self.engine.pool_new(1)?;
-        self.engine.pool_gather(&self.states, &[slot], &mut one)?;
-        self.engine.pool_read_async(&one).await
+        self.engine.pool_read_async(&self.states, self.slot_of(id)?).await
     }
 
     /// The slot of an open stream, or an error naming the id.

@@ -1,11 +1,11 @@
-//! How each engine moves a stream pool's states: rows of `[L][B][width]` state tensors, gathered
-//! into a compact batch for a step and scattered back, on the host for the CPU reference and by
-//! buffer copies on the GPU (the states never leave it).
+//! How each engine steps a stream pool's states, rows of `[L][B][width]` state tensors: gathered
+//! into a compact batch for a step and scattered back, on the host for the CPU reference, and on
+//! the GPU by buffer copies in the forward's own submission (the states never leave it).
 
 use crate::backend::cpu::CpuLstm;
 use crate::config::LstmConfig;
 use crate::error::Result;
-use crate::forward::State;
+use crate::forward::{row_runs, State};
 use crate::tensor::Tensor;
 
 mod sealed {
@@ -29,35 +29,42 @@ pub trait PoolEngine: sealed::Sealed {
     /// The states of `old` (`from` streams) in a pool of `to` streams, the new ones zero.
     #[doc(hidden)]
     fn pool_grow(&self, old: &Self::Stream, from: usize, to: usize) -> Result<Self::Stream>;
-    /// Stream i of `into` (a state of `slots.len()` streams) becomes slot `slots[i]` of `pool`.
-    #[doc(hidden)]
-    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize], into: &mut Self::Stream) -> Result<()>;
-    /// Stream i of `compact` back into slot `slots[i]` of `pool`.
-    #[doc(hidden)]
-    fn pool_scatter(&self, compact: &Self::Stream, pool: &mut Self::Stream, slots: &[usize]) -> Result<()>;
     /// One stream's state (batch 1) into `slot`.
     #[doc(hidden)]
     fn pool_write(&self, pool: &mut Self::Stream, slot: usize, state: &State) -> Result<()>;
-    /// The streaming forward of a chunk, blocking until its outputs are read back.
+    /// The streaming forward of a chunk over rows `slots` of `pool` (stream b of `x` is row
+    /// `slots[b]`, with `lens[b]` steps), blocking until its outputs are read back; on an error
+    /// no row changes.
     #[cfg(not(target_arch = "wasm32"))]
     #[doc(hidden)]
-    fn pool_forward(&self, x: &Tensor, stream: &mut Self::Stream, lens: &[usize]) -> Result<Tensor>;
-    /// The streams' state on the host, blocking.
-    #[cfg(not(target_arch = "wasm32"))]
-    #[doc(hidden)]
-    fn pool_read(&self, stream: &Self::Stream) -> Result<State>;
-    /// [`PoolEngine::pool_forward`] as a future (the web's form; see
-    /// [`Lstm::forward_async`](crate::Lstm::forward_async) about polling).
-    #[doc(hidden)]
-    fn pool_forward_async(
+    fn pool_step(
         &self,
         x: &Tensor,
-        stream: &mut Self::Stream,
+        pool: &mut Self::Stream,
+        slots: &[usize],
+        lens: &[usize],
+    ) -> Result<Tensor>;
+    /// The state of row `slot` on the host (batch 1), blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[doc(hidden)]
+    fn pool_read(&self, pool: &Self::Stream, slot: usize) -> Result<State>;
+    /// [`PoolEngine::pool_step`] as a future (the web's form; see
+    /// [`Lstm::forward_async`](crate::Lstm::forward_async) about polling).
+    #[doc(hidden)]
+    fn pool_step_async(
+        &self,
+        x: &Tensor,
+        pool: &mut Self::Stream,
+        slots: &[usize],
         lens: &[usize],
     ) -> impl std::future::Future<Output = Result<Tensor>>;
     /// [`PoolEngine::pool_read`] as a future.
     #[doc(hidden)]
-    fn pool_read_async(&self, stream: &Self::Stream) -> impl std::future::Future<Output = Result<State>>;
+    fn pool_read_async(
+        &self,
+        pool: &Self::Stream,
+        slot: usize,
+    ) -> impl std::future::Future<Output = Result<State>>;
 }
 
 /// An engine shared with its owner (a language binding keeps its model and a pool of it).
@@ -76,53 +83,39 @@ impl<T: PoolEngine> PoolEngine for std::sync::Arc<T> {
         (**self).pool_grow(old, from, to)
     }
 
-    fn pool_gather(&self, pool: &Self::Stream, slots: &[usize], into: &mut Self::Stream) -> Result<()> {
-        (**self).pool_gather(pool, slots, into)
-    }
-
-    fn pool_scatter(&self, compact: &Self::Stream, pool: &mut Self::Stream, slots: &[usize]) -> Result<()> {
-        (**self).pool_scatter(compact, pool, slots)
-    }
-
     fn pool_write(&self, pool: &mut Self::Stream, slot: usize, state: &State) -> Result<()> {
         (**self).pool_write(pool, slot, state)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn pool_forward(&self, x: &Tensor, stream: &mut Self::Stream, lens: &[usize]) -> Result<Tensor> {
-        (**self).pool_forward(x, stream, lens)
+    fn pool_step(
+        &self,
+        x: &Tensor,
+        pool: &mut Self::Stream,
+        slots: &[usize],
+        lens: &[usize],
+    ) -> Result<Tensor> {
+        (**self).pool_step(x, pool, slots, lens)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn pool_read(&self, stream: &Self::Stream) -> Result<State> {
-        (**self).pool_read(stream)
+    fn pool_read(&self, pool: &Self::Stream, slot: usize) -> Result<State> {
+        (**self).pool_read(pool, slot)
     }
 
-    async fn pool_forward_async(
+    async fn pool_step_async(
         &self,
         x: &Tensor,
-        stream: &mut Self::Stream,
+        pool: &mut Self::Stream,
+        slots: &[usize],
         lens: &[usize],
     ) -> Result<Tensor> {
-        (**self).pool_forward_async(x, stream, lens).await
+        (**self).pool_step_async(x, pool, slots, lens).await
     }
 
-    async fn pool_read_async(&self, stream: &Self::Stream) -> Result<State> {
-        (**self).pool_read_async(stream).await
+    async fn pool_read_async(&self, pool: &Self::Stream, slot: usize) -> Result<State> {
+        (**self).pool_read_async(pool, slot).await
     }
-}
-
-/// `(from, to)` row pairs of a gather (`slots[i]` → i) as runs of consecutive rows:
-/// `(from, to, rows)`.
-fn runs(pairs: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize, usize)> {
-    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-    for (from, to) in pairs {
-        match runs.last_mut() {
-            Some((f, t, n)) if *f + *n == from && *t + *n == to => *n += 1,
-            _ => runs.push((from, to, 1)),
-        }
-    }
-    runs
 }
 
 /// Copy rows of width `width` between `[layers][batch][width]` tensors' data.
@@ -155,6 +148,22 @@ fn host_rows(src: &State, dst: &mut State, runs: &[(usize, usize, usize)]) -> Re
     Ok(())
 }
 
+/// A pool step on the host: the rows gathered into a compact state, run, and scattered back.
+fn host_step(cpu: &CpuLstm, x: &Tensor, pool: &mut State, slots: &[usize], lens: &[usize]) -> Result<Tensor> {
+    let mut compact = State::zeros(cpu.config(), slots.len())?;
+    host_rows(pool, &mut compact, &row_runs(slots.iter().copied().zip(0..)))?;
+    let y = cpu.forward_stream(x, &mut compact, Some(lens))?;
+    host_rows(&compact, pool, &row_runs((0..).zip(slots.iter().copied())))?;
+    Ok(y)
+}
+
+/// Row `slot` of a host pool state.
+fn host_read(cpu: &CpuLstm, pool: &State, slot: usize) -> Result<State> {
+    let mut one = State::zeros(cpu.config(), 1)?;
+    host_rows(pool, &mut one, &[(slot, 0, 1)])?;
+    Ok(one)
+}
+
 impl PoolEngine for CpuLstm {
     type Stream = State;
 
@@ -172,39 +181,37 @@ impl PoolEngine for CpuLstm {
         Ok(new)
     }
 
-    fn pool_gather(&self, pool: &State, slots: &[usize], into: &mut State) -> Result<()> {
-        host_rows(pool, into, &runs(slots.iter().copied().zip(0..)))
-    }
-
-    fn pool_scatter(&self, compact: &State, pool: &mut State, slots: &[usize]) -> Result<()> {
-        host_rows(compact, pool, &runs((0..).zip(slots.iter().copied())))
-    }
-
     fn pool_write(&self, pool: &mut State, slot: usize, state: &State) -> Result<()> {
         host_rows(state, pool, &[(0, slot, 1)])
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn pool_forward(&self, x: &Tensor, stream: &mut State, lens: &[usize]) -> Result<Tensor> {
-        self.forward_stream(x, stream, Some(lens))
+    fn pool_step(&self, x: &Tensor, pool: &mut State, slots: &[usize], lens: &[usize]) -> Result<Tensor> {
+        host_step(self, x, pool, slots, lens)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn pool_read(&self, stream: &State) -> Result<State> {
-        Ok(stream.clone())
+    fn pool_read(&self, pool: &State, slot: usize) -> Result<State> {
+        host_read(self, pool, slot)
     }
 
-    async fn pool_forward_async(&self, x: &Tensor, stream: &mut State, lens: &[usize]) -> Result<Tensor> {
-        self.forward_stream(x, stream, Some(lens))
+    async fn pool_step_async(
+        &self,
+        x: &Tensor,
+        pool: &mut State,
+        slots: &[usize],
+        lens: &[usize],
+    ) -> Result<Tensor> {
+        host_step(self, x, pool, slots, lens)
     }
 
-    async fn pool_read_async(&self, stream: &State) -> Result<State> {
-        Ok(stream.clone())
+    async fn pool_read_async(&self, pool: &State, slot: usize) -> Result<State> {
+        host_read(self, pool, slot)
     }
 }
 
 mod gpu {
-    use super::{runs, PoolEngine};
+    use super::PoolEngine;
     use crate::backend::gpu::scope::capture;
     use crate::backend::gpu::{Lstm, LstmState};
     use crate::config::LstmConfig;
@@ -271,40 +278,39 @@ mod gpu {
             Ok(new)
         }
 
-        fn pool_gather(&self, pool: &LstmState, slots: &[usize], into: &mut LstmState) -> Result<()> {
-            self.pool_copy(pool, into, &runs(slots.iter().copied().zip(0..)))
-        }
-
-        fn pool_scatter(&self, compact: &LstmState, pool: &mut LstmState, slots: &[usize]) -> Result<()> {
-            self.pool_copy(compact, pool, &runs((0..).zip(slots.iter().copied())))
-        }
-
         fn pool_write(&self, pool: &mut LstmState, slot: usize, state: &State) -> Result<()> {
             let one = self.state_from(state)?;
             self.pool_copy(&one, pool, &[(0, slot, 1)])
         }
 
         #[cfg(not(target_arch = "wasm32"))]
-        fn pool_forward(&self, x: &Tensor, stream: &mut LstmState, lens: &[usize]) -> Result<Tensor> {
-            self.forward_stream(x, stream, Some(lens))
+        fn pool_step(
+            &self,
+            x: &Tensor,
+            pool: &mut LstmState,
+            slots: &[usize],
+            lens: &[usize],
+        ) -> Result<Tensor> {
+            pollster::block_on(self.pool_stream(x, pool, slots, lens, true))
         }
 
         #[cfg(not(target_arch = "wasm32"))]
-        fn pool_read(&self, stream: &LstmState) -> Result<State> {
-            self.read_state(stream)
+        fn pool_read(&self, pool: &LstmState, slot: usize) -> Result<State> {
+            pollster::block_on(self.read_rows(pool, &[slot], true))
         }
 
-        async fn pool_forward_async(
+        async fn pool_step_async(
             &self,
             x: &Tensor,
-            stream: &mut LstmState,
+            pool: &mut LstmState,
+            slots: &[usize],
             lens: &[usize],
         ) -> Result<Tensor> {
-            self.forward_stream_async(x, stream, Some(lens)).await
+            self.pool_stream(x, pool, slots, lens, false).await
         }
 
-        async fn pool_read_async(&self, stream: &LstmState) -> Result<State> {
-            self.read_state_async(stream).await
+        async fn pool_read_async(&self, pool: &LstmState, slot: usize) -> Result<State> {
+            self.read_rows(pool, &[slot], false).await
         }
     }
 }

@@ -42,7 +42,7 @@ class Recurrent:
         """`batch` streams fed chunk by chunk, their state kept by the engine (on the GPU)."""
 
     def last_stats(self) -> Optional[dict]:
-        """Counters of the latest GPU forward or step (dispatches, submits, readbacks,
+        """Counters of the latest GPU forward or step (dispatches, submits, readbacks, copies,
         bytes_uploaded, bytes_downloaded, record_us, gpu_ms, kernels); None on the CPU."""
 
     @property

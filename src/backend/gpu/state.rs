@@ -5,7 +5,7 @@ use super::readback;
 use super::scope::capture;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::State;
+use crate::forward::{row_runs, State};
 use crate::tensor::Tensor;
 
 /// Sizes that make states of two configurations interchangeable.
@@ -154,11 +154,84 @@ impl LstmState {
         }
         Ok(())
     }
+}
+
+/// The state a forward reads and updates: a whole state of the forward's batch, or chosen rows of
+/// a larger one (a stream pool's), moved by buffer copies in the forward's own command encoder.
+#[derive(Clone, Copy)]
+pub(crate) enum StateRows<'a> {
+    Whole(&'a LstmState),
+    /// Stream b of the forward is row `slots[b]` of `pool`.
+    Rows {
+        pool: &'a LstmState,
+        slots: &'a [usize],
+    },
+}
+
+impl StateRows<'_> {
+    /// The state the rows belong to.
+    pub fn state(&self) -> &LstmState {
+        match *self {
+            StateRows::Whole(state) | StateRows::Rows { pool: state, .. } => state,
+        }
+    }
+
+    /// The rows' shape: the state's, with the batch of the rows.
+    pub fn shape(&self) -> StateShape {
+        match *self {
+            StateRows::Whole(state) => state.shape,
+            StateRows::Rows { pool, slots } => StateShape {
+                batch: slots.len(),
+                ..pool.shape
+            },
+        }
+    }
+
+    /// Record copies between the rows and a compact `[L·D][B][P]` h at `h_at` and `[L·D][B][H]`
+    /// c at `c_at` of `buffer` (B the rows' batch): into the buffer, or (`back`) out of it.
+    /// Returns the copies recorded.
+    pub fn encode_copies(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        (h_at, c_at): (u64, u64),
+        back: bool,
+    ) -> u32 {
+        let mut copies = 0;
+        let state = self.state();
+        let shape = state.shape;
+        let k = self.shape().batch;
+        // A whole state is one run over every layer at once.
+        let (layers, runs) = match *self {
+            StateRows::Whole(_) => (1, vec![(0, 0, shape.slots * shape.batch)]),
+            StateRows::Rows { slots, .. } => (shape.slots, row_runs(slots.iter().copied().zip(0..))),
+        };
+        for (rows, at, width) in [(&state.h, h_at, shape.out), (&state.c, c_at, shape.hidden)] {
+            let row = width as u64 * 4;
+            if row == 0 {
+                continue;
+            }
+            for l in 0..layers {
+                for &(from, to, n) in &runs {
+                    let in_state = (l * shape.batch + from) as u64 * row;
+                    let in_buffer = at + (l * k + to) as u64 * row;
+                    let bytes = n as u64 * row;
+                    match back {
+                        false => encoder.copy_buffer_to_buffer(rows, in_state, buffer, in_buffer, bytes),
+                        true => encoder.copy_buffer_to_buffer(buffer, in_buffer, rows, in_state, bytes),
+                    }
+                    copies += 1;
+                }
+            }
+        }
+        copies
+    }
 
     /// Read back to the host (one submission and one map, on demand); with `wait`, this thread
     /// waits for the copy in `Device::poll`.
-    pub(crate) async fn read(&self, device: &wgpu::Device, queue: &wgpu::Queue, wait: bool) -> Result<State> {
-        let (h_bytes, c_bytes) = (self.shape.h_bytes()?, self.shape.c_bytes()?);
+    pub async fn read(self, device: &wgpu::Device, queue: &wgpu::Queue, wait: bool) -> Result<State> {
+        let shape = self.shape();
+        let (h_bytes, c_bytes) = (shape.h_bytes()?, shape.c_bytes()?);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("lstm state readback"),
             size: h_bytes + c_bytes,
@@ -167,8 +240,7 @@ impl LstmState {
         });
         let submission = capture(device, "reading the state", || {
             let mut encoder = device.create_command_encoder(&Default::default());
-            encoder.copy_buffer_to_buffer(&self.h, 0, &staging, 0, h_bytes);
-            encoder.copy_buffer_to_buffer(&self.c, 0, &staging, h_bytes, c_bytes);
+            self.encode_copies(&mut encoder, &staging, (0, h_bytes), false);
             queue.submit([encoder.finish()])
         })?;
         let data = readback::read(
@@ -180,14 +252,8 @@ impl LstmState {
         .await?;
         let (h, c) = data.split_at((h_bytes / 4) as usize);
         Ok(State {
-            h: Tensor::new(
-                vec![self.shape.slots, self.shape.batch, self.shape.out],
-                h.to_vec(),
-            )?,
-            c: Tensor::new(
-                vec![self.shape.slots, self.shape.batch, self.shape.hidden],
-                c.to_vec(),
-            )?,
+            h: Tensor::new(vec![shape.slots, shape.batch, shape.out], h.to_vec())?,
+            c: Tensor::new(vec![shape.slots, shape.batch, shape.hidden], c.to_vec())?,
         })
     }
 }

@@ -55,6 +55,9 @@ pub struct ForwardStats {
     pub submits: u32,
     /// Buffers mapped for reading (0 when encoding into the caller's encoder).
     pub readbacks: u32,
+    /// Buffer-to-buffer copies recorded (the state into the working buffers and back, Y out; a
+    /// stream pool's step copies each run of consecutive streams per layer).
+    pub copies: u32,
     /// Bytes written to the GPU from the host (input, lengths, initial state).
     pub bytes_uploaded: u64,
     /// Bytes read back to the host.
@@ -100,6 +103,7 @@ impl ForwardStats {
             dispatches: 0,
             submits: 0,
             readbacks: 0,
+            copies: 0,
             bytes_uploaded: 0,
             bytes_downloaded: 0,
             record_ns: 0,

@@ -19,7 +19,7 @@ use super::plan::{Buf, IoSizes, ModelPlan, Part, Plan, Resources, Target, TIMEST
 use super::readback;
 use super::scope::{self, capture};
 use super::shaders;
-use super::state::{LstmState, StateShape};
+use super::state::{LstmState, StateRows, StateShape};
 use super::stats::{ForwardStats, KernelPart, PassStats};
 use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
@@ -272,7 +272,7 @@ impl Lstm {
     /// [`Lstm::read_state_async`].)
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_state(&self, state: &LstmState) -> Result<State> {
-        pollster::block_on(state.read(&self.device, &self.queue, true))
+        pollster::block_on(StateRows::Whole(state).read(&self.device, &self.queue, true))
     }
 
     /// [`Lstm::read_state`] as a future; see [`Lstm::forward_async`] about polling.
@@ -280,7 +280,7 @@ impl Lstm {
         scope::entry(
             &self.device,
             "reading the state",
-            state.read(&self.device, &self.queue, false),
+            StateRows::Whole(state).read(&self.device, &self.queue, false),
         )
         .await
     }
@@ -359,7 +359,7 @@ impl Lstm {
         state: &mut LstmState,
         seq_lens: Option<&[usize]>,
     ) -> Result<Tensor> {
-        pollster::block_on(self.stream(input, state, seq_lens, true))
+        pollster::block_on(self.stream(input, StateRows::Whole(state), seq_lens, true))
     }
 
     /// [`Lstm::forward_stream`] as a future; see [`Lstm::forward_async`] about polling.
@@ -369,7 +369,30 @@ impl Lstm {
         state: &mut LstmState,
         seq_lens: Option<&[usize]>,
     ) -> Result<Tensor> {
-        self.stream(input, state, seq_lens, false).await
+        self.stream(input, StateRows::Whole(state), seq_lens, false).await
+    }
+
+    /// A step of a stream pool: stream b of `input` is row `slots[b]` of `pool` (distinct rows).
+    /// The rows are copied into the forward's working state, run, and copied back in the
+    /// forward's own submission, so a step is one submission and one readback; the rows of
+    /// `pool` not named are untouched.
+    pub(crate) async fn pool_stream(
+        &self,
+        input: &Tensor,
+        pool: &mut LstmState,
+        slots: &[usize],
+        seq_lens: &[usize],
+        wait: bool,
+    ) -> Result<Tensor> {
+        let rows = StateRows::Rows { pool, slots };
+        self.stream(input, rows, Some(seq_lens), wait).await
+    }
+
+    /// Rows `slots` of `pool` on the host (one submission and one map).
+    pub(crate) async fn read_rows(&self, pool: &LstmState, slots: &[usize], wait: bool) -> Result<State> {
+        self.check_rows(StateRows::Rows { pool, slots }, slots.len())?;
+        let read = StateRows::Rows { pool, slots }.read(&self.device, &self.queue, wait);
+        scope::entry(&self.device, "reading the state", read).await
     }
 
     /// Record a forward of one chunk into the caller's encoder, from and to the caller's buffers
@@ -395,7 +418,7 @@ impl Lstm {
             dims,
             source: Source::Caller(target.input, target.input_offset),
             seq_lens: target.seq_lens,
-            state: StateRef::Stream(state),
+            state: StateRef::Stream(StateRows::Whole(state)),
             sink: Sink::Caller(target),
         };
         pollster::block_on(self.run(request, Some(encoder), false)).map(drop)

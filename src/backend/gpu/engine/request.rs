@@ -17,8 +17,8 @@ pub(super) enum Source<'a> {
 pub(super) enum StateRef<'a> {
     /// The workspace's own, set from the host (zeros when `None`): a one-shot forward.
     Own(Option<&'a State>),
-    /// A stream's, which the request updates.
-    Stream(&'a LstmState),
+    /// A stream's (or rows of a stream pool's), which the request updates.
+    Stream(StateRows<'a>),
 }
 
 /// Where a request's results go.
@@ -70,16 +70,17 @@ impl Lstm {
         Ok(out)
     }
 
+    /// A streamed chunk over a whole state or rows of a pool's (the caller holds it mutably).
     pub(super) async fn stream(
         &self,
         input: &Tensor,
-        state: &mut LstmState,
+        state: StateRows<'_>,
         seq_lens: Option<&[usize]>,
         wait: bool,
     ) -> Result<Tensor> {
         let dims = check_input(&self.config, input)?;
         check_lengths(seq_lens, dims, Lengths::MayBeZero)?;
-        self.check_state(state, dims.batch)?;
+        self.check_rows(state, dims.batch)?;
         let request = Request {
             dims,
             source: Source::Host(input),
@@ -148,8 +149,8 @@ impl Lstm {
         let res = &ws.resources;
         let io = res.io;
         let state = match request.state {
-            StateRef::Own(_) => &ws.own_state,
-            StateRef::Stream(s) => s,
+            StateRef::Own(_) => StateRows::Whole(&ws.own_state),
+            StateRef::Stream(rows) => rows,
         };
         let staging = ws.buffer(Buf::Staging);
         let timestamps =
@@ -191,27 +192,32 @@ impl Lstm {
             if let Source::Caller(input, offset) = request.source {
                 encoder.copy_buffer_to_buffer(input, offset, ws.buffer(Buf::X), 0, io.x);
                 ws.encode_lengths(&self.device, encoder, request.seq_lens);
+                stats.copies += 2;
             }
-            ws.record(encoder, &plan, &pipelines, state, timestamps);
+            stats.copies += ws.record(encoder, &plan, &pipelines, state, timestamps);
             let ys = ws.buffer(Buf::Ys);
             match request.sink {
                 Sink::Readback { state: with_state } => {
                     encoder.copy_buffer_to_buffer(ys, res.y_offset, staging, 0, io.y);
+                    stats.copies += 1;
                     if with_state {
-                        encoder.copy_buffer_to_buffer(&state.h, 0, staging, io.y, io.h);
-                        encoder.copy_buffer_to_buffer(&state.c, 0, staging, io.y + io.h, io.c);
+                        stats.copies += state.encode_copies(encoder, staging, (io.y, io.y + io.h), false);
                     }
                     if let (true, Some(at)) = (timestamps, res.timestamps_at) {
                         let resolved = ws.buffer(Buf::Timestamps);
                         encoder.copy_buffer_to_buffer(resolved, 0, staging, at, TIMESTAMP_BYTES);
+                        stats.copies += 1;
                     }
                 }
                 Sink::Caller(target) => {
                     let (output, offset) = (target.output, target.output_offset);
                     encoder.copy_buffer_to_buffer(ys, res.y_offset, output, offset, io.y);
+                    stats.copies += 1;
                     if let Some(export) = &target.export_state {
+                        let state = state.state();
                         encoder.copy_buffer_to_buffer(&state.h, 0, export.h, export.h_offset, io.h);
                         encoder.copy_buffer_to_buffer(&state.c, 0, export.c, export.c_offset, io.c);
+                        stats.copies += 2;
                     }
                 }
             }
@@ -274,6 +280,31 @@ impl Lstm {
         let resources = Resources::new(&self.config, &self.weights.plan, dims, self.target)?;
         limits::resources(&self.device.limits(), &resources)?;
         Ok(resources)
+    }
+
+    /// A whole state must be of the request's batch; a pool's rows must be as many, distinct,
+    /// and inside the pool.
+    pub(super) fn check_rows(&self, rows: StateRows<'_>, batch: usize) -> Result<()> {
+        let StateRows::Rows { pool, slots } = rows else {
+            return self.check_state(rows.state(), batch);
+        };
+        self.check_state(pool, pool.shape.batch)?;
+        if slots.len() != batch {
+            return Err(Error::invalid(
+                "a pool step",
+                format!("{} rows for a batch of {batch}", slots.len()),
+            ));
+        }
+        let mut seen = vec![false; pool.shape.batch];
+        for &slot in slots {
+            if slot >= pool.shape.batch || std::mem::replace(&mut seen[slot], true) {
+                return Err(Error::invalid(
+                    "a pool step",
+                    format!("row {slot} is repeated or outside 0..{}", pool.shape.batch),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn check_state(&self, state: &LstmState, batch: usize) -> Result<()> {
