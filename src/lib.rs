@@ -26,7 +26,7 @@ mod weights;
 
 pub use activation::{Activation, ActivationKind};
 pub use backend::cpu::CpuLstm;
-pub use backend::gpu::{GpuContext, Lstm};
+pub use backend::gpu::{GpuContext, Lstm, PoolGather};
 pub use cell::Cell;
 pub use config::{Contradiction, Direction, GateOptions, Layout, LstmConfig, Precision};
 pub use convention::Convention;

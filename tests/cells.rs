@@ -51,6 +51,7 @@ fn cases(cell: Cell) -> Vec<ConformCase> {
                 initial_state: n % 2 == 0,
                 seq_lens: n % 3 != 1,
                 seed: 2500 + n as u64,
+                pooled: false,
             }
         })
         .collect()

@@ -71,6 +71,7 @@ fn grid() -> Vec<ConformCase> {
                 initial_state: n % 3 != 1,
                 seq_lens: n % 2 == 1 || n % 7 == 0,
                 seed: 1000 + n as u64,
+                pooled: false,
             };
             while case.macs() > MAX_MACS && case.batch > 1 {
                 case.batch = BATCHES[BATCHES.iter().position(|&b| b == case.batch).unwrap() - 1];
@@ -140,6 +141,7 @@ fn wavefront_grid() -> Vec<ConformCase> {
                 initial_state: n % 3 != 0,
                 seq_lens: n % 2 == 0,
                 seed: 2000 + n as u64,
+                pooled: false,
             }
         })
         .collect()
@@ -304,6 +306,7 @@ fn gpu_matches_cpu_at_the_largest_grid_sizes() {
         initial_state: true,
         seq_lens: true,
         seed: 77,
+        pooled: false,
     };
     let check = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
     eprintln!("largest case: {}", verdict(&check));

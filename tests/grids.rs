@@ -72,6 +72,7 @@ fn every_inference_kernel_runs_on_folded_grids() {
                 initial_state: true,
                 seq_lens: true,
                 seed: 40 + k as u64,
+                pooled: false,
             };
             let prepared = case.prepare().unwrap();
             for variants in prepared.variants() {

@@ -7,8 +7,8 @@ mod common;
 
 use proptest::prelude::*;
 use wgpu_lstm::{
-    Cell, CpuLstm, Direction, Lstm, LstmConfig, LstmForward, LstmWeights, PoolEngine, State, StreamId,
-    StreamPool, Tensor,
+    Cell, CpuLstm, Direction, Lstm, LstmConfig, LstmForward, LstmWeights, PoolEngine, PoolGather, State,
+    StreamId, StreamPool, Tensor,
 };
 
 /// Largest difference between a pooled stream and its solo run (absolute; outputs are O(1)):
@@ -167,14 +167,20 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 18, ..ProptestConfig::default() })]
 
+    /// Under each way of moving the rows (copies, the index kernel, the automatic choice).
     #[test]
-    fn pooled_streams_equal_their_solo_runs_on_the_gpu(ops in prop::collection::vec(op(), 1..30), which in 0usize..3) {
+    fn pooled_streams_equal_their_solo_runs_on_the_gpu(
+        ops in prop::collection::vec(op(), 1..30),
+        which in 0usize..3,
+        gather in prop::sample::select(vec![PoolGather::Auto, PoolGather::Copies, PoolGather::Index]),
+    ) {
         let Some(ctx) = common::gpu() else { return Ok(()) };
         let (cell, layers) = cells()[which];
         let cfg = config(cell, layers);
         let gpu = Lstm::new(&ctx.device, &ctx.queue, &cfg, &LstmWeights::random(&cfg, 5).unwrap()).unwrap();
+        gpu.set_pool_gather(gather);
         run_schedule(gpu, &ops)?;
     }
 }
@@ -240,7 +246,7 @@ fn a_bidirectional_model_cannot_be_pooled() {
 }
 
 #[test]
-fn a_gpu_step_over_scattered_streams_is_one_submission_and_one_readback() {
+fn a_gpu_step_over_scattered_streams_is_one_submission_either_way() {
     let Some(ctx) = common::gpu() else { return };
     let cfg = config(Cell::Lstm, 2);
     let gpu = Lstm::new(
@@ -256,8 +262,12 @@ fn a_gpu_step_over_scattered_streams_is_one_submission_and_one_readback() {
     pool.close(ids[3]).unwrap();
     let chunk = random(vec![3, cfg.input_size], 4);
     let active = [ids[0], ids[2], ids[4], ids[5]];
+    pool.engine().set_pool_gather(PoolGather::Copies);
     pool.step(&active.map(|id| (id, &chunk))).unwrap();
     let pooled = pool.engine().last_stats();
+    pool.engine().set_pool_gather(PoolGather::Index);
+    pool.step(&active.map(|id| (id, &chunk))).unwrap();
+    let indexed = pool.engine().last_stats();
     // The same forward over a state of its own: the pool adds copies, no dispatch or submission.
     let mut alone = pool.engine().new_state(active.len()).unwrap();
     let x = random(vec![3, active.len(), cfg.input_size], 5);
@@ -272,4 +282,15 @@ fn a_gpu_step_over_scattered_streams_is_one_submission_and_one_readback() {
     // of consecutive slots (0; 2; 4 and 5) for the pool.
     assert_eq!(plain.copies, 1 + 2 * 2, "{plain:?}");
     assert_eq!(pooled.copies, 1 + 2 * 2 * 2 * 3, "{pooled:?}");
+    // The index kernel: Y out, and one dispatch for h and one for c each way.
+    assert_eq!(
+        (indexed.submits, indexed.readbacks, indexed.copies),
+        (1, 1, 1),
+        "{indexed:?}"
+    );
+    assert_eq!(
+        indexed.dispatches,
+        plain.dispatches + 4,
+        "{indexed:?} against {plain:?}"
+    );
 }

@@ -71,3 +71,14 @@ fn seq_t(p: StepParams, d: u32, s: u32, len: u32) -> u32 {
     let reversed = ((p.reverse_mask >> d) & 1u) == 1u;
     return select(s, len - 1u - s, reversed);
 }
+
+struct PoolRowsParams {
+    layers: u32,     // L·D: blocks of rows in both states
+    rows: u32,       // B: the forward's batch, one row per stream
+    pool_batch: u32, // N: rows per block of the pool's state
+    width: u32,      // floats per row (P for h, H for c)
+    work_at: u32,    // float offset of the compact [L·D][B][width] block in the working state
+    scatter: u32,    // 0: pool → working state; 1: back
+    _pad0: u32,
+    _pad1: u32,
+}

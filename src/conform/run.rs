@@ -112,10 +112,14 @@ impl Prepared {
         variants: Option<Variants>,
     ) -> Result<Check> {
         let gpu = Lstm::with_variants(cache, queue, &self.case.config, &self.weights, variants)?;
-        let got = gpu.forward_with_lens(&self.input, self.initial.as_ref(), self.lens.as_deref())?;
-        let ran = ran_as_forced(variants, gpu.last_stats().variants)?;
+        let (got, ran) = if self.case.pooled {
+            self.run_pooled(gpu)?
+        } else {
+            let got = gpu.forward_with_lens(&self.input, self.initial.as_ref(), self.lens.as_deref())?;
+            (got, gpu.last_stats().variants)
+        };
         Ok(Check {
-            variants: ran,
+            variants: ran_as_forced(variants, ran)?,
             comparison: got.compare(&self.expected, self.bound)?,
         })
     }
@@ -132,11 +136,16 @@ impl Prepared {
         variants: Option<Variants>,
     ) -> Result<Check> {
         let gpu = Lstm::new_async(cache, queue, &self.case.config, &self.weights, variants).await?;
-        let got = gpu
-            .forward_async(&self.input, self.initial.as_ref(), self.lens.as_deref())
-            .await?;
+        let (got, ran) = if self.case.pooled {
+            self.run_pooled_async(gpu).await?
+        } else {
+            let got = gpu
+                .forward_async(&self.input, self.initial.as_ref(), self.lens.as_deref())
+                .await?;
+            (got, gpu.last_stats().variants)
+        };
         Ok(Check {
-            variants: ran_as_forced(variants, gpu.last_stats().variants)?,
+            variants: ran_as_forced(variants, ran)?,
             comparison: got.compare(&self.expected, self.bound)?,
         })
     }

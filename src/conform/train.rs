@@ -190,6 +190,7 @@ impl TrainCase {
             initial_state: self.initial_state,
             seq_lens: self.seq_lens,
             seed: self.seed,
+            pooled: false,
         }
     }
 

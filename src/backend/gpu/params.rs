@@ -150,3 +150,17 @@ pub(crate) struct OptimizerParams {
     /// 0: no clipping.
     pub max_norm: f32,
 }
+
+/// Keep in sync with `PoolRowsParams` in shaders/shared/params.wgsl: one move of a stream pool's
+/// rows (`shaders/pool_rows.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct PoolRowsParams {
+    pub layers: u32,
+    pub rows: u32,
+    pub pool_batch: u32,
+    pub width: u32,
+    pub work_at: u32,
+    pub scatter: u32,
+    pub _pad: [u32; 2],
+}

@@ -1,12 +1,9 @@
 //! `LstmState`: the recurrent state (h and c of every layer and direction) in GPU buffers. It
 //! persists across calls, so a sequence can be fed in chunks of any size, one step included.
 
-use super::readback;
-use super::scope::capture;
 use crate::config::LstmConfig;
 use crate::error::{Error, Result};
-use crate::forward::{row_runs, State};
-use crate::tensor::Tensor;
+use crate::forward::State;
 
 /// Sizes that make states of two configurations interchangeable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,7 +65,10 @@ impl LstmState {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size,
-                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                // Storage: a stream pool's index kernel moves rows of it.
+                usage: wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::STORAGE,
                 mapped_at_creation: false,
             })
         };
@@ -84,12 +84,12 @@ impl LstmState {
         self.shape.batch
     }
 
-    /// `[L·D][B][P]` f32 hidden states (usage COPY_SRC | COPY_DST).
+    /// `[L·D][B][P]` f32 hidden states (usage COPY_SRC | COPY_DST | STORAGE).
     pub fn h_buffer(&self) -> &wgpu::Buffer {
         &self.h
     }
 
-    /// `[L·D][B][H]` f32 cell states (usage COPY_SRC | COPY_DST).
+    /// `[L·D][B][H]` f32 cell states (usage COPY_SRC | COPY_DST | STORAGE).
     pub fn c_buffer(&self) -> &wgpu::Buffer {
         &self.c
     }
@@ -153,107 +153,5 @@ impl LstmState {
             queue.write_buffer(buffer, 0, bytemuck::cast_slice(t.data()));
         }
         Ok(())
-    }
-}
-
-/// The state a forward reads and updates: a whole state of the forward's batch, or chosen rows of
-/// a larger one (a stream pool's), moved by buffer copies in the forward's own command encoder.
-#[derive(Clone, Copy)]
-pub(crate) enum StateRows<'a> {
-    Whole(&'a LstmState),
-    /// Stream b of the forward is row `slots[b]` of `pool`.
-    Rows {
-        pool: &'a LstmState,
-        slots: &'a [usize],
-    },
-}
-
-impl StateRows<'_> {
-    /// The state the rows belong to.
-    pub fn state(&self) -> &LstmState {
-        match *self {
-            StateRows::Whole(state) | StateRows::Rows { pool: state, .. } => state,
-        }
-    }
-
-    /// The rows' shape: the state's, with the batch of the rows.
-    pub fn shape(&self) -> StateShape {
-        match *self {
-            StateRows::Whole(state) => state.shape,
-            StateRows::Rows { pool, slots } => StateShape {
-                batch: slots.len(),
-                ..pool.shape
-            },
-        }
-    }
-
-    /// Record copies between the rows and a compact `[L·D][B][P]` h at `h_at` and `[L·D][B][H]`
-    /// c at `c_at` of `buffer` (B the rows' batch): into the buffer, or (`back`) out of it.
-    /// Returns the copies recorded.
-    pub fn encode_copies(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        buffer: &wgpu::Buffer,
-        (h_at, c_at): (u64, u64),
-        back: bool,
-    ) -> u32 {
-        let mut copies = 0;
-        let state = self.state();
-        let shape = state.shape;
-        let k = self.shape().batch;
-        // A whole state is one run over every layer at once.
-        let (layers, runs) = match *self {
-            StateRows::Whole(_) => (1, vec![(0, 0, shape.slots * shape.batch)]),
-            StateRows::Rows { slots, .. } => (shape.slots, row_runs(slots.iter().copied().zip(0..))),
-        };
-        for (rows, at, width) in [(&state.h, h_at, shape.out), (&state.c, c_at, shape.hidden)] {
-            let row = width as u64 * 4;
-            if row == 0 {
-                continue;
-            }
-            for l in 0..layers {
-                for &(from, to, n) in &runs {
-                    let in_state = (l * shape.batch + from) as u64 * row;
-                    let in_buffer = at + (l * k + to) as u64 * row;
-                    let bytes = n as u64 * row;
-                    match back {
-                        false => encoder.copy_buffer_to_buffer(rows, in_state, buffer, in_buffer, bytes),
-                        true => encoder.copy_buffer_to_buffer(buffer, in_buffer, rows, in_state, bytes),
-                    }
-                    copies += 1;
-                }
-            }
-        }
-        copies
-    }
-
-    /// Read back to the host (one submission and one map, on demand); with `wait`, this thread
-    /// waits for the copy in `Device::poll`.
-    pub async fn read(self, device: &wgpu::Device, queue: &wgpu::Queue, wait: bool) -> Result<State> {
-        let shape = self.shape();
-        let (h_bytes, c_bytes) = (shape.h_bytes()?, shape.c_bytes()?);
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("lstm state readback"),
-            size: h_bytes + c_bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let submission = capture(device, "reading the state", || {
-            let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode_copies(&mut encoder, &staging, (0, h_bytes), false);
-            queue.submit([encoder.finish()])
-        })?;
-        let data = readback::read(
-            device,
-            &staging,
-            h_bytes + c_bytes,
-            Some(submission).filter(|_| wait),
-        )
-        .await?;
-        let (h, c) = data.split_at((h_bytes / 4) as usize);
-        Ok(State {
-            h: Tensor::new(vec![shape.slots, shape.batch, shape.out], h.to_vec())?,
-            c: Tensor::new(vec![shape.slots, shape.batch, shape.hidden], c.to_vec())?,
-        })
     }
 }

@@ -7,7 +7,8 @@ use wgpu::util::DeviceExt;
 use super::model::ModelWeights;
 use super::pipelines::{bind_group, Pipelines, Resolved};
 use super::plan::{Buf, Dispatch, Plan, Resource, Resources, Usage};
-use super::state::{LstmState, StateRows, StateShape};
+use super::rows::{Recorded, StateMoves};
+use super::state::{LstmState, StateShape};
 use crate::config::LstmConfig;
 
 /// Buffers and bind groups for one (T, B); kept and reused while calls keep that shape.
@@ -197,19 +198,19 @@ impl Workspace {
     /// The whole plan: `state` is copied into the working state, every dispatch runs, and the
     /// state is copied back; Y ends in [`Buf::Ys`] at `resources.y_offset`. With `timestamps`
     /// (and a device that has them), the pass's start and end are resolved into
-    /// [`Buf::Timestamps`]. Returns the buffer copies recorded.
+    /// [`Buf::Timestamps`]. Returns the copies and dispatches the state's moves recorded.
     pub fn record(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         plan: &Plan,
         pipelines: &Resolved,
-        state: StateRows<'_>,
+        state: &StateMoves<'_>,
         timestamps: bool,
-    ) -> u32 {
+    ) -> Recorded {
         let res = &self.resources;
         let work = self.buffer(Buf::Work);
         // Every layer's state at once: h into half 0, c after both halves.
-        let mut copies = state.encode_copies(encoder, work, (0, res.c_offset), false);
+        let into = state.encode(encoder, work, (0, res.c_offset), false);
         let queries = self.queries.as_ref().filter(|_| timestamps);
         let passes = plan.dispatches.chunks(MAX_DISPATCHES_PER_PASS);
         let last = passes.len() - 1;
@@ -228,10 +229,13 @@ impl Workspace {
                 self.dispatch(&mut pass, d, pipelines.get(d.kernel));
             }
         }
-        copies += state.encode_copies(encoder, work, (res.h_out_offset, res.c_offset), true);
+        let back = state.encode(encoder, work, (res.h_out_offset, res.c_offset), true);
         if let Some(query_set) = queries {
             encoder.resolve_query_set(query_set, 0..2, self.buffer(Buf::Timestamps), 0);
         }
-        copies
+        Recorded {
+            copies: into.copies + back.copies,
+            dispatches: into.dispatches + back.dispatches,
+        }
     }
 }

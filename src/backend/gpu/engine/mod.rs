@@ -17,9 +17,10 @@ use super::model::ModelWeights;
 use super::pipelines::EngineKernels;
 use super::plan::{Buf, IoSizes, ModelPlan, Part, Plan, Resources, Target, TIMESTAMP_BYTES};
 use super::readback;
+use super::rows::{GatherSetting, IndexBuffers, IndexMoves, PoolGather, StateMoves, StateRows};
 use super::scope::{self, capture};
 use super::shaders;
-use super::state::{LstmState, StateRows, StateShape};
+use super::state::{LstmState, StateShape};
 use super::stats::{ForwardStats, KernelPart, PassStats};
 use super::tune::{self, GemmKey, StepKey, Tuning};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
@@ -79,6 +80,8 @@ pub struct Lstm {
     weights: ModelWeights,
     workspace: AsyncMutex<Option<Workspace>>,
     stats: Mutex<ForwardStats>,
+    /// How a stream pool's steps move their rows.
+    gather: GatherSetting,
 }
 
 mod request;
@@ -204,6 +207,7 @@ impl Lstm {
             forced: variants,
             weights,
             workspace: AsyncMutex::new(None, true),
+            gather: GatherSetting::default(),
             stats: Mutex::new(ForwardStats::new(Variants {
                 gemm: GemmVariant::TILED,
                 step: StepVariant::Batch1,
@@ -386,6 +390,16 @@ impl Lstm {
     ) -> Result<Tensor> {
         let rows = StateRows::Rows { pool, slots };
         self.stream(input, rows, Some(seq_lens), wait).await
+    }
+
+    /// How a [`StreamPool`](crate::StreamPool) over this engine moves its streams' states at
+    /// each step (default [`PoolGather::Auto`]); for measuring one way against the other.
+    pub fn set_pool_gather(&self, gather: PoolGather) {
+        self.gather.set(gather)
+    }
+
+    pub fn pool_gather(&self) -> PoolGather {
+        self.gather.get()
     }
 
     /// Rows `slots` of `pool` on the host (one submission and one map).

@@ -148,7 +148,7 @@ impl Lstm {
         let mut pass = PassStats::planned(plan.dispatches.len());
         let res = &ws.resources;
         let io = res.io;
-        let state = match request.state {
+        let rows = match request.state {
             StateRef::Own(_) => StateRows::Whole(&ws.own_state),
             StateRef::Stream(rows) => rows,
         };
@@ -178,6 +178,19 @@ impl Lstm {
                 }
                 pass.upload(io.h + io.c);
             }
+            let index = match rows {
+                StateRows::Rows { pool, slots } if self.pool_gather().indexes(slots) => {
+                    let buffers = IndexBuffers {
+                        work: ws.buffer(Buf::Work),
+                        slots: ws.buffer(Buf::Slots),
+                        params: ws.buffer(Buf::RowsParams),
+                    };
+                    let device = (&self.device, &self.queue);
+                    IndexMoves::new(device, &self.kernels, res, buffers, (pool, slots))?
+                }
+                _ => None,
+            };
+            let state = StateMoves { rows, index };
             let started = Instant::now();
             let mut own = None;
             let encoder = match encoder {
@@ -194,14 +207,16 @@ impl Lstm {
                 ws.encode_lengths(&self.device, encoder, request.seq_lens);
                 stats.copies += 2;
             }
-            stats.copies += ws.record(encoder, &plan, &pipelines, state, timestamps);
+            let moved = ws.record(encoder, &plan, &pipelines, &state, timestamps);
+            stats.copies += moved.copies;
+            pass.dispatches += moved.dispatches;
             let ys = ws.buffer(Buf::Ys);
             match request.sink {
                 Sink::Readback { state: with_state } => {
                     encoder.copy_buffer_to_buffer(ys, res.y_offset, staging, 0, io.y);
                     stats.copies += 1;
                     if with_state {
-                        stats.copies += state.encode_copies(encoder, staging, (io.y, io.y + io.h), false);
+                        stats.copies += rows.encode_copies(encoder, staging, (io.y, io.y + io.h), false);
                     }
                     if let (true, Some(at)) = (timestamps, res.timestamps_at) {
                         let resolved = ws.buffer(Buf::Timestamps);
@@ -214,7 +229,7 @@ impl Lstm {
                     encoder.copy_buffer_to_buffer(ys, res.y_offset, output, offset, io.y);
                     stats.copies += 1;
                     if let Some(export) = &target.export_state {
-                        let state = state.state();
+                        let state = rows.state();
                         encoder.copy_buffer_to_buffer(&state.h, 0, export.h, export.h_offset, io.h);
                         encoder.copy_buffer_to_buffer(&state.c, 0, export.c, export.c_offset, io.c);
                         stats.copies += 2;

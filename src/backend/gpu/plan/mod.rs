@@ -12,7 +12,7 @@
 //! Every size is computed with checked arithmetic, before anything is allocated.
 
 use super::grid;
-use super::params::{GemmParams, StepParams};
+use super::params::{GemmParams, PoolRowsParams, StepParams};
 use super::shaders::{self, Kernel, KernelRef, WeightFormat};
 use super::variants::{GemmVariant, Schedule, StepVariant, Variants};
 use crate::cell::Cell;
@@ -86,7 +86,43 @@ mod model;
 mod resources;
 
 pub(crate) use model::{ModelPlan, WeightId};
-pub(crate) use resources::{Buf, GemmShape, IoSizes, Resource, Resources, Usage};
+pub(crate) use resources::{Buf, IoSizes, Resource, Resources, Usage};
+
+/// The sizes of a (GEMM) input projection: `rows × n` outputs over `k` inputs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GemmShape {
+    pub rows: u64,
+    pub n: u64,
+    pub k: u64,
+}
+
+impl GemmShape {
+    /// Workgroups of the variant's dispatch.
+    pub fn grid(self, variant: GemmVariant) -> [u64; 3] {
+        match variant {
+            GemmVariant::Tiled { m, n, .. } => [self.n.div_ceil(n as u64), self.rows.div_ceil(m as u64), 1],
+            GemmVariant::RegisterBlocked => {
+                let columns = (shaders::INPUT_PROJECTION_BLOCKED_COLUMNS
+                    * shaders::INPUT_PROJECTION_BLOCKED_WORKGROUP) as u64;
+                [
+                    (self.n / 4).div_ceil(columns),
+                    self.rows.div_ceil(shaders::INPUT_PROJECTION_BLOCKED_ROWS as u64),
+                    1,
+                ]
+            }
+        }
+    }
+
+    pub fn params(self) -> Result<GemmParams> {
+        let what = "the input projection's sizes";
+        Ok(GemmParams {
+            m: to_u32(what, self.rows)?,
+            n: to_u32(what, self.n)?,
+            k: to_u32(what, self.k)?,
+            _pad: 0,
+        })
+    }
+}
 
 /// What a dispatch computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

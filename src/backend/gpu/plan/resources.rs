@@ -25,6 +25,11 @@ pub(crate) enum Buf {
     StateC,
     /// `[y | h_n | c_n | timestamps]`, mapped once per forward.
     Staging,
+    /// `[B]` u32: the pool rows of a stream pool's step, when an index buffer moves them.
+    Slots,
+    /// Four [`PoolRowsParams`](crate::backend::gpu::params::PoolRowsParams) blocks at
+    /// `rows_param_stride` (h and c in, h and c back), written before such a step.
+    RowsParams,
     /// The two resolved timestamps, where the device has timestamp queries.
     Timestamps,
 }
@@ -94,42 +99,6 @@ pub(crate) struct IoSizes {
     pub c: u64,
 }
 
-/// The sizes of a (GEMM) input projection: `rows × n` outputs over `k` inputs.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct GemmShape {
-    pub rows: u64,
-    pub n: u64,
-    pub k: u64,
-}
-
-impl GemmShape {
-    /// Workgroups of the variant's dispatch.
-    pub fn grid(self, variant: GemmVariant) -> [u64; 3] {
-        match variant {
-            GemmVariant::Tiled { m, n, .. } => [self.n.div_ceil(n as u64), self.rows.div_ceil(m as u64), 1],
-            GemmVariant::RegisterBlocked => {
-                let columns = (shaders::INPUT_PROJECTION_BLOCKED_COLUMNS
-                    * shaders::INPUT_PROJECTION_BLOCKED_WORKGROUP) as u64;
-                [
-                    (self.n / 4).div_ceil(columns),
-                    self.rows.div_ceil(shaders::INPUT_PROJECTION_BLOCKED_ROWS as u64),
-                    1,
-                ]
-            }
-        }
-    }
-
-    pub fn params(self) -> Result<GemmParams> {
-        let what = "the input projection's sizes";
-        Ok(GemmParams {
-            m: to_u32(what, self.rows)?,
-            n: to_u32(what, self.n)?,
-            k: to_u32(what, self.k)?,
-            _pad: 0,
-        })
-    }
-}
-
 /// Every buffer and bind group of a forward of one shape, and where things are in them.
 #[derive(Clone, Debug)]
 pub(crate) struct Resources {
@@ -139,6 +108,8 @@ pub(crate) struct Resources {
     pub io: IoSizes,
     /// Bytes between step-parameter blocks (the uniform offset alignment).
     pub param_stride: u64,
+    /// Bytes between [`Buf::RowsParams`] blocks.
+    pub rows_param_stride: u64,
     /// Where the last layer's Y starts in [`Buf::Ys`].
     pub y_offset: u64,
     /// Where every layer's h is in [`Buf::Work`] after T steps (half T % 2), and where c is.
@@ -207,6 +178,11 @@ impl Resources {
         if model.stacked {
             block_count = sum(what, &[block_count, t, nl as u64 - 1])?;
         }
+        let rows_param_stride = round_up(
+            what,
+            std::mem::size_of::<PoolRowsParams>() as u64,
+            target.uniform_align,
+        )?;
         let staging = sum(
             what,
             &[y, io.h, io.c, if target.timestamps { TIMESTAMP_BYTES } else { 0 }],
@@ -242,6 +218,13 @@ impl Resources {
             spec(Buf::StateH, "lstm state h", io.h, Usage::Copy),
             spec(Buf::StateC, "lstm state c", io.c, Usage::Copy),
             spec(Buf::Staging, "staging", staging, Usage::Staging),
+            spec(Buf::Slots, "pool slots", io.lens, Usage::Storage),
+            spec(
+                Buf::RowsParams,
+                "pool rows params",
+                product(what, &[4, rows_param_stride])?,
+                Usage::UniformWritten,
+            ),
         ];
         if target.timestamps {
             buffers.push(spec(
@@ -375,6 +358,7 @@ impl Resources {
             groups,
             io,
             param_stride,
+            rows_param_stride,
             y_offset: ((nl - 1) % 2) as u64 * y_half,
             h_out_offset: (t % 2) * io.h,
             c_offset: 2 * io.h,

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::num::NonZeroU64;
 use std::path::Path;
 
-use super::params::{GemmParams, StepParams};
+use super::params::{GemmParams, PoolRowsParams, StepParams};
 use super::variants::{GemmVariant, Schedule, StepVariant};
 use crate::cell::Cell;
 use crate::config::{LstmConfig, Precision};
@@ -306,6 +306,23 @@ kernel! {
     overrides: &[],
 }
 
+/// Invocations of a pool-rows workgroup.
+pub(crate) const POOL_ROWS_WORKGROUP: u32 = 256;
+
+/// A stream pool's rows moved between the pool's state and the forward's working state through
+/// an index buffer (f32 states; no weights).
+pub(crate) const POOL_ROWS: Kernel = kernel!(@files "pool_rows", WeightFormat::F32,
+    ["shared/params.wgsl", "pool_rows.wgsl"],
+    [POOL_ROWS_WORKGROUP, 1, 1], 0,
+    // params (one block per move, at a dynamic offset), slots, the pool's rows, the working state
+    &[
+        BindingKind::Uniform { size: std::mem::size_of::<PoolRowsParams>() as u64, dynamic: true },
+        read(4),
+        write(F32),
+        write(F32),
+    ],
+    &[("WG", POOL_ROWS_WORKGROUP)], &[]);
+
 /// Every kernel in every weight format: the GEMMs, each cell's step kernels, the projection.
 pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 3]> {
     [&INPUT_PROJECTION, &INPUT_PROJECTION_BLOCKED]
@@ -317,9 +334,9 @@ pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 3]> {
 mod training;
 pub(crate) use training::*;
 
-/// Every inference kernel, formats flattened.
+/// Every inference kernel, formats flattened, and the pool's row mover.
 pub(crate) fn inference() -> impl Iterator<Item = &'static Kernel> {
-    all_sets().flatten()
+    all_sets().flatten().chain([&POOL_ROWS])
 }
 
 /// Every kernel of the registry: inference in every weight format, then training.
@@ -356,6 +373,8 @@ pub(crate) enum KernelRef {
     /// A step variant under a schedule (only `step.wgsl`'s variants run as a wavefront).
     Step(StepVariant, Schedule),
     OutputProjection,
+    /// A stream pool's rows moved by an index buffer.
+    PoolRows,
 }
 
 impl KernelRef {
@@ -365,12 +384,16 @@ impl KernelRef {
     /// kernels of a cell are the shared step bodies with its cell body (`cells/<cell>.wgsl`)
     /// composed in; the GEMMs do not depend on the cell.
     pub fn kernel(self, cell: Cell, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
-        &self.set(CellKernels::of(cell), subgroup_min)[format.index()]
+        match self.set(CellKernels::of(cell), subgroup_min) {
+            Some(set) => &set[format.index()],
+            None => &POOL_ROWS,
+        }
     }
 
-    /// The kernel in the three weight formats, the step kernels from `cell`'s.
-    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> &'static [Kernel; 3] {
-        match self {
+    /// The kernel in the three weight formats, the step kernels from `cell`'s; `None` for the
+    /// pool's row mover, which reads no weights.
+    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> Option<&'static [Kernel; 3]> {
+        Some(match self {
             KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
             KernelRef::Step(StepVariant::SplitK { .. }, _) => &cell.splitk,
@@ -384,7 +407,8 @@ impl KernelRef {
             KernelRef::Step(StepVariant::SequenceResident, _) => &cell.resident,
             KernelRef::Step(..) => &cell.step,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
-        }
+            KernelRef::PoolRows => return None,
+        })
     }
 
     /// Whether the kernel takes the configuration's gate options ([`gate_option_constants`]).

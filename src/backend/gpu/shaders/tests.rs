@@ -192,7 +192,7 @@ fn workgroup_memory_of_every_variant_fits_the_registry() {
             .into_iter()
             .map(|s| KernelRef::Step(s, Schedule::Layers)),
     );
-    refs.push(KernelRef::OutputProjection);
+    refs.extend([KernelRef::OutputProjection, KernelRef::PoolRows]);
     let mut largest: std::collections::HashMap<&str, u64> = Default::default();
     for format in [WeightFormat::F32, WeightFormat::F16, WeightFormat::F16Native] {
         for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
