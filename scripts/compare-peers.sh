@@ -14,7 +14,8 @@
 # `cargo build --release` in a copy of that folder outside the project):
 #   ORT_PYTHON=path/to/python BURN_GRU_PEER=path/to/burn-gru-peer scripts/compare-peers.sh --cell gru
 # With --streams [N,N,..], the stream pool's step latency against N beside onnxruntime's CPU LSTM
-# run once per stream per tick and batched over all N (scripts/peers/ort_streams_time.py):
+# run once per stream per tick and batched over all N (bench --streams --ort-python, which runs
+# scripts/peers/ort_streams_time.py in the same run):
 #   ORT_PYTHON=path/to/python scripts/compare-peers.sh --streams
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,15 +57,10 @@ if [ "${1:-}" = --streams ]; then
     # CPU LSTM run per stream and batched (scripts/peers/ort_streams_time.py), same counts.
     counts=${2:-1,10,100,1000,10000}
     echo "== wgpu-lstm bench --streams $counts (vulkan)"
+    ort=()
+    if [ -n "${ORT_PYTHON:-}" ]; then ort=(--ort-python "$ORT_PYTHON"); fi
     target/release/wgpu-lstm bench --streams "$counts" --reps 20 --warmup 3 --backend vulkan \
-        --plot target/peers-streams.svg
-    if [ -n "${ORT_PYTHON:-}" ]; then
-        for shape in "128 128" "64 64"; do
-            echo "== onnxruntime CPU, I H = $shape"
-            # shellcheck disable=SC2086 # two numbers
-            "$ORT_PYTHON" scripts/peers/ort_streams_time.py $shape "$counts"
-        done
-    fi
+        --plot target/peers-streams.svg "${ort[@]}"
     exit 0
 fi
 if [ "${1:-}" = --train ]; then

@@ -428,7 +428,10 @@ fn conform_catches_a_sloppy_tanh_loaded_through_the_shader_override() {
 }
 
 /// `bench --streams` times a stream pool at each count on both shapes, names the real-time
-/// capacity and compares a tenth of the largest pool's streams with a pool of that tenth.
+/// capacity, compares a tenth of the largest pool's streams with a pool of that tenth and the
+/// two ways of moving scattered streams' states, and puts the onnxruntime peer's times beside
+/// its own in the same run (here a stand-in Python that prints the peer's lines, so that the
+/// parsing, the ratios and the plot are checked without onnxruntime).
 #[test]
 fn bench_streams_reports_latency_capacity_and_k_of_n() {
     if common::gpu().is_none() {
@@ -436,6 +439,12 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let svg = tmp.path().join("streams.svg");
+    let peer = tmp.path().join("python");
+    let lines: String = [1, 3, 20]
+        .map(|n| format!("echo 'ort_streams N={n}: per-stream p50 0.5 p99 0.9 batched p50 0.25 p99 0.3'\n"))
+        .concat();
+    std::fs::write(&peer, format!("#!/bin/sh\n{lines}")).unwrap();
+    std::fs::set_permissions(&peer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let o = bin()
         .args([
             "bench",
@@ -448,6 +457,8 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
             "--plot",
         ])
         .arg(&svg)
+        .arg("--ort-python")
+        .arg(&peer)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
@@ -464,12 +475,53 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
             out.contains(&format!("k of N {shape}: 2 of 20 open streams")),
             "{out}"
         );
+        assert!(
+            out.contains(&format!("gather {shape}: 2 of 20 streams in every 10th slot"))
+                && out.contains("index kernel"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "onnxruntime {shape} N=20: one run per stream p50 0.500 ms (p99 0.900), all N batched p50 0.250 ms"
+            )),
+            "{out}"
+        );
     }
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        plot.starts_with("<svg") && plot.contains("silero-vad p99") && plot.contains("32 ms"),
+        plot.starts_with("<svg")
+            && plot.contains("silero-vad p99")
+            && plot.contains("onnxruntime batched, silero-vad")
+            && plot.contains("32 ms"),
         "{plot}"
     );
+    // A peer that fails, or prints nothing the bench can read, is one clear error.
+    for (script, needle) in [
+        ("echo broken >&2; exit 3", "broken"),
+        ("echo hello", "no time per count"),
+    ] {
+        std::fs::write(&peer, format!("#!/bin/sh\n{script}\n")).unwrap();
+        let o = bin()
+            .args([
+                "bench",
+                "--streams",
+                "1",
+                "--warmup",
+                "0",
+                "--reps",
+                "1",
+                "--ort-python",
+            ])
+            .arg(&peer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--ort-python") && err.contains(needle),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 /// A unidirectional stack benchmarks under either schedule, named in the kernels column with its

@@ -11,7 +11,7 @@ use super::run::CellArg;
 use super::{AdapterArgs, PrecisionArg, TuneCacheArgs};
 use wgpu_lstm::bench::{self, AdapterReport, BenchReport, Machine, Settings, Shape, ShapeResult};
 use wgpu_lstm::gpu::Variants;
-use wgpu_lstm::{Error, GpuContext, Result};
+use wgpu_lstm::{Cell, Error, GpuContext, Result};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -66,8 +66,9 @@ pub struct BenchArgs {
     /// Time a stream pool instead: one step over N open streams, one timestep each (a 32 ms
     /// audio chunk), for each N listed, on Silero VAD's shape (1 layer, I = H = 128) and the
     /// default one (I = H = 64): p50 and p99 latency with upload and readback, the largest N
-    /// whose p99 stays within 32 ms, and a step over a tenth of the largest pool against a pool
-    /// of that tenth.
+    /// whose p99 stays within 32 ms, a step over a tenth of the largest pool against a pool of
+    /// that tenth and against fixed slots, and that tenth spread over the pool with its states
+    /// moved by copies and by the index kernel.
     #[arg(long, value_delimiter = ',', value_name = "N,N,..", num_args = 0..,
           default_missing_value = "1,10,100,1000,10000",
           conflicts_with_all = ["variants", "all_variants", "json", "train"])]
@@ -76,6 +77,11 @@ pub struct BenchArgs {
     /// an SVG.
     #[arg(long, value_name = "FILE.svg", requires = "streams")]
     plot: Option<PathBuf>,
+    /// With --streams: a Python with onnxruntime and onnx, which times what users run today in
+    /// the same run (the peer scripts/peers/ort_streams_time.py, built in): onnxruntime's CPU
+    /// LSTM, one run per stream per tick and one batched run over all N, beside the pool.
+    #[arg(long, value_name = "PYTHON", requires = "streams")]
+    ort_python: Option<PathBuf>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -109,6 +115,12 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             }
         }
     }
+    if args.ort_python.is_some() && args.cell.cell() != Cell::Lstm {
+        return Err(Error::invalid(
+            "--ort-python",
+            "the onnxruntime peer times the LSTM only",
+        ));
+    }
     let ctx = GpuContext::with_request(&args.adapter.request())?;
     let info = ctx.adapter_info();
     println!("adapter: {}", ctx.describe());
@@ -122,6 +134,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             warmup: args.warmup,
             reps: args.reps,
             plot: args.plot.as_deref(),
+            ort_python: args.ort_python.as_deref(),
         };
         let done = super::bench_streams::bench_streams(&ctx, args.cell.cell(), &settings);
         args.tune.save(ctx.pipeline_cache())?;

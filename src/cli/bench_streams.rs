@@ -3,11 +3,11 @@
 //! of streams that stays real time.
 
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use wgpu_lstm::{
-    Cell, Error, GpuContext, Lstm, LstmConfig, LstmWeights, Result, StreamId, StreamPool, Tensor,
+    Cell, Error, GpuContext, Lstm, LstmConfig, LstmWeights, PoolGather, Result, StreamId, StreamPool, Tensor,
 };
 
 use super::progress;
@@ -67,10 +67,55 @@ pub struct StreamSettings<'a> {
     pub warmup: usize,
     pub reps: usize,
     pub plot: Option<&'a Path>,
+    /// A Python with onnxruntime: the peer's times beside the pool's, in the same run.
+    pub ort_python: Option<&'a Path>,
 }
 
-/// One shape's latencies: (N, p50, p99) per count.
-type Curve = (&'static str, Vec<(usize, f64, f64)>);
+/// A curve of the plot: its label, (N, p50, p99) per count, and whether to draw p99 too.
+type Curve = (String, Vec<(usize, f64, f64)>, bool);
+
+/// The onnxruntime peer (`scripts/peers/ort_streams_time.py`), built in so that
+/// `--ort-python` runs it from any directory.
+const ORT_STREAMS_SCRIPT: &str = include_str!("../../scripts/peers/ort_streams_time.py");
+
+/// onnxruntime's CPU LSTM for each count: (N, one run per stream per tick p50 and p99, one
+/// batched run per tick p50 and p99), ms per tick.
+fn ort_times(python: &Path, input: usize, hidden: usize, counts: &[usize]) -> Result<Vec<(usize, [f64; 4])>> {
+    let list: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(ORT_STREAMS_SCRIPT)
+        .args([input.to_string(), hidden.to_string(), list.join(",")])
+        .output()
+        .map_err(|e| Error::io(python, e))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(Error::invalid(
+            "--ort-python",
+            format!("the onnxruntime peer failed ({}): {last}", out.status),
+        ));
+    }
+    // 'ort_streams N=<n>: per-stream p50 <ms> p99 <ms> batched p50 <ms> p99 <ms>'
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed: Option<Vec<(usize, [f64; 4])>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ort_streams N="))
+        .map(|l| {
+            let (n, rest) = l.split_once(':')?;
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let at = |i: usize| words.get(i)?.parse::<f64>().ok();
+            Some((n.parse().ok()?, [at(2)?, at(4)?, at(7)?, at(9)?]))
+        })
+        .collect();
+    match parsed {
+        Some(times) if times.iter().map(|t| t.0).eq(counts.iter().copied()) => Ok(times),
+        _ => Err(Error::invalid(
+            "--ort-python",
+            format!("the onnxruntime peer printed no time per count:\n{stdout}"),
+        )),
+    }
+}
 
 /// p50 ms of a streaming forward over a fixed batch of `n` streams of which `k` have a timestep
 /// (the others length 0): what a pool without gathering would pay.
@@ -127,17 +172,43 @@ pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>
             ));
             bar.inc(1);
         }
-        curves.push((name, curve));
         lines.push(match realtime {
             Some(n) => format!("real time {name}: up to N={n} streams (p99 step <= {CHUNK_MS} ms)"),
             None => format!("real time {name}: none of the counts (p99 step > {CHUNK_MS} ms)"),
         });
+        if let Some(python) = settings.ort_python {
+            bar.set_message(format!("{name}: onnxruntime"));
+            let ort = ort_times(python, input, hidden, counts)?;
+            for (&(n, pool, _), &(_, [one, one99, all, all99])) in curve.iter().zip(&ort) {
+                lines.push(format!(
+                    "onnxruntime {name} N={n}: one run per stream p50 {one:.3} ms (p99 {one99:.3}), all N batched \
+                     p50 {all:.3} ms (p99 {all99:.3}); the pool's p50 is {:.2}x the per-stream time, {:.2}x the batched",
+                    pool / one,
+                    pool / all
+                ));
+            }
+            let per: Vec<_> = ort.iter().map(|&(n, t)| (n, t[0], t[1])).collect();
+            let batched: Vec<_> = ort.iter().map(|&(n, t)| (n, t[2], t[3])).collect();
+            curves.push((format!("onnxruntime per stream, {name}"), per, false));
+            curves.push((format!("onnxruntime batched, {name}"), batched, false));
+        }
+        curves.push((format!("pool {name}"), curve, true));
         // k of N open streams against a pool of k.
         let n = counts.iter().copied().max().unwrap_or(1);
         let k = (n / 10).max(1);
         let mut big = StreamPool::with_capacity(model()?, n)?;
         let ids: Vec<StreamId> = (0..n).map(|_| big.open()).collect::<Result<_>>()?;
         let (sparse, _) = percentiles(&mut time_steps(&mut big, &ids[..k], input, warmup, reps)?);
+        // The same k spread over the pool (every (N/k)th slot: k runs of one), their rows moved
+        // by copies and by the index kernel.
+        let spread: Vec<StreamId> = ids.iter().copied().step_by(n / k).take(k).collect();
+        let mut by = Vec::new();
+        for gather in [PoolGather::Copies, PoolGather::Index] {
+            big.engine().set_pool_gather(gather);
+            let p50 = percentiles(&mut time_steps(&mut big, &spread, input, warmup, reps)?).0;
+            by.push((p50, big.engine().last_stats()));
+        }
+        big.engine().set_pool_gather(PoolGather::Auto);
         bar.inc(1);
         let mut small = StreamPool::with_capacity(model()?, k)?;
         let ids: Vec<StreamId> = (0..k).map(|_| small.open()).collect::<Result<_>>()?;
@@ -149,6 +220,20 @@ pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>
             "k of N {name}: {k} of {n} open streams p50 {sparse:.3} ms, a pool of {k} p50 {dense:.3} ms (ratio {:.2}); \
              fixed slots, all {n} stepped with {k} active, p50 {fixed:.3} ms",
             sparse / dense
+        ));
+        let [(copies, c), (index, i)] = [by[0], by[1]];
+        lines.push(format!(
+            "gather {name}: {k} of {n} streams in every {}th slot p50: copies {copies:.3} ms ({} copies, {} dispatches, \
+             recorded in {:.3} ms), index kernel {index:.3} ms ({} copies, {} dispatches, recorded in {:.3} ms); \
+             ratio {:.2}",
+            n / k,
+            c.copies,
+            c.dispatches,
+            c.record_ns as f64 / 1e6,
+            i.copies,
+            i.dispatches,
+            i.record_ns as f64 / 1e6,
+            index / copies
         ));
     }
     bar.finish_and_clear();
@@ -166,7 +251,7 @@ pub fn bench_streams(ctx: &GpuContext, cell: Cell, settings: &StreamSettings<'_>
 fn plot(path: &Path, curves: &[Curve], adapter: &str) -> Result<()> {
     use plotters::prelude::*;
     let draw_err = |e: String| Error::format(path, format!("could not draw the plot: {e}"));
-    let points = curves.iter().flat_map(|(_, c)| c.iter());
+    let points = curves.iter().flat_map(|(_, c, _)| c.iter());
     let most = points.clone().map(|p| p.0).max().unwrap_or(1).max(2) as f64;
     let (low, high) = points.fold((CHUNK_MS, CHUNK_MS), |(lo, hi), p| (lo.min(p.1), hi.max(p.2)));
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
@@ -193,9 +278,15 @@ fn plot(path: &Path, curves: &[Curve], adapter: &str) -> Result<()> {
         .map_err(|e| draw_err(e.to_string()))?
         .label("32 ms: real time")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    for (k, (name, curve)) in curves.iter().enumerate() {
-        for (which, pick) in [("p50", 1usize), ("p99", 2)] {
-            let color = Palette99::pick(2 * k + pick - 1).to_rgba();
+    let mut colors = 0..;
+    for (name, curve, with_p99) in curves {
+        let quantiles: &[(&str, usize)] = if *with_p99 {
+            &[("p50", 1), ("p99", 2)]
+        } else {
+            &[("p50", 1)]
+        };
+        for &(which, pick) in quantiles {
+            let color = Palette99::pick(colors.next().unwrap_or(0)).to_rgba();
             let line: Vec<(f64, f64)> = curve
                 .iter()
                 .map(|p| (p.0 as f64, if pick == 1 { p.1 } else { p.2 }))
