@@ -202,22 +202,7 @@ fn run_onnx(
     device: &str,
     extra: &[&str],
 ) -> std::result::Result<tempfile::TempDir, String> {
-    let out = tempfile::tempdir().unwrap();
-    let o = common::bin()
-        .args(["run", "--weights"])
-        .arg(onnx_file(model))
-        .arg("--input")
-        .arg(onnx_file(x))
-        .args(["--device", device, "--out"])
-        .arg(out.path())
-        .args(extra)
-        .output()
-        .unwrap();
-    if o.status.success() {
-        Ok(out)
-    } else {
-        Err(String::from_utf8_lossy(&o.stderr).into_owned())
-    }
+    common::run_model(&onnx_file(model), &onnx_file(x), device, extra)
 }
 
 fn assert_file_close(what: &str, got: &std::path::Path, expected: &str) {

@@ -102,8 +102,17 @@ fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
         .iter()
         .filter_map(|n| n.config.as_ref().ok().map(|c| c.cell))
         .collect();
+    let quantized = nodes.iter().filter(|n| n.quantization.is_some()).count();
     if cells.iter().all(|&c| c == Cell::Lstm) {
-        line(format!("{} LSTM node(s)", nodes.len()));
+        line(format!(
+            "{} LSTM node(s){}",
+            nodes.len(),
+            if quantized > 0 {
+                format!(" ({quantized} quantized: DynamicQuantizeLSTM)")
+            } else {
+                String::new()
+            }
+        ));
     } else {
         let count = |cell: Cell| cells.iter().filter(|&&c| c == cell).count();
         line(format!(
@@ -114,10 +123,20 @@ fn describe_weights(path: &Path, limits: ReadLimits) -> Result<ExitCode> {
             count(Cell::Rnn)
         ));
     }
+    for other in model.other_recurrent_nodes() {
+        line(format!(
+            "not read: {other}, an operator the engine does not implement"
+        ));
+    }
     for (k, node) in nodes.iter().enumerate() {
         line(format!("[{k}] {}", node.name));
         if !node.path.is_empty() {
             line(format!("    in: {}", node.path.join(" / ")));
+        }
+        if let Some(q) = &node.quantization {
+            line(format!(
+                "    quantized (DynamicQuantizeLSTM): {q}; dequantized to f32 at load"
+            ));
         }
         match &node.config {
             Ok(c) => line(format!(

@@ -92,7 +92,7 @@ impl OnnxModel {
     pub(super) fn attributes(&self, f: &Found<'_>) -> Result<Attributes> {
         let label = node_name(f.node);
         let cell = cell_of(f.node).unwrap_or_default();
-        let op = cell.onnx_op();
+        let op = op_of(f.node);
         let err = |message: String| {
             self.ctx.error(
                 OnnxProblem::Unsupported,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::quantized::Quantized;
 use super::*;
 
 impl OnnxModel {
@@ -22,7 +23,7 @@ impl OnnxModel {
     fn layer_with(&self, f: &Found<'_>, convert: bool) -> Result<Layer> {
         let label = node_name(f.node);
         let a = self.attributes(f)?;
-        let (cell, op) = (a.cell, a.cell.onnx_op());
+        let (cell, op) = (a.cell, op_of(f.node));
         let g = cell.gates();
         let d = a.direction.num_directions();
         let weight = |i: usize, role: &str| -> Result<Option<Arc<Value>>> {
@@ -37,8 +38,17 @@ impl OnnxModel {
             self.ctx
                 .error(OnnxProblem::Size, format!("{op} node '{label}': {message}"))
         };
-        let w = weight(1, "W")?.ok_or_else(|| size_err("has no W".into()))?;
-        let r = weight(2, "R")?.ok_or_else(|| size_err("has no R".into()))?;
+        let (w, r) = if quantized(f.node) {
+            (
+                self.dequantized(f, Quantized::W, d)?,
+                self.dequantized(f, Quantized::R, d)?,
+            )
+        } else {
+            (
+                weight(1, "W")?.ok_or_else(|| size_err("has no W".into()))?,
+                weight(2, "R")?.ok_or_else(|| size_err("has no R".into()))?,
+            )
+        };
         let h = match (a.hidden_size, r.shape.as_slice()) {
             (Some(h), _) => h,
             (None, [_, _, h]) => *h,
@@ -149,9 +159,23 @@ impl OnnxModel {
             });
             crate::error::cut_list(names, 20)
         };
+        // Operators that look recurrent but are none the engine reads, named rather than left out.
+        let others = || match self.other_recurrent_nodes() {
+            o if o.is_empty() => String::new(),
+            o => format!(
+                " (it has {}, which the engine does not implement)",
+                crate::error::cut_list(o.into_iter(), 10)
+            ),
+        };
         let chosen: Vec<&Found<'_>> = if nodes.is_empty() {
             match found.len() {
-                0 => return Err(select(format!("the model has no {} node", recurrent_ops(&found)))),
+                0 => {
+                    return Err(select(format!(
+                        "the model has no {} node{}",
+                        recurrent_ops(&found),
+                        others()
+                    )))
+                }
                 1 => vec![&found[0]],
                 n => {
                     return Err(select(format!(
@@ -176,10 +200,16 @@ impl OnnxModel {
                         .collect();
                     match matches.len() {
                         1 => Ok(matches[0]),
-                        0 => Err(select(format!(
-                            "no {} node is called '{want}'; the model has: {}",
+                        0 if found.is_empty() => Err(select(format!(
+                            "no {} node is called '{want}': the model has none{}",
                             recurrent_ops(&found),
-                            listing()
+                            others()
+                        ))),
+                        0 => Err(select(format!(
+                            "no {} node is called '{want}'; the model has: {}{}",
+                            recurrent_ops(&found),
+                            listing(),
+                            others()
                         ))),
                         _ => Err(select(format!(
                             "'{want}' names {} recurrent nodes; give one as path/name: {}",

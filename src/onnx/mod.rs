@@ -10,6 +10,7 @@
 mod attributes;
 mod fold;
 mod layer;
+mod quantized;
 
 use attributes::attribute_text;
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
@@ -188,6 +189,9 @@ pub struct LstmNode {
     pub weights: std::result::Result<(), String>,
     /// X, sequence_lens, initial_h and initial_c, with where each comes from.
     pub inputs: Vec<(&'static str, InputSource)>,
+    /// For onnxruntime's `DynamicQuantizeLSTM`: its weights' element types and the granularity
+    /// of their scales (`W int8 per output channel, R int8 per direction`).
+    pub quantization: Option<String>,
     /// The names of its outputs Y, Y_h and Y_c (`""` where not produced).
     pub outputs: [String; 3],
 }
@@ -223,8 +227,20 @@ struct Found<'m> {
     path: Vec<String>,
 }
 
-/// The cell of an ONNX `LSTM`, `GRU` or `RNN` node of the default domain.
+/// onnxruntime's LSTM with int8 or uint8 W and R (domain `com.microsoft`).
+pub(crate) const QUANTIZED_LSTM: &str = "DynamicQuantizeLSTM";
+
+/// Whether a node is onnxruntime's [`QUANTIZED_LSTM`].
+fn quantized(node: &NodeProto) -> bool {
+    node.op_type.as_deref() == Some(QUANTIZED_LSTM) && node.domain.as_deref() == Some("com.microsoft")
+}
+
+/// The cell of an ONNX `LSTM`, `GRU` or `RNN` node of the default domain, or of onnxruntime's
+/// quantized LSTM.
 pub(crate) fn cell_of(node: &NodeProto) -> Option<Cell> {
+    if quantized(node) {
+        return Some(Cell::Lstm);
+    }
     let op = node.op_type.as_deref()?;
     Cell::ALL
         .into_iter()
@@ -234,7 +250,17 @@ pub(crate) fn cell_of(node: &NodeProto) -> Option<Cell> {
 
 /// The operator of a found node, for messages.
 fn op_of(node: &NodeProto) -> &'static str {
+    if quantized(node) {
+        return QUANTIZED_LSTM;
+    }
     cell_of(node).unwrap_or_default().onnx_op()
+}
+
+/// Whether a node's operator looks recurrent (LSTM, GRU or RNN in its name, in any domain) but
+/// is none the engine reads: named in messages rather than left out of them.
+fn other_recurrent(node: &NodeProto) -> bool {
+    let op = node.op_type.as_deref().unwrap_or("").to_ascii_uppercase();
+    cell_of(node).is_none() && ["LSTM", "GRU", "RNN"].iter().any(|r| op.contains(r))
 }
 
 fn collect<'m>(
@@ -425,7 +451,7 @@ impl OnnxModel {
         };
         let weights = layer.map(|_| ()).map_err(|e| e.to_string());
         // initial_c is the LSTM's alone.
-        let roles = if op_of(f.node) == "LSTM" { 4 } else { 3 };
+        let roles = if cell_of(f.node) == Some(Cell::Lstm) { 4 } else { 3 };
         let inputs = ["X", "sequence_lens", "initial_h", "initial_c"]
             .into_iter()
             .zip([0, 4, 5, 6])
@@ -442,7 +468,36 @@ impl OnnxModel {
             weights,
             inputs,
             outputs: [output(0), output(1), output(2)],
+            quantization: quantized(f.node).then(|| self.quantization(f)),
         }
+    }
+
+    /// Nodes whose operator looks recurrent but is none the engine reads, as
+    /// `op node 'name' (domain)`, for messages and `info`.
+    pub fn other_recurrent_nodes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let graph = self.model.graph.as_ref().expect("checked at parse");
+        let mut stack = vec![graph];
+        while let Some(g) = stack.pop() {
+            for node in &g.node {
+                if other_recurrent(node) {
+                    let domain = node
+                        .domain
+                        .as_deref()
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or("ai.onnx");
+                    out.push(format!(
+                        "{} node '{}' ({domain})",
+                        node.op_type.as_deref().unwrap_or(""),
+                        node_name(node)
+                    ));
+                }
+                for a in &node.attribute {
+                    stack.extend(a.g.iter().chain(&a.graphs));
+                }
+            }
+        }
+        out
     }
 
     /// Where input `i` of the node comes from.

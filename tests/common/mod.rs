@@ -262,3 +262,24 @@ pub fn cpu_run(model: &Path, x: &Path, out: &Path) -> Command {
         .arg(out);
     c
 }
+
+/// `wgpu-lstm run --weights model --input x --device device` with `extra` flags into a fresh
+/// folder: the folder, or the command's stderr.
+pub fn run_model(model: &Path, x: &Path, device: &str, extra: &[&str]) -> Result<tempfile::TempDir, String> {
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["run", "--weights"])
+        .arg(model)
+        .arg("--input")
+        .arg(x)
+        .args(["--device", device, "--out"])
+        .arg(out.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}

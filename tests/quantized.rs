@@ -1,0 +1,94 @@
+//! onnxruntime's quantized LSTM (`com.microsoft::DynamicQuantizeLSTM`) as its quantizer ships it:
+//! the models of `tests/onnx/quantized/` (made by `make_quantized.py` there with
+//! `onnxruntime.quantization.quantize_dynamic`, int8 weights with scales per direction and per
+//! output channel, and uint8 weights with zero points that are not 0) through `run` on the CPU
+//! and the GPU, against onnxruntime's float LSTM on the same weights dequantized by numpy; how
+//! far that lies from onnxruntime's own quantized kernel; `info` and `--node`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use wgpu_lstm::Tensor;
+
+const MODELS: [&str; 3] = ["int8_tensor", "int8_channel", "uint8_asymmetric"];
+
+/// The largest distance between the engine's Y and onnxruntime's quantized kernel's on these
+/// models (it quantizes X and h to uint8 at every step; measured 2.4e-3): far above the
+/// dequantized comparison's `common::TOLERANCE`, far below a wrong weight's.
+const ORT_KERNEL_DISTANCE: f32 = 5e-3;
+
+fn file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/onnx/quantized")
+        .join(name)
+}
+
+fn npy(name: &str) -> Tensor {
+    Tensor::read_npy(&file(name)).unwrap()
+}
+
+/// `wgpu-lstm run` of a model on `device` with its lengths and `extra` flags: the output folder,
+/// or the error.
+fn run(model: &str, device: &str, extra: &[&str]) -> Result<tempfile::TempDir, String> {
+    let lens = file("lens.npy").display().to_string();
+    let flags: Vec<&str> = ["--seq-lens", lens.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    common::run_model(&file(&format!("{model}.onnx")), &file("x.npy"), device, &flags)
+}
+
+#[test]
+fn quantized_models_equal_onnxruntime_on_their_dequantized_weights() {
+    let gpu = common::gpu().is_some();
+    for model in MODELS {
+        for device in ["cpu", "gpu"].into_iter().filter(|d| *d == "cpu" || gpu) {
+            let what = format!("{model} on the {device}");
+            let out = run(model, device, &[]).unwrap_or_else(|e| panic!("{what}: {e}"));
+            for part in ["y", "h_n", "c_n"] {
+                let got = Tensor::read_npy(&out.path().join(format!("{part}.npy"))).unwrap();
+                let expected = npy(&format!("{model}_{part}.npy"));
+                common::assert_close(&format!("{what}: {part}"), &got, &expected, common::TOLERANCE);
+            }
+            let y = Tensor::read_npy(&out.path().join("y.npy")).unwrap();
+            let (worst, at) = common::worst_error(&y, &npy(&format!("{model}_ort_y.npy")));
+            assert!(
+                worst > common::TOLERANCE && worst < ORT_KERNEL_DISTANCE,
+                "{what}: {worst:e} from onnxruntime's quantized kernel at element {at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn info_names_the_quantization_and_node_selects_the_node() {
+    for (model, says) in [
+        ("int8_tensor", "W int8 per direction, R int8 per direction"),
+        (
+            "int8_channel",
+            "W int8 per output channel, R int8 per output channel",
+        ),
+        ("uint8_asymmetric", "W uint8 per direction, R uint8 per direction"),
+    ] {
+        let o = common::bin()
+            .arg("info")
+            .arg("--weights")
+            .arg(file(&format!("{model}.onnx")))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("1 LSTM node(s) (1 quantized: DynamicQuantizeLSTM)")
+                && stdout.contains(&format!("quantized (DynamicQuantizeLSTM): {says}")),
+            "{model}: {stdout}"
+        );
+    }
+    run("int8_channel", "cpu", &["--node", "LSTM_quant_quant"]).unwrap();
+    let err = run("int8_channel", "cpu", &["--node", "LSTM_202_quant"]).unwrap_err();
+    assert!(
+        err.contains("no LSTM node is called 'LSTM_202_quant'; the model has: LSTM_quant_quant"),
+        "{err}"
+    );
+}
