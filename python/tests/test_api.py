@@ -23,8 +23,8 @@ def test_adapters():
 
 def test_conform():
     result = wgpu_lstm.conform(1, seed=5, every_variant=False)
-    # The 17 named strata always run; every run passes under the error model.
-    assert result.passed >= 17 and result.failed == 0, result.runs
+    # The 18 named strata always run; every run passes under the error model.
+    assert result.passed >= 18 and result.failed == 0, result.runs
     assert result and result.ok
     assert 0 < result.worst_ratio <= 1
     run = result.runs[0]
@@ -80,6 +80,18 @@ def test_silero_vad_node():
     y, (h, c) = lstm(np.load(d / "x.npy"), (np.load(d / "h0.npy"), np.load(d / "c0.npy")))
     assert_close("silero y", y, np.load(d / "expected_y.npy"))
     assert_close("silero c", c, np.load(d / "expected_c_n.npy"))
+
+
+def test_quantized_onnx_node():
+    """onnxruntime's DynamicQuantizeLSTM (int8 weights per output channel), dequantized at load:
+    onnxruntime's float LSTM on the same dequantized weights (tests/onnx/quantized/)."""
+    d = ONNX_DATA / "quantized"
+    lstm = wgpu_lstm.LSTM.load(d / "int8_channel.onnx")
+    assert lstm.convention == "onnx" and lstm.bidirectional and lstm.hidden_size == 7
+    y, (h, c) = lstm(np.load(d / "x.npy"), seq_lens=np.load(d / "lens.npy"))
+    assert_close("quantized y", y, np.load(d / "int8_channel_y.npy"))
+    assert_close("quantized h_n", h, np.load(d / "int8_channel_h_n.npy"))
+    assert_close("quantized c_n", c, np.load(d / "int8_channel_c_n.npy"))
 
 
 def test_properties_and_f16():
