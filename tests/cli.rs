@@ -451,3 +451,29 @@ fn chunked_run_equals_the_one_shot_run() {
     zero.extend(["--device".into(), "cpu".into(), "--chunk".into(), "0".into()]);
     expect_failure(&zero, &tmp.path().join("zero"), "--chunk");
 }
+
+/// Output into a pipe its reader closed (`wgpu-lstm info … | head`) ends the command by SIGPIPE,
+/// as Unix tools end, not with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = common::bin()
+        .arg("info")
+        .arg("--weights")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/silero/silero_vad.onnx"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        o.status
+    );
+}
