@@ -5,7 +5,7 @@ use super::*;
 /// The combinations every [`suite`] checks before its random cases, each with what it makes
 /// sure of. Every batch class the autotune distinguishes (1, 2–3, 4–15, 16–63, 64 and more) is
 /// among them.
-pub const STRATA: [(&str, &str); 18] = [
+pub const STRATA: [(&str, &str); 19] = [
     (
         "wavefront-3-layers",
         "a unidirectional stack of 3 or 4 layers without projection, so the layers also run as a wavefront",
@@ -52,6 +52,10 @@ pub const STRATA: [(&str, &str); 18] = [
     (
         "f16-weights-stack",
         "f16 weights in a bidirectional stack with projection",
+    ),
+    (
+        "gru-reset-before-product",
+        "an ONNX GRU without linear_before_reset, 40 < H < 128: the reset gate scales h in workgroup memory between the sequence kernel's two products",
     ),
     (
         "pool-rows",
@@ -181,6 +185,13 @@ impl ConformCase {
                 cfg.direction = Direction::Bidirectional;
                 cfg.hidden_size = cfg.hidden_size.max(4);
                 cfg.proj_size = Some(rng.random_range(1..cfg.hidden_size));
+            }
+            "gru-reset-before-product" => {
+                case.convention = Some(Convention::Onnx);
+                cfg.cell = Cell::Gru;
+                cfg.linear_before_reset = false;
+                cfg.hidden_size = irregular_in(rng, 41, 127);
+                case.seq_len = rng.random_range(5..=12);
             }
             "pool-rows" => {
                 cfg.num_layers = 2;
