@@ -41,9 +41,12 @@ fn main(
     }
     var acc0: array<vec4<f32>, 16>;
     var acc1: array<vec4<f32>, 16>;
+    // Each column's scales (int8 weights; 1 otherwise) hold for every k.
+    let s0 = weight4_scale(c0);
+    let s1 = weight4_scale(c1);
     for (var k = 0u; k < params.k; k++) {
-        let w0 = weight4(k * columns + c0);
-        let w1 = weight4(k * columns + c1);
+        let w0 = weight4_raw(k * columns + c0) * s0;
+        let w1 = weight4_raw(k * columns + c1) * s1;
         for (var r = 0u; r < ROWS; r++) {
             let xv = vec4<f32>(x[row_at[r] + k]);
             acc0[r] = fma(xv, w0, acc0[r]);

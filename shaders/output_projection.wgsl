@@ -39,9 +39,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
     let m = m_base(p, l) + slot * p.hidden;
     let w_col = d * p.hidden * out_size + q;
+    // Output q's scale (int8 weights; 1 otherwise) holds for every j.
+    let w_scale = weight_scale(w_col);
     var h = 0.0;
     for (var j = 0u; j < p.hidden; j++) {
-        h = fma(state[m + j], weight(w_col + j * out_size), h);
+        h = fma(state[m + j], weight_raw(w_col + j * out_size) * w_scale, h);
     }
     state[h_next] = h;
     y[y_at + seq_row(p, t, b) * row_width] = h;

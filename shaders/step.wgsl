@@ -55,9 +55,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // Unit j0 + u (clamped), and its column of R.
     var unit: array<u32, 2>;
     var r_col: array<u32, 2>;
+    // The scales of its columns of R (int8 weights; 1 otherwise), which hold for every k.
+    var r_scale: array<vec4<f32>, 2>;
     for (var u = 0u; u < UNITS; u++) {
         unit[u] = min(j0 + u, hidden - 1u);
         r_col[u] = r0 + d * p.out_size * hidden + unit[u];
+        r_scale[u] = weight4_scale(r_col[u]);
     }
     for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
         let b = min(b0 + bb, p.batch - 1u);
@@ -78,10 +81,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     if (inline_input) {
+        var w_scale: array<vec4<f32>, 2>;
+        for (var u = 0u; u < UNITS; u++) {
+            w_scale[u] = weight4_scale(w0 + unit[u]);
+        }
         for (var k = 0u; k < hidden; k++) {
             var wk: array<vec4<f32>, 2>;
             for (var u = 0u; u < UNITS; u++) {
-                wk[u] = weight4(w0 + k * hidden + unit[u]);
+                wk[u] = weight4_raw(w0 + k * hidden + unit[u]) * w_scale[u];
             }
             for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
                 let xv = vec4<f32>(y[x_at[bb] + k]);
@@ -94,7 +101,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var k = 0u; k < p.out_size; k++) {
         var rk: array<vec4<f32>, 2>;
         for (var u = 0u; u < UNITS; u++) {
-            rk[u] = weight4(r_col[u] + k * hidden);
+            rk[u] = weight4_raw(r_col[u] + k * hidden) * r_scale[u];
         }
         for (var bb = 0u; bb < BATCH_BLOCK; bb++) {
             let hv = vec4<f32>(state[h_at[bb] + k]);

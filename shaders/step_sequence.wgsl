@@ -28,8 +28,9 @@ fn reset_step(first: u32, b: u32, d: u32, l: u32, s: u32, r_col: u32, row: u32) 
     var u = 0u;
     for (var j = first; j < hidden; j += SEQ_WG) {
         var z = xp[(row * p.directions + d) * hidden + j];
+        let r_scale = weight4_scale(r_col + j);
         for (var k = 0u; k < p.out_size; k++) {
-            z = fma(vec4<f32>(h_step[k]), weight4(r_col + k * hidden + j), z);
+            z = fma(vec4<f32>(h_step[k]), weight4_raw(r_col + k * hidden + j) * r_scale, z);
         }
         sums[u] = z;
         u++;
@@ -44,8 +45,9 @@ fn reset_step(first: u32, b: u32, d: u32, l: u32, s: u32, r_col: u32, row: u32) 
     u = 0u;
     for (var j = first; j < hidden; j += SEQ_WG) {
         var w = 0.0;
+        let r_scale = weight4_scale(r_col + j);
         for (var k = 0u; k < p.out_size; k++) {
-            w = fma(h_step[k], weight4(r_col + k * hidden + j).w, w);
+            w = fma(h_step[k], (weight4_raw(r_col + k * hidden + j) * r_scale).w, w);
         }
         var z = sums[u];
         z.w = w;
@@ -84,8 +86,10 @@ fn main(
         } else {
             for (var j = lid.x; j < hidden; j += SEQ_WG) {
                 var z = xp[(row * p.directions + d) * hidden + j];
+                // Unit j's scales (int8 weights; 1 otherwise) hold for every k.
+                let r_scale = weight4_scale(r_col + j);
                 for (var k = 0u; k < p.out_size; k++) {
-                    z = fma(vec4<f32>(h_step[k]), weight4(r_col + k * hidden + j), z);
+                    z = fma(vec4<f32>(h_step[k]), weight4_raw(r_col + k * hidden + j) * r_scale, z);
                 }
                 update(j, b, d, l, s, z);
             }

@@ -59,8 +59,9 @@ fn main(
         h_at[bb] = h_half(p, l, s & 1u) + (d * p.batch + b) * p.out_size;
     }
     let r_col = r_base(p, l) + d * p.out_size * hidden + unit;
+    let r_scale = weight4_scale(r_col);
     for (var k = slice; k < p.out_size; k += split_k) {
-        let rk = weight4(r_col + k * hidden);
+        let rk = weight4_raw(r_col + k * hidden) * r_scale;
         for (var bb = 0u; bb < SPLIT_BATCH; bb++) {
             acc[bb] = fma(vec4<f32>(state[h_at[bb] + k]), rk, acc[bb]);
         }

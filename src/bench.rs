@@ -62,7 +62,7 @@ pub struct Shape {
     pub hidden: usize,
     pub layers: usize,
     pub bidirectional: bool,
-    /// "f32" or "f16" ([`Precision::name`]).
+    /// "f32", "f16" or "int8" ([`Precision::name`]).
     #[serde(default = "f32_name")]
     pub weights_precision: String,
     /// "lstm", "gru" (as PyTorch's nn.GRU computes it) or "rnn" ([`Cell::name`]).
@@ -268,16 +268,12 @@ pub struct Settings {
 impl Shape {
     /// The configuration this shape benchmarks.
     pub fn config(&self) -> Result<LstmConfig> {
-        let weights_precision = match self.weights_precision.as_str() {
-            "f32" => Precision::F32,
-            "f16" => Precision::F16,
-            other => {
-                return Err(Error::invalid(
-                    "weights_precision",
-                    format!("'{other}': expected f32 or f16"),
-                ))
-            }
-        };
+        let weights_precision = Precision::from_name(&self.weights_precision).ok_or_else(|| {
+            Error::invalid(
+                "weights_precision",
+                format!("'{}': expected f32, f16 or int8", self.weights_precision),
+            )
+        })?;
         let cell: Cell = self.cell.parse()?;
         Ok(LstmConfig {
             cell,
@@ -359,7 +355,7 @@ pub fn time_shape(
     let out = out.expect("reps ≥ 1");
     let max_abs_error_vs_f32 = match config.weights_precision {
         Precision::F32 => None,
-        Precision::F16 => {
+        Precision::F16 | Precision::Int8 => {
             let full = LstmConfig {
                 weights_precision: Precision::F32,
                 ..config.clone()

@@ -71,6 +71,11 @@ pub enum Precision {
     /// W, R and W_hr are stored as f16 on the GPU, halving their memory and bandwidth. The CPU
     /// reference runs on the same rounded weights ([`LstmWeights::rounded`](crate::LstmWeights::rounded)).
     F16,
+    /// W, R and W_hr quantized symmetrically per output row (one scale per row, its largest
+    /// magnitude over 127) and stored as int8 on the GPU, four to a u32, dequantized in the
+    /// kernels; peepholes and biases stay exact, and accumulation, state and outputs f32. The CPU
+    /// reference runs on the same dequantized weights.
+    Int8,
 }
 
 impl Precision {
@@ -78,16 +83,50 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::F16 => "f16",
+            Precision::Int8 => "int8",
         }
     }
 
-    /// `value` as this precision holds it.
+    /// `value` as this precision holds it, where the precision holds each value alone: int8
+    /// rounds whole rows to their scale (`LstmWeights::rounded`), so a lone value stays as it is.
     pub fn round(self, value: f32) -> f32 {
         match self {
-            Precision::F32 => value,
+            Precision::F32 | Precision::Int8 => value,
             Precision::F16 => half::f16::from_f32(value).to_f32(),
         }
     }
+
+    /// The precision called `name` ("f32", "f16" or "int8").
+    pub fn from_name(name: &str) -> Option<Precision> {
+        [Precision::F32, Precision::F16, Precision::Int8]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// The int8 scale of a row whose largest magnitude is `max_abs`: the row's values become
+/// integers in −127..=127 times it (1 for a row of zeros).
+pub(crate) fn int8_scale(max_abs: f32) -> f32 {
+    let scale = max_abs / 127.0;
+    if scale > 0.0 {
+        scale
+    } else {
+        1.0
+    }
+}
+
+/// `value` on the int8 grid of `scale`: the integer the GPU stores.
+pub(crate) fn int8_quantize(value: f32, scale: f32) -> i8 {
+    (value / scale).round().clamp(-127.0, 127.0) as i8
+}
+
+/// `values` (one row) quantized to int8 with the row's scale and dequantized, as the GPU reads them.
+pub(crate) fn int8_row(values: &[f32]) -> Vec<f32> {
+    let scale = int8_scale(values.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+    values
+        .iter()
+        .map(|&v| int8_quantize(v, scale) as f32 * scale)
+        .collect()
 }
 
 /// Sizes and options of a stacked LSTM: the union of PyTorch's `nn.LSTM` and the ONNX `LSTM`

@@ -117,13 +117,17 @@ fn gru_and_rnn_match_cpu_with_every_kernel_variant() {
     assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
 }
 
-/// f16 weights for both cells: the GRU's candidate biases stay apart when rounded.
+/// f16 and int8 weights for both cells: the GRU's candidate biases stay apart when rounded, and
+/// the lanes int8 leaves empty (the RNN's three, the GRU's recurrent lane of W) read as zeros.
 #[test]
-fn gru_and_rnn_match_cpu_with_f16_weights() {
+fn gru_and_rnn_match_cpu_with_f16_and_int8_weights() {
     let Some(ctx) = common::gpu() else { return };
-    for cell in [Cell::Gru, Cell::Rnn] {
+    for (cell, precision) in [Cell::Gru, Cell::Rnn]
+        .into_iter()
+        .flat_map(|c| [(c, Precision::F16), (c, Precision::Int8)])
+    {
         for mut case in cases(cell).into_iter().step_by(3) {
-            case.config.weights_precision = Precision::F16;
+            case.config.weights_precision = precision;
             let check = case.run(ctx.pipeline_cache(), &ctx.queue, None).unwrap();
             assert!(
                 check.passed(),

@@ -401,19 +401,16 @@ fn every_kernel_variant_matches_cpu() {
     assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
 }
 
-/// f16 weights: every kernel variant, reading the weights as f16 (natively where the adapter has
-/// shader-f16, unpacked from u32s elsewhere), matches the CPU reference on the same rounded
-/// weights; the resident weights take about half the memory of f32 ones.
-#[test]
-fn every_kernel_variant_matches_cpu_with_f16_weights() {
-    let Some(ctx) = common::gpu() else { return };
+/// Every kernel variant over every `step`-th case of the grids with weights stored at
+/// `precision`, against the CPU reference on the same rounded weights.
+fn every_kernel_variant_at(ctx: &wgpu_lstm::GpuContext, precision: Precision, step: usize) {
     let cases: Vec<ConformCase> = semantics_grid()
         .into_iter()
-        .step_by(6)
+        .step_by(step)
         .chain(wavefront_grid().into_iter().step_by(4))
         .filter(|c| c.macs() <= 20_000_000)
         .map(|mut c| {
-            c.config.weights_precision = Precision::F16;
+            c.config.weights_precision = precision;
             c
         })
         .collect();
@@ -437,27 +434,63 @@ fn every_kernel_variant_matches_cpu_with_f16_weights() {
             }
         }
     }
-    eprintln!("f16 weights: worst error {worst:.3} of the bound");
+    eprintln!(
+        "{} weights: worst error {worst:.3} of the bound",
+        precision.name()
+    );
     assert!(failures.is_empty(), "outside the error bound: {failures:#?}");
+}
 
+/// Bytes of the resident weights of a 2-layer LSTM (I = 64, H = 128) at `precision`.
+fn weight_bytes(ctx: &wgpu_lstm::GpuContext, precision: Precision) -> u64 {
     let config = LstmConfig {
         input_size: 64,
         hidden_size: 128,
         num_layers: 2,
+        weights_precision: precision,
         ..LstmConfig::default()
     };
     let w = LstmWeights::random(&config, 1).unwrap();
-    let bytes = |precision| {
-        let config = LstmConfig {
-            weights_precision: precision,
-            ..config.clone()
-        };
-        wgpu_lstm::Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &w)
-            .unwrap()
-            .weight_bytes()
-    };
-    let (full, half) = (bytes(Precision::F32), bytes(Precision::F16));
-    // Everything but the biases (2 layers × 4H f32) halves.
-    let biases = 2 * 4 * 128 * 4;
+    wgpu_lstm::Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &w)
+        .unwrap()
+        .weight_bytes()
+}
+
+/// The f32 biases of that model (2 layers × 4H).
+const WEIGHT_BYTES_BIASES: u64 = 2 * 4 * 128 * 4;
+
+/// f16 weights: every kernel variant, reading the weights as f16 (natively where the adapter has
+/// shader-f16, unpacked from u32s elsewhere), matches the CPU reference on the same rounded
+/// weights; the resident weights take about half the memory of f32 ones.
+#[test]
+fn every_kernel_variant_matches_cpu_with_f16_weights() {
+    let Some(ctx) = common::gpu() else { return };
+    every_kernel_variant_at(&ctx, Precision::F16, 6);
+    let (full, half) = (
+        weight_bytes(&ctx, Precision::F32),
+        weight_bytes(&ctx, Precision::F16),
+    );
+    // Everything but the biases halves.
+    let biases = WEIGHT_BYTES_BIASES;
     assert_eq!(half - biases, (full - biases) / 2, "{full} and {half} bytes");
+}
+
+/// int8 weights: every kernel variant, dequantizing int8 weights in the kernel (each row's scale
+/// read once per column walk, or with each value where a kernel stages tiles), matches the CPU
+/// reference on the same quantized weights; the resident weights take a quarter of f32's and
+/// their scales (16 bytes per output row and matrix, 4 per row of the tiled GEMM's layout).
+#[test]
+fn every_kernel_variant_matches_cpu_with_int8_weights() {
+    let Some(ctx) = common::gpu() else { return };
+    every_kernel_variant_at(&ctx, Precision::Int8, 9);
+    let (full, int8) = (
+        weight_bytes(&ctx, Precision::F32),
+        weight_bytes(&ctx, Precision::Int8),
+    );
+    let biases = WEIGHT_BYTES_BIASES;
+    let quarter = (full - biases) / 4;
+    assert!(
+        int8 - biases > quarter && int8 - biases < quarter + quarter / 10,
+        "{full} and {int8} bytes"
+    );
 }

@@ -177,8 +177,9 @@ pub(crate) fn precision_of(name: &str) -> PyResult<Precision> {
     match name {
         "f32" | "float32" => Ok(Precision::F32),
         "f16" | "float16" => Ok(Precision::F16),
+        "int8" => Ok(Precision::Int8),
         other => Err(PyValueError::new_err(format!(
-            "weights_precision: unknown '{other}'; expected f32 or f16"
+            "weights_precision: unknown '{other}'; expected f32, f16 or int8"
         ))),
     }
 }

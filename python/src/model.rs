@@ -131,6 +131,14 @@ impl Model {
     }
 
     /// The GPU's backend ("vulkan", "gl", "metal", "dx12"), or None on the CPU.
+    /// Bytes of the resident weights on the GPU; None on the CPU.
+    pub(crate) fn weight_bytes(&self) -> Option<u64> {
+        match &self.engine {
+            Engine::Gpu { lstm, .. } => Some(lstm.weight_bytes()),
+            Engine::Cpu(_) => None,
+        }
+    }
+
     pub(crate) fn backend(&self) -> Option<String> {
         match &self.engine {
             Engine::Gpu { context, .. } => {

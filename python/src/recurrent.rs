@@ -97,10 +97,17 @@ impl PyRecurrent {
         self.model.convention.name()
     }
 
-    /// "f32" or "f16".
+    /// "f32", "f16" or "int8".
     #[getter]
     fn weights_precision(&self) -> &'static str {
         self.model.config().weights_precision.name()
+    }
+
+    /// Bytes of the weights resident on the GPU (W, R and W_hr at `weights_precision`, int8's
+    /// scales included, biases f32); None on the CPU.
+    #[getter]
+    fn weight_bytes(&self) -> Option<u64> {
+        self.model.weight_bytes()
     }
 
     /// Counters of the latest forward or stream step on the GPU (dispatches, submits, readbacks,

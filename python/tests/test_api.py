@@ -23,8 +23,8 @@ def test_adapters():
 
 def test_conform():
     result = wgpu_lstm.conform(1, seed=5, every_variant=False)
-    # The 19 named strata always run; every run passes under the error model.
-    assert result.passed >= 19 and result.failed == 0, result.runs
+    # The 21 named strata always run; every run passes under the error model.
+    assert result.passed >= 21 and result.failed == 0, result.runs
     assert result and result.ok
     assert 0 < result.worst_ratio <= 1
     run = result.runs[0]
@@ -92,6 +92,37 @@ def test_quantized_onnx_node():
     assert_close("quantized y", y, np.load(d / "int8_channel_y.npy"))
     assert_close("quantized h_n", h, np.load(d / "int8_channel_h_n.npy"))
     assert_close("quantized c_n", c, np.load(d / "int8_channel_c_n.npy"))
+    # Stored as int8 on the GPU with the model's own scales: the same weights.
+    lstm8 = wgpu_lstm.LSTM.load(d / "int8_channel.onnx", weights_precision="int8")
+    assert lstm8.weights_precision == "int8" and lstm8.weight_bytes < lstm.weight_bytes
+    y8, _ = lstm8(np.load(d / "x.npy"), seq_lens=np.load(d / "lens.npy"))
+    assert_close("quantized y, int8 storage", y8, np.load(d / "int8_channel_y.npy"))
+
+
+def test_int8_weights():
+    # int8 weights on the GPU against the CPU reference on the same quantized weights, fewer
+    # bytes than f16 (scales and f32 biases included), and near the f32 result.
+    rng = np.random.default_rng(3)
+    sd = {
+        "weight_ih_l0": rng.uniform(-0.5, 0.5, (4 * 37, 11)),
+        "weight_hh_l0": rng.uniform(-0.5, 0.5, (4 * 37, 37)),
+        "bias_ih_l0": rng.uniform(-0.5, 0.5, 4 * 37),
+        "bias_hh_l0": rng.uniform(-0.5, 0.5, 4 * 37),
+    }
+    x = rng.uniform(-1, 1, (9, 3, 11))
+    lstm = wgpu_lstm.LSTM.from_state_dict(sd, weights_precision="int8")
+    full = wgpu_lstm.LSTM.from_state_dict(sd)
+    assert lstm.weights_precision == "int8"
+    half = wgpu_lstm.LSTM.from_state_dict(sd, weights_precision="f16")
+    assert lstm.weight_bytes < half.weight_bytes < full.weight_bytes, (lstm.weight_bytes, half.weight_bytes)
+    y, (h, c) = lstm(x)
+    cpu = wgpu_lstm.LSTM.from_state_dict(sd, device="cpu", weights_precision="int8")
+    assert cpu.weight_bytes is None
+    yc, (hc, cc) = cpu(x)
+    assert_close("int8 gpu vs cpu", y, yc)
+    assert_close("int8 gpu vs cpu c_n", c, cc)
+    err = np.abs(y - full(x)[0]).max()
+    assert 0 < err < 0.05, err
 
 
 def test_properties_and_f16():

@@ -36,9 +36,10 @@ pub struct BenchArgs {
     /// Bidirectional layers.
     #[arg(long)]
     bidirectional: bool,
-    /// How the GPU stores the weights (f16 also reports the error against f32 weights).
-    #[arg(long, value_enum, default_value = "f32")]
-    weights_precision: PrecisionArg,
+    /// How the GPU stores the weights, one or several side by side (`f32,f16,int8`); f16 and
+    /// int8 also report the error against f32 weights.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [PrecisionArg::F32])]
+    weights_precision: Vec<PrecisionArg>,
     /// Untimed forwards per shape first.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
@@ -100,16 +101,18 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
                         if [batch, seq, input, hidden, layers].contains(&0) {
                             return Err(Error::invalid("bench", "every size must be at least 1"));
                         }
-                        shapes.push(Shape {
-                            batch,
-                            seq,
-                            input,
-                            hidden,
-                            layers,
-                            bidirectional: args.bidirectional,
-                            weights_precision: args.weights_precision.precision().name().into(),
-                            cell: args.cell.cell().name().into(),
-                        });
+                        for precision in &args.weights_precision {
+                            shapes.push(Shape {
+                                batch,
+                                seq,
+                                input,
+                                hidden,
+                                layers,
+                                bidirectional: args.bidirectional,
+                                weights_precision: precision.precision().name().into(),
+                                cell: args.cell.cell().name().into(),
+                            });
+                        }
                     }
                 }
             }

@@ -21,7 +21,7 @@ use wgpu_lstm::{Error, GpuContext, Result, ABSOLUTE_ROUNDOFFS, RELATIVE_ROUNDOFF
 
 #[derive(Args)]
 pub struct ConformArgs {
-    /// Number of cases: one of each named combination (there are 17) first, then any --shape,
+    /// Number of cases: one of each named combination (docs/conformance.md lists them) first, then any --shape,
     /// then random ones up to this many.
     #[arg(long, default_value_t = 50)]
     cases: usize,

@@ -101,6 +101,9 @@ pub enum PrecisionArg {
     F32,
     /// f16 weights, f32 accumulation and state (the CPU reference rounds the weights the same way).
     F16,
+    /// int8 weights quantized per output row, f32 accumulation and state (the CPU reference
+    /// quantizes the weights the same way).
+    Int8,
 }
 
 impl PrecisionArg {
@@ -108,6 +111,7 @@ impl PrecisionArg {
         match self {
             PrecisionArg::F32 => wgpu_lstm::Precision::F32,
             PrecisionArg::F16 => wgpu_lstm::Precision::F16,
+            PrecisionArg::Int8 => wgpu_lstm::Precision::Int8,
         }
     }
 }

@@ -320,7 +320,10 @@ impl ConformCase {
             (self.seq_lens, "seq_lens".into()),
             (self.pooled, "pooled-streams".into()),
             (c.peepholes, "peepholes".into()),
-            (c.weights_precision == Precision::F16, "f16-weights".into()),
+            (
+                c.weights_precision != Precision::F32,
+                format!("{}-weights", c.weights_precision.name()),
+            ),
             (c.input_forget, "input_forget".into()),
             (
                 c.proj_size.is_some(),

@@ -5,7 +5,7 @@ use super::*;
 /// The combinations every [`suite`] checks before its random cases, each with what it makes
 /// sure of. Every batch class the autotune distinguishes (1, 2–3, 4–15, 16–63, 64 and more) is
 /// among them.
-pub const STRATA: [(&str, &str); 19] = [
+pub const STRATA: [(&str, &str); 21] = [
     (
         "wavefront-3-layers",
         "a unidirectional stack of 3 or 4 layers without projection, so the layers also run as a wavefront",
@@ -56,6 +56,14 @@ pub const STRATA: [(&str, &str); 19] = [
     (
         "gru-reset-before-product",
         "an ONNX GRU without linear_before_reset, 40 < H < 128: the reset gate scales h in workgroup memory between the sequence kernel's two products",
+    ),
+    (
+        "int8-weights-stack",
+        "int8 weights in a bidirectional stack with projection: the packed R, W (either GEMM layout) and W_hr, dequantized in the kernels",
+    ),
+    (
+        "int8-weights-wavefront",
+        "int8 weights in a 3-layer forward stack with peepholes: the stacked layout, whose peepholes and biases are stored exactly",
     ),
     (
         "pool-rows",
@@ -179,12 +187,25 @@ impl ConformCase {
                 case.seq_len = rng.random_range(2..=4);
                 cfg.hidden_size = irregular_in(rng, 20, 70);
             }
-            "f16-weights-stack" => {
-                cfg.weights_precision = Precision::F16;
+            "f16-weights-stack" | "int8-weights-stack" => {
+                cfg.weights_precision = if name == "f16-weights-stack" {
+                    Precision::F16
+                } else {
+                    Precision::Int8
+                };
                 cfg.num_layers = 2;
                 cfg.direction = Direction::Bidirectional;
                 cfg.hidden_size = cfg.hidden_size.max(4);
                 cfg.proj_size = Some(rng.random_range(1..cfg.hidden_size));
+            }
+            "int8-weights-wavefront" => {
+                case.convention = None;
+                cfg.weights_precision = Precision::Int8;
+                cfg.num_layers = 3;
+                cfg.peepholes = true;
+                // Small: every variant of three layers reads int8 through the heaviest reader.
+                cfg.hidden_size = irregular_in(rng, 5, 40);
+                case.seq_len = rng.random_range(3..=6);
             }
             "gru-reset-before-product" => {
                 case.convention = Some(Convention::Onnx);

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::quantized::Quantized;
 use super::*;
+use crate::convention::Convention;
+use crate::weights::{from_file_order, RowScales};
 
 impl OnnxModel {
     /// One node as a one-layer LSTM.
@@ -38,15 +40,16 @@ impl OnnxModel {
             self.ctx
                 .error(OnnxProblem::Size, format!("{op} node '{label}': {message}"))
         };
-        let (w, r) = if quantized(f.node) {
-            (
-                self.dequantized(f, Quantized::W, d)?,
-                self.dequantized(f, Quantized::R, d)?,
-            )
+        // A quantized node's rows' own int8 scales (W's, R's), ONNX's gate order.
+        let (w, r, own_scales) = if quantized(f.node) {
+            let (w, w_scales) = self.dequantized(f, Quantized::W, d)?;
+            let (r, r_scales) = self.dequantized(f, Quantized::R, d)?;
+            (w, r, Some((w_scales, r_scales)))
         } else {
             (
                 weight(1, "W")?.ok_or_else(|| size_err("has no W".into()))?,
                 weight(2, "R")?.ok_or_else(|| size_err("has no R".into()))?,
+                None,
             )
         };
         let h = match (a.hidden_size, r.shape.as_slice()) {
@@ -126,6 +129,23 @@ impl OnnxModel {
         } else {
             Vec::new()
         };
+        // In the engine's gate order, like W's and R's rows; every row of a float node is None.
+        let blocks = Convention::Onnx.block_of_gate(cell);
+        let row_scales = (0..d)
+            .map(|k| {
+                let of = |s: &[Option<f32>]| from_file_order(&s[k * g * h..][..g * h], blocks);
+                match &own_scales {
+                    Some((w, r)) => RowScales {
+                        w_ih: of(w),
+                        w_hh: of(r),
+                    },
+                    None => RowScales {
+                        w_ih: vec![None; g * h],
+                        w_hh: vec![None; g * h],
+                    },
+                }
+            })
+            .collect();
         let mut config = LstmConfig {
             cell,
             linear_before_reset: a.linear_before_reset,
@@ -143,6 +163,7 @@ impl OnnxModel {
             config,
             input_size: input,
             directions,
+            row_scales,
         })
     }
 
@@ -265,6 +286,7 @@ impl OnnxModel {
             direction
         };
         let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+        let row_scales = layers.iter().map(|l| l.row_scales.clone()).collect();
         let weights = LstmWeights::of_cell(
             config.cell,
             config.linear_before_reset,
@@ -273,6 +295,7 @@ impl OnnxModel {
             stored,
             layers.into_iter().map(|l| l.directions).collect(),
         )
+        .map(|w| w.with_row_scales(row_scales))
         .and_then(|w| w.with_direction(direction))
         .map_err(|e| self.ctx.error(OnnxProblem::Size, e.to_string()))?;
         let (initial, seq_lens) = self.runtime_constants(&chosen, &config)?;
@@ -426,4 +449,6 @@ pub(super) struct Layer {
     pub(super) config: LstmConfig,
     pub(super) input_size: usize,
     pub(super) directions: Vec<crate::weights::DirectionWeights>,
+    /// The int8 scales of rows that came quantized, per direction.
+    pub(super) row_scales: Vec<RowScales>,
 }

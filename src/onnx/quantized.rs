@@ -40,8 +40,15 @@ fn per_channel(shape: &[usize], d: usize, n: usize) -> Option<bool> {
 
 impl OnnxModel {
     /// W or R of a quantized node for `d` directions, dequantized into LSTM's layout (f64, as
-    /// exactly as (q − zero point) · scale gives it; converted to f32 once, like every weight).
-    pub(super) fn dequantized(&self, f: &Found<'_>, which: Quantized, d: usize) -> Result<Arc<Value>> {
+    /// exactly as (q − zero point) · scale gives it; converted to f32 once, like every weight),
+    /// with each output row's scale (`[D, 4H]`, ONNX's gate order) where every q − zero point of
+    /// the row fits in int8, so int8 storage keeps the row exactly (`None` elsewhere).
+    pub(super) fn dequantized(
+        &self,
+        f: &Found<'_>,
+        which: Quantized,
+        d: usize,
+    ) -> Result<(Arc<Value>, Vec<Option<f32>>)> {
         let (role, input, scale_at, zero_at) = which.inputs();
         let label = node_name(f.node);
         let what = |part: &str| format!("{part} of {QUANTIZED_LSTM} node '{label}'");
@@ -100,16 +107,21 @@ impl OnnxModel {
         let channels = scales.len() / d;
         let at = |dir: usize, j: usize| dir * channels + if channels == 1 { 0 } else { j };
         let mut out = Vec::with_capacity(values.len());
+        let mut row_scales = Vec::with_capacity(d * n);
         for dir in 0..d {
             for j in 0..n {
-                let (s, z) = (scales[at(dir, j)] as f64, zeros[at(dir, j)]);
-                out.extend((0..k).map(|kk| (values[(dir * k + kk) * n + j] - z) as f64 * s));
+                let (s, z) = (scales[at(dir, j)], zeros[at(dir, j)]);
+                let row = (0..k).map(|kk| values[(dir * k + kk) * n + j] - z);
+                let fits = row.clone().all(|q| (-128..=127).contains(&q));
+                row_scales.push((fits && s > 0.0 && s.is_normal()).then_some(s));
+                out.extend(row.map(|q| q as f64 * s as f64));
             }
         }
-        Ok(Arc::new(Value {
+        let value = Arc::new(Value {
             shape: vec![d, n, k],
             data: Data::Float(out),
-        }))
+        });
+        Ok((value, row_scales))
     }
 
     /// What `info` says of a quantized node's weights: `W int8 per output channel, R int8 per

@@ -41,11 +41,11 @@ pub const GRADIENT_FILES: [&str; 4] = ["grads.safetensors", "dx.npy", "dh0.npy",
 /// smaller than f16's resolution; train in f32 and round afterwards).
 pub fn check_trainable(config: &LstmConfig) -> Result<()> {
     config.validate()?;
-    if config.weights_precision == Precision::F16 {
+    if config.weights_precision != Precision::F32 {
         return Err(Error::invalid(
-            "weights precision f16",
-            "training runs on f32 weights only (an optimizer step is often below f16's resolution); \
-             train in f32 and round the result with LstmWeights::rounded",
+            format!("weights precision {}", config.weights_precision.name()),
+            "training runs on f32 weights only (an optimizer step is often below the resolution \
+             of f16 or int8); train in f32 and round the result with LstmWeights::rounded",
         ));
     }
     Ok(())

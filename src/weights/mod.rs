@@ -48,6 +48,17 @@ pub struct LstmWeights {
     direction: Direction,
     /// `[L][D]`.
     layers: Vec<Vec<DirectionWeights>>,
+    /// `[L][D]`: the int8 scale of rows that came quantized, which int8 storage keeps.
+    row_scales: Option<Vec<Vec<RowScales>>>,
+}
+
+/// The int8 scale of each row of one direction's W and R (`[G·H]` each, the engine's gate
+/// order) where the row came quantized (a `DynamicQuantizeLSTM` node) as integers in −128..=127
+/// times the scale: [`Precision::Int8`] stores such rows exactly, not requantized.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RowScales {
+    pub w_ih: Vec<Option<f32>>,
+    pub w_hh: Vec<Option<f32>>,
 }
 
 impl LstmWeights {
@@ -78,6 +89,7 @@ impl LstmWeights {
             input_size,
             hidden_size,
             proj_size: None,
+            row_scales: None,
             direction,
             layers,
         };
@@ -206,7 +218,8 @@ impl LstmWeights {
     /// peepholes) rounded to it, and each pair of biases summed, rounded, and held as the input
     /// bias (the recurrent one zero), as the GPU stores their sum. The candidate's biases of a
     /// GRU with `linear_before_reset` are not summed (Rb_n sits inside the reset product): each
-    /// is rounded where it is.
+    /// is rounded where it is. At [`Precision::Int8`] each row of W, R and W_hr is quantized to
+    /// its own scale and dequantized; peepholes and biases are summed but kept exact.
     pub fn rounded(&self, precision: Precision) -> LstmWeights {
         if precision == Precision::F32 {
             return self.clone();
@@ -214,14 +227,33 @@ impl LstmWeights {
         let h = self.hidden_size;
         let separate = self.separate_bias_rows();
         let round = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| precision.round(x)).collect() };
+        // W, R (`rows` rows each) and W_hr: int8 quantizes each row to its own scale, but for
+        // rows that came quantized (`own`), which stay as they are.
+        let rows = self.cell.gates() * h;
+        let matrix = |v: &[f32], rows: usize, own: Option<&Vec<Option<f32>>>| -> Vec<f32> {
+            match precision {
+                Precision::Int8 => v
+                    .chunks((v.len() / rows.max(1)).max(1))
+                    .enumerate()
+                    .flat_map(|(r, row)| match own.and_then(|o| o[r]) {
+                        Some(_) => row.to_vec(),
+                        None => crate::config::int8_row(row),
+                    })
+                    .collect(),
+                _ => round(v),
+            }
+        };
+        let own = |l: usize, k: usize| self.row_scales.as_ref().map(|s| &s[l][k]);
         let layers = self
             .layers
             .iter()
-            .map(|dirs| {
+            .enumerate()
+            .map(|(l, dirs)| {
                 dirs.iter()
-                    .map(|dw| DirectionWeights {
-                        w_ih: round(&dw.w_ih),
-                        w_hh: round(&dw.w_hh),
+                    .enumerate()
+                    .map(|(k, dw)| DirectionWeights {
+                        w_ih: matrix(&dw.w_ih, rows, own(l, k).map(|o| &o.w_ih)),
+                        w_hh: matrix(&dw.w_hh, rows, own(l, k).map(|o| &o.w_hh)),
                         bias: dw.bias.as_ref().map(|(bi, bh)| {
                             let sum: Vec<f32> = bi
                                 .iter()
@@ -237,7 +269,10 @@ impl LstmWeights {
                             (round(&sum), round(&rest))
                         }),
                         peephole: dw.peephole.as_deref().map(round),
-                        w_hr: dw.w_hr.as_deref().map(round),
+                        w_hr: dw
+                            .w_hr
+                            .as_deref()
+                            .map(|w| matrix(w, self.proj_size.unwrap_or(h), None)),
                     })
                     .collect()
             })
@@ -246,6 +281,53 @@ impl LstmWeights {
             layers,
             ..self.clone()
         }
+    }
+
+    /// The same weights, noting rows that came quantized (`[L][D]`, each `[G·H]`).
+    pub(crate) fn with_row_scales(mut self, scales: Vec<Vec<RowScales>>) -> Self {
+        debug_assert!(
+            scales.len() == self.layers.len()
+                && scales.iter().zip(&self.layers).all(|(s, l)| s.len() == l.len())
+        );
+        self.row_scales = scales
+            .iter()
+            .flatten()
+            .any(|s| s.w_ih.iter().chain(&s.w_hh).any(Option::is_some))
+            .then_some(scales);
+        self
+    }
+
+    /// These weights with every value of W and R replaced by its row's own int8 scale (NaN for
+    /// a row without one, and in W_hr), so that the packing of the values, applied to them, puts
+    /// each value's scale where the value goes; `None` when no row came quantized.
+    pub(crate) fn own_scales_as_weights(&self) -> Option<LstmWeights> {
+        let scales = self.row_scales.as_ref()?;
+        let fill = |v: &[f32], own: &[Option<f32>]| -> Vec<f32> {
+            let width = v.len() / own.len().max(1);
+            own.iter()
+                .flat_map(|s| std::iter::repeat_n(s.unwrap_or(f32::NAN), width))
+                .collect()
+        };
+        let layers = self
+            .layers
+            .iter()
+            .zip(scales)
+            .map(|(dirs, own)| {
+                dirs.iter()
+                    .zip(own)
+                    .map(|(dw, own)| DirectionWeights {
+                        w_ih: fill(&dw.w_ih, &own.w_ih),
+                        w_hh: fill(&dw.w_hh, &own.w_hh),
+                        w_hr: dw.w_hr.as_ref().map(|w| vec![f32::NAN; w.len()]),
+                        ..dw.clone()
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(LstmWeights {
+            layers,
+            ..self.clone()
+        })
     }
 
     /// The gate blocks whose two biases the cell cannot sum: the GRU's candidate with
@@ -407,7 +489,7 @@ pub(crate) fn to_file_order(src: &[f32], blocks: &[usize]) -> Vec<f32> {
 }
 
 /// A file's row blocks into the engine's order (`blocks`: [`Convention::block_of_gate`]).
-pub(crate) fn from_file_order(src: &[f32], blocks: &[usize]) -> Vec<f32> {
+pub(crate) fn from_file_order<T: Copy>(src: &[T], blocks: &[usize]) -> Vec<T> {
     let block = src.len() / blocks.len();
     blocks
         .iter()

@@ -15,6 +15,7 @@ pub(crate) mod cache;
 mod context;
 mod engine;
 pub(crate) mod grid;
+mod int8;
 pub(crate) mod limits;
 mod model;
 mod packing;

@@ -4,11 +4,10 @@
 use wgpu::util::DeviceExt;
 
 use super::packing;
-use super::plan::{ModelPlan, WeightId};
-use super::shaders::WeightFormat;
+use super::plan::{int8_layout, ModelPlan, WeightId};
 use super::variants::GemmVariant;
 use crate::config::Precision;
-use crate::weights::LstmWeights;
+use crate::weights::{DirectionWeights, LstmWeights};
 
 pub(crate) struct ModelWeights {
     pub plan: ModelPlan,
@@ -18,13 +17,10 @@ pub(crate) struct ModelWeights {
 
 impl ModelWeights {
     /// Pack and upload every buffer the plan lists, in its weight format: every weight rounded
-    /// to the precision, W, R (with the peepholes) and W_hr stored as f16 where the format is,
-    /// the summed biases as f32.
+    /// to the precision, W, R (with the peepholes) and W_hr stored as f16 or int8 where the
+    /// format is (int8 keeping the scales of rows that came quantized), the summed biases as f32.
     pub fn upload(device: &wgpu::Device, weights: &LstmWeights, plan: ModelPlan) -> ModelWeights {
-        let precision = match plan.format {
-            WeightFormat::F32 => Precision::F32,
-            WeightFormat::F16 | WeightFormat::F16Native => Precision::F16,
-        };
+        let precision = plan.format.precision();
         // Rounded first, as the CPU reference rounds them: the f16 conversion below is exact and
         // the biases are summed from rounded values.
         let weights = weights.rounded(precision);
@@ -34,32 +30,51 @@ impl ModelWeights {
             weights.linear_before_reset(),
         );
         let layers = weights.layers();
+        let (d, p) = (layers[0].len(), weights.proj_size().unwrap_or(h));
+        let inputs: Vec<usize> = layers
+            .iter()
+            .map(|l| l[0].w_ih.len() / (cell.gates() * h))
+            .collect();
+        // W, R, W_hr and the peepholes in the layout of buffer `id`, and whether they are stored
+        // in the format's precision (the summed biases stay f32).
+        let packed = |layers: &[Vec<DirectionWeights>], id: WeightId| -> (Vec<f32>, bool) {
+            match id {
+                WeightId::Input(l) => {
+                    let w = packing::input_weights(&layers[l], h, cell);
+                    let w = match plan.gemm {
+                        GemmVariant::Tiled { .. } => w,
+                        GemmVariant::RegisterBlocked => packing::transposed(&w, layers[l].len() * 4 * h),
+                    };
+                    (w, true)
+                }
+                WeightId::Bias(l) => (packing::summed_biases(&layers[l], h, cell, lbr), false),
+                WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h, cell), true),
+                WeightId::Stacked => (packing::stacked_weights(layers, h, cell, lbr).0, true),
+                WeightId::Projection(l) => (
+                    packing::projection_weights(&layers[l], h)
+                        .expect("a projection is planned only with W_hr"),
+                    true,
+                ),
+            }
+        };
+        // int8: the own scales of rows that came quantized, laid out as their values.
+        let own_scales = match precision {
+            Precision::Int8 => weights.own_scales_as_weights(),
+            _ => None,
+        };
         let buffers = plan
             .weights
             .iter()
             .map(|spec| {
-                let (data, f16) = match spec.id {
-                    WeightId::Input(l) => {
-                        let w = packing::input_weights(&layers[l], h, cell);
-                        let w = match plan.gemm {
-                            GemmVariant::Tiled { .. } => w,
-                            GemmVariant::RegisterBlocked => packing::transposed(&w, layers[l].len() * 4 * h),
-                        };
-                        (w, true)
+                let (data, f16) = packed(layers, spec.id);
+                let bytes = match precision {
+                    Precision::F16 if f16 => packing::to_f16_bytes(&data),
+                    Precision::Int8 if f16 => {
+                        let layout = int8_layout(spec.id, plan.gemm, d, h, p, &inputs);
+                        let own = own_scales.as_ref().map(|o| packed(o.layers(), spec.id).0);
+                        bytemuck::cast_slice(&layout.pack(&data, own.as_deref())).to_vec()
                     }
-                    WeightId::Bias(l) => (packing::summed_biases(&layers[l], h, cell, lbr), false),
-                    WeightId::Recurrent(l) => (packing::recurrent_weights(&layers[l], h, cell), true),
-                    WeightId::Stacked => (packing::stacked_weights(layers, h, cell, lbr).0, true),
-                    WeightId::Projection(l) => (
-                        packing::projection_weights(&layers[l], h)
-                            .expect("a projection is planned only with W_hr"),
-                        true,
-                    ),
-                };
-                let bytes = if f16 && precision == Precision::F16 {
-                    packing::to_f16_bytes(&data)
-                } else {
-                    bytemuck::cast_slice(&data).to_vec()
+                    _ => bytemuck::cast_slice(&data).to_vec(),
                 };
                 debug_assert_eq!(bytes.len() as u64, spec.bytes, "{:?}", spec.id);
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

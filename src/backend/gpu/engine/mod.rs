@@ -169,7 +169,7 @@ impl Lstm {
             limits::kernel(&limits, kernel)?;
         }
         // Stacked weights let the layers run as a wavefront, where the model allows it and they
-        // fit the device. Sizes do not depend on the GEMM variant, which is chosen next.
+        // fit the device. Sizes depend on the GEMM variant, chosen next, only for int8 weights.
         let shader_f16 = device.features().contains(wgpu::Features::SHADER_F16);
         let stacked = ModelPlan::new(config, GemmVariant::TILED, true, shader_f16)?;
         let mut model = if stacked.stacked && limits::model(&limits, &stacked).is_ok() {
@@ -183,7 +183,7 @@ impl Lstm {
         // The GEMM variant fixes the input weights' layout, so it is chosen before they upload.
         let n = config.num_directions() * 4 * config.hidden_size;
         let key = GemmKey::new(config.input_size, n);
-        model.gemm = match variants {
+        let gemm = match variants {
             Some(v) => v.gemm,
             None if !may_tune => tuning.known_gemm(key).unwrap_or(GemmVariant::TILED),
             None => tuning.gemm(key, || {
@@ -193,6 +193,8 @@ impl Lstm {
                 .map(|(v, _)| v)
             })?,
         };
+        model.set_gemm(config, gemm);
+        limits::model(&limits, &model)?;
         let target = Target::of(device);
         let weights = capture(device, "uploading the weights", || {
             ModelWeights::upload(device, weights, model)

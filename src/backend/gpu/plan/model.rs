@@ -1,5 +1,6 @@
 //! [`ModelPlan`]: the resident weight buffers of a model, in the kernels' layouts.
 
+use super::super::int8::{Layout, Row};
 use super::*;
 
 /// A resident weight buffer.
@@ -51,7 +52,7 @@ impl ModelPlan {
         let format = WeightFormat::of(config.weights_precision, shader_f16);
         let (d, h, p, nl) = model_sizes(config);
         let what = "the model's weights";
-        // Bytes of `n` weights (biases stay f32), whole u32s.
+        // Bytes of `n` weights (biases stay f32), whole u32s; int8's are set by `set_gemm`.
         let wb = format.weight_bytes();
         let bytes_of = |n: u64| -> Result<u64> { round_up(what, product(what, &[n, wb])?, 4) };
         let mut weights = Vec::new();
@@ -102,7 +103,7 @@ impl ModelPlan {
                 });
             }
         }
-        Ok(ModelPlan {
+        let mut plan = ModelPlan {
             cell: config.cell,
             gemm,
             format,
@@ -110,7 +111,28 @@ impl ModelPlan {
             r_first,
             r_stride,
             weights,
-        })
+        };
+        plan.set_gemm(config, gemm);
+        Ok(plan)
+    }
+
+    /// Read the input weights with `gemm`, whose layout int8 buffers' sizes depend on.
+    pub fn set_gemm(&mut self, config: &LstmConfig, gemm: GemmVariant) {
+        self.gemm = gemm;
+        if self.format == WeightFormat::Int8 {
+            // Packed values, their row table and scales (`int8.rs`); biases stay f32.
+            let inputs: Vec<usize> = (0..config.num_layers)
+                .map(|l| config.layer_input_size(l))
+                .collect();
+            let (d, h, p) = (config.num_directions(), config.hidden_size, config.output_size());
+            for spec in self
+                .weights
+                .iter_mut()
+                .filter(|w| !matches!(w.id, WeightId::Bias(_)))
+            {
+                spec.bytes = 4 * int8_layout(spec.id, gemm, d, h, p, &inputs).words() as u64;
+            }
+        }
     }
 
     /// Position of a weight buffer in [`ModelPlan::weights`].
@@ -128,5 +150,53 @@ impl ModelPlan {
         } else {
             WeightId::Recurrent(layer)
         }
+    }
+}
+
+/// The int8 layout (`int8.rs`) of buffer `id` of a model of `d` directions, H `h`, P `p` and
+/// layer inputs `inputs`, its input weights read by `gemm`: which rows of the float layout
+/// (`packing`) belong to one matrix, and which are kept exact.
+pub(crate) fn int8_layout(
+    id: WeightId,
+    gemm: GemmVariant,
+    d: usize,
+    h: usize,
+    p: usize,
+    inputs: &[usize],
+) -> Layout {
+    let matrix = |group: u32, n: usize| std::iter::repeat_n(Row::Matrix(group), n);
+    match id {
+        WeightId::Recurrent(_) => {
+            // [D][P][H] R, then [D][H] peepholes.
+            let rows = (0..d as u32)
+                .flat_map(|dd| matrix(dd, p))
+                .chain(std::iter::repeat_n(Row::Exact, d));
+            Layout::vec4(h, rows.collect())
+        }
+        WeightId::Stacked => {
+            // Layer 0's R and peepholes, then each upper layer's R, peepholes, W and biases.
+            let mut rows: Vec<Row> = matrix(0, h).chain([Row::Exact]).collect();
+            for l in 1..inputs.len() as u32 {
+                rows.extend(matrix(2 * l - 1, h).chain([Row::Exact]));
+                rows.extend(matrix(2 * l, h).chain([Row::Exact]));
+            }
+            Layout::vec4(h, rows)
+        }
+        WeightId::Input(l) => match gemm {
+            // [D·4H][I]: each row an output row.
+            GemmVariant::Tiled { .. } => Layout::new(
+                1,
+                inputs[l],
+                false,
+                (0..(d * 4 * h) as u32).map(Row::Matrix).collect(),
+            ),
+            // [I][D·H] vec4s: one matrix.
+            GemmVariant::RegisterBlocked => Layout::vec4(d * h, matrix(0, inputs[l]).collect()),
+        },
+        // [D][H][P]: a matrix per direction.
+        WeightId::Projection(_) => {
+            Layout::new(1, p, true, (0..d as u32).flat_map(|dd| matrix(dd, h)).collect())
+        }
+        WeightId::Bias(_) => unreachable!("biases stay f32"),
     }
 }

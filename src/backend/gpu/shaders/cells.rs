@@ -1,5 +1,5 @@
 //! The step kernels of each cell: the shared step bodies (`step*.wgsl`) with the cell's body
-//! (`cells/<cell>.wgsl`) composed in, in the three weight formats.
+//! (`cells/<cell>.wgsl`) composed in, in the four weight formats.
 
 use super::*;
 
@@ -7,20 +7,20 @@ use super::*;
 pub(crate) struct CellKernels {
     /// One recurrent timestep with the cell update, 1–8 batch elements per invocation; also the
     /// wavefront's step.
-    pub step: [Kernel; 3],
+    pub step: [Kernel; 4],
     /// One recurrent timestep, split over k across a workgroup (small batches).
-    pub splitk: [Kernel; 3],
+    pub splitk: [Kernel; 4],
     /// One recurrent timestep staging tiles of R and h in workgroup memory (large batches).
-    pub tiled: [Kernel; 3],
+    pub tiled: [Kernel; 4],
     /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
-    pub sequence: [Kernel; 3],
+    pub sequence: [Kernel; 4],
     /// The sequence kernel with each invocation's column of R in registers, h staged in
     /// workgroup memory (the body, then the part that stages h).
-    pub resident: [Kernel; 3],
+    pub resident: [Kernel; 4],
     /// The register-resident sequence kernel with h broadcast within subgroups (devices with
     /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the
     /// same body, then the part that broadcasts h.
-    pub resident_subgroup: [Kernel; 3],
+    pub resident_subgroup: [Kernel; 4],
 }
 
 /// The [`CellKernels`] of the cell whose body is `$body` (under `shaders/`), named `$prefix…`.
@@ -96,7 +96,7 @@ cell_kernels! {
 
 impl CellKernels {
     /// Every step kernel set of the cell.
-    pub fn all(&'static self) -> [&'static [Kernel; 3]; 6] {
+    pub fn all(&'static self) -> [&'static [Kernel; 4]; 6] {
         [
             &self.step,
             &self.splitk,

@@ -23,6 +23,8 @@ pub(crate) enum WeightFormat {
     F16,
     /// f16 read natively (`Features::SHADER_F16`).
     F16Native,
+    /// int8, four to a u32, with their scales in the same buffer (`backend/gpu/int8.rs`).
+    Int8,
 }
 
 impl WeightFormat {
@@ -32,6 +34,7 @@ impl WeightFormat {
             (Precision::F32, _) => WeightFormat::F32,
             (Precision::F16, false) => WeightFormat::F16,
             (Precision::F16, true) => WeightFormat::F16Native,
+            (Precision::Int8, _) => WeightFormat::Int8,
         }
     }
 
@@ -39,18 +42,29 @@ impl WeightFormat {
         self as usize
     }
 
-    /// Bytes of one weight.
+    /// Bytes of one weight (int8's scales aside).
     pub fn weight_bytes(self) -> u64 {
         match self {
             WeightFormat::F32 => 4,
             WeightFormat::F16 | WeightFormat::F16Native => 2,
+            WeightFormat::Int8 => 1,
+        }
+    }
+
+    /// The precision this format stores.
+    pub fn precision(self) -> Precision {
+        match self {
+            WeightFormat::F32 => Precision::F32,
+            WeightFormat::F16 | WeightFormat::F16Native => Precision::F16,
+            WeightFormat::Int8 => Precision::Int8,
         }
     }
 
     /// Bytes of the array element a kernel reads weights through: four weights, or one (which
-    /// packed f16 reads as a u32 of two).
+    /// packed f16 reads as a u32 of two, int8 as a u32 of four).
     fn element(self, vec4: bool) -> u64 {
         match (self, vec4) {
+            (WeightFormat::Int8, _) => 4,
             (WeightFormat::F32, true) => 16,
             (WeightFormat::F32, false) => 4,
             (_, true) => 8,
@@ -98,7 +112,7 @@ pub(crate) struct Kernel {
 
 pub(crate) const ENTRY_POINT: &str = "main";
 
-/// A kernel in the three weight formats: `$files` after the weights snippet `$access` ("vec4"
+/// A kernel in the four weight formats: `$files` after the weights snippet `$access` ("vec4"
 /// or "scalar") of each format.
 macro_rules! kernel {
     (
@@ -111,7 +125,7 @@ macro_rules! kernel {
         overrides: $overrides:expr $(,)?
     ) => {
         $(#[$doc])*
-        pub(crate) const $name: [Kernel; 3] =
+        pub(crate) const $name: [Kernel; 4] =
             kernel!(@set $label, $access, [$($file),+], $size, $bytes, $bindings, $consts, $overrides);
     };
     (@set $label:expr, $access:literal, [$($file:literal),+], $size:expr, $bytes:expr, $bindings:expr,
@@ -123,6 +137,8 @@ macro_rules! kernel {
                 [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
             kernel!(@one concat!($label, "_f16_native"), WeightFormat::F16Native,
                 concat!("weights/", $access, "_f16_native.wgsl"),
+                [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
+            kernel!(@one concat!($label, "_int8"), WeightFormat::Int8, concat!("weights/", $access, "_int8.wgsl"),
                 [$($file),+], $size, $bytes, $bindings, $consts, $overrides),
         ]
     };
@@ -324,7 +340,7 @@ pub(crate) const POOL_ROWS: Kernel = kernel!(@files "pool_rows", WeightFormat::F
     &[("WG", POOL_ROWS_WORKGROUP)], &[]);
 
 /// Every kernel in every weight format: the GEMMs, each cell's step kernels, the projection.
-pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 3]> {
+pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 4]> {
     [&INPUT_PROJECTION, &INPUT_PROJECTION_BLOCKED]
         .into_iter()
         .chain(Cell::ALL.into_iter().flat_map(|c| CellKernels::of(c).all()))
@@ -392,7 +408,7 @@ impl KernelRef {
 
     /// The kernel in the three weight formats, the step kernels from `cell`'s; `None` for the
     /// pool's row mover, which reads no weights.
-    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> Option<&'static [Kernel; 3]> {
+    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> Option<&'static [Kernel; 4]> {
         Some(match self {
             KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,

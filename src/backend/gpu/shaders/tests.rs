@@ -194,7 +194,12 @@ fn workgroup_memory_of_every_variant_fits_the_registry() {
     );
     refs.extend([KernelRef::OutputProjection, KernelRef::PoolRows]);
     let mut largest: std::collections::HashMap<&str, u64> = Default::default();
-    for format in [WeightFormat::F32, WeightFormat::F16, WeightFormat::F16Native] {
+    for format in [
+        WeightFormat::F32,
+        WeightFormat::F16,
+        WeightFormat::F16Native,
+        WeightFormat::Int8,
+    ] {
         for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
             for (kernel_ref, cell) in refs.iter().flat_map(|r| Cell::ALL.map(|c| (r, c))) {
                 let kernel = kernel_ref.kernel(cell, format, subgroups);
