@@ -6,7 +6,10 @@ exit 0 only if every value the page's GPU computed lies within the error model's
 native result (docs/conformance.md), computed here from the model's sizes. The page's own verdict
 is not the check; a page whose verdict disagrees with the native comparison fails too.
 
-    scripts/check-web.py [--cell lstm|gru|rnn] [--screenshot docs/web-demo.png] [--seq 200 --batch 4] [--bin target/debug/wgpu-lstm]
+    scripts/check-web.py [--cell lstm|gru|rnn] [--precision f32|f16|int8] [--screenshot docs/web-demo.png] [--seq 200 --batch 4] [--bin target/debug/wgpu-lstm]
+
+With --precision the page stores the weights at that precision and the native reference rounds
+them the same way (`run --weights-precision`).
 
 Serves web/ on a free local port and drives Chromium through chromedriver's WebDriver HTTP API
 (Python's standard library only), with the flags of webdriver.json.
@@ -86,14 +89,14 @@ def model_bound(path, seq):
 BUNDLED = {"lstm": "model.safetensors", "gru": "model_gru.safetensors", "rnn": "model_rnn.safetensors"}
 
 
-def check_natively(report, binary, cell):
+def check_natively(report, binary, cell, precision):
     """The page's GPU output against the native reference on the page's input: (passed, text)."""
     model = ROOT / "web" / BUNDLED[cell]
     with tempfile.TemporaryDirectory() as tmp:
         x = Path(tmp) / "x.npy"
         write_npy(x, report["input"]["shape"], report["input"]["data"])
         out = Path(tmp) / "out"
-        native = subprocess.run([binary, "run", "--device", "cpu", "--weights", model, "--input", x, "--out", out], capture_output=True, text=True)
+        native = subprocess.run([binary, "run", "--device", "cpu", "--weights-precision", precision, "--weights", model, "--input", x, "--out", out], capture_output=True, text=True)
         if native.returncode != 0:
             return False, f"native check: `{binary} run` failed: {native.stderr.strip()}"
         shape, want = read_npy(out / "y.npy")
@@ -115,6 +118,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--cell", choices=sorted(BUNDLED), default="lstm", help="the bundled model the page runs")
+    parser.add_argument("--precision", choices=["f32", "f16", "int8"], default="f32", help="how the page stores the weights on the GPU")
     parser.add_argument("--seq", type=int, default=200)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300)
@@ -160,10 +164,10 @@ def main():
             if status and status != "running":
                 break
             time.sleep(0.5)
-        if (args.seq, args.batch) != (200, 4) and status not in ("", "running", "no-webgpu"):
+        if (args.seq, args.batch, args.precision) != (200, 4, "f32") and status not in ("", "running", "no-webgpu"):
             call(base, "POST", f"/session/{sid}/execute/sync", {
-                "script": "document.getElementById('seq').value = arguments[0]; document.getElementById('batch').value = arguments[1]; document.body.dataset.status = 'running'; document.getElementById('run').click();",
-                "args": [args.seq, args.batch],
+                "script": "document.getElementById('seq').value = arguments[0]; document.getElementById('batch').value = arguments[1]; document.getElementById('precision').value = arguments[2]; document.body.dataset.status = 'running'; document.getElementById('run').click();",
+                "args": [args.seq, args.batch, args.precision],
             })
             while time.time() < deadline:
                 status, verdict, result = call(base, "POST", f"/session/{sid}/execute/sync", script)
@@ -176,8 +180,10 @@ def main():
             report = call(base, "POST", f"/session/{sid}/execute/sync", {"script": "return window.wgpuLstmReport", "args": []})
             if report.get("cell") != args.cell:
                 print(f"the page ran a {report.get('cell')} model, not the bundled {args.cell}")
-            passed, text = check_natively(report, args.bin, args.cell)
-            passed = passed and report.get("cell") == args.cell
+            passed, text = check_natively(report, args.bin, args.cell, args.precision)
+            if report.get("weights_precision") != args.precision:
+                print(f"the page stored {report.get('weights_precision')} weights, not {args.precision}")
+            passed = passed and report.get("cell") == args.cell and report.get("weights_precision") == args.precision
             print(text)
             native = "pass" if passed else "fail"
             if native != status:

@@ -13,7 +13,10 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wgpu_lstm::conform::{suite, CaseShape, ConformCase, Verdict};
 use wgpu_lstm::gpu::{GpuContext, Lstm, TrainLstm, Trainer, Variants};
-use wgpu_lstm::{CpuLstm, Direction, Error, LstmConfig, LstmWeights, Optimizer, State, StreamPool, Tensor};
+use wgpu_lstm::{
+    CpuLstm, Dims, Direction, Error, ErrorBound, LstmConfig, LstmWeights, Optimizer, Precision, State,
+    StreamPool, Tensor,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -281,6 +284,39 @@ async fn error_paths() {
         .forward(&x, None)
         .unwrap();
     assert!(got.max_abs_diff(&expected).unwrap() < 1e-4);
+}
+
+/// onnxruntime's quantized LSTM in the browser: the `DynamicQuantizeLSTM` model of
+/// tests/onnx/quantized/ (int8 per output channel, bidirectional, from onnxruntime's quantizer)
+/// loaded from its bytes and run on WebGPU with its dequantized weights in f32 and stored as int8
+/// with its own scales, each against the CPU reference on the same weights under the error model
+/// (tests/quantized.rs ties them to onnxruntime natively).
+#[wasm_bindgen_test]
+async fn quantized_onnx_model_in_f32_and_int8() {
+    let bytes = include_bytes!("onnx/quantized/int8_channel.onnx");
+    let onnx = wgpu_lstm::onnx::OnnxModel::from_bytes(bytes, None)
+        .and_then(|m| m.load(&[]))
+        .unwrap();
+    let ctx = context().await;
+    let x = input(6, 3, onnx.config.input_size);
+    for precision in [Precision::F32, Precision::Int8] {
+        let config = LstmConfig {
+            weights_precision: precision,
+            layout: wgpu_lstm::Layout::SeqMajor,
+            ..onnx.config.clone()
+        };
+        let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &onnx.weights, None)
+            .await
+            .unwrap();
+        let got = lstm.forward_async(&x, None, None).await.unwrap();
+        let expected = CpuLstm::new(&config, &onnx.weights)
+            .unwrap()
+            .forward(&x, None)
+            .unwrap();
+        let bound = ErrorBound::for_model(&config, Dims { seq_len: 6, batch: 3 });
+        let check = got.compare(&expected, bound).unwrap();
+        assert!(check.passed(), "{}: {check:?}", precision.name());
+    }
 }
 
 /// Training on WebGPU: forward_train_async and backward_async against the CPU's f64 backward

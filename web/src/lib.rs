@@ -1,21 +1,26 @@
 //! The demo page's engine (`web/index.html`): a model (an LSTM, GRU or RNN, told by its shapes)
-//! from `.safetensors` bytes run on WebGPU
+//! from `.safetensors` or `.onnx` bytes run on WebGPU
 //! and by the CPU reference compiled to wasm, timed and compared under the error model.
 
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 use wgpu_lstm::gpu::{GpuContext, Lstm};
-use wgpu_lstm::{CpuLstm, Dims, Error, ErrorBound, Layout, LstmWeights, Tensor};
+use wgpu_lstm::onnx::{looks_like_onnx, OnnxModel};
+use wgpu_lstm::{
+    Convention, CpuLstm, Dims, Error, ErrorBound, Layout, LstmConfig, LstmWeights, Precision, Tensor,
+};
 
-/// Run the model in `model` (`.safetensors` bytes, either convention) on `seq` steps of `batch`
-/// random sequences (seed 1); returns a JSON report: adapter, model, timings, the comparison with
+/// Run the model in `model` (`.safetensors` bytes, either convention, or an `.onnx` model with
+/// one LSTM, GRU or RNN node, a `DynamicQuantizeLSTM` included) on `seq` steps of `batch`
+/// random sequences (seed 1), its weights stored on the GPU at `precision` ("f32", "f16" or
+/// "int8"; the CPU reference rounds them the same way); returns a JSON report: adapter, model, timings, the comparison with
 /// the CPU reference, the first batch element's outputs for the plot, and the input and the GPU's
 /// whole y (`input`, `output`: shape and values), which `scripts/check-web.py` checks against a
 /// native run instead of trusting the page's own verdict. With no WebGPU adapter the report's
 /// `status` is `no-webgpu`.
 #[wasm_bindgen]
-pub async fn run(model: Vec<u8>, seq: usize, batch: usize) -> String {
-    match run_checked(&model, seq, batch).await {
+pub async fn run(model: Vec<u8>, seq: usize, batch: usize, precision: String) -> String {
+    match run_checked(&model, seq, batch, &precision).await {
         Ok(report) => report.to_string(),
         Err(Error::NoAdapter { hint, .. }) => {
             serde_json::json!({ "status": "no-webgpu", "message": format!("no WebGPU: {hint}") }).to_string()
@@ -24,9 +29,28 @@ pub async fn run(model: Vec<u8>, seq: usize, batch: usize) -> String {
     }
 }
 
-async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Result<serde_json::Value> {
-    let (weights, convention) = LstmWeights::from_safetensors(model, None)?;
-    let config = weights.config(Layout::SeqMajor);
+async fn run_checked(
+    model: &[u8],
+    seq: usize,
+    batch: usize,
+    precision: &str,
+) -> wgpu_lstm::Result<serde_json::Value> {
+    let weights_precision = Precision::from_name(precision)
+        .ok_or_else(|| Error::invalid("precision", format!("'{precision}': expected f32, f16 or int8")))?;
+    // An .onnx model keeps its nodes' attributes (and a DynamicQuantizeLSTM's row scales).
+    let (weights, config, convention) = if looks_like_onnx(model) {
+        let onnx = OnnxModel::from_bytes(model, None)?.load(&[])?;
+        (onnx.weights, onnx.config, Convention::Onnx)
+    } else {
+        let (weights, convention) = LstmWeights::from_safetensors(model, None)?;
+        let config = weights.config(Layout::SeqMajor);
+        (weights, config, convention)
+    };
+    let config = LstmConfig {
+        weights_precision,
+        layout: Layout::SeqMajor,
+        ..config
+    };
     let ctx = GpuContext::new_async().await?;
     let lstm = Lstm::new_async(ctx.pipeline_cache(), &ctx.queue, &config, &weights, None).await?;
     let x = Tensor::random(vec![seq, batch, config.input_size], 1.0, 1)?;
@@ -61,6 +85,8 @@ async fn run_checked(model: &[u8], seq: usize, batch: usize) -> wgpu_lstm::Resul
             config.direction
         ),
         "cell": config.cell.name(),
+        "weights_precision": config.weights_precision.name(),
+        "weight_bytes": lstm.weight_bytes(),
         "shape": { "seq": seq, "batch": batch },
         "first_forward_ms": first_ms,
         "gpu_ms": gpu_ms,
