@@ -9,7 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use wgpu_lstm::Tensor;
+use wgpu_lstm::gpu::Lstm;
+use wgpu_lstm::onnx::OnnxModel;
+use wgpu_lstm::{Comparison, CpuLstm, Dims, ErrorBound, LstmConfig, LstmWeights, Precision, Tensor};
 
 const MODELS: [&str; 3] = ["int8_tensor", "int8_channel", "uint8_asymmetric"];
 
@@ -137,4 +139,64 @@ fn int8_storage_keeps_a_quantized_models_own_scales() {
             );
         }
     }
+}
+
+/// The library on the GPU against the CPU reference on the same weights, under the error model
+/// (the adapter `WGPU_BACKEND` picks; CI runs this on Vulkan and GL): the quantized node with its
+/// dequantized weights in f32 and stored as int8 with its own scales, and a float model stored
+/// as int8 fed through the streaming API three steps at a time.
+#[test]
+fn the_gpu_matches_the_cpu_under_the_error_model_in_f32_and_int8() {
+    let Some(ctx) = common::gpu() else { return };
+    let onnx = OnnxModel::open(&file("int8_channel.onnx"))
+        .and_then(|m| m.load(&[]))
+        .unwrap();
+    let x = npy("x.npy");
+    let dims = |x: &Tensor| Dims {
+        seq_len: x.shape()[0],
+        batch: x.shape()[1],
+    };
+    for precision in [Precision::F32, Precision::Int8] {
+        let config = LstmConfig {
+            weights_precision: precision,
+            ..onnx.config.clone()
+        };
+        let got = Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &onnx.weights)
+            .and_then(|gpu| gpu.forward(&x, None))
+            .unwrap();
+        let expected = CpuLstm::new(&config, &onnx.weights)
+            .unwrap()
+            .forward(&x, None)
+            .unwrap();
+        let check = got
+            .compare(&expected, ErrorBound::for_model(&config, dims(&x)))
+            .unwrap();
+        assert!(check.passed(), "{}: {check:?}", precision.name());
+    }
+    // Streaming: 2 layers, H = 45, int8; Y of each chunk against the CPU's whole Y.
+    let config = LstmConfig {
+        input_size: 13,
+        hidden_size: 45,
+        num_layers: 2,
+        weights_precision: Precision::Int8,
+        ..LstmConfig::default()
+    };
+    let weights = LstmWeights::random(&config, 5).unwrap();
+    let x = Tensor::random(vec![10, 3, 13], 1.0, 6).unwrap();
+    let gpu = Lstm::with_cache(ctx.pipeline_cache(), &ctx.queue, &config, &weights).unwrap();
+    let mut state = gpu.new_state(3).unwrap();
+    let mut y = Vec::new();
+    for t in (0..10).step_by(3) {
+        let n = 3.min(10 - t);
+        let chunk = Tensor::new(vec![n, 3, 13], x.data()[t * 3 * 13..][..n * 3 * 13].to_vec()).unwrap();
+        y.extend_from_slice(gpu.forward_stream(&chunk, &mut state, None).unwrap().data());
+    }
+    let expected = CpuLstm::new(&config, &weights)
+        .unwrap()
+        .forward(&x, None)
+        .unwrap();
+    let y = Tensor::new(expected.y.shape().to_vec(), y).unwrap();
+    let check =
+        Comparison::of_tensor("y", &y, &expected.y, ErrorBound::for_model(&config, dims(&x))).unwrap();
+    assert!(check.passed(), "int8 streams: {check:?}");
 }
