@@ -4,7 +4,7 @@
 use wgpu::util::DeviceExt;
 
 use super::packing;
-use super::plan::{int8_layout, ModelPlan, WeightId};
+use super::plan::{ModelPlan, WeightId};
 use super::variants::GemmVariant;
 use crate::config::Precision;
 use crate::weights::{DirectionWeights, LstmWeights};
@@ -30,11 +30,6 @@ impl ModelWeights {
             weights.linear_before_reset(),
         );
         let layers = weights.layers();
-        let (d, p) = (layers[0].len(), weights.proj_size().unwrap_or(h));
-        let inputs: Vec<usize> = layers
-            .iter()
-            .map(|l| l[0].w_ih.len() / (cell.gates() * h))
-            .collect();
         // W, R, W_hr and the peepholes in the layout of buffer `id`, and whether they are stored
         // in the format's precision (the summed biases stay f32).
         let packed = |layers: &[Vec<DirectionWeights>], id: WeightId| -> (Vec<f32>, bool) {
@@ -67,14 +62,13 @@ impl ModelWeights {
             .iter()
             .map(|spec| {
                 let (data, f16) = packed(layers, spec.id);
-                let bytes = match precision {
-                    Precision::F16 if f16 => packing::to_f16_bytes(&data),
-                    Precision::Int8 if f16 => {
-                        let layout = int8_layout(spec.id, plan.gemm, d, h, p, &inputs);
+                let bytes = match &spec.int8 {
+                    Some(layout) => {
                         let own = own_scales.as_ref().map(|o| packed(o.layers(), spec.id).0);
                         bytemuck::cast_slice(&layout.pack(&data, own.as_deref())).to_vec()
                     }
-                    _ => bytemuck::cast_slice(&data).to_vec(),
+                    None if f16 && precision == Precision::F16 => packing::to_f16_bytes(&data),
+                    None => bytemuck::cast_slice(&data).to_vec(),
                 };
                 debug_assert_eq!(bytes.len() as u64, spec.bytes, "{:?}", spec.id);
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

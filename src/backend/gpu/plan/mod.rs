@@ -85,7 +85,7 @@ impl Target {
 mod model;
 mod resources;
 
-pub(crate) use model::{int8_layout, ModelPlan, WeightId};
+pub(crate) use model::{ModelPlan, WeightId};
 pub(crate) use resources::{Buf, IoSizes, Resource, Resources, Usage};
 
 /// The sizes of a (GEMM) input projection: `rows × n` outputs over `k` inputs.

@@ -24,6 +24,9 @@ pub(crate) struct WeightSpec {
     pub id: WeightId,
     pub label: &'static str,
     pub bytes: u64,
+    /// How an int8 buffer lays out its values, row table and scales (`int8.rs`); `None` in the
+    /// other formats and for the f32 biases.
+    pub int8: Option<Layout>,
 }
 
 /// The resident weights of a model: which buffers, how large, in which layout.
@@ -62,11 +65,13 @@ impl ModelPlan {
                 id: WeightId::Input(l),
                 label: "input weights",
                 bytes: bytes_of(product(what, &[d, 4, h, input])?)?,
+                int8: None,
             });
             weights.push(WeightSpec {
                 id: WeightId::Bias(l),
                 label: "bias",
                 bytes: product(what, &[d, 4, h, F32])?,
+                int8: None,
             });
         }
         // One layer's block of recurrent weights and peepholes: [D][P][H] vec4s, then [D][H].
@@ -84,6 +89,7 @@ impl ModelPlan {
                 id: WeightId::Stacked,
                 label: "stacked weights",
                 bytes: bytes_of(product(what, &[vec4s, 4])?)?,
+                int8: None,
             });
         } else {
             for l in 0..nl {
@@ -91,6 +97,7 @@ impl ModelPlan {
                     id: WeightId::Recurrent(l),
                     label: "recurrent weights",
                     bytes: block,
+                    int8: None,
                 });
             }
         }
@@ -100,6 +107,7 @@ impl ModelPlan {
                     id: WeightId::Projection(l),
                     label: "projection weights",
                     bytes: bytes_of(product(what, &[d, h, p])?)?,
+                    int8: None,
                 });
             }
         }
@@ -130,7 +138,9 @@ impl ModelPlan {
                 .iter_mut()
                 .filter(|w| !matches!(w.id, WeightId::Bias(_)))
             {
-                spec.bytes = 4 * int8_layout(spec.id, gemm, d, h, p, &inputs).words() as u64;
+                let layout = int8_layout(spec.id, gemm, d, h, p, &inputs);
+                spec.bytes = 4 * layout.words() as u64;
+                spec.int8 = Some(layout);
             }
         }
     }
@@ -156,14 +166,7 @@ impl ModelPlan {
 /// The int8 layout (`int8.rs`) of buffer `id` of a model of `d` directions, H `h`, P `p` and
 /// layer inputs `inputs`, its input weights read by `gemm`: which rows of the float layout
 /// (`packing`) belong to one matrix, and which are kept exact.
-pub(crate) fn int8_layout(
-    id: WeightId,
-    gemm: GemmVariant,
-    d: usize,
-    h: usize,
-    p: usize,
-    inputs: &[usize],
-) -> Layout {
+fn int8_layout(id: WeightId, gemm: GemmVariant, d: usize, h: usize, p: usize, inputs: &[usize]) -> Layout {
     let matrix = |group: u32, n: usize| std::iter::repeat_n(Row::Matrix(group), n);
     match id {
         WeightId::Recurrent(_) => {
