@@ -2,7 +2,7 @@
 # Two builds of wgpu-lstm timed side by side in one run on this machine: for each shape and each
 # backend, the old and the new binary's `bench` (autotuned kernels, tune cache cold) alternate
 # ROUNDS times, and the median of their medians is printed per build, with the kernels each chose.
-#   scripts/compare-builds.sh OLD_BINARY NEW_BINARY [ROUNDS]
+#   [BACKENDS="vulkan gl"] scripts/compare-builds.sh OLD_BINARY NEW_BINARY [ROUNDS]
 # OLD_BINARY is typically main's release build from a worktree:
 #   git worktree add ../main-old origin/main && (cd ../main-old && cargo build --release)
 # Nothing is asserted; the figures go into docs/performance.md.
@@ -11,12 +11,14 @@ old=$1 new=$2 rounds=${3:-3}
 shapes=(
     "--batch 1 --seq 307 --input 128 --hidden 128"
     "--batch 1 --seq 100 --input 256 --hidden 256"
+    "--batch 4 --seq 100 --input 256 --hidden 256"
+    "--batch 1 --seq 100 --input 512 --hidden 512"
     "--batch 64 --seq 100 --input 256 --hidden 256"
 )
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-for backend in vulkan gl; do
+for backend in ${BACKENDS:-vulkan gl}; do
     for shape in "${shapes[@]}"; do
         declare -A times=() kernels=()
         for round in $(seq "$rounds"); do

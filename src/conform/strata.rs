@@ -5,7 +5,7 @@ use super::*;
 /// The combinations every [`suite`] checks before its random cases, each with what it makes
 /// sure of. Every batch class the autotune distinguishes (1, 2–3, 4–15, 16–63, 64 and more) is
 /// among them.
-pub const STRATA: [(&str, &str); 21] = [
+pub const STRATA: [(&str, &str); 22] = [
     (
         "wavefront-3-layers",
         "a unidirectional stack of 3 or 4 layers without projection, so the layers also run as a wavefront",
@@ -40,7 +40,11 @@ pub const STRATA: [(&str, &str); 21] = [
     ),
     (
         "hidden-over-128",
-        "128 < H ≤ 200: several units per invocation in the sequence kernel",
+        "128 < H ≤ 200: several units per invocation in the sequence kernel, the register-resident kernel's second size",
+    ),
+    (
+        "hidden-over-256",
+        "256 < H ≤ 320: the register-resident kernel's largest size, two units per invocation",
     ),
     ("batch-class-2", "B = 2 or 3"),
     ("batch-class-4", "4 ≤ B < 16, f16 weights"),
@@ -172,6 +176,14 @@ impl ConformCase {
                 cfg.hidden_size = irregular_in(rng, 129, 200);
                 case.batch = irregular_in(rng, 2, 5);
                 case.seq_len = rng.random_range(5..=10);
+            }
+            "hidden-over-256" => {
+                cfg.hidden_size = irregular_in(rng, 257, 320);
+                cfg.input_size = cfg.input_size.min(40);
+                cfg.num_layers = 1;
+                cfg.proj_size = None;
+                case.batch = rng.random_range(1..=2);
+                case.seq_len = rng.random_range(3..=6);
             }
             "batch-class-2" => case.batch = rng.random_range(2..=3),
             "batch-class-4" => {

@@ -39,6 +39,8 @@ fn every_stratum_makes_its_combination() {
         let c = named("batch-1-hidden-64-plus");
         assert!(c.batch == 1 && (65..128).contains(&c.config.hidden_size) && c.seq_len >= 64);
         assert!(named("hidden-over-128").config.hidden_size > 128);
+        let over_256 = named("hidden-over-256");
+        assert!((257..=320).contains(&over_256.config.hidden_size) && over_256.config.proj_size.is_none());
         assert!(cases.iter().any(|c| c.config.weights_precision == Precision::F16));
         // Every batch class the autotune tells apart.
         for class in [1..=1, 2..=3, 4..=15, 16..=63, 64..=usize::MAX] {

@@ -177,6 +177,8 @@ pub(crate) struct EngineKernels {
     subgroups: Option<u32>,
     /// P, for kernels unrolled to it.
     out_size: usize,
+    /// The larger of H and P, which picks the register-resident kernel's size.
+    width: usize,
     cell: Cell,
     format: WeightFormat,
 }
@@ -207,6 +209,7 @@ impl EngineKernels {
             gate_options: shaders::gate_option_constants(config),
             subgroups,
             out_size: config.output_size(),
+            width: config.hidden_size.max(config.output_size()),
             cell: config.cell,
             format,
         }
@@ -218,13 +221,15 @@ impl EngineKernels {
         if kernel.takes_gate_options() {
             constants.extend(&self.gate_options);
         }
-        self.store
-            .get(kernel.kernel(self.cell, self.format, self.subgroups), &constants)
+        self.store.get(
+            kernel.kernel(self.cell, self.format, self.subgroups, self.width),
+            &constants,
+        )
     }
 
     pub fn layout(&self, kernel: KernelRef) -> wgpu::BindGroupLayout {
         self.store
-            .layout(kernel.kernel(self.cell, self.format, self.subgroups))
+            .layout(kernel.kernel(self.cell, self.format, self.subgroups, self.width))
     }
 
     pub fn store(&self) -> &Pipelines {

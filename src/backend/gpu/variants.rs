@@ -11,6 +11,10 @@ use std::fmt;
 
 use crate::config::LstmConfig;
 
+/// The largest H and P of the register-resident sequence kernel (its largest size, in
+/// `shaders::STEP_SEQUENCE_RESIDENT_SIZES`).
+pub(crate) const SEQUENCE_RESIDENT_MAX: usize = 512;
+
 /// How the input-projection GEMM runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GemmVariant {
@@ -195,7 +199,9 @@ impl StepVariant {
     pub fn fits(self, h: usize, p: usize, projected: bool) -> bool {
         match self {
             StepVariant::Sequence => !projected && p <= 2048,
-            StepVariant::SequenceResident => !projected && h <= 128 && p <= 128,
+            StepVariant::SequenceResident => {
+                !projected && h <= SEQUENCE_RESIDENT_MAX && p <= SEQUENCE_RESIDENT_MAX
+            }
             _ => true,
         }
     }

@@ -234,7 +234,7 @@ impl Resources {
                 Usage::QueryResolve,
             ));
         }
-        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(model.cell, model.format, None);
+        let gemm_kernel = KernelRef::Gemm(model.gemm).kernel(model.cell, model.format, None, 0);
         let mut groups = Vec::new();
         let mut gemm_groups = Vec::new();
         let mut gemm_shapes = Vec::new();
@@ -290,6 +290,7 @@ impl Resources {
                     model.cell,
                     model.format,
                     None,
+                    0,
                 ),
                 label: "step",
                 entries: vec![
@@ -307,7 +308,7 @@ impl Resources {
             for l in 0..nl {
                 projection_groups.push(groups.len());
                 groups.push(GroupSpec {
-                    kernel: KernelRef::OutputProjection.kernel(model.cell, model.format, None),
+                    kernel: KernelRef::OutputProjection.kernel(model.cell, model.format, None, 0),
                     label: "output_projection",
                     entries: vec![
                         step_params,

@@ -14,13 +14,30 @@ pub(crate) struct CellKernels {
     pub tiled: [Kernel; 4],
     /// Every step of a layer in one dispatch, a workgroup per batch element and direction.
     pub sequence: [Kernel; 4],
-    /// The sequence kernel with each invocation's column of R in registers, h staged in
-    /// workgroup memory (the body, then the part that stages h).
-    pub resident: [Kernel; 4],
+    /// The sequence kernel with each invocation's columns of R in registers, h read from
+    /// workgroup memory (the body, then the part that reads h), in each of
+    /// [`STEP_SEQUENCE_RESIDENT_SIZES`].
+    pub resident: [[Kernel; 4]; 3],
     /// The register-resident sequence kernel with h broadcast within subgroups (devices with
     /// `Features::SUBGROUP` and subgroups of at least [`SEQUENCE_SUBGROUP`] invocations): the
     /// same body, then the part that broadcasts h.
-    pub resident_subgroup: [Kernel; 4],
+    pub resident_subgroup: [[Kernel; 4]; 3],
+}
+
+/// The register-resident sequence kernel of the cell whose body is `$body`, with h read by
+/// `$part` ("workgroup" or "subgroup", in `$file`), `$wg` invocations owning `$units` units each.
+macro_rules! resident {
+    ($prefix:literal, $body:literal, $part:literal, $file:literal, $wg:literal, $units:literal) => {
+        kernel!(@set concat!($prefix, "step_sequence_resident_", $part, "_", $wg, "x", $units), "vec4",
+            ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
+             "step_sequence_resident.wgsl", $file],
+            [$wg, 1, 1],
+            // h in two halves
+            2 * $wg * $units * F32,
+            STEP_BINDINGS,
+            &[("SEQ_WG", $wg), ("SEQ_UNITS", $units), ("SEQ_RES", $wg * $units)],
+            &SEQUENCE_RESIDENT_OVERRIDES)
+    };
 }
 
 /// The [`CellKernels`] of the cell whose body is `$body` (under `shaders/`), named `$prefix…`.
@@ -59,22 +76,16 @@ macro_rules! cell_kernels {
                 STEP_BINDINGS,
                 &[("SEQ_WG", STEP_SEQUENCE_WORKGROUP), ("SEQ_MAX_P", STEP_SEQUENCE_MAX_P)],
                 &GATE_OPTION_OVERRIDES),
-            resident: kernel!(@set concat!($prefix, "step_sequence_resident"), "vec4",
-                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
-                 "step_sequence_resident.wgsl", "step_sequence_resident_workgroup.wgsl"],
-                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
-                STEP_SEQUENCE_RESIDENT_UNITS as u64 * F32,
-                STEP_BINDINGS,
-                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
-                &SEQUENCE_RESIDENT_OVERRIDES),
-            resident_subgroup: kernel!(@set concat!($prefix, "step_sequence_resident_subgroup"), "vec4",
-                ["shared/params.wgsl", "shared/activations.wgsl", "shared/cell.wgsl", $body,
-                 "step_sequence_resident.wgsl", "step_sequence_resident_subgroup.wgsl"],
-                [STEP_SEQUENCE_RESIDENT_UNITS, 1, 1],
-                0,
-                STEP_BINDINGS,
-                &[("SEQ_RES", STEP_SEQUENCE_RESIDENT_UNITS)],
-                &SEQUENCE_RESIDENT_OVERRIDES),
+            resident: [
+                resident!($prefix, $body, "workgroup", "step_sequence_resident_workgroup.wgsl", 128, 1),
+                resident!($prefix, $body, "workgroup", "step_sequence_resident_workgroup.wgsl", 256, 1),
+                resident!($prefix, $body, "workgroup", "step_sequence_resident_workgroup.wgsl", 256, 2),
+            ],
+            resident_subgroup: [
+                resident!($prefix, $body, "subgroup", "step_sequence_resident_subgroup.wgsl", 128, 1),
+                resident!($prefix, $body, "subgroup", "step_sequence_resident_subgroup.wgsl", 256, 1),
+                resident!($prefix, $body, "subgroup", "step_sequence_resident_subgroup.wgsl", 256, 2),
+            ],
         };
     };
 }
@@ -96,15 +107,11 @@ cell_kernels! {
 
 impl CellKernels {
     /// Every step kernel set of the cell.
-    pub fn all(&'static self) -> [&'static [Kernel; 4]; 6] {
-        [
-            &self.step,
-            &self.splitk,
-            &self.tiled,
-            &self.sequence,
-            &self.resident,
-            &self.resident_subgroup,
-        ]
+    pub fn all(&'static self) -> impl Iterator<Item = &'static [Kernel; 4]> {
+        [&self.step, &self.splitk, &self.tiled, &self.sequence]
+            .into_iter()
+            .chain(&self.resident)
+            .chain(&self.resident_subgroup)
     }
 
     /// The step kernels of `cell`.

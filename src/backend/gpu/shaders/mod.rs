@@ -192,8 +192,9 @@ const STEP_TILED_MAX_PER: u32 = 4;
 pub(crate) const STEP_SEQUENCE_WORKGROUP: u32 = 128;
 /// Largest P the sequence kernel stages in workgroup memory.
 pub(crate) const STEP_SEQUENCE_MAX_P: u32 = 2048;
-/// Units (one per invocation) and largest P of the register-resident sequence kernel.
-pub(crate) const STEP_SEQUENCE_RESIDENT_UNITS: u32 = 128;
+/// The sizes of the register-resident sequence kernel, smallest first: invocations and units
+/// per invocation; their product is the largest H and P of the size.
+pub(crate) const STEP_SEQUENCE_RESIDENT_SIZES: [(u32, u32); 3] = [(128, 1), (256, 1), (256, 2)];
 /// The values of h one subgroup broadcast block holds: the subgroup kernel needs subgroups at
 /// least this large.
 pub(crate) const SEQUENCE_SUBGROUP: u32 = 8;
@@ -347,6 +348,7 @@ pub(crate) fn all_sets() -> impl Iterator<Item = &'static [Kernel; 4]> {
         .chain([&OUTPUT_PROJECTION])
 }
 
+mod generated;
 mod training;
 pub(crate) use training::*;
 
@@ -367,10 +369,10 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Kernel> {
 pub(crate) const SHADER_DIR_VARIABLE: &str = "WGPU_LSTM_SHADER_DIR";
 
 /// The kernel's source: built in, or its files read from `dir` (laid out as `shaders/`) and
-/// concatenated in the same order.
+/// concatenated in the same order; then its generated lines written ([`generated::expand`]).
 pub(crate) fn source(kernel: &Kernel, dir: Option<&Path>) -> Result<Cow<'static, str>> {
     let Some(dir) = dir else {
-        return Ok(kernel.source.into());
+        return Ok(generated::expand(kernel.source.into(), kernel.consts));
     };
     let mut source = String::new();
     for file in kernel.files {
@@ -379,7 +381,7 @@ pub(crate) fn source(kernel: &Kernel, dir: Option<&Path>) -> Result<Cow<'static,
         source.push_str(&text);
         source.push('\n');
     }
-    Ok(source.into())
+    Ok(generated::expand(source.into(), kernel.consts))
 }
 
 /// A kernel as a plan dispatches it: which WGSL kernel, specialised how.
@@ -395,20 +397,36 @@ pub(crate) enum KernelRef {
 
 impl KernelRef {
     /// The WGSL kernel of `cell` reading weights in `format`, on a device whose subgroups have
-    /// at least `subgroup_min` invocations (`None` without subgroups): the register-resident
-    /// sequence kernel broadcasts h within subgroups of [`SEQUENCE_SUBGROUP`] or more. The step
-    /// kernels of a cell are the shared step bodies with its cell body (`cells/<cell>.wgsl`)
-    /// composed in; the GEMMs do not depend on the cell.
-    pub fn kernel(self, cell: Cell, format: WeightFormat, subgroup_min: Option<u32>) -> &'static Kernel {
-        match self.set(CellKernels::of(cell), subgroup_min) {
+    /// at least `subgroup_min` invocations (`None` without subgroups), for a layer `width` wide
+    /// (the larger of H and P): the register-resident sequence kernel broadcasts h within
+    /// subgroups of [`SEQUENCE_SUBGROUP`] or more, and comes in the smallest of its sizes that
+    /// holds the width. The step kernels of a cell are the shared step bodies with its cell body
+    /// (`cells/<cell>.wgsl`) composed in; the GEMMs do not depend on the cell.
+    pub fn kernel(
+        self,
+        cell: Cell,
+        format: WeightFormat,
+        subgroup_min: Option<u32>,
+        width: usize,
+    ) -> &'static Kernel {
+        match self.set(CellKernels::of(cell), subgroup_min, width) {
             Some(set) => &set[format.index()],
             None => &POOL_ROWS,
         }
     }
 
-    /// The kernel in the three weight formats, the step kernels from `cell`'s; `None` for the
+    /// The kernel in the four weight formats, the step kernels from `cell`'s; `None` for the
     /// pool's row mover, which reads no weights.
-    fn set(self, cell: &'static CellKernels, subgroup_min: Option<u32>) -> Option<&'static [Kernel; 4]> {
+    fn set(
+        self,
+        cell: &'static CellKernels,
+        subgroup_min: Option<u32>,
+        width: usize,
+    ) -> Option<&'static [Kernel; 4]> {
+        let size = STEP_SEQUENCE_RESIDENT_SIZES
+            .iter()
+            .position(|&(wg, units)| width <= (wg * units) as usize)
+            .unwrap_or(STEP_SEQUENCE_RESIDENT_SIZES.len() - 1);
         Some(match self {
             KernelRef::Gemm(GemmVariant::Tiled { .. }) => &INPUT_PROJECTION,
             KernelRef::Gemm(GemmVariant::RegisterBlocked) => &INPUT_PROJECTION_BLOCKED,
@@ -418,9 +436,9 @@ impl KernelRef {
             KernelRef::Step(StepVariant::SequenceResident, _)
                 if subgroup_min.is_some_and(|m| m >= SEQUENCE_SUBGROUP) =>
             {
-                &cell.resident_subgroup
+                &cell.resident_subgroup[size]
             }
-            KernelRef::Step(StepVariant::SequenceResident, _) => &cell.resident,
+            KernelRef::Step(StepVariant::SequenceResident, _) => &cell.resident[size],
             KernelRef::Step(..) => &cell.step,
             KernelRef::OutputProjection => &OUTPUT_PROJECTION,
             KernelRef::PoolRows => return None,

@@ -13,7 +13,7 @@ use super::*;
 use crate::activation::ActivationKind;
 
 fn parse(kernel: &Kernel) -> naga::Module {
-    parse_source(kernel.name, kernel.source)
+    parse_source(kernel.name, &source(kernel, None).unwrap())
 }
 
 fn parse_source(name: &str, source: &str) -> naga::Module {
@@ -86,7 +86,12 @@ fn the_shader_dir_override_reaches_every_file() {
             let uses = kernel.files.contains(&file.as_str());
             assert_eq!(overridden.contains(&marker), uses, "{}: {file}", kernel.name);
             if !uses {
-                assert_eq!(overridden, kernel.source, "{}: untouched by {file}", kernel.name);
+                assert_eq!(
+                    overridden,
+                    source(kernel, None).unwrap(),
+                    "{}: untouched by {file}",
+                    kernel.name
+                );
             }
             reached += usize::from(uses);
         }
@@ -201,9 +206,15 @@ fn workgroup_memory_of_every_variant_fits_the_registry() {
         WeightFormat::Int8,
     ] {
         for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
-            for (kernel_ref, cell) in refs.iter().flat_map(|r| Cell::ALL.map(|c| (r, c))) {
-                let kernel = kernel_ref.kernel(cell, format, subgroups);
-                let source = with_overrides(kernel.source, &kernel_ref.variant_constants(100));
+            let widths = STEP_SEQUENCE_RESIDENT_SIZES.map(|(wg, units)| (wg * units) as usize);
+            for (kernel_ref, cell, width) in refs
+                .iter()
+                .flat_map(|r| Cell::ALL.map(|c| (r, c)))
+                .flat_map(|(r, c)| widths.map(|w| (r, c, w)))
+            {
+                let kernel = kernel_ref.kernel(cell, format, subgroups, width);
+                let source =
+                    with_overrides(&source(kernel, None).unwrap(), &kernel_ref.variant_constants(100));
                 let bytes = workgroup_bytes(&parse_source(kernel.name, &source));
                 assert!(bytes <= kernel.workgroup_bytes, "{kernel_ref:?}: {bytes} bytes");
                 let max = largest.entry(kernel.name).or_default();
@@ -374,7 +385,7 @@ fn overrides_match_what_the_host_sets() {
     refs.push(KernelRef::Step(StepVariant::Batch4, Schedule::Wavefront));
     refs.push(KernelRef::OutputProjection);
     for kernel in refs {
-        let k = kernel.kernel(Cell::Lstm, WeightFormat::F32, None);
+        let k = kernel.kernel(Cell::Lstm, WeightFormat::F32, None, 7);
         let mut set: Vec<&str> = kernel.variant_constants(7).iter().map(|(n, _)| *n).collect();
         if kernel.takes_gate_options() {
             set.extend(GATE_OPTION_OVERRIDES);
@@ -403,62 +414,46 @@ fn activation_ids_match_the_wgsl() {
     }
 }
 
-/// The unrolled regions of the register-resident sequence kernel, by file: the body loads the
-/// unit's column of R, and each part adds R·h with h from workgroup memory or from subgroup
-/// broadcasts (blocks of [`SEQUENCE_SUBGROUP`] values of h, value i read by invocation i).
-fn sequence_resident_regions() -> Vec<(&'static str, String)> {
-    let n = STEP_SEQUENCE_RESIDENT_UNITS;
-    let lines = |it: Box<dyn Iterator<Item = String>>| it.collect::<Vec<_>>().join("\n");
-    let loads =
-        lines(Box::new((0..n).map(|k| {
-            format!("    r[{k}] = weight4(r_col + min({k}u, last_k) * hidden);")
-        })));
-    let workgroup = lines(Box::new((0..n).map(|k| {
-        format!("    if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(h_step[{k}]), r[{k}], z); }}")
-    })));
-    let subgroup = lines(Box::new((0..n / SEQUENCE_SUBGROUP).flat_map(|block| {
-        let k0 = block * SEQUENCE_SUBGROUP;
-        std::iter::once(format!("    let h{block} = state[h_at + min({k0}u + lane, last_k)];")).chain(
-            (0..SEQUENCE_SUBGROUP).map(move |i| {
-                let k = k0 + i;
-                format!(
-                    "    if ({k}u < SEQ_P) {{ z = fma(vec4<f32>(subgroupBroadcast(h{block}, {i}u)), r[{k}], z); }}"
-                )
-            }),
-        )
-    })));
-    vec![
-        ("step_sequence_resident.wgsl", loads),
-        ("step_sequence_resident_workgroup.wgsl", workgroup),
-        ("step_sequence_resident_subgroup.wgsl", subgroup),
-    ]
-}
-
-/// The unrolled kernels hold exactly what their generator writes (edit the generator, not the
-/// WGSL; `WGPU_LSTM_REGENERATE=1 cargo test` rewrites the regions).
+/// The register-resident kernel's sizes are those the registry builds, each the smallest that
+/// holds its widths, and the largest is the one the variants' `fits` allows; its generated
+/// lines unroll over every value of h the size holds.
 #[test]
-fn generated_regions_match_their_generator() {
-    for (name, expected) in sequence_resident_regions() {
-        let file = shader_root().join(name);
-        let text = std::fs::read_to_string(&file).unwrap();
-        let begin = text
-            .find("// GENERATED BEGIN")
-            .unwrap_or_else(|| panic!("{name}: no region"));
-        let body_at = begin + text[begin..].find('\n').unwrap() + 1;
-        let end = body_at + text[body_at..].find("// GENERATED END").unwrap();
-        // Up to the indentation of the END marker's line.
-        let body_end = text[..end].rfind('\n').unwrap();
-        let got = &text[body_at..body_end];
-        assert_eq!(
-            text.matches("// GENERATED BEGIN").count(),
-            1,
-            "{name}: one region"
-        );
-        if std::env::var("WGPU_LSTM_REGENERATE").is_ok_and(|v| v == "1") {
-            std::fs::write(&file, text.replacen(got, &expected, 1)).unwrap();
-            continue;
+fn resident_sizes_match_the_registry() {
+    let max = STEP_SEQUENCE_RESIDENT_SIZES
+        .iter()
+        .map(|&(wg, u)| wg * u)
+        .max()
+        .unwrap();
+    assert_eq!(max as usize, super::super::variants::SEQUENCE_RESIDENT_MAX);
+    let step = KernelRef::Step(StepVariant::SequenceResident, Schedule::Layers);
+    for subgroups in [None, Some(SEQUENCE_SUBGROUP)] {
+        let mut previous = 0;
+        for &(wg, units) in &STEP_SEQUENCE_RESIDENT_SIZES {
+            let res = (wg * units) as usize;
+            for width in [previous + 1, res] {
+                let kernel = step.kernel(Cell::Lstm, WeightFormat::F32, subgroups, width);
+                assert_eq!(kernel.workgroup_size, [wg, 1, 1], "{width}");
+                let text = source(kernel, None).unwrap();
+                assert!(
+                    !text.lines().any(|l| l.trim_start().starts_with("// GENERATED: ")),
+                    "{}",
+                    kernel.name
+                );
+                let last = res - 1;
+                assert!(text.contains(&format!(
+                    "r[{}], z[{}]",
+                    (units as usize - 1) * res + last,
+                    units - 1
+                )));
+                assert!(text.contains(&format!("if ({last}u < SEQ_P)")), "{}", kernel.name);
+                assert!(
+                    !text.contains(&format!("r[{}]", units as usize * res)),
+                    "{}",
+                    kernel.name
+                );
+            }
+            previous = res;
         }
-        assert!(got == expected, "{name}: the region differs from its generator");
     }
 }
 
@@ -545,7 +540,10 @@ fn every_mutant_applies_once_and_validates() {
                 m.name,
                 kernel.name
             );
-            let mutated = kernel.source.replacen(&m.find, &m.replace, 1);
+            let mutated = generated::expand(
+                kernel.source.replacen(&m.find, &m.replace, 1).into(),
+                kernel.consts,
+            );
             parse_source(&format!("{} in {}", m.name, kernel.name), &mutated);
         }
         touched.insert(m.file.clone());
