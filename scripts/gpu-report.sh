@@ -4,6 +4,9 @@
 #   2. `conform` (every kernel variant on every case against the CPU reference);
 #   3. `bench --batch 1,8,64,256 --seq 100` at I = H = 1024, 256 and 128 (autotuned, choices kept in
 #      a tune cache), in f32 and at H = 1024 in f16;
+#   3b. the small-batch shapes of the sequence kernels: B = 1 and 4 at T = 100, I = H = 256; B = 1 at
+#      T = 100, I = H = 512; silero-vad's B = 1, T = 307, I = H = 128 (with onnxruntime's CPU LSTM
+#      beside each when ORT_PYTHON names a Python with onnxruntime and onnx);
 #   4. every kernel variant forced in turn (`bench --all-variants`) at B = 1 and B = 256, I = H = 1024;
 #   5. `report` setting the runs side by side;
 #   6. training steps (`bench --train`: forward with tape, backward, Adam) at T = 100, I = H = 256
@@ -59,6 +62,18 @@ for h in "${sizes[@]}"; do
     run "bench-h$h" bench --batch "$batches" --seq "$seq" --input "$h" --hidden "$h" "${reps[@]}" \
         --tune-cache "$out/tuning.json" --json "$out/bench-h$h.json" "$@"
 done
+ort=()
+if [ -n "${ORT_PYTHON:-}" ]; then
+    ort=(--ort-python "$ORT_PYTHON")
+fi
+small_seq=$seq
+[ "${REPORT_QUICK:-0}" = 1 ] || small_seq=100
+run small-h256 bench --batch 1,4 --seq "$small_seq" --input 256 --hidden 256 "${reps[@]}" "${ort[@]}" \
+    --tune-cache "$out/tuning.json" --json "$out/small-h256.json" "$@"
+run small-h512 bench --batch 1 --seq "$small_seq" --input 512 --hidden 512 "${reps[@]}" "${ort[@]}" \
+    --tune-cache "$out/tuning.json" --json "$out/small-h512.json" "$@"
+run small-silero bench --batch 1 --seq 307 --input 128 --hidden 128 "${reps[@]}" "${ort[@]}" \
+    --tune-cache "$out/tuning.json" --json "$out/small-silero.json" "$@"
 run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq "$seq" --input "${sizes[0]}" --hidden "${sizes[0]}" \
     --weights-precision f16 "${reps[@]}" --tune-cache "$out/tuning.json" --json "$out/bench-h${sizes[0]}-f16.json" "$@"
 run variants bench --all-variants --batch "1,${batches##*,}" --seq "$seq" --input "${sizes[0]}" --hidden "${sizes[0]}" \

@@ -148,12 +148,28 @@ pub struct ShapeResult {
     /// Building the engine and tuning this shape class (0 when the choices were cached).
     #[serde(default)]
     pub autotune_ms: f64,
+    /// What the autotune timed to choose the step kernels (ms: each step variant per layer, then
+    /// each schedule's forward); empty where the kernels were forced or the choice came from a
+    /// tune cache without times.
+    #[serde(default)]
+    pub autotune_times_ms: Vec<TimedVariant>,
+    /// onnxruntime's CPU kernel of the same node on the same machine, median ms of a forward
+    /// (`bench --ort-python`, one-layer shapes).
+    #[serde(default)]
+    pub ort_ms: Option<f64>,
     /// Bytes of the resident weights.
     #[serde(default)]
     pub weight_bytes: u64,
     /// Bytes of weights the recurrent kernels read per timestep, as the plan models them.
     #[serde(default)]
     pub weight_bytes_per_step: u64,
+}
+
+/// One candidate the autotune timed, and its time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimedVariant {
+    pub variant: String,
+    pub ms: f64,
 }
 
 impl Machine {
@@ -392,6 +408,13 @@ pub fn time_shape(
         counters: stats.pass(),
         variant: stats.variants.to_string(),
         autotune_ms,
+        autotune_times_ms: lstm
+            .autotune_times(dims)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(variant, ms)| TimedVariant { variant, ms })
+            .collect(),
+        ort_ms: None,
         weight_bytes: lstm.weight_bytes(),
         weight_bytes_per_step: lstm.weight_bytes_per_step(dims)?,
         forward_ms,

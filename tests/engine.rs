@@ -407,18 +407,21 @@ fn autotune_choices_round_trip_through_a_file() {
         "gemm": [{"key": {"k": 8, "n": 64}, "variant": "gemm-tiled-64x64"}],
         "step": [],
     });
-    // A file of the previous version holds nothing to load, and saving replaces it.
-    let old = serde_json::json!({"schema": "wgpu-lstm-tuning/1", "adapters": [{
+    // A file of an earlier version holds nothing to load, and saving replaces it.
+    let oldest = serde_json::json!({"schema": "wgpu-lstm-tuning/1", "adapters": [{
         "adapter": "some other GPU", "gemm": [{"key": [0, 8, 64], "variant": "gemm-tiled-64x64"}], "step": []
     }]});
-    std::fs::write(&path, old.to_string()).unwrap();
-    assert_eq!(
-        wgpu_lstm::gpu::PipelineCache::new(&ctx.device)
-            .load_tuning(&path)
-            .unwrap(),
-        0
-    );
-    let file = serde_json::json!({"schema": "wgpu-lstm-tuning/2", "adapters": [other]});
+    let old = serde_json::json!({"schema": "wgpu-lstm-tuning/2", "adapters": [other]});
+    for earlier in [oldest, old] {
+        std::fs::write(&path, earlier.to_string()).unwrap();
+        assert_eq!(
+            wgpu_lstm::gpu::PipelineCache::new(&ctx.device)
+                .load_tuning(&path)
+                .unwrap(),
+            0
+        );
+    }
+    let file = serde_json::json!({"schema": "wgpu-lstm-tuning/3", "adapters": [other]});
     std::fs::write(&path, file.to_string()).unwrap();
 
     let first = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
@@ -431,11 +434,27 @@ fn autotune_choices_round_trip_through_a_file() {
     lstm.forward(&x, None).unwrap();
     let tuned = lstm.last_stats();
     assert!(tuned.autotune_submits > 0);
+    let dims = Dims { seq_len: 5, batch: 3 };
+    // What was timed: every candidate per layer, the chosen one among them.
+    let times = lstm.autotune_times(dims).expect("the autotune's times");
+    assert!(
+        times.iter().all(|(_, ms)| ms.is_finite() && *ms > 0.0),
+        "{times:?}"
+    );
+    assert!(
+        times.iter().any(|(v, _)| *v == tuned.variants.step.name()),
+        "{times:?}"
+    );
     first.save_tuning(&path).unwrap();
     let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let adapters = saved["adapters"].as_array().unwrap();
     assert_eq!(adapters.len(), 2, "{saved}");
     assert_eq!(adapters[0], other);
+    assert_eq!(
+        adapters[1]["step"][0]["times_ms"].as_array().unwrap().len(),
+        times.len(),
+        "{saved}"
+    );
 
     let second = wgpu_lstm::gpu::PipelineCache::new(&ctx.device);
     // The GEMM choice and the step (and schedule) choice.
@@ -448,6 +467,14 @@ fn autotune_choices_round_trip_through_a_file() {
         "loaded choices are not timed again"
     );
     assert_eq!(lstm.last_stats().variants, tuned.variants);
+    let reloaded = lstm.autotune_times(dims).unwrap();
+    assert_eq!(reloaded.len(), times.len());
+    for ((a, x), (b, y)) in reloaded.iter().zip(&times) {
+        assert!(
+            a == b && (x - y).abs() <= 1e-9 * y.abs(),
+            "{reloaded:?} vs {times:?}"
+        );
+    }
 
     let missing = dir.path().join("missing.json");
     assert_eq!(second.load_tuning(&missing).unwrap(), 0);

@@ -524,6 +524,63 @@ fn bench_streams_reports_latency_capacity_and_k_of_n() {
     }
 }
 
+/// `bench --ort-python` times onnxruntime's kernel of each one-layer shape in the same run (a
+/// stand-in peer here, which prints its arguments' product as its time), beside the forward and
+/// in the JSON; a failing peer is one clear error. The autotune's timings are printed with it.
+#[test]
+fn bench_puts_the_onnxruntime_peer_beside_each_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let peer = tmp.path().join("python");
+    // `python -c SCRIPT CELL B T I H`: the stand-in echoes B·T as its ms.
+    std::fs::write(&peer, "#!/bin/sh\necho \"ort_ms $(($4 * $5))\"\n").unwrap();
+    std::fs::set_permissions(&peer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let json = tmp.path().join("bench.json");
+    let o = bin()
+        .args([
+            "bench", "--batch", "2", "--seq", "70", "--input", "5", "--hidden", "9", "--layers", "1,2",
+        ])
+        .args(["--warmup", "0", "--reps", "1", "--ort-python"])
+        .arg(&peer)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("B2 T70 I5 H9 L1: onnxruntime CPU 140.000 ms"),
+        "{out}"
+    );
+    assert!(!out.contains("L2: onnxruntime"), "{out}");
+    assert!(
+        out.contains("B2 T70 I5 H9 L1: the autotune timed (ms) step-b1 "),
+        "{out}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results[0]["ort_ms"], 140.0);
+    assert!(results[1]["ort_ms"].is_null());
+    assert!(!results[0]["autotune_times_ms"].as_array().unwrap().is_empty());
+
+    std::fs::write(&peer, "#!/bin/sh\necho broken >&2; exit 3\n").unwrap();
+    let o = bin()
+        .args([
+            "bench", "--batch", "1", "--seq", "3", "--input", "5", "--hidden", "9",
+        ])
+        .args(["--warmup", "0", "--reps", "1", "--ort-python"])
+        .arg(&peer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success()
+            && err.contains("--ort-python")
+            && err.contains("broken")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
 /// A unidirectional stack benchmarks under either schedule, named in the kernels column with its
 /// dispatch count: as a wavefront layer 0's input projection and T + L − 1 steps, layer by layer
 /// L·(1 + T).
@@ -634,7 +691,7 @@ fn bench_keeps_autotune_choices_in_a_tune_cache() {
     let err = String::from_utf8_lossy(&first.stderr);
     assert!(err.contains("tune cache: 0 choices"), "{err}");
     let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
-    assert_eq!(saved["schema"], "wgpu-lstm-tuning/2");
+    assert_eq!(saved["schema"], "wgpu-lstm-tuning/3");
     let second = bench(&cache);
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(

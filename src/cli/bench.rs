@@ -1,7 +1,8 @@
 //! `wgpu-lstm bench`: time forwards over a sweep of shapes on one adapter, next to the CPU
 //! reference, with the structure of each forward; print a table and optionally write JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -78,10 +79,11 @@ pub struct BenchArgs {
     /// an SVG.
     #[arg(long, value_name = "FILE.svg", requires = "streams")]
     plot: Option<PathBuf>,
-    /// With --streams: a Python with onnxruntime and onnx, which times what users run today in
-    /// the same run (the peer scripts/peers/ort_streams_time.py, built in): onnxruntime's CPU
-    /// LSTM, one run per stream per tick and one batched run over all N, beside the pool.
-    #[arg(long, value_name = "PYTHON", requires = "streams")]
+    /// A Python with onnxruntime and onnx, which times onnxruntime's CPU kernel of the same node
+    /// in the same run, beside each one-layer shape (the peer scripts/peers/ort_cell_time.py,
+    /// built in); with --streams, what users run today (scripts/peers/ort_streams_time.py): the
+    /// LSTM once per stream per tick and batched over all N, beside the pool.
+    #[arg(long, value_name = "PYTHON", conflicts_with = "train")]
     ort_python: Option<PathBuf>,
     /// Also write the report as JSON (schema `wgpu-lstm-bench/2`, docs/bench-report.schema.json).
     #[arg(long, value_name = "FILE")]
@@ -118,10 +120,10 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             }
         }
     }
-    if args.ort_python.is_some() && args.cell.cell() != Cell::Lstm {
+    if args.ort_python.is_some() && args.streams.is_some() && args.cell.cell() != Cell::Lstm {
         return Err(Error::invalid(
             "--ort-python",
-            "the onnxruntime peer times the LSTM only",
+            "the onnxruntime peer of --streams times the LSTM only",
         ));
     }
     let ctx = GpuContext::with_request(&args.adapter.request())?;
@@ -176,6 +178,13 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     args.tune.save(ctx.pipeline_cache())?;
+    if let Some(python) = &args.ort_python {
+        for r in &mut results {
+            if r.shape.layers == 1 {
+                r.ort_ms = Some(ort_time(python, &r.shape)?);
+            }
+        }
+    }
     print_table(
         &results,
         ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
@@ -240,6 +249,40 @@ fn bench_train(args: &BenchArgs, ctx: &GpuContext, shapes: &[Shape]) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// The onnxruntime peer of the plain bench (`scripts/peers/ort_cell_time.py`), built in so that
+/// `--ort-python` runs it from any directory.
+const ORT_CELL_SCRIPT: &str = include_str!("../../scripts/peers/ort_cell_time.py");
+
+/// Median ms of onnxruntime's CPU forward of the one-layer `shape`'s node.
+fn ort_time(python: &Path, shape: &Shape) -> Result<f64> {
+    let mut args = vec![shape.cell.clone()];
+    args.extend([shape.batch, shape.seq, shape.input, shape.hidden].map(|n| n.to_string()));
+    if shape.bidirectional {
+        args.push("bidirectional".into());
+    }
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(ORT_CELL_SCRIPT)
+        .args(&args)
+        .output()
+        .map_err(|e| Error::io(python, e))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ms = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ort_ms ")?.trim().parse::<f64>().ok());
+    match ms {
+        Some(ms) if out.status.success() => Ok(ms),
+        _ => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.lines().last().unwrap_or("no message");
+            Err(Error::invalid(
+                "--ort-python",
+                format!("the onnxruntime peer failed ({}): {last}", out.status),
+            ))
+        }
+    }
+}
+
 fn print_table(results: &[ShapeResult], timestamps: bool) {
     println!(
         "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>10} {:>12}  kernels",
@@ -281,6 +324,25 @@ fn print_table(results: &[ShapeResult], timestamps: bool) {
         );
     }
     for r in results {
+        if let Some(ort) = r.ort_ms {
+            println!(
+                "{}: onnxruntime CPU {ort:.3} ms, {:.2}× this forward's time",
+                r.shape.label(),
+                ort / r.forward_ms.median
+            );
+        }
+        if !r.autotune_times_ms.is_empty() {
+            let timed: Vec<String> = r
+                .autotune_times_ms
+                .iter()
+                .map(|t| format!("{} {:.3}", t.variant, t.ms))
+                .collect();
+            println!(
+                "{}: the autotune timed (ms) {}",
+                r.shape.label(),
+                timed.join(", ")
+            );
+        }
         if let Some(e) = r.max_abs_error_vs_f32 {
             println!(
                 "{}: max error {e:.2e} against the CPU reference on f32 weights",

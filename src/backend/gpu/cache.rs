@@ -66,7 +66,7 @@ impl PipelineCache {
     }
 
     /// Write the choices made so far on this device to `path` (JSON, schema
-    /// `wgpu-lstm-tuning/2`), replacing the file's entry for this adapter, driver and crate
+    /// `wgpu-lstm-tuning/3`), replacing the file's entry for this adapter, driver and crate
     /// version and keeping the others. The file is replaced whole or not at all.
     pub fn save_tuning(&self, path: &Path) -> Result<()> {
         tune::file::save(&self.tuning, &self.identity(), path)

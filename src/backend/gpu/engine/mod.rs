@@ -252,6 +252,17 @@ impl Lstm {
         chosen.fitted(self.weights.plan.stacked, &self.config)
     }
 
+    /// What the autotune timed when it chose the step kernels for shape `dims` on this device,
+    /// in this process or read from a tune cache: ms per layer of each step variant (by name),
+    /// then, where the model can run as a wavefront, each schedule's forward. `None` where the
+    /// kernels were forced, nothing was chosen yet, or the choice came from a file without times.
+    pub fn autotune_times(&self, dims: Dims) -> Option<Vec<(String, f64)>> {
+        if self.forced.is_some() {
+            return None;
+        }
+        self.tuning.step_times(&self.step_key(dims))
+    }
+
     /// Whether a forward of shape `dims` fits the device: every buffer it needs and, with the
     /// kernels that would run now, every dispatch. Nothing is allocated, so a caller can ask
     /// before it builds a large input.

@@ -270,11 +270,11 @@ impl Lstm {
         }
         let gemm = self.weights.plan.gemm;
         let ((step, schedule), _) = self.tuning.step(key, || {
-            let (choice, n) = capture(&self.device, "autotuning", || {
+            let (choice, times, n) = capture(&self.device, "autotuning", || {
                 tune::step(&self.device, &self.queue, &self.kernels, ws, gemm)
             })??;
             *submits = n;
-            Ok(choice)
+            Ok((choice, times))
         })?;
         Ok(Variants { gemm, step, schedule })
     }

@@ -13,13 +13,13 @@ use crate::backend::gpu::variants::{GemmVariant, Schedule, StepVariant};
 use crate::error::{Error, Result};
 use crate::files::{read_regular, ReadLimits};
 
-pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/2";
+pub(crate) const SCHEMA: &str = "wgpu-lstm-tuning/3";
 
 /// Tuning files are a few kilobytes; anything this large is not one.
 const MAX_BYTES: ReadLimits = ReadLimits::with_max_bytes(64 << 20);
 
 /// Schemas of earlier versions: their choices are not read, and saving replaces the file.
-const OLDER_SCHEMAS: [&str; 1] = ["wgpu-lstm-tuning/1"];
+const OLDER_SCHEMAS: [&str; 2] = ["wgpu-lstm-tuning/1", "wgpu-lstm-tuning/2"];
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +50,16 @@ struct StepChoiceEntry {
     key: StepKey,
     step: String,
     schedule: String,
+    /// What the autotune timed (`store::StepTimes`).
+    #[serde(default)]
+    times_ms: Vec<Timed>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Timed {
+    variant: String,
+    ms: f64,
 }
 
 /// Adapter, backend, driver and crate version: a choice timed under one says nothing of another
@@ -120,7 +130,8 @@ pub(crate) fn load(tuning: &Tuning, identity: &str, path: &Path) -> Result<usize
             let step = StepVariant::from_name(&c.step).ok_or_else(|| unknown("step variant", &c.step))?;
             let schedule =
                 Schedule::from_name(&c.schedule).ok_or_else(|| unknown("schedule", &c.schedule))?;
-            Ok((c.key, (step, schedule)))
+            let times = c.times_ms.iter().map(|t| (t.variant.clone(), t.ms)).collect();
+            Ok((c.key, (step, schedule), times))
         })
         .collect::<Result<Vec<_>>>()?;
     let count = gemm.len() + step.len();
@@ -149,6 +160,12 @@ pub(crate) fn save(tuning: &Tuning, identity: &str, path: &Path) -> Result<()> {
                 key,
                 step: step.name(),
                 schedule: schedule.name().into(),
+                times_ms: tuning
+                    .step_times(&key)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(variant, ms)| Timed { variant, ms })
+                    .collect(),
             })
             .collect(),
     });

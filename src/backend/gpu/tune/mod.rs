@@ -24,7 +24,7 @@ use crate::error::{Error, GpuError, Result};
 use crate::forward::Dims;
 
 pub(crate) use key::{GemmKey, StepKey};
-pub(crate) use store::{StepChoice, Tuning};
+pub(crate) use store::{StepChoice, StepTimes, Tuning};
 
 /// Timed submissions per measurement (after one untimed); the fastest counts.
 const TRIALS: usize = 3;
@@ -286,7 +286,7 @@ pub(crate) fn step(
     kernels: &EngineKernels,
     ws: &Workspace,
     gemm: GemmVariant,
-) -> Result<(StepChoice, u32)> {
+) -> Result<(StepChoice, StepTimes, u32)> {
     let res: &Resources = &ws.resources;
     let limits = device.limits();
     let mut timer = Timer::new(device, queue)?;
@@ -348,6 +348,8 @@ pub(crate) fn step(
         );
         costs.push((candidate, cost));
     }
+    // What was timed, for the tune cache and `bench`: ms per layer of each step variant.
+    let mut times: StepTimes = costs.iter().map(|(v, cost)| (v.name(), cost * 1e3)).collect();
     let fastest =
         |keep: &dyn Fn(StepVariant) -> bool| clear_winner(costs.iter().copied().filter(|(v, _)| keep(*v)));
     let Some(step) = fastest(&|_| true) else {
@@ -358,11 +360,11 @@ pub(crate) fn step(
     };
     // The wavefront takes the fastest step it has a kernel for.
     let Some(wave_step) = fastest(&|v| v.runs_in_a_wavefront()) else {
-        return Ok(((step, Schedule::Layers), timer.submits));
+        return Ok(((step, Schedule::Layers), times, timer.submits));
     };
     let wavefront = plan_of(wave_step, Schedule::Wavefront);
     if wavefront.variants.schedule != Schedule::Wavefront || limits::plan(&limits, &wavefront).is_err() {
-        return Ok(((step, Schedule::Layers), timer.submits));
+        return Ok(((step, Schedule::Layers), times, timer.submits));
     }
     // Each schedule's cost of a whole forward but layer 0's input projection, which both run:
     // layer by layer, the steps of every layer and the input projections of layers ≥ 1; as a
@@ -385,5 +387,8 @@ pub(crate) fn step(
     } else {
         (step, Schedule::Layers)
     };
-    Ok((choice, timer.submits))
+    // Each schedule's cost, ms of a forward but layer 0's input projection.
+    times.push((format!("{} + layers", step.name()), by_layer * 1e3));
+    times.push((format!("{} + wavefront", wave_step.name()), as_wavefront * 1e3));
+    Ok((choice, times, timer.submits))
 }

@@ -10,11 +10,18 @@ use crate::error::Result;
 /// A step variant with the schedule it runs under.
 pub(crate) type StepChoice = (StepVariant, Schedule);
 
+/// What the autotune timed for a step choice, ms: each step variant per layer (by name), then,
+/// where the model can run as a wavefront, each schedule's forward (`<step> + layers`,
+/// `<step> + wavefront`).
+pub(crate) type StepTimes = Vec<(String, f64)>;
+
 /// Kernel variants chosen per shape class on one device.
 #[derive(Default)]
 pub(crate) struct Tuning {
     gemm: Mutex<HashMap<GemmKey, GemmVariant>>,
     step: Mutex<HashMap<StepKey, StepChoice>>,
+    /// What was timed for each step choice (none for a choice read from a file without times).
+    step_times: Mutex<HashMap<StepKey, StepTimes>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -28,13 +35,22 @@ impl Tuning {
     }
 
     /// The step variant and schedule chosen for a shape class, deciding with `tune` the first
-    /// time; the flag says whether it was tuned now.
+    /// time (which also says what it timed); the flag says whether it was tuned now.
     pub fn step(
         &self,
         key: StepKey,
-        tune: impl FnOnce() -> Result<StepChoice>,
+        tune: impl FnOnce() -> Result<(StepChoice, StepTimes)>,
     ) -> Result<(StepChoice, bool)> {
-        choose(&self.step, key, tune)
+        choose(&self.step, key, || {
+            let (choice, times) = tune()?;
+            lock(&self.step_times).insert(key, times);
+            Ok(choice)
+        })
+    }
+
+    /// What the autotune timed for a step choice, where known.
+    pub fn step_times(&self, key: &StepKey) -> Option<StepTimes> {
+        lock(&self.step_times).get(key).cloned()
     }
 
     /// A GEMM choice already made, if any.
@@ -47,10 +63,18 @@ impl Tuning {
         lock(&self.step).get(key).copied()
     }
 
-    /// Add choices (from a file), replacing any for the same keys.
-    pub fn insert(&self, gemm: Vec<(GemmKey, GemmVariant)>, step: Vec<(StepKey, StepChoice)>) {
+    /// Add choices (from a file) with what was timed for them, replacing any for the same keys.
+    pub fn insert(&self, gemm: Vec<(GemmKey, GemmVariant)>, step: Vec<(StepKey, StepChoice, StepTimes)>) {
         lock(&self.gemm).extend(gemm);
-        lock(&self.step).extend(step);
+        let mut times = lock(&self.step_times);
+        for (key, choice, timed) in step {
+            lock(&self.step).insert(key, choice);
+            if timed.is_empty() {
+                times.remove(&key);
+            } else {
+                times.insert(key, timed);
+            }
+        }
     }
 
     /// Every choice made, sorted by key.
