@@ -66,13 +66,14 @@ ort=()
 if [ -n "${ORT_PYTHON:-}" ]; then
     ort=(--ort-python "$ORT_PYTHON")
 fi
-small_seq=$seq
-[ "${REPORT_QUICK:-0}" = 1 ] || small_seq=100
+# Quick mode keeps its short sequences here too.
+small_seq=$seq silero_seq=$seq
+[ "${REPORT_QUICK:-0}" = 1 ] || { small_seq=100; silero_seq=307; }
 run small-h256 bench --batch 1,4 --seq "$small_seq" --input 256 --hidden 256 "${reps[@]}" "${ort[@]}" \
     --tune-cache "$out/tuning.json" --json "$out/small-h256.json" "$@"
 run small-h512 bench --batch 1 --seq "$small_seq" --input 512 --hidden 512 "${reps[@]}" "${ort[@]}" \
     --tune-cache "$out/tuning.json" --json "$out/small-h512.json" "$@"
-run small-silero bench --batch 1 --seq 307 --input 128 --hidden 128 "${reps[@]}" "${ort[@]}" \
+run small-silero bench --batch 1 --seq "$silero_seq" --input 128 --hidden 128 "${reps[@]}" "${ort[@]}" \
     --tune-cache "$out/tuning.json" --json "$out/small-silero.json" "$@"
 run "bench-h${sizes[0]}-f16" bench --batch "$batches" --seq "$seq" --input "${sizes[0]}" --hidden "${sizes[0]}" \
     --weights-precision f16 "${reps[@]}" --tune-cache "$out/tuning.json" --json "$out/bench-h${sizes[0]}-f16.json" "$@"

@@ -47,9 +47,9 @@ fn every_size_of_the_resident_kernel_matches_cpu() {
         case(Cell::Lstm, 131, Direction::Bidirectional, 3, Precision::F32),
         case(Cell::Gru, 200, Direction::Reverse, 2, Precision::F32),
         case(Cell::Rnn, 256, Direction::Forward, 1, Precision::Int8),
-        // 256 × 2: the second unit of only the first 44 invocations.
-        case(Cell::Lstm, 300, Direction::Forward, 2, Precision::Int8),
-        case(Cell::Gru, 257, Direction::Bidirectional, 1, Precision::F32),
+        // 256 × 2: the second unit of only the first 44 invocations (one case: this size takes
+        // about 12 s to compile on a CPU adapter; conform's hidden-over-256 stratum runs it too).
+        case(Cell::Lstm, 300, Direction::Bidirectional, 2, Precision::Int8),
     ];
     let mut worst = 0.0f32;
     for case in &cases {

@@ -532,6 +532,9 @@ fn every_mutant_applies_once_and_validates() {
         let kernels: Vec<&Kernel> = all().filter(|k| k.files.contains(&m.file.as_str())).collect();
         assert!(!kernels.is_empty(), "{}: no kernel uses {}", m.name, m.file);
         assert_ne!(m.find, m.replace, "{}", m.name);
+        // Kernels of the same files differ only in their constants (the register-resident
+        // kernel's sizes): the mutant validates in the first, the smallest.
+        let mut validated = BTreeSet::new();
         for kernel in kernels {
             assert_eq!(
                 kernel.source.matches(&m.find).count(),
@@ -540,6 +543,9 @@ fn every_mutant_applies_once_and_validates() {
                 m.name,
                 kernel.name
             );
+            if !validated.insert(kernel.files) {
+                continue;
+            }
             let mutated = generated::expand(
                 kernel.source.replacen(&m.find, &m.replace, 1).into(),
                 kernel.consts,
