@@ -2,7 +2,6 @@
 //! reference, with the structure of each forward; print a table and optionally write JSON.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -260,27 +259,16 @@ fn ort_time(python: &Path, shape: &Shape) -> Result<f64> {
     if shape.bidirectional {
         args.push("bidirectional".into());
     }
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(ORT_CELL_SCRIPT)
-        .args(&args)
-        .output()
-        .map_err(|e| Error::io(python, e))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let ms = stdout
+    let stdout = super::bench_streams::run_peer(python, ORT_CELL_SCRIPT, &args)?;
+    stdout
         .lines()
-        .find_map(|l| l.strip_prefix("ort_ms ")?.trim().parse::<f64>().ok());
-    match ms {
-        Some(ms) if out.status.success() => Ok(ms),
-        _ => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.lines().last().unwrap_or("no message");
-            Err(Error::invalid(
+        .find_map(|l| l.strip_prefix("ort_ms ")?.trim().parse::<f64>().ok())
+        .ok_or_else(|| {
+            Error::invalid(
                 "--ort-python",
-                format!("the onnxruntime peer failed ({}): {last}", out.status),
-            ))
-        }
-    }
+                format!("the onnxruntime peer printed no time:\n{stdout}"),
+            )
+        })
 }
 
 fn print_table(results: &[ShapeResult], timestamps: bool) {

@@ -82,22 +82,12 @@ const ORT_STREAMS_SCRIPT: &str = include_str!("../../scripts/peers/ort_streams_t
 /// batched run per tick p50 and p99), ms per tick.
 fn ort_times(python: &Path, input: usize, hidden: usize, counts: &[usize]) -> Result<Vec<(usize, [f64; 4])>> {
     let list: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(ORT_STREAMS_SCRIPT)
-        .args([input.to_string(), hidden.to_string(), list.join(",")])
-        .output()
-        .map_err(|e| Error::io(python, e))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        let last = stderr.lines().last().unwrap_or("no message");
-        return Err(Error::invalid(
-            "--ort-python",
-            format!("the onnxruntime peer failed ({}): {last}", out.status),
-        ));
-    }
+    let stdout = run_peer(
+        python,
+        ORT_STREAMS_SCRIPT,
+        &[input.to_string(), hidden.to_string(), list.join(",")],
+    )?;
     // 'ort_streams N=<n>: per-stream p50 <ms> p99 <ms> batched p50 <ms> p99 <ms>'
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let parsed: Option<Vec<(usize, [f64; 4])>> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("ort_streams N="))
@@ -115,6 +105,26 @@ fn ort_times(python: &Path, input: usize, hidden: usize, counts: &[usize]) -> Re
             format!("the onnxruntime peer printed no time per count:\n{stdout}"),
         )),
     }
+}
+
+/// The stdout of `python -c script args…`; a peer that cannot start or fails is one
+/// `--ort-python` error with its last line of stderr.
+pub(super) fn run_peer(python: &Path, script: &str, args: &[String]) -> Result<String> {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| Error::io(python, e))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(Error::invalid(
+            "--ort-python",
+            format!("the onnxruntime peer failed ({}): {last}", out.status),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// p50 ms of a streaming forward over a fixed batch of `n` streams of which `k` have a timestep
