@@ -156,13 +156,11 @@ pub(crate) fn save(tuning: &Tuning, identity: &str, path: &Path) -> Result<()> {
         step: tuning
             .step_entries()
             .into_iter()
-            .map(|(key, (step, schedule))| StepChoiceEntry {
+            .map(|(key, ((step, schedule), times))| StepChoiceEntry {
                 key,
                 step: step.name(),
                 schedule: schedule.name().into(),
-                times_ms: tuning
-                    .step_times(&key)
-                    .unwrap_or_default()
+                times_ms: times
                     .into_iter()
                     .map(|(variant, ms)| Timed { variant, ms })
                     .collect(),

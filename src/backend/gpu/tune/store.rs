@@ -19,9 +19,9 @@ pub(crate) type StepTimes = Vec<(String, f64)>;
 #[derive(Default)]
 pub(crate) struct Tuning {
     gemm: Mutex<HashMap<GemmKey, GemmVariant>>,
-    step: Mutex<HashMap<StepKey, StepChoice>>,
-    /// What was timed for each step choice (none for a choice read from a file without times).
-    step_times: Mutex<HashMap<StepKey, StepTimes>>,
+    /// Each step choice with what was timed for it (empty for a choice read from a file
+    /// without times).
+    step: Mutex<HashMap<StepKey, (StepChoice, StepTimes)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -41,16 +41,15 @@ impl Tuning {
         key: StepKey,
         tune: impl FnOnce() -> Result<(StepChoice, StepTimes)>,
     ) -> Result<(StepChoice, bool)> {
-        choose(&self.step, key, || {
-            let (choice, times) = tune()?;
-            lock(&self.step_times).insert(key, times);
-            Ok(choice)
-        })
+        choose(&self.step, key, tune).map(|((choice, _), tuned)| (choice, tuned))
     }
 
     /// What the autotune timed for a step choice, where known.
     pub fn step_times(&self, key: &StepKey) -> Option<StepTimes> {
-        lock(&self.step_times).get(key).cloned()
+        let step = lock(&self.step);
+        step.get(key)
+            .map(|(_, times)| times.clone())
+            .filter(|t| !t.is_empty())
     }
 
     /// A GEMM choice already made, if any.
@@ -60,21 +59,16 @@ impl Tuning {
 
     /// A step choice already made, if any.
     pub fn known_step(&self, key: &StepKey) -> Option<StepChoice> {
-        lock(&self.step).get(key).copied()
+        lock(&self.step).get(key).map(|(choice, _)| *choice)
     }
 
     /// Add choices (from a file) with what was timed for them, replacing any for the same keys.
     pub fn insert(&self, gemm: Vec<(GemmKey, GemmVariant)>, step: Vec<(StepKey, StepChoice, StepTimes)>) {
         lock(&self.gemm).extend(gemm);
-        let mut times = lock(&self.step_times);
-        for (key, choice, timed) in step {
-            lock(&self.step).insert(key, choice);
-            if timed.is_empty() {
-                times.remove(&key);
-            } else {
-                times.insert(key, timed);
-            }
-        }
+        lock(&self.step).extend(
+            step.into_iter()
+                .map(|(key, choice, times)| (key, (choice, times))),
+        );
     }
 
     /// Every choice made, sorted by key.
@@ -82,27 +76,28 @@ impl Tuning {
         sorted(&self.gemm)
     }
 
-    pub fn step_entries(&self) -> Vec<(StepKey, StepChoice)> {
+    /// Every step choice made with what was timed for it, sorted by key.
+    pub fn step_entries(&self) -> Vec<(StepKey, (StepChoice, StepTimes))> {
         sorted(&self.step)
     }
 }
 
-fn sorted<K: Ord + Copy, V: Copy>(choices: &Mutex<HashMap<K, V>>) -> Vec<(K, V)> {
-    let mut v: Vec<(K, V)> = lock(choices).iter().map(|(k, v)| (*k, *v)).collect();
+fn sorted<K: Ord + Copy, V: Clone>(choices: &Mutex<HashMap<K, V>>) -> Vec<(K, V)> {
+    let mut v: Vec<(K, V)> = lock(choices).iter().map(|(k, v)| (*k, v.clone())).collect();
     v.sort_by_key(|(k, _)| *k);
     v
 }
 
 /// The cached value for `key`, or `tune`'s (then cached); the flag says whether it was tuned now.
-fn choose<K: std::hash::Hash + Eq, V: Copy>(
+fn choose<K: std::hash::Hash + Eq, V: Clone>(
     choices: &Mutex<HashMap<K, V>>,
     key: K,
     tune: impl FnOnce() -> Result<V>,
 ) -> Result<(V, bool)> {
     if let Some(v) = lock(choices).get(&key) {
-        return Ok((*v, false));
+        return Ok((v.clone(), false));
     }
     let v = tune()?;
-    lock(choices).insert(key, v);
+    lock(choices).insert(key, v.clone());
     Ok((v, true))
 }
