@@ -4,15 +4,16 @@
 // SEQ_RES vec4s each, in registers for the whole sequence (a private array indexed only by
 // constants), read once instead of once per step. h lives in workgroup memory, in two halves:
 // step s reads half s % 2 and writes the other, so one workgroup barrier separates two steps.
-// It is built in two sizes, SEQ_RES = SEQ_WG · SEQ_UNITS = 128 (128 × 1) and 256 (256 × 1):
-// H ≤ SEQ_RES and P ≤ SEQ_RES, and SEQ_P (= P) lets the compiler drop the products past P. On a GPU the registers spill; the autotune keeps this variant to adapters
+// It is built in three sizes, SEQ_RES = SEQ_WG · SEQ_UNITS = 128 (128 × 1), 256 (256 × 1) and
+// 512 (256 × 2): H ≤ SEQ_RES and P ≤ SEQ_RES, and SEQ_P (= P) lets the compiler drop the
+// products past P. On a GPU the registers spill; the autotune keeps this variant to adapters
 // where it wins.
 //
 // This is the body; a part composed after it supplies the entry point and `recurrent`, how h
 // reaches every invocation: read from workgroup memory (step_sequence_resident_workgroup.wgsl)
 // or read once per subgroup and broadcast (step_sequence_resident_subgroup.wgsl). The lines
-// `// GENERATED: …` are written for each size when the kernel is built (the consts, the loads of
-// R, the unrolled products): src/backend/gpu/shaders/generated.rs.
+// `// GENERATED: …` are written for each size when the kernel is built (the consts and the
+// unrolled products): src/backend/gpu/shaders/generated.rs.
 
 // GENERATED: consts
 override SEQ_P: u32 = 128u;

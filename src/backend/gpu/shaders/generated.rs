@@ -1,8 +1,8 @@
 //! The generated lines of a kernel: a WGSL line `// GENERATED: <what>` is replaced, when the
 //! kernel's source is built, by code written for the kernel's constants. The register-resident
 //! sequence kernel unrolls its products over every value of h (up to 256, for each of the units
-//! an invocation owns) in each of its sizes; writing that by hand, or storing it, would be thousands of lines
-//! that differ only in their numbers. The templates stay readable and their mutants
+//! an invocation owns) in each of its sizes; writing that by hand, or storing it, would be
+//! thousands of lines that differ only in their numbers. The templates stay readable and their mutants
 //! (`tests/mutants/`) apply to them before the expansion.
 
 use std::borrow::Cow;
